@@ -1,0 +1,60 @@
+//! The one error type the UI sees. Server functions return it; the server maps its own errors into
+//! it at the edge, so nothing raw from the database or from WeChat ever reaches a browser.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The only answer a failed sign-in ever gets, whatever the reason.
+    #[error("Invalid email or password.")]
+    InvalidCredentials,
+    #[error("Too many failed sign-in attempts. Try again in {retry_after_secs} seconds.")]
+    Throttled { retry_after_secs: u64 },
+    #[error("Please sign in.")]
+    Unauthenticated,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("Not found.")]
+    NotFound,
+    #[error("Something went wrong on our side. It has been logged; please try again.")]
+    Internal,
+    #[error("Could not reach the server. Check your connection and try again.")]
+    Unreachable,
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid { field: field.to_owned(), message: message.into() }
+    }
+
+    /// The HTTP status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::Throttled { .. } => 429,
+            AppError::Forbidden => 403,
+            AppError::Invalid { .. } => 422,
+            AppError::NotFound => 404,
+            AppError::Internal => 500,
+            AppError::Unreachable => 502,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) => AppError::Unreachable,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                AppError::invalid("request", "the form was incomplete or malformed")
+            }
+            _ => AppError::Internal,
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! wxhub's UI: the HTML shell, the routes, the pages and the server functions behind them.
+//!
+//! Compiled twice: with `ssr` into the server (rendering, server functions, service traits) and with
+//! `hydrate` into the wasm bundle. Shared input rules live in `validate` so the browser and the
+//! server judge a form the same way.
+
+pub mod api;
+pub mod error;
+pub mod model;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+pub mod validate;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::api::{current_user, Login, Logout};
+use crate::error::AppError;
+use crate::model::SessionUser;
+
+/// The whole HTML document; the server renders it around `App`.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Sign-in state shared by every page: the actions that change it and the resource that reads it.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    let user = Resource::new(move || (login.version().get(), logout.version().get()), |_| current_user());
+    provide_context(Auth { login, logout, user });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/wxhub.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "wxhub".to_owned() } else { format!("{text} · wxhub") }/>
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=pages::Console ssr=SsrMode::Async>
+                    <Route path=path!("") view=pages::Dashboard/>
+                    <Route path=path!("accounts") view=|| pages::not_built("Accounts", "Authorized Official Accounts and Mini Programs, with their permissions, menus and token health.")/>
+                    <Route path=path!("links") view=|| pages::not_built("Authorization links", "Pages that account owners open to authorize your platform.")/>
+                    <Route path=path!("components") view=|| pages::not_built("Components", "Your third-party platforms and the callback URLs to paste into WeChat.")/>
+                    <Route path=path!("api-keys") view=|| pages::not_built("API keys", "Keys your own systems use to fetch tokens.")/>
+                    <Route path=path!("users") view=|| pages::not_built("Users", "Who can sign in to this console.")/>
+                    <Route path=path!("tenants") view=|| pages::not_built("Tenants", "Customer organisations on this platform.")/>
+                    <Route path=path!("authorizations") view=|| pages::not_built("Authorizations", "Every authorization across tenants.")/>
+                    <Route path=path!("audit") view=|| pages::not_built("Audit log", "Every authorization, token change and admin action.")/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,59 @@
+//! What the server functions need from the server, as traits (server side only). The server
+//! implements them over its storage; the UI never sees SQL or HTTP clients, and tests can drive the
+//! server functions' behaviour through the real implementations.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::AppError;
+use crate::model::SessionUser;
+
+/// The client's address as the server determined it (peer address, or `X-Forwarded-For` when the
+/// operator said a proxy is trusted). Inserted into request extensions by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// What a service call knows about the request it serves.
+#[derive(Clone)]
+pub struct RequestCtx {
+    pub session: tower_sessions::Session,
+    pub client_ip: Option<IpAddr>,
+}
+
+#[async_trait]
+pub trait AuthService: Send + Sync + 'static {
+    /// Verifies the password, rotates the session id and stores the user in the session.
+    async fn sign_in(&self, ctx: &RequestCtx, email: &str, password: &str) -> Result<SessionUser, AppError>;
+    /// Ends the session (the record is deleted, the cookie cleared).
+    async fn sign_out(&self, ctx: &RequestCtx) -> Result<(), AppError>;
+    /// The signed-in user, re-read from storage so a disabled user is signed out at once.
+    async fn current_user(&self, ctx: &RequestCtx) -> Result<Option<SessionUser>, AppError>;
+}
+
+/// Every service the UI uses, provided to the Leptos context once at startup.
+#[derive(Clone)]
+pub struct Services {
+    pub auth: Arc<dyn AuthService>,
+}
+
+/// Pulls the services and the request context out of the Leptos context of a server function.
+pub fn context() -> Result<(Services, RequestCtx), AppError> {
+    use leptos::prelude::use_context;
+    let services = use_context::<Services>().ok_or(AppError::Internal)?;
+    let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+    let session = parts.extensions.get::<tower_sessions::Session>().cloned().ok_or(AppError::Internal)?;
+    let client_ip = parts.extensions.get::<ClientIp>().map(|ip| ip.0);
+    Ok((services, RequestCtx { session, client_ip }))
+}
+
+/// Sets the HTTP status of the server function's response to match the error, and passes it on.
+pub fn fail(error: AppError) -> AppError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+            response.set_status(status);
+        }
+    }
+    error
+}

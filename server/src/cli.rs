@@ -1,0 +1,296 @@
+//! The `server` command line. The names here are a contract (docs, tests and scripts use them):
+//! `serve` (default), `demo`, `migrate`, `keygen`, `tenant create`, `user create`,
+//! `component create`, `apikey create`.
+//!
+//! Secrets never come from flags (they would show in the process list): passwords, appsecrets and
+//! EncodingAESKeys are read from stdin. Bad arguments exit non-zero with one line on stderr, and a
+//! failed command leaves nothing half-created (each create is one transaction).
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::admin::Admin;
+use crate::auth::PasswordHasher;
+use crate::config::{Overrides, Settings};
+use crate::domain::Actor;
+use crate::startup::{open_store, Application, StartupError, MISSING_KEY};
+
+#[derive(Debug, Parser)]
+#[command(name = "server", version, about = "wxhub: run a WeChat Open Platform third-party platform for many tenants")]
+pub struct Cli {
+    /// TOML settings file (keys as in the configuration reference, lower-case) [env: WXHUB_CONFIG]
+    #[arg(long, global = true, value_name = "FILE", env = "WXHUB_CONFIG", hide_env = true)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default)
+    Serve,
+    /// Run the server with a throwaway database, a generated key and seeded accounts
+    Demo,
+    /// Apply database migrations and exit
+    Migrate,
+    /// Print a new random master key for WXHUB_MASTER_KEY
+    Keygen,
+    /// Manage tenants
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage components (third-party platforms)
+    #[command(subcommand)]
+    Component(ComponentCommand),
+    /// Manage tenant API keys
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from the first line of stdin
+    Create {
+        #[arg(long)]
+        email: String,
+        /// platform-admin, platform-auditor, tenant-admin or tenant-viewer
+        #[arg(long)]
+        role: String,
+        /// The tenant's slug (tenant roles only)
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComponentCommand {
+    /// Register a component; stdin holds the appsecret, then the EncodingAESKey, one per line
+    Create(ComponentCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct ComponentCreate {
+    #[arg(long)]
+    pub appid: String,
+    /// The message-verification Token configured in WeChat's console
+    #[arg(long)]
+    pub token: String,
+    /// Owned by this tenant
+    #[arg(long, required_unless_present = "shared", conflicts_with = "shared")]
+    pub tenant: Option<String>,
+    /// Owned by the platform and usable by every tenant
+    #[arg(long)]
+    pub shared: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create an API key; the key is printed alone on the last line, once
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Parses arguments; on a usage error prints one line and returns the exit code to use.
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        use clap::error::ErrorKind;
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            let _ = e.print();
+            return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+        let rendered = e.render().to_string();
+        let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+        eprintln!("{} (see --help)", first.trim_end());
+        ExitCode::from(2)
+    })
+}
+
+/// One-line failure: the reason, then exit code 1.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let text = message.to_string();
+    eprintln!("error: {}", text.lines().next().unwrap_or("failed"));
+    ExitCode::FAILURE
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load(cli.config.as_deref(), &cli.overrides) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    crate::telemetry::init(settings.log_format, &settings.log);
+    let command = cli.command.unwrap_or(Command::Serve);
+    let result = match command {
+        Command::Serve => serve(settings).await,
+        Command::Demo => demo(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Keygen => {
+            let (key, text) = crate::secrets::MasterKey::generate();
+            eprintln!("key id {}", key.id());
+            println!("{}", text.expose_secret());
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { slug, name }) => admin_command(settings, false, |admin| async move {
+            let t = admin.create_tenant(&slug, &name).await?;
+            println!("created tenant {} ({}) with id {}", t.slug, t.name, t.id);
+            Ok(())
+        })
+        .await,
+        Command::User(UserCommand::Create { email, role, tenant }) => {
+            let password = match read_stdin_lines(1) {
+                Ok(mut lines) => lines.remove(0),
+                Err(e) => return fail(format!("password: {e}")),
+            };
+            admin_command(settings, false, |admin| async move {
+                let user = admin.create_user(&PasswordHasher::new(1), &email, &role, tenant.as_deref(), &password).await?;
+                println!("created user {} ({}) with id {}", user.email, user.role, user.id);
+                Ok(())
+            })
+            .await
+        }
+        Command::Component(ComponentCommand::Create(args)) => {
+            let mut lines = match read_stdin_lines(2) {
+                Ok(lines) => lines,
+                Err(e) => return fail(format!("appsecret and EncodingAESKey: {e}")),
+            };
+            let aes = lines.remove(1);
+            let secret = lines.remove(0);
+            admin_command(settings, true, |admin| async move {
+                let c = admin.create_component(&args.appid, &args.token, args.tenant.as_deref(), &secret, &aes).await?;
+                let owner = args.tenant.map_or("shared by the platform".to_owned(), |t| format!("owned by tenant {t}"));
+                println!("created component {} ({owner}) with id {}", c.appid, c.id);
+                Ok(())
+            })
+            .await
+        }
+        Command::Apikey(ApikeyCommand::Create { tenant, name }) => admin_command(settings, false, |admin| async move {
+            let (key, minted) = admin.create_api_key(&tenant, &name).await?;
+            println!("created API key {:?} (id {}, prefix {}) for tenant {tenant}; it is shown only now:", key.name, key.id, key.prefix);
+            println!("{}", minted.key.expose_secret());
+            Ok(())
+        })
+        .await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+type CommandResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn serve(settings: Settings) -> CommandResult {
+    let Some(keyring) = settings.keyring()? else {
+        return Err(StartupError::MissingKey(MISSING_KEY.into()).into());
+    };
+    tracing::info!(settings = ?settings, "starting");
+    let app = Application::build(settings, keyring).await?;
+    stop_on_signal(app.shutdown_token());
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn demo(mut settings: Settings) -> CommandResult {
+    let keyring = crate::demo::prepare(&mut settings)?;
+    let store = open_store(&settings, Some(keyring)).await?;
+    crate::demo::seed(&store).await?;
+    let data_dir = crate::demo::demo_dir(&settings);
+    let app = Application::build_with_store(settings, store).await?;
+    println!("{}", crate::demo::banner(app.base_url(), &data_dir));
+    stop_on_signal(app.shutdown_token());
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> CommandResult {
+    let keyring = settings.keyring()?;
+    let store = open_store(&settings, keyring).await?;
+    let status = store.schema_status().await?;
+    println!("database is at schema version {}", status.applied.last().copied().unwrap_or(0));
+    store.close().await;
+    Ok(())
+}
+
+/// Opens the store for an admin command. The key is required when the command stores secrets,
+/// and checked against the database whenever it is given.
+async fn admin_command<F, Fut>(settings: Settings, needs_key: bool, body: F) -> CommandResult
+where
+    F: FnOnce(Admin) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::admin::AdminError>>,
+{
+    let keyring = settings.keyring()?;
+    if needs_key && keyring.is_none() {
+        return Err("this command stores secrets and needs WXHUB_MASTER_KEY (or WXHUB_MASTER_KEY_FILE); nothing was changed".into());
+    }
+    let store = open_store(&settings, keyring).await?;
+    let result = body(Admin { store: store.clone(), actor: Actor::Cli }).await;
+    store.close().await;
+    Ok(result?)
+}
+
+/// Reads exactly `n` non-empty lines from stdin (trailing `\r\n` stripped).
+fn read_stdin_lines(n: usize) -> Result<Vec<SecretString>, String> {
+    let stdin = std::io::stdin();
+    let mut lines = Vec::with_capacity(n);
+    let mut handle = stdin.lock();
+    for i in 0..n {
+        let mut line = String::new();
+        let read = handle.read_line(&mut line).map_err(|e| format!("cannot read stdin: {e}"))?;
+        let value = line.trim_end_matches(['\n', '\r']).to_owned();
+        if read == 0 || value.is_empty() {
+            return Err(format!("expected {n} line(s) on stdin, line {} is missing or empty", i + 1));
+        }
+        lines.push(SecretString::from(value));
+    }
+    Ok(lines)
+}
+
+/// Cancels `token` on SIGTERM or Ctrl-C.
+fn stop_on_signal(token: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => tracing::info!("interrupted; shutting down"),
+                _ = term.recv() => tracing::info!("SIGTERM; shutting down"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        token.cancel();
+    });
+}

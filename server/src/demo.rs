@@ -1,0 +1,97 @@
+//! Demo mode (`server demo`): the real server on a throwaway SQLite database under
+//! `<data_dir>/demo/`, with a generated master key and seeded accounts, so a newcomer can sign in
+//! on one machine with one command. Nothing here is used by `serve`.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::admin::{Admin, AdminError};
+use crate::auth::PasswordHasher;
+use crate::config::{DatabaseUrl, Settings};
+use crate::domain::Actor;
+use crate::secrets::{Keyring, MasterKey};
+use crate::startup::StartupError;
+use crate::store::Store;
+
+pub const DEMO_PASSWORD: &str = "wxhub-demo";
+pub const DEMO_ADMIN_EMAIL: &str = "admin@wxhub.demo";
+pub const DEMO_OPERATOR_EMAIL: &str = "operator@wxhub.demo";
+pub const DEMO_TENANT_SLUG: &str = "demo";
+
+pub fn demo_dir(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("demo")
+}
+
+/// Points the settings at the demo database (unless a database URL was configured) and returns
+/// the keyring: the configured key, or one kept in `<data_dir>/demo/master.key`, generated on first
+/// use with a loud warning.
+pub fn prepare(settings: &mut Settings) -> Result<Keyring, StartupError> {
+    let dir = demo_dir(settings);
+    std::fs::create_dir_all(&dir).map_err(|e| StartupError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    if !settings.database_url_configured {
+        settings.database_url = DatabaseUrl::sqlite_file(&dir.join("wxhub.db"));
+    }
+    if let Some(keyring) = settings.keyring()? {
+        return Ok(keyring);
+    }
+    let key_file = dir.join("master.key");
+    let key = if key_file.exists() {
+        let text = std::fs::read_to_string(&key_file)
+            .map_err(|e| StartupError::Io(format!("cannot read {}: {e}", key_file.display())))?;
+        MasterKey::parse(&text).map_err(|e| StartupError::MissingKey(format!("{}: {e}", key_file.display())))?
+    } else {
+        let (key, text) = MasterKey::generate();
+        write_private(&key_file, text.expose_secret())?;
+        tracing::warn!(
+            key_file = %key_file.display(),
+            "DEMO MODE generated a master key and stored it next to the data. Anyone who can read that \
+             file can decrypt every secret in the demo database. Never put real credentials into demo mode."
+        );
+        key
+    };
+    Ok(Keyring::new(key, Vec::new()))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> Result<(), StartupError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StartupError::Io(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes()).map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> Result<(), StartupError> {
+    std::fs::write(path, text).map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Seeds the demo tenant and accounts; already present ones are left alone.
+pub async fn seed(store: &Store) -> Result<(), AdminError> {
+    let admin = Admin { store: store.clone(), actor: Actor::System };
+    let hasher = PasswordHasher::new(1);
+    let password = SecretString::from(DEMO_PASSWORD);
+    if store.tenant_by_slug(DEMO_TENANT_SLUG).await?.is_none() {
+        admin.create_tenant(DEMO_TENANT_SLUG, "Demo Retail Co.").await?;
+    }
+    if store.user_for_login(DEMO_ADMIN_EMAIL).await?.is_none() {
+        admin.create_user(&hasher, DEMO_ADMIN_EMAIL, "platform-admin", None, &password).await?;
+    }
+    if store.user_for_login(DEMO_OPERATOR_EMAIL).await?.is_none() {
+        admin.create_user(&hasher, DEMO_OPERATOR_EMAIL, "tenant-admin", Some(DEMO_TENANT_SLUG), &password).await?;
+    }
+    Ok(())
+}
+
+pub fn banner(url: &url::Url, data_dir: &Path) -> String {
+    let line = "=".repeat(72);
+    format!(
+        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  Demo data lives in {}; delete that folder to start over.\n  Stop with Ctrl-C.\n{line}\n",
+        data_dir.display()
+    )
+}

@@ -1,0 +1,60 @@
+//! Request middleware: who the client is, and refusing cross-origin writes.
+
+use std::net::{IpAddr, SocketAddr};
+
+use app::services::ClientIp;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// Puts the client's address into the request extensions. The peer address is used unless the
+/// operator declared a trusted proxy (`trust_forwarded_for`): then the right-most
+/// `X-Forwarded-For` entry, the one the proxy itself appended, which a client cannot forge.
+pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = if state.settings.trust_forwarded_for {
+        req.headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .next_back()
+    } else {
+        None
+    };
+    if let Some(ip) = forwarded.or(peer) {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
+}
+
+/// State-changing requests from a browser must come from our own origin. Browsers send `Origin`
+/// on every cross-origin POST; a request without it is not a cross-site browser request (and
+/// SameSite=Lax already keeps the session cookie off cross-site POSTs).
+pub async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            let allowed = match &state.public_origin {
+                Some(expected) => origin == &**expected,
+                // No public URL configured: same origin means the Origin's authority is the Host
+                // the browser addressed (so both 127.0.0.1:3000 and localhost:3000 work locally).
+                None => {
+                    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+                    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+                    !authority.is_empty() && authority.eq_ignore_ascii_case(host)
+                }
+            };
+            if !allowed {
+                tracing::warn!(origin = ?origin, "cross-origin write refused");
+                return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+            }
+        }
+    }
+    next.run(req).await
+}

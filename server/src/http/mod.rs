@@ -1,0 +1,99 @@
+//! The HTTP edge: one axum router for the Leptos pages and server functions, the ops endpoints
+//! and (later) the WeChat callbacks and the tenant API.
+//!
+//! Sessions are layered onto the UI routes only: static files, health checks and machine APIs
+//! never touch the session store.
+
+mod error;
+mod health;
+mod middleware;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use error::HttpError;
+
+use crate::auth::SqlSessionStore;
+use crate::config::Settings;
+use crate::store::Store;
+
+pub const SESSION_COOKIE: &str = "wxhub_session";
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub services: app::services::Services,
+    pub settings: Arc<Settings>,
+    /// The origin browsers must send on state-changing requests (scheme://host[:port]); `None`
+    /// when no public URL is configured, and then the request's Host is the reference.
+    pub public_origin: Option<Arc<str>>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let services = state.services.clone();
+    let session_layer = SessionManagerLayer::new(SqlSessionStore::new(state.store.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.settings.public_url_is_https())
+        .with_always_save(true)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.settings.session_idle_minutes as i64)));
+
+    let ui = Router::<AppState>::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(services.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::same_origin_writes))
+        .layer(session_layer)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+
+    let pkg_dir = format!("{}/{}", state.leptos_options.site_root, state.leptos_options.site_pkg_dir);
+    let statics = Router::<AppState>::new().nest_service(
+        &format!("/{}", state.leptos_options.site_pkg_dir),
+        ServeDir::new(pkg_dir).precompressed_gzip().precompressed_br(),
+    );
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(statics)
+        .merge(ui)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::client_ip))
+        .layer(
+            TraceLayer::new_for_http()
+                // Paths only: query strings can carry authorization codes.
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG).latency_unit(tower_http::LatencyUnit::Millis)),
+        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(state)
+}

@@ -1,0 +1,207 @@
+//! Startup as a library function: `Application::build` opens and migrates the database, binds the
+//! listener (port 0 works; ask `local_addr`), starts the HTTP server and the background tasks, and
+//! hands back a handle that can be stopped. `main` and the tests drive exactly this.
+//!
+//! Stopping (SIGTERM, or `stop()` in tests) stops accepting connections, lets in-flight requests
+//! finish within `shutdown_grace_seconds`, stops background tasks at their next checkpoint and
+//! closes the database.
+
+use std::future::IntoFuture as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use url::Url;
+
+use crate::auth::service::ThrottleSettings;
+use crate::auth::{AccountService, PasswordHasher};
+use crate::config::{ConfigError, Settings};
+use crate::http::{self, AppState};
+use crate::secrets::Keyring;
+use crate::store::{Store, StoreError};
+
+/// The name cargo-leptos gives the wasm, JS and CSS files (`name` in the workspace metadata).
+pub const SITE_OUTPUT_NAME: &str = "wxhub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    MissingKey(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The message when `serve` has no master key.
+pub const MISSING_KEY: &str = "WXHUB_MASTER_KEY is not set. wxhub encrypts appsecrets, EncodingAESKeys and every token at rest \
+and will not start without a key. Create one with `server keygen`, keep it safe, and pass it as WXHUB_MASTER_KEY (or \
+WXHUB_MASTER_KEY_FILE). Nothing was changed.";
+
+/// Opens the database and brings it to the current schema. With a keyring, the key is checked
+/// against the database's canary before anything is written.
+pub async fn open_store(settings: &Settings, keyring: Option<Keyring>) -> Result<Store, StartupError> {
+    let store = Store::connect(&settings.database_url, settings.database_max_connections).await?;
+    if let Some(keyring) = &keyring {
+        store.verify_key_canary(keyring).await?;
+    }
+    store.migrate().await?;
+    Ok(match keyring {
+        Some(keyring) => {
+            store.ensure_key_canary(&keyring, crate::now_ms()).await?;
+            store.with_keyring(keyring)
+        }
+        None => store,
+    })
+}
+
+pub struct Application {
+    local_addr: SocketAddr,
+    base_url: Url,
+    store: Store,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    background: TaskTracker,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, keyring: Keyring) -> Result<Application, StartupError> {
+        let store = open_store(&settings, Some(keyring)).await?;
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Starts on an already opened and migrated store (the demo seeds it first).
+    pub async fn build_with_store(settings: Settings, store: Store) -> Result<Application, StartupError> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| StartupError::Bind { addr: settings.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|e| StartupError::Io(e.to_string()))?;
+        let base_url = match &settings.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{local_addr}")).map_err(|e| StartupError::Io(e.to_string()))?,
+        };
+        let public_origin = settings.public_url.as_ref().map(|u| Arc::<str>::from(u.origin().ascii_serialization()));
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name(SITE_OUTPUT_NAME)
+            .site_root(settings.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let accounts = AccountService::new(store.clone(), PasswordHasher::new(cores * 2), ThrottleSettings::default());
+        let services = app::services::Services { auth: Arc::new(accounts) };
+        let grace = Duration::from_secs(settings.shutdown_grace_seconds);
+        let state = AppState {
+            leptos_options,
+            store: store.clone(),
+            services,
+            settings: Arc::new(settings),
+            public_origin,
+        };
+
+        let shutdown = CancellationToken::new();
+        let background = TaskTracker::new();
+        background.spawn(session_sweeper(store.clone(), shutdown.clone()));
+
+        let router = http::router(state);
+        let server = tokio::spawn(
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
+        );
+        tracing::info!(%local_addr, database = store.dialect().name, "wxhub is listening");
+        Ok(Application { local_addr, base_url, store, shutdown, server, background, grace })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The externally visible base URL (the public URL, or the bound address).
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A token that, when cancelled, stops the application (what SIGTERM does).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the shutdown token is cancelled or the server fails, then stops cleanly.
+    pub async fn run_until_stopped(mut self) -> Result<(), StartupError> {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            result = &mut self.server => {
+                let message = match result {
+                    Ok(Ok(())) => "server stopped".to_owned(),
+                    Ok(Err(e)) => format!("server failed: {e}"),
+                    Err(e) => format!("server task failed: {e}"),
+                };
+                tracing::error!("{message}");
+                self.shutdown.cancel();
+                self.finish_background().await;
+                return Err(StartupError::Io(message));
+            }
+        }
+        self.stop().await
+    }
+
+    /// Stops accepting, drains in-flight requests (up to the grace period), stops background
+    /// work and closes the database.
+    pub async fn stop(mut self) -> Result<(), StartupError> {
+        self.shutdown.cancel();
+        match tokio::time::timeout(self.grace, &mut self.server).await {
+            Ok(_) => tracing::info!("HTTP server drained"),
+            Err(_) => {
+                tracing::warn!(grace_seconds = self.grace.as_secs(), "requests still running after the grace period; aborting them");
+                self.server.abort();
+            }
+        }
+        self.finish_background().await;
+        Ok(())
+    }
+
+    async fn finish_background(&self) {
+        self.background.close();
+        if tokio::time::timeout(self.grace, self.background.wait()).await.is_err() {
+            tracing::warn!("background tasks did not stop within the grace period");
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Deletes expired sessions every ten minutes until shutdown.
+async fn session_sweeper(store: Store, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match store.sessions_delete_expired(crate::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Components (third-party platforms). Their secrets are sealed here, on the way in, and opened
+//! only by `component_secrets`; every other read returns the public part.
+
+use secrecy::SecretString;
+
+use super::{bind_audit, read, write, Store, StoreError};
+use crate::domain::{Component, ComponentId, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent, TenantId};
+
+const COLUMNS: &str = "id, appid, owner_tenant_id, name, status, created_at";
+
+#[derive(sqlx::FromRow)]
+struct ComponentRow {
+    id: i64,
+    appid: String,
+    owner_tenant_id: Option<i64>,
+    name: String,
+    status: String,
+    created_at: i64,
+}
+
+impl From<ComponentRow> for Component {
+    fn from(r: ComponentRow) -> Self {
+        Component {
+            id: ComponentId(r.id),
+            owner: r.owner_tenant_id.map_or(ComponentOwner::Platform, |t| ComponentOwner::Tenant(TenantId(t))),
+            appid: r.appid,
+            name: r.name,
+            active: r.status == "active",
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SecretsRow {
+    message_token_sealed: String,
+    appsecret_sealed: String,
+    encoding_aes_key_sealed: String,
+    previous_encoding_aes_key_sealed: Option<String>,
+}
+
+/// The associated data binding a sealed component secret to its component and field.
+fn purpose(appid: &str, field: &str) -> String {
+    format!("component:{appid}:{field}")
+}
+
+impl Store {
+    pub async fn create_component(&self, new: &NewComponent, audit: NewAuditEvent, now: i64) -> Result<Component, StoreError> {
+        let keyring = self.keyring()?;
+        let s = &new.secrets;
+        let token = keyring.seal_str(&purpose(&new.appid, "message_token"), &s.message_token);
+        let secret = keyring.seal_str(&purpose(&new.appid, "appsecret"), &s.appsecret);
+        let aes = keyring.seal_str(&purpose(&new.appid, "encoding_aes_key"), &s.encoding_aes_key);
+        let previous = s
+            .previous_encoding_aes_key
+            .as_ref()
+            .map(|k| keyring.seal_str(&purpose(&new.appid, "previous_encoding_aes_key"), k));
+        let sql = format!(
+            "INSERT INTO components (appid, owner_tenant_id, name, message_token_sealed, appsecret_sealed, \
+             encoding_aes_key_sealed, previous_encoding_aes_key_sealed, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8) RETURNING {COLUMNS}"
+        );
+        let row: ComponentRow = write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: ComponentRow = sqlx::query_as(&sql)
+                .bind(&new.appid)
+                .bind(new.owner.tenant_id().map(|t| t.0))
+                .bind(&new.name)
+                .bind(&token)
+                .bind(&secret)
+                .bind(&aes)
+                .bind(&previous)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let audit = audit.clone().tenant(new.owner.tenant_id()).component(ComponentId(row.id));
+            bind_audit!(sqlx::query(super::audit::INSERT), &audit).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
+        })?;
+        Ok(row.into())
+    }
+
+    /// A component by appid: the callback path, where WeChat names the component in the URL.
+    pub async fn component_by_appid(&self, appid: &str) -> Result<Option<Component>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM components WHERE appid = $1");
+        let row: Option<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql).bind(appid).fetch_optional(pool).await)?;
+        Ok(row.map(Component::from))
+    }
+
+    /// The components a tenant may use: its own and the platform's shared ones.
+    pub async fn list_components_for_tenant(&self, tenant: TenantId) -> Result<Vec<Component>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM components WHERE owner_tenant_id = $1 OR owner_tenant_id IS NULL ORDER BY appid");
+        let rows: Vec<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql).bind(tenant.0).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Component::from).collect())
+    }
+
+    /// Every component. Platform-staff path.
+    pub async fn list_all_components(&self) -> Result<Vec<Component>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM components ORDER BY appid");
+        let rows: Vec<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Component::from).collect())
+    }
+
+    /// Opens a component's secrets. Only the protocol code (callbacks, engine) calls this.
+    pub async fn component_secrets(&self, component: &Component) -> Result<ComponentSecrets, StoreError> {
+        let keyring = self.keyring()?;
+        let row: SecretsRow = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT message_token_sealed, appsecret_sealed, encoding_aes_key_sealed, previous_encoding_aes_key_sealed \
+                 FROM components WHERE id = $1",
+            )
+            .bind(component.id.0)
+            .fetch_one(pool)
+            .await
+        })?;
+        let appid = &component.appid;
+        let open = |field: &str, sealed: &str| -> Result<SecretString, StoreError> {
+            Ok(keyring.open_str(&purpose(appid, field), sealed)?)
+        };
+        Ok(ComponentSecrets {
+            message_token: open("message_token", &row.message_token_sealed)?,
+            appsecret: open("appsecret", &row.appsecret_sealed)?,
+            encoding_aes_key: open("encoding_aes_key", &row.encoding_aes_key_sealed)?,
+            previous_encoding_aes_key: row
+                .previous_encoding_aes_key_sealed
+                .as_deref()
+                .map(|s| open("previous_encoding_aes_key", s))
+                .transpose()?,
+        })
+    }
+}
