@@ -8,11 +8,21 @@ use crate::model::SessionUser;
 
 #[server(prefix = "/ui", endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<SessionUser, AppError> {
-    use crate::services::{context, fail};
+    use crate::services::{context, fail, is_plain_form_post};
     let (services, ctx) = context().map_err(fail)?;
-    let user = services.auth.sign_in(&ctx, &email, &password).await.map_err(fail)?;
-    leptos_axum::redirect("/");
-    Ok(user)
+    match services.auth.sign_in(&ctx, &email, &password).await {
+        Ok(user) => {
+            leptos_axum::redirect("/");
+            Ok(user)
+        }
+        // Without JavaScript the browser shows whatever the redirect leads to, so the error
+        // travels in the URL.
+        Err(e) if is_plain_form_post() => {
+            leptos_axum::redirect(&format!("/login?error={}", e.to_query_code()));
+            Err(e)
+        }
+        Err(e) => Err(fail(e)),
+    }
 }
 
 #[server(prefix = "/ui", endpoint = "logout")]

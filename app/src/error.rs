@@ -28,7 +28,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        AppError::Invalid { field: field.to_owned(), message: message.into() }
+        AppError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// The HTTP status a server function answers with when it fails this way.
@@ -45,6 +48,32 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// A short code that carries a sign-in error through a redirect (`/login?error=…`) when the
+    /// form was posted without JavaScript.
+    pub fn to_query_code(&self) -> String {
+        match self {
+            AppError::InvalidCredentials => "invalid".into(),
+            AppError::Throttled { retry_after_secs } => format!("throttled-{retry_after_secs}"),
+            AppError::Invalid { .. } => "invalid".into(),
+            _ => "internal".into(),
+        }
+    }
+
+    pub fn from_query_code(code: &str) -> Option<AppError> {
+        match code {
+            "invalid" => Some(AppError::InvalidCredentials),
+            "internal" => Some(AppError::Internal),
+            other => {
+                let secs = other.strip_prefix("throttled-")?.parse::<u64>().ok()?;
+                Some(AppError::Throttled {
+                    retry_after_secs: secs.min(24 * 3600),
+                })
+            }
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
@@ -56,5 +85,39 @@ impl FromServerFnError for AppError {
             }
             _ => AppError::Internal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_codes_round_trip_and_garbage_is_ignored() {
+        for e in [
+            AppError::InvalidCredentials,
+            AppError::Throttled {
+                retry_after_secs: 30,
+            },
+            AppError::Internal,
+        ] {
+            assert_eq!(AppError::from_query_code(&e.to_query_code()), Some(e));
+        }
+        for garbage in [
+            "",
+            "x",
+            "throttled-",
+            "throttled-abc",
+            "throttled--1",
+            "<script>",
+        ] {
+            assert_eq!(AppError::from_query_code(garbage), None, "{garbage:?}");
+        }
+        assert_eq!(
+            AppError::from_query_code("throttled-999999999"),
+            Some(AppError::Throttled {
+                retry_after_secs: 86400
+            })
+        );
     }
 }

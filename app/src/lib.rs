@@ -54,8 +54,15 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
-    let user = Resource::new(move || (login.version().get(), logout.version().get()), |_| current_user());
-    provide_context(Auth { login, logout, user });
+    let user = Resource::new(
+        move || (login.version().get(), logout.version().get()),
+        |_| current_user(),
+    );
+    provide_context(Auth {
+        login,
+        logout,
+        user,
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/wxhub.css"/>

@@ -14,7 +14,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::PlatformAdmin, Role::PlatformAuditor, Role::TenantAdmin, Role::TenantViewer];
+    pub const ALL: [Role; 4] = [
+        Role::PlatformAdmin,
+        Role::PlatformAuditor,
+        Role::TenantAdmin,
+        Role::TenantViewer,
+    ];
 
     /// The stable name used in the database, the CLI and the API.
     pub fn as_str(self) -> &'static str {
@@ -82,7 +87,13 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
-        for bad in ["", "admin", "Platform-Admin", "tenant_admin", "platform-admin "] {
+        for bad in [
+            "",
+            "admin",
+            "Platform-Admin",
+            "tenant_admin",
+            "platform-admin ",
+        ] {
             assert_eq!(Role::parse(bad), None, "{bad:?}");
         }
         assert!(Role::PlatformAuditor.is_platform() && !Role::PlatformAuditor.can_write());

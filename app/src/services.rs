@@ -25,7 +25,12 @@ pub struct RequestCtx {
 #[async_trait]
 pub trait AuthService: Send + Sync + 'static {
     /// Verifies the password, rotates the session id and stores the user in the session.
-    async fn sign_in(&self, ctx: &RequestCtx, email: &str, password: &str) -> Result<SessionUser, AppError>;
+    async fn sign_in(
+        &self,
+        ctx: &RequestCtx,
+        email: &str,
+        password: &str,
+    ) -> Result<SessionUser, AppError>;
     /// Ends the session (the record is deleted, the cookie cleared).
     async fn sign_out(&self, ctx: &RequestCtx) -> Result<(), AppError>;
     /// The signed-in user, re-read from storage so a disabled user is signed out at once.
@@ -43,9 +48,24 @@ pub fn context() -> Result<(Services, RequestCtx), AppError> {
     use leptos::prelude::use_context;
     let services = use_context::<Services>().ok_or(AppError::Internal)?;
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-    let session = parts.extensions.get::<tower_sessions::Session>().cloned().ok_or(AppError::Internal)?;
+    let session = parts
+        .extensions
+        .get::<tower_sessions::Session>()
+        .cloned()
+        .ok_or(AppError::Internal)?;
     let client_ip = parts.extensions.get::<ClientIp>().map(|ip| ip.0);
     Ok((services, RequestCtx { session, client_ip }))
+}
+
+/// True when the request is a plain HTML form post (no JavaScript): the answer must be a redirect.
+pub fn is_plain_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    })
 }
 
 /// Sets the HTTP status of the server function's response to match the error, and passes it on.

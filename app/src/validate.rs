@@ -22,7 +22,9 @@ pub fn email(input: &str) -> Result<String, String> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',');
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',');
     if ok {
         Ok(e)
     } else {
@@ -33,7 +35,9 @@ pub fn email(input: &str) -> Result<String, String> {
 /// Tenant slug: 2–40 of a–z, 0–9 and '-', starting with a letter, not ending with '-'.
 pub fn slug(input: &str) -> Result<String, String> {
     let s = input.trim();
-    let valid_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_chars = s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if (2..=40).contains(&s.len())
         && valid_chars
         && s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -63,10 +67,14 @@ pub fn display_name(field: &str, input: &str) -> Result<String, String> {
 /// A new password: long enough, not absurdly long. Never echoed.
 pub fn new_password(input: &str) -> Result<(), String> {
     if input.chars().count() < PASSWORD_MIN_CHARS {
-        return Err(format!("password must be at least {PASSWORD_MIN_CHARS} characters"));
+        return Err(format!(
+            "password must be at least {PASSWORD_MIN_CHARS} characters"
+        ));
     }
     if input.len() > PASSWORD_MAX_BYTES {
-        return Err(format!("password must be at most {PASSWORD_MAX_BYTES} bytes"));
+        return Err(format!(
+            "password must be at most {PASSWORD_MAX_BYTES} bytes"
+        ));
     }
     if input.chars().any(|c| c == '\n' || c == '\r' || c == '\0') {
         return Err("password must not contain line breaks or NUL".into());
@@ -77,10 +85,17 @@ pub fn new_password(input: &str) -> Result<(), String> {
 /// A WeChat appid (component or authorizer): "wx" followed by 16 lower-case letters or digits.
 pub fn appid(field: &str, input: &str) -> Result<String, String> {
     let s = input.trim();
-    if s.len() == 18 && s.starts_with("wx") && s[2..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+    if s.len() == 18
+        && s.starts_with("wx")
+        && s[2..]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
         Ok(s.to_owned())
     } else {
-        Err(format!("{field} must be \"wx\" followed by 16 lower-case letters or digits"))
+        Err(format!(
+            "{field} must be \"wx\" followed by 16 lower-case letters or digits"
+        ))
     }
 }
 
@@ -121,7 +136,19 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("  Admin@Example.COM ").unwrap(), "admin@example.com");
-        for bad in ["", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b.c.", "a@.b.c", "<a@b.c>", &format!("{}@b.cn", "x".repeat(260))] {
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.c",
+            "a@b",
+            "a@@b.c",
+            "a b@c.d",
+            "a@b.c.",
+            "a@.b.c",
+            "<a@b.c>",
+            &format!("{}@b.cn", "x".repeat(260)),
+        ] {
             assert!(email(bad).is_err(), "{bad:?}");
         }
     }
@@ -129,7 +156,17 @@ mod tests {
     #[test]
     fn slugs() {
         assert_eq!(slug(" acme-2 ").unwrap(), "acme-2");
-        for bad in ["", "a", "Acme", "2acme", "acme-", "ac me", "acmé", "a_b", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "2acme",
+            "acme-",
+            "ac me",
+            "acmé",
+            "a_b",
+            &"a".repeat(41),
+        ] {
             assert!(slug(bad).is_err(), "{bad:?}");
         }
     }
@@ -137,7 +174,15 @@ mod tests {
     #[test]
     fn appids_tokens_and_keys() {
         assert!(appid("appid", "wx3c0d9b0e1a2f4c5d").is_ok());
-        for bad in ["", "wx", "wx3c0d9b0e1a2f4c5", "wx3c0d9b0e1a2f4c5dd", "WX3c0d9b0e1a2f4c5d", "wx3C0D9B0E1A2F4C5D", "gh_3c0d9b0e1a2f4c"] {
+        for bad in [
+            "",
+            "wx",
+            "wx3c0d9b0e1a2f4c5",
+            "wx3c0d9b0e1a2f4c5dd",
+            "WX3c0d9b0e1a2f4c5d",
+            "wx3C0D9B0E1A2F4C5D",
+            "gh_3c0d9b0e1a2f4c",
+        ] {
             assert!(appid("appid", bad).is_err(), "{bad:?}");
         }
         assert!(message_token("componenttoken").is_ok());
@@ -145,7 +190,12 @@ mod tests {
             assert!(message_token(bad).is_err(), "{bad:?}");
         }
         assert!(encoding_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").is_ok());
-        for bad in ["", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF=", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"] {
+        for bad in [
+            "",
+            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF",
+            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF=",
+            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+        ] {
             assert!(encoding_aes_key(bad).is_err(), "{bad:?}");
         }
         assert!(appsecret(&"a1".repeat(16)).is_ok());

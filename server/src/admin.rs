@@ -8,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::api_keys::{self, MintedKey};
 use crate::auth::PasswordHasher;
 use crate::domain::{
-    Actor, ApiKey, Component, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent, NewUser, Outcome, Role, Tenant, User,
+    Actor, ApiKey, Component, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent,
+    NewUser, Outcome, Role, Tenant, User,
 };
 use crate::store::NewApiKey;
 use crate::store::{Store, StoreError};
@@ -16,7 +17,10 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -41,17 +45,31 @@ impl Admin {
         let slug = app::validate::slug(slug).map_err(invalid("slug"))?;
         let name = app::validate::display_name("name", name).map_err(invalid("name"))?;
         let now = crate::now_ms();
-        let audit = NewAuditEvent::new(self.actor.clone(), "tenant.created", Outcome::Ok, format!("tenant {slug} created"), now)
-            .detail(serde_json::json!({ "slug": slug, "name": name }));
-        self.store.create_tenant(&slug, &name, audit, now).await.map_err(|e| match e {
-            e if e.is_conflict_on("slug") => AdminError::Conflict(format!("a tenant with slug {slug:?} already exists")),
-            e => e.into(),
-        })
+        let audit = NewAuditEvent::new(
+            self.actor.clone(),
+            "tenant.created",
+            Outcome::Ok,
+            format!("tenant {slug} created"),
+            now,
+        )
+        .detail(serde_json::json!({ "slug": slug, "name": name }));
+        self.store
+            .create_tenant(&slug, &name, audit, now)
+            .await
+            .map_err(|e| match e {
+                e if e.is_conflict_on("slug") => {
+                    AdminError::Conflict(format!("a tenant with slug {slug:?} already exists"))
+                }
+                e => e.into(),
+            })
     }
 
     async fn tenant(&self, slug: &str) -> Result<Tenant, AdminError> {
         let slug = app::validate::slug(slug).map_err(invalid("tenant"))?;
-        self.store.tenant_by_slug(&slug).await?.ok_or_else(|| AdminError::NotFound(format!("no tenant with slug {slug:?}")))
+        self.store
+            .tenant_by_slug(&slug)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no tenant with slug {slug:?}")))
     }
 
     pub async fn create_user(
@@ -67,31 +85,63 @@ impl Admin {
             field: "role",
             message: format!(
                 "must be one of {}",
-                Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                Role::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
         let tenant = match (role.is_platform(), tenant_slug) {
             (true, Some(_)) => {
-                return Err(AdminError::Invalid { field: "tenant", message: format!("a {role} belongs to no tenant") })
+                return Err(AdminError::Invalid {
+                    field: "tenant",
+                    message: format!("a {role} belongs to no tenant"),
+                })
             }
             (false, None) => {
-                return Err(AdminError::Invalid { field: "tenant", message: format!("a {role} needs --tenant SLUG") })
+                return Err(AdminError::Invalid {
+                    field: "tenant",
+                    message: format!("a {role} needs --tenant SLUG"),
+                })
             }
             (true, None) => None,
             (false, Some(slug)) => Some(self.tenant(slug).await?),
         };
         app::validate::new_password(password.expose_secret()).map_err(invalid("password"))?;
         if self.store.user_for_login(&email).await?.is_some() {
-            return Err(AdminError::Conflict(format!("a user with email {email} already exists")));
+            return Err(AdminError::Conflict(format!(
+                "a user with email {email} already exists"
+            )));
         }
-        let password_hash = hasher.hash(password).await.map_err(|_| AdminError::Hashing)?;
+        let password_hash = hasher
+            .hash(password)
+            .await
+            .map_err(|_| AdminError::Hashing)?;
         let now = crate::now_ms();
-        let new = NewUser { email: email.clone(), display_name: String::new(), password_hash, role, tenant_id: tenant.map(|t| t.id) };
-        let audit = NewAuditEvent::new(self.actor.clone(), "user.created", Outcome::Ok, format!("user {email} created as {role}"), now);
-        self.store.create_user(&new, audit, now).await.map_err(|e| match e {
-            e if e.is_conflict_on("email") => AdminError::Conflict(format!("a user with email {email} already exists")),
-            e => e.into(),
-        })
+        let new = NewUser {
+            email: email.clone(),
+            display_name: String::new(),
+            password_hash,
+            role,
+            tenant_id: tenant.map(|t| t.id),
+        };
+        let audit = NewAuditEvent::new(
+            self.actor.clone(),
+            "user.created",
+            Outcome::Ok,
+            format!("user {email} created as {role}"),
+            now,
+        );
+        self.store
+            .create_user(&new, audit, now)
+            .await
+            .map_err(|e| match e {
+                e if e.is_conflict_on("email") => {
+                    AdminError::Conflict(format!("a user with email {email} already exists"))
+                }
+                e => e.into(),
+            })
     }
 
     /// `tenant_slug == None` creates a shared (platform-owned) component.
@@ -105,8 +155,10 @@ impl Admin {
     ) -> Result<Component, AdminError> {
         let appid = app::validate::appid("appid", appid).map_err(invalid("appid"))?;
         let token = app::validate::message_token(token).map_err(invalid("token"))?;
-        let appsecret = app::validate::appsecret(appsecret.expose_secret()).map_err(invalid("appsecret"))?;
-        let aes = app::validate::encoding_aes_key(encoding_aes_key.expose_secret()).map_err(invalid("encoding_aes_key"))?;
+        let appsecret =
+            app::validate::appsecret(appsecret.expose_secret()).map_err(invalid("appsecret"))?;
+        let aes = app::validate::encoding_aes_key(encoding_aes_key.expose_secret())
+            .map_err(invalid("encoding_aes_key"))?;
         let owner = match tenant_slug {
             Some(slug) => ComponentOwner::Tenant(self.tenant(slug).await?.id),
             None => ComponentOwner::Platform,
@@ -123,16 +175,35 @@ impl Admin {
                 previous_encoding_aes_key: None,
             },
         };
-        let shared = if owner == ComponentOwner::Platform { " (shared)" } else { "" };
-        let audit = NewAuditEvent::new(self.actor.clone(), "component.created", Outcome::Ok, format!("component {appid}{shared} created"), now)
-            .detail(serde_json::json!({ "appid": appid, "shared": owner == ComponentOwner::Platform }));
-        self.store.create_component(&new, audit, now).await.map_err(|e| match e {
-            e if e.is_conflict_on("appid") => AdminError::Conflict(format!("a component with appid {appid} already exists")),
-            e => e.into(),
-        })
+        let shared = if owner == ComponentOwner::Platform {
+            " (shared)"
+        } else {
+            ""
+        };
+        let audit = NewAuditEvent::new(
+            self.actor.clone(),
+            "component.created",
+            Outcome::Ok,
+            format!("component {appid}{shared} created"),
+            now,
+        )
+        .detail(serde_json::json!({ "appid": appid, "shared": owner == ComponentOwner::Platform }));
+        self.store
+            .create_component(&new, audit, now)
+            .await
+            .map_err(|e| match e {
+                e if e.is_conflict_on("appid") => {
+                    AdminError::Conflict(format!("a component with appid {appid} already exists"))
+                }
+                e => e.into(),
+            })
     }
 
-    pub async fn create_api_key(&self, tenant_slug: &str, name: &str) -> Result<(ApiKey, MintedKey), AdminError> {
+    pub async fn create_api_key(
+        &self,
+        tenant_slug: &str,
+        name: &str,
+    ) -> Result<(ApiKey, MintedKey), AdminError> {
         let tenant = self.tenant(tenant_slug).await?;
         let name = app::validate::display_name("name", name).map_err(invalid("name"))?;
         let minted = api_keys::mint();
@@ -141,8 +212,20 @@ impl Admin {
             Actor::User { id, .. } => Some(*id),
             _ => None,
         };
-        let audit = NewAuditEvent::new(self.actor.clone(), "api_key.created", Outcome::Ok, format!("API key {name:?} created"), now);
-        let new = NewApiKey { tenant_id: tenant.id, name: &name, prefix: &minted.prefix, key_hash: &minted.hash, created_by };
+        let audit = NewAuditEvent::new(
+            self.actor.clone(),
+            "api_key.created",
+            Outcome::Ok,
+            format!("API key {name:?} created"),
+            now,
+        );
+        let new = NewApiKey {
+            tenant_id: tenant.id,
+            name: &name,
+            prefix: &minted.prefix,
+            key_hash: &minted.hash,
+            created_by,
+        };
         let key = self.store.create_api_key(&new, audit, now).await?;
         Ok((key, minted))
     }

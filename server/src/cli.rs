@@ -20,10 +20,20 @@ use crate::domain::Actor;
 use crate::startup::{open_store, Application, StartupError, MISSING_KEY};
 
 #[derive(Debug, Parser)]
-#[command(name = "server", version, about = "wxhub: run a WeChat Open Platform third-party platform for many tenants")]
+#[command(
+    name = "server",
+    version,
+    about = "wxhub: run a WeChat Open Platform third-party platform for many tenants"
+)]
 pub struct Cli {
     /// TOML settings file (keys as in the configuration reference, lower-case) [env: WXHUB_CONFIG]
-    #[arg(long, global = true, value_name = "FILE", env = "WXHUB_CONFIG", hide_env = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "WXHUB_CONFIG",
+        hide_env = true
+    )]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: Overrides,
@@ -117,12 +127,24 @@ pub enum ApikeyCommand {
 pub fn parse() -> Result<Cli, ExitCode> {
     Cli::try_parse().map_err(|e| {
         use clap::error::ErrorKind;
-        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
             let _ = e.print();
-            return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
         let rendered = e.render().to_string();
-        let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+        let first = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("invalid arguments");
         eprintln!("{} (see --help)", first.trim_end());
         ExitCode::from(2)
     })
@@ -228,7 +250,10 @@ async fn migrate(settings: Settings) -> CommandResult {
     let keyring = settings.keyring()?;
     let store = open_store(&settings, keyring).await?;
     let status = store.schema_status().await?;
-    println!("database is at schema version {}", status.applied.last().copied().unwrap_or(0));
+    println!(
+        "database is at schema version {}",
+        status.applied.last().copied().unwrap_or(0)
+    );
     store.close().await;
     Ok(())
 }
@@ -245,7 +270,11 @@ where
         return Err("this command stores secrets and needs WXHUB_MASTER_KEY (or WXHUB_MASTER_KEY_FILE); nothing was changed".into());
     }
     let store = open_store(&settings, keyring).await?;
-    let result = body(Admin { store: store.clone(), actor: Actor::Cli }).await;
+    let result = body(Admin {
+        store: store.clone(),
+        actor: Actor::Cli,
+    })
+    .await;
     store.close().await;
     Ok(result?)
 }
@@ -257,10 +286,15 @@ fn read_stdin_lines(n: usize) -> Result<Vec<SecretString>, String> {
     let mut handle = stdin.lock();
     for i in 0..n {
         let mut line = String::new();
-        let read = handle.read_line(&mut line).map_err(|e| format!("cannot read stdin: {e}"))?;
+        let read = handle
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
         let value = line.trim_end_matches(['\n', '\r']).to_owned();
         if read == 0 || value.is_empty() {
-            return Err(format!("expected {n} line(s) on stdin, line {} is missing or empty", i + 1));
+            return Err(format!(
+                "expected {n} line(s) on stdin, line {} is missing or empty",
+                i + 1
+            ));
         }
         lines.push(SecretString::from(value));
     }
@@ -273,15 +307,16 @@ fn stop_on_signal(token: tokio_util::sync::CancellationToken) {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    token.cancel();
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => tracing::info!("interrupted; shutting down"),
                 _ = term.recv() => tracing::info!("SIGTERM; shutting down"),

@@ -38,15 +38,22 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// The keys whose environment values are numbers or booleans.
-const TYPED_KEYS: &[&str] =
-    &["database_max_connections", "session_idle_minutes", "trust_forwarded_for", "shutdown_grace_seconds"];
+const TYPED_KEYS: &[&str] = &[
+    "database_max_connections",
+    "session_idle_minutes",
+    "trust_forwarded_for",
+    "shutdown_grace_seconds",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Invalid(String),
     #[error("configuration: cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     MasterKey(String),
 }
@@ -155,8 +162,9 @@ impl DatabaseUrl {
             ))
         })?;
         if kind == DatabaseKind::Postgres {
-            Url::parse(text)
-                .map_err(|e| ConfigError::Invalid(format!("database_url is not a valid URL: {e}")))?;
+            Url::parse(text).map_err(|e| {
+                ConfigError::Invalid(format!("database_url is not a valid URL: {e}"))
+            })?;
         }
         Ok(Self(SecretString::from(text.to_owned())))
     }
@@ -179,7 +187,10 @@ impl DatabaseUrl {
         redact_url(self.0.expose_secret())
     }
     pub fn sqlite_file(path: &Path) -> Self {
-        Self(SecretString::from(format!("sqlite://{}?mode=rwc", path.display())))
+        Self(SecretString::from(format!(
+            "sqlite://{}?mode=rwc",
+            path.display()
+        )))
     }
 }
 
@@ -256,8 +267,10 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
         if let Some(path) = config_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
             figment = figment.merge(Toml::string(&text));
         }
         // Environment: LEPTOS_SITE_ADDR is accepted for the listen address (cargo-leptos sets it),
@@ -276,7 +289,9 @@ impl Settings {
                     // Numbers and booleans are parsed for the keys that are numbers or booleans
                     // only: a hex master key is all digits but must stay a string.
                     let typed = if TYPED_KEYS.contains(&key.as_str()) {
-                        value.parse::<figment::value::Value>().unwrap_or_else(|never| match never {})
+                        value
+                            .parse::<figment::value::Value>()
+                            .unwrap_or_else(|never| match never {})
                     } else {
                         value.clone().into()
                     };
@@ -286,21 +301,34 @@ impl Settings {
         }
         figment = figment.merge(Serialized::defaults(from_env));
         figment = figment.merge(Serialized::defaults(overrides));
-        let raw: RawSettings = figment.extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        let raw: RawSettings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
         Self::validate(raw)
     }
 
     fn validate(raw: RawSettings) -> Result<Self, ConfigError> {
-        let configured_url = raw.database_url.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let configured_url = raw
+            .database_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let database_url_configured = configured_url.is_some();
         let database_url = match configured_url {
             Some(text) => DatabaseUrl::parse(text)?,
             None => DatabaseUrl::sqlite_file(&raw.data_dir.join("wxhub.db")),
         };
         if !(1..=500).contains(&raw.database_max_connections) {
-            return Err(ConfigError::Invalid("database_max_connections must be between 1 and 500".into()));
+            return Err(ConfigError::Invalid(
+                "database_max_connections must be between 1 and 500".into(),
+            ));
         }
-        let public_url = match raw.public_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let public_url = match raw
+            .public_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(text) => Some(parse_base_url("public_url", text)?),
             None => None,
         };
@@ -310,22 +338,32 @@ impl Settings {
                 raw.listen
             ))
         })?;
-        let master_key = match (raw.master_key.filter(|k| !k.trim().is_empty()), raw.master_key_file) {
+        let master_key = match (
+            raw.master_key.filter(|k| !k.trim().is_empty()),
+            raw.master_key_file,
+        ) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid("set master_key or master_key_file, not both".into()))
+                return Err(ConfigError::Invalid(
+                    "set master_key or master_key_file, not both".into(),
+                ))
             }
             (Some(k), None) => MasterKeySource::Inline(SecretString::from(k)),
             (None, Some(p)) => MasterKeySource::File(p),
             (None, None) => MasterKeySource::Missing,
         };
         if raw.session_idle_minutes == 0 || raw.session_idle_minutes > 60 * 24 * 90 {
-            return Err(ConfigError::Invalid("session_idle_minutes must be between 1 and 129600".into()));
+            return Err(ConfigError::Invalid(
+                "session_idle_minutes must be between 1 and 129600".into(),
+            ));
         }
         if raw.shutdown_grace_seconds > 3600 {
-            return Err(ConfigError::Invalid("shutdown_grace_seconds must be at most 3600".into()));
+            return Err(ConfigError::Invalid(
+                "shutdown_grace_seconds must be at most 3600".into(),
+            ));
         }
-        tracing_subscriber::EnvFilter::try_new(&raw.log)
-            .map_err(|e| ConfigError::Invalid(format!("log is not a valid filter ({:?}): {e}", raw.log)))?;
+        tracing_subscriber::EnvFilter::try_new(&raw.log).map_err(|e| {
+            ConfigError::Invalid(format!("log is not a valid filter ({:?}): {e}", raw.log))
+        })?;
         Ok(Self {
             database_url,
             database_url_configured,
@@ -352,19 +390,32 @@ impl Settings {
         let text = match &self.master_key {
             MasterKeySource::Missing => return Ok(None),
             MasterKeySource::Inline(k) => k.clone(),
-            MasterKeySource::File(path) => SecretString::from(
-                std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?,
-            ),
+            MasterKeySource::File(path) => {
+                SecretString::from(std::fs::read_to_string(path).map_err(|source| {
+                    ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    }
+                })?)
+            }
         };
         let current = MasterKey::parse(text.expose_secret()).map_err(|e: KeyError| {
             ConfigError::MasterKey(format!("WXHUB_MASTER_KEY is unusable: {e}"))
         })?;
         let mut previous = Vec::new();
         if let Some(list) = &self.previous_master_keys {
-            for (i, item) in list.expose_secret().split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+            for (i, item) in list
+                .expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .enumerate()
+            {
                 previous.push(MasterKey::parse(item).map_err(|e| {
-                    ConfigError::MasterKey(format!("WXHUB_PREVIOUS_MASTER_KEYS entry {} is unusable: {e}", i + 1))
+                    ConfigError::MasterKey(format!(
+                        "WXHUB_PREVIOUS_MASTER_KEYS entry {} is unusable: {e}",
+                        i + 1
+                    ))
                 })?);
             }
         }
@@ -373,7 +424,9 @@ impl Settings {
 
     /// True when cookies must carry `Secure`.
     pub fn public_url_is_https(&self) -> bool {
-        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
     }
 }
 
@@ -381,10 +434,14 @@ fn parse_base_url(key: &str, text: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(text.trim())
         .map_err(|e| ConfigError::Invalid(format!("{key} is not a valid URL ({text:?}): {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ConfigError::Invalid(format!("{key} must be an http:// or https:// URL (got {text:?})")));
+        return Err(ConfigError::Invalid(format!(
+            "{key} must be an http:// or https:// URL (got {text:?})"
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError::Invalid(format!("{key} must not have a query or fragment (got {text:?})")));
+        return Err(ConfigError::Invalid(format!(
+            "{key} must not have a query or fragment (got {text:?})"
+        )));
     }
     Ok(url)
 }
@@ -411,14 +468,21 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_use_sqlite_under_data_and_real_wechat_hosts() {
         let s = Settings::load_from(None, &Overrides::default(), env(&[])).unwrap();
         assert_eq!(s.database_url.kind(), DatabaseKind::Sqlite);
-        assert!(s.database_url.expose().contains("data/wxhub.db"), "{:?}", s.database_url);
+        assert!(
+            s.database_url.expose().contains("data/wxhub.db"),
+            "{:?}",
+            s.database_url
+        );
         assert_eq!(s.wechat_api_base.as_str(), "https://api.weixin.qq.com/");
         assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
         assert!(matches!(s.master_key, MasterKeySource::Missing));
@@ -428,20 +492,39 @@ mod tests {
     fn layers_apply_in_order_file_env_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("wxhub.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\npublic_url = \"https://file.example\"\nlog = \"debug\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:4000\"\npublic_url = \"https://file.example\"\nlog = \"debug\"\n",
+        )
+        .unwrap();
         let only_file = Settings::load_from(Some(&file), &Overrides::default(), env(&[])).unwrap();
         assert_eq!(only_file.listen.port(), 4000);
         assert_eq!(only_file.log, "debug");
 
-        let e = env(&[("LEPTOS_SITE_ADDR", "127.0.0.1:5000"), ("WXHUB_PUBLIC_URL", "https://env.example")]);
+        let e = env(&[
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:5000"),
+            ("WXHUB_PUBLIC_URL", "https://env.example"),
+        ]);
         let with_env = Settings::load_from(Some(&file), &Overrides::default(), e.clone()).unwrap();
         assert_eq!(with_env.listen.port(), 5000);
-        assert_eq!(with_env.public_url.unwrap().as_str(), "https://env.example/");
+        assert_eq!(
+            with_env.public_url.unwrap().as_str(),
+            "https://env.example/"
+        );
 
         let e2 = [e.clone(), env(&[("WXHUB_LISTEN", "127.0.0.1:6000")])].concat();
-        assert_eq!(Settings::load_from(Some(&file), &Overrides::default(), e2.clone()).unwrap().listen.port(), 6000);
+        assert_eq!(
+            Settings::load_from(Some(&file), &Overrides::default(), e2.clone())
+                .unwrap()
+                .listen
+                .port(),
+            6000
+        );
 
-        let flags = Overrides { listen: Some("127.0.0.1:7000".into()), ..Default::default() };
+        let flags = Overrides {
+            listen: Some("127.0.0.1:7000".into()),
+            ..Default::default()
+        };
         let all = Settings::load_from(Some(&file), &flags, e2).unwrap();
         assert_eq!(all.listen.port(), 7000);
         assert_eq!(all.log, "debug", "untouched keys keep the file's value");
@@ -452,7 +535,10 @@ mod tests {
         let s = Settings::load_from(
             None,
             &Overrides::default(),
-            env(&[("WXHUB_DATABASE_MAX_CONNECTIONS", "3"), ("WXHUB_TRUST_FORWARDED_FOR", "true")]),
+            env(&[
+                ("WXHUB_DATABASE_MAX_CONNECTIONS", "3"),
+                ("WXHUB_TRUST_FORWARDED_FOR", "true"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.database_max_connections, 3);
@@ -461,7 +547,11 @@ mod tests {
 
     #[test]
     fn unrelated_wxhub_variables_are_ignored() {
-        let s = Settings::load_from(None, &Overrides::default(), env(&[("WXHUB_TEST_POSTGRES_URL", "x")]));
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[("WXHUB_TEST_POSTGRES_URL", "x")]),
+        );
         assert!(s.is_ok());
     }
 
@@ -472,17 +562,37 @@ mod tests {
             (&[("WXHUB_PUBLIC_URL", "ftp://x")], "public_url"),
             (&[("WXHUB_PUBLIC_URL", "https://x/?a=b")], "public_url"),
             (&[("WXHUB_WECHAT_API_BASE", "::::")], "wechat_api_base"),
-            (&[("WXHUB_DATABASE_URL", "mysql://u:hunter2@h/db")], "database_url"),
-            (&[("WXHUB_DATABASE_MAX_CONNECTIONS", "many")], "database_max_connections"),
-            (&[("WXHUB_DATABASE_MAX_CONNECTIONS", "0")], "database_max_connections"),
+            (
+                &[("WXHUB_DATABASE_URL", "mysql://u:hunter2@h/db")],
+                "database_url",
+            ),
+            (
+                &[("WXHUB_DATABASE_MAX_CONNECTIONS", "many")],
+                "database_max_connections",
+            ),
+            (
+                &[("WXHUB_DATABASE_MAX_CONNECTIONS", "0")],
+                "database_max_connections",
+            ),
             (&[("WXHUB_LOG_FORMAT", "xml")], "log_format"),
             (&[("WXHUB_LOG", "[[[")], "log"),
-            (&[("WXHUB_SESSION_IDLE_MINUTES", "-5")], "session_idle_minutes"),
-            (&[("WXHUB_MASTER_KEY", "k"), ("WXHUB_MASTER_KEY_FILE", "/k")], "master_key"),
+            (
+                &[("WXHUB_SESSION_IDLE_MINUTES", "-5")],
+                "session_idle_minutes",
+            ),
+            (
+                &[("WXHUB_MASTER_KEY", "k"), ("WXHUB_MASTER_KEY_FILE", "/k")],
+                "master_key",
+            ),
         ];
         for (vars, key) in cases {
-            let err = Settings::load_from(None, &Overrides::default(), env(vars)).unwrap_err().to_string();
-            assert!(err.contains(key), "error for {vars:?} should name {key}: {err}");
+            let err = Settings::load_from(None, &Overrides::default(), env(vars))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key),
+                "error for {vars:?} should name {key}: {err}"
+            );
             assert!(!err.contains("hunter2"), "error leaks a password: {err}");
         }
     }
@@ -492,12 +602,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("wxhub.toml");
         std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
-        let err = Settings::load_from(Some(&file), &Overrides::default(), env(&[])).unwrap_err().to_string();
+        let err = Settings::load_from(Some(&file), &Overrides::default(), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lisen"), "{err}");
         std::fs::write(&file, "this is [not toml").unwrap();
         assert!(Settings::load_from(Some(&file), &Overrides::default(), env(&[])).is_err());
         let missing = dir.path().join("nope.toml");
-        let err = Settings::load_from(Some(&missing), &Overrides::default(), env(&[])).unwrap_err().to_string();
+        let err = Settings::load_from(Some(&missing), &Overrides::default(), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope.toml"), "{err}");
     }
 
@@ -507,7 +621,10 @@ mod tests {
             None,
             &Overrides::default(),
             env(&[
-                ("WXHUB_DATABASE_URL", "postgres://wx:hunter2@db.internal/wxhub"),
+                (
+                    "WXHUB_DATABASE_URL",
+                    "postgres://wx:hunter2@db.internal/wxhub",
+                ),
                 ("WXHUB_MASTER_KEY", &"ab".repeat(32)),
             ]),
         )
@@ -520,11 +637,24 @@ mod tests {
 
     #[test]
     fn master_key_is_parsed_into_a_keyring_or_a_clear_error() {
-        let ok = Settings::load_from(None, &Overrides::default(), env(&[("WXHUB_MASTER_KEY", &"01".repeat(32))])).unwrap();
+        let ok = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[("WXHUB_MASTER_KEY", &"01".repeat(32))]),
+        )
+        .unwrap();
         assert!(ok.keyring().unwrap().is_some());
-        let bad = Settings::load_from(None, &Overrides::default(), env(&[("WXHUB_MASTER_KEY", "hunter2")])).unwrap();
+        let bad = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[("WXHUB_MASTER_KEY", "hunter2")]),
+        )
+        .unwrap();
         let err = bad.keyring().unwrap_err().to_string();
-        assert!(err.contains("WXHUB_MASTER_KEY") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("WXHUB_MASTER_KEY") && !err.contains("hunter2"),
+            "{err}"
+        );
         let none = Settings::load_from(None, &Overrides::default(), env(&[])).unwrap();
         assert!(none.keyring().unwrap().is_none());
     }

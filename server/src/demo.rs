@@ -28,7 +28,8 @@ pub fn demo_dir(settings: &Settings) -> PathBuf {
 /// use with a loud warning.
 pub fn prepare(settings: &mut Settings) -> Result<Keyring, StartupError> {
     let dir = demo_dir(settings);
-    std::fs::create_dir_all(&dir).map_err(|e| StartupError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StartupError::Io(format!("cannot create {}: {e}", dir.display())))?;
     if !settings.database_url_configured {
         settings.database_url = DatabaseUrl::sqlite_file(&dir.join("wxhub.db"));
     }
@@ -39,7 +40,8 @@ pub fn prepare(settings: &mut Settings) -> Result<Keyring, StartupError> {
     let key = if key_file.exists() {
         let text = std::fs::read_to_string(&key_file)
             .map_err(|e| StartupError::Io(format!("cannot read {}: {e}", key_file.display())))?;
-        MasterKey::parse(&text).map_err(|e| StartupError::MissingKey(format!("{}: {e}", key_file.display())))?
+        MasterKey::parse(&text)
+            .map_err(|e| StartupError::MissingKey(format!("{}: {e}", key_file.display())))?
     } else {
         let (key, text) = MasterKey::generate();
         write_private(&key_file, text.expose_secret())?;
@@ -63,27 +65,44 @@ fn write_private(path: &Path, text: &str) -> Result<(), StartupError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| StartupError::Io(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(text.as_bytes()).map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
+    file.write_all(text.as_bytes())
+        .map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> Result<(), StartupError> {
-    std::fs::write(path, text).map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| StartupError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Seeds the demo tenant and accounts; already present ones are left alone.
 pub async fn seed(store: &Store) -> Result<(), AdminError> {
-    let admin = Admin { store: store.clone(), actor: Actor::System };
+    let admin = Admin {
+        store: store.clone(),
+        actor: Actor::System,
+    };
     let hasher = PasswordHasher::new(1);
     let password = SecretString::from(DEMO_PASSWORD);
     if store.tenant_by_slug(DEMO_TENANT_SLUG).await?.is_none() {
-        admin.create_tenant(DEMO_TENANT_SLUG, "Demo Retail Co.").await?;
+        admin
+            .create_tenant(DEMO_TENANT_SLUG, "Demo Retail Co.")
+            .await?;
     }
     if store.user_for_login(DEMO_ADMIN_EMAIL).await?.is_none() {
-        admin.create_user(&hasher, DEMO_ADMIN_EMAIL, "platform-admin", None, &password).await?;
+        admin
+            .create_user(&hasher, DEMO_ADMIN_EMAIL, "platform-admin", None, &password)
+            .await?;
     }
     if store.user_for_login(DEMO_OPERATOR_EMAIL).await?.is_none() {
-        admin.create_user(&hasher, DEMO_OPERATOR_EMAIL, "tenant-admin", Some(DEMO_TENANT_SLUG), &password).await?;
+        admin
+            .create_user(
+                &hasher,
+                DEMO_OPERATOR_EMAIL,
+                "tenant-admin",
+                Some(DEMO_TENANT_SLUG),
+                &password,
+            )
+            .await?;
     }
     Ok(())
 }

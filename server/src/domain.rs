@@ -8,7 +8,9 @@ pub use app::model::Role;
 
 macro_rules! id_type {
     ($name:ident) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(pub i64);
         impl std::fmt::Display for $name {
@@ -222,7 +224,13 @@ pub struct NewAuditEvent {
 }
 
 impl NewAuditEvent {
-    pub fn new(actor: Actor, kind: &str, outcome: Outcome, summary: impl Into<String>, now: i64) -> Self {
+    pub fn new(
+        actor: Actor,
+        kind: &str,
+        outcome: Outcome,
+        summary: impl Into<String>,
+        now: i64,
+    ) -> Self {
         Self {
             occurred_at: now,
             tenant_id: None,

@@ -42,7 +42,9 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,13 +111,23 @@ impl Keyring {
         let ciphertext = self
             .current
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: purpose.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: purpose.as_bytes(),
+                },
+            )
             // AES-GCM encryption only fails for plaintexts beyond 64 GiB.
             .unwrap_or_default();
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ciphertext);
-        format!("{FORMAT_VERSION}.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(blob))
+        format!(
+            "{FORMAT_VERSION}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(blob)
+        )
     }
 
     pub fn seal_str(&self, purpose: &str, plaintext: &SecretString) -> String {
@@ -124,7 +136,8 @@ impl Keyring {
 
     pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, SecretError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(version), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(version), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(SecretError::Malformed);
         };
         if version != FORMAT_VERSION {
@@ -134,19 +147,29 @@ impl Keyring {
             .chain(self.previous.iter())
             .find(|k| k.id == key_id)
             .ok_or_else(|| SecretError::UnknownKey(key_id.to_owned()))?;
-        let blob = URL_SAFE_NO_PAD.decode(body).map_err(|_| SecretError::Malformed)?;
+        let blob = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| SecretError::Malformed)?;
         if blob.len() < NONCE_LEN + 16 {
             return Err(SecretError::Malformed);
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
         key.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: purpose.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: purpose.as_bytes(),
+                },
+            )
             .map_err(|_| SecretError::Rejected(key_id.to_owned()))
     }
 
     pub fn open_str(&self, purpose: &str, sealed: &str) -> Result<SecretString, SecretError> {
         let bytes = self.open(purpose, sealed)?;
-        String::from_utf8(bytes).map(SecretString::from).map_err(|_| SecretError::Malformed)
+        String::from_utf8(bytes)
+            .map(SecretString::from)
+            .map_err(|_| SecretError::Malformed)
     }
 
     /// The key id a sealed value names, without opening it.
@@ -187,8 +210,14 @@ mod tests {
     fn wrong_purpose_wrong_key_and_tampering_are_rejected() {
         let k = ring(1);
         let sealed = k.seal("component:wx1:appsecret", b"s");
-        assert!(matches!(k.open("component:wx2:appsecret", &sealed), Err(SecretError::Rejected(_))));
-        assert!(matches!(ring(2).open("component:wx1:appsecret", &sealed), Err(SecretError::UnknownKey(_))));
+        assert!(matches!(
+            k.open("component:wx2:appsecret", &sealed),
+            Err(SecretError::Rejected(_))
+        ));
+        assert!(matches!(
+            ring(2).open("component:wx1:appsecret", &sealed),
+            Err(SecretError::UnknownKey(_))
+        ));
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
@@ -199,33 +228,66 @@ mod tests {
     #[test]
     fn garbage_sealed_values_are_errors_not_panics() {
         let k = ring(3);
-        for garbage in ["", ".", "v1", "v1..", "v2.abc.def", "v1.zzzz.!!!!", "v1.x.AAAA", "\u{0}\u{1}"] {
+        for garbage in [
+            "",
+            ".",
+            "v1",
+            "v1..",
+            "v2.abc.def",
+            "v1.zzzz.!!!!",
+            "v1.x.AAAA",
+            "\u{0}\u{1}",
+        ] {
             assert!(k.open("p", garbage).is_err(), "{garbage:?} should not open");
         }
         let id = k.current_key_id().to_owned();
-        assert_eq!(k.open("p", &format!("v1.{id}.AAAA")), Err(SecretError::Malformed));
+        assert_eq!(
+            k.open("p", &format!("v1.{id}.AAAA")),
+            Err(SecretError::Malformed)
+        );
     }
 
     #[test]
     fn previous_keys_open_old_values_but_new_values_use_the_current_key() {
         let old = ring(9);
         let sealed = old.seal("p", b"v");
-        let rotated = Keyring::new(MasterKey::from_bytes(&[10; 32]), vec![MasterKey::from_bytes(&[9; 32])]);
+        let rotated = Keyring::new(
+            MasterKey::from_bytes(&[10; 32]),
+            vec![MasterKey::from_bytes(&[9; 32])],
+        );
         assert_eq!(rotated.open("p", &sealed).unwrap(), b"v");
-        assert_eq!(Keyring::key_id_of(&rotated.seal("p", b"v")), Some(rotated.current_key_id()));
+        assert_eq!(
+            Keyring::key_id_of(&rotated.seal("p", b"v")),
+            Some(rotated.current_key_id())
+        );
     }
 
     #[test]
     fn key_parsing_accepts_hex_and_base64_and_rejects_the_rest() {
         let hex_key = "00".repeat(32);
         let b64 = STANDARD.encode([0u8; 32]);
-        assert_eq!(MasterKey::parse(&hex_key).unwrap().id(), MasterKey::parse(&b64).unwrap().id());
-        assert_eq!(MasterKey::parse(&format!(" {b64}\n")).unwrap().id(), MasterKey::parse(&b64).unwrap().id());
-        for bad in ["", "short", &"00".repeat(31), &"zz".repeat(32), &STANDARD.encode([0u8; 31])] {
+        assert_eq!(
+            MasterKey::parse(&hex_key).unwrap().id(),
+            MasterKey::parse(&b64).unwrap().id()
+        );
+        assert_eq!(
+            MasterKey::parse(&format!(" {b64}\n")).unwrap().id(),
+            MasterKey::parse(&b64).unwrap().id()
+        );
+        for bad in [
+            "",
+            "short",
+            &"00".repeat(31),
+            &"zz".repeat(32),
+            &STANDARD.encode([0u8; 31]),
+        ] {
             assert!(MasterKey::parse(bad).is_err(), "{bad:?}");
         }
         let (generated, text) = MasterKey::generate();
-        assert_eq!(MasterKey::parse(text.expose_secret()).unwrap().id(), generated.id());
+        assert_eq!(
+            MasterKey::parse(text.expose_secret()).unwrap().id(),
+            generated.id()
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     MissingKey(String),
     #[error("{0}")]
@@ -49,7 +52,10 @@ WXHUB_MASTER_KEY_FILE). Nothing was changed.";
 
 /// Opens the database and brings it to the current schema. With a keyring, the key is checked
 /// against the database's canary before anything is written.
-pub async fn open_store(settings: &Settings, keyring: Option<Keyring>) -> Result<Store, StartupError> {
+pub async fn open_store(
+    settings: &Settings,
+    keyring: Option<Keyring>,
+) -> Result<Store, StartupError> {
     let store = Store::connect(&settings.database_url, settings.database_max_connections).await?;
     if let Some(keyring) = &keyring {
         store.verify_key_canary(keyring).await?;
@@ -81,16 +87,29 @@ impl Application {
     }
 
     /// Starts on an already opened and migrated store (the demo seeds it first).
-    pub async fn build_with_store(settings: Settings, store: Store) -> Result<Application, StartupError> {
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| StartupError::Bind { addr: settings.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|e| StartupError::Io(e.to_string()))?;
+    pub async fn build_with_store(
+        settings: Settings,
+        store: Store,
+    ) -> Result<Application, StartupError> {
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Io(e.to_string()))?;
         let base_url = match &settings.public_url {
             Some(url) => url.clone(),
-            None => Url::parse(&format!("http://{local_addr}")).map_err(|e| StartupError::Io(e.to_string()))?,
+            None => Url::parse(&format!("http://{local_addr}"))
+                .map_err(|e| StartupError::Io(e.to_string()))?,
         };
-        let public_origin = settings.public_url.as_ref().map(|u| Arc::<str>::from(u.origin().ascii_serialization()));
+        let public_origin = settings
+            .public_url
+            .as_ref()
+            .map(|u| Arc::<str>::from(u.origin().ascii_serialization()));
 
         let leptos_options = LeptosOptions::builder()
             .output_name(SITE_OUTPUT_NAME)
@@ -99,8 +118,14 @@ impl Application {
             .site_addr(local_addr)
             .build();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let accounts = AccountService::new(store.clone(), PasswordHasher::new(cores * 2), ThrottleSettings::default());
-        let services = app::services::Services { auth: Arc::new(accounts) };
+        let accounts = AccountService::new(
+            store.clone(),
+            PasswordHasher::new(cores * 2),
+            ThrottleSettings::default(),
+        );
+        let services = app::services::Services {
+            auth: Arc::new(accounts),
+        };
         let grace = Duration::from_secs(settings.shutdown_grace_seconds);
         let state = AppState {
             leptos_options,
@@ -116,12 +141,23 @@ impl Application {
 
         let router = http::router(state);
         let server = tokio::spawn(
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                .into_future(),
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
         );
         tracing::info!(%local_addr, database = store.dialect().name, "wxhub is listening");
-        Ok(Application { local_addr, base_url, store, shutdown, server, background, grace })
+        Ok(Application {
+            local_addr,
+            base_url,
+            store,
+            shutdown,
+            server,
+            background,
+            grace,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -149,8 +185,14 @@ impl Application {
     /// Runs until the shutdown token is cancelled or the server fails, then stops cleanly.
     pub async fn run_until_stopped(mut self) -> Result<(), StartupError> {
         tokio::select! {
+            biased;
             _ = self.shutdown.cancelled() => {}
             result = &mut self.server => {
+                if self.shutdown.is_cancelled() {
+                    // Shutdown was requested and the server already finished draining.
+                    self.finish_background().await;
+                    return Ok(());
+                }
                 let message = match result {
                     Ok(Ok(())) => "server stopped".to_owned(),
                     Ok(Err(e)) => format!("server failed: {e}"),
@@ -172,7 +214,10 @@ impl Application {
         match tokio::time::timeout(self.grace, &mut self.server).await {
             Ok(_) => tracing::info!("HTTP server drained"),
             Err(_) => {
-                tracing::warn!(grace_seconds = self.grace.as_secs(), "requests still running after the grace period; aborting them");
+                tracing::warn!(
+                    grace_seconds = self.grace.as_secs(),
+                    "requests still running after the grace period; aborting them"
+                );
                 self.server.abort();
             }
         }
@@ -182,7 +227,10 @@ impl Application {
 
     async fn finish_background(&self) {
         self.background.close();
-        if tokio::time::timeout(self.grace, self.background.wait()).await.is_err() {
+        if tokio::time::timeout(self.grace, self.background.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("background tasks did not stop within the grace period");
         }
         self.store.close().await;

@@ -17,11 +17,25 @@ fn cli_event(kind: &str) -> NewAuditEvent {
 }
 
 async fn tenant(store: &Store, slug: &str) -> Tenant {
-    store.create_tenant(slug, &format!("{slug} Ltd"), cli_event("tenant.created"), NOW).await.expect("tenant")
+    store
+        .create_tenant(
+            slug,
+            &format!("{slug} Ltd"),
+            cli_event("tenant.created"),
+            NOW,
+        )
+        .await
+        .expect("tenant")
 }
 
 fn new_user(email: &str, role: Role, tenant: Option<TenantId>) -> NewUser {
-    NewUser { email: email.into(), display_name: String::new(), password_hash: "$argon2id$fake".into(), role, tenant_id: tenant }
+    NewUser {
+        email: email.into(),
+        display_name: String::new(),
+        password_hash: "$argon2id$fake".into(),
+        role,
+        tenant_id: tenant,
+    }
 }
 
 fn component(appid: &str, owner: ComponentOwner) -> NewComponent {
@@ -268,10 +282,13 @@ async fn sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
 #[test]
 fn migration_directories_hold_the_same_versions() {
     let names = |dir: &str| {
-        let mut v: Vec<String> = std::fs::read_dir(format!("{}/../migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> = std::fs::read_dir(format!(
+            "{}/../migrations/{dir}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
         v.sort();
         v
     };

@@ -33,9 +33,23 @@ fn Frame(user: SessionUser) -> impl IntoView {
         None => "Platform".to_owned(),
     };
     let nav: &[(&str, &str)] = if user.role.is_platform() {
-        &[("/", "Overview"), ("/tenants", "Tenants"), ("/authorizations", "Authorizations"), ("/audit", "Audit log"), ("/components", "Shared components"), ("/users", "Users")]
+        &[
+            ("/", "Overview"),
+            ("/tenants", "Tenants"),
+            ("/authorizations", "Authorizations"),
+            ("/audit", "Audit log"),
+            ("/components", "Shared components"),
+            ("/users", "Users"),
+        ]
     } else {
-        &[("/", "Dashboard"), ("/accounts", "Accounts"), ("/links", "Authorization links"), ("/components", "Components"), ("/api-keys", "API keys"), ("/users", "Users")]
+        &[
+            ("/", "Dashboard"),
+            ("/accounts", "Accounts"),
+            ("/links", "Authorization links"),
+            ("/components", "Components"),
+            ("/api-keys", "API keys"),
+            ("/users", "Users"),
+        ]
     };
     provide_context(user.clone());
     view! {
@@ -65,7 +79,9 @@ pub fn Dashboard() -> impl IntoView {
     let user = expect_context::<SessionUser>();
     let scope = match (&user.tenant, user.role) {
         (Some(t), _) => format!("You are signed in to {} ({}).", t.name, t.slug),
-        (None, Role::PlatformAdmin) => "You administer the whole platform: tenants, users and shared components.".to_owned(),
+        (None, Role::PlatformAdmin) => {
+            "You administer the whole platform: tenants, users and shared components.".to_owned()
+        }
         (None, _) => "You can read everything on this platform and change nothing.".to_owned(),
     };
     view! {

@@ -1,6 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+
+use crate::error::AppError;
 
 use crate::Auth;
 
@@ -9,7 +12,16 @@ use crate::Auth;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let error = move || auth.login.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    let query = use_query_map();
+    // The action's own error when submitted in place; the redirect's `?error=` after a plain post.
+    let error = move || {
+        auth.login
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| query.with(|q| q.get("error").and_then(|c| AppError::from_query_code(&c))))
+            .map(|e| e.to_string())
+    };
     let pending = auth.login.pending();
 
     view! {

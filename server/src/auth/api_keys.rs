@@ -23,13 +23,21 @@ pub fn mint() -> MintedKey {
     let key = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let prefix = key[..KEY_PREFIX.len() + 8].to_owned();
     let hash = fingerprint(&key);
-    MintedKey { key: SecretString::from(key), prefix, hash }
+    MintedKey {
+        key: SecretString::from(key),
+        prefix,
+        hash,
+    }
 }
 
 /// The storage hash of a presented key, or `None` if it cannot be one of ours.
 pub fn hash_presented(presented: &str) -> Option<String> {
     let body = presented.strip_prefix(KEY_PREFIX)?;
-    if body.len() == 43 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if body.len() == 43
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         Some(fingerprint(presented))
     } else {
         None
@@ -49,7 +57,14 @@ mod tests {
         assert_eq!(a.key.expose_secret().len(), 47);
         assert!(a.key.expose_secret().starts_with(&a.prefix));
         assert_eq!(hash_presented(a.key.expose_secret()), Some(a.hash));
-        for garbage in ["", "wxh_", "wxh_short", "Bearer wxh_x", &format!("abc_{}", "a".repeat(43)), &format!("wxh_{}", "é".repeat(43))] {
+        for garbage in [
+            "",
+            "wxh_",
+            "wxh_short",
+            "Bearer wxh_x",
+            &format!("abc_{}", "a".repeat(43)),
+            &format!("wxh_{}", "é".repeat(43)),
+        ] {
             assert_eq!(hash_presented(garbage), None, "{garbage:?}");
         }
     }

@@ -27,12 +27,19 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy: Arc::new(OnceCell::new()) }
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy: Arc::new(OnceCell::new()),
+        }
     }
 
     pub async fn hash(&self, password: &SecretString) -> Result<String, PasswordError> {
         let password = password.clone();
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Join)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Join)?;
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
             Argon2::default()
@@ -46,17 +53,29 @@ impl PasswordHasher {
 
     /// True when `password` matches `hash`. With `hash == None` it still spends the time of a
     /// verification and answers false.
-    pub async fn verify(&self, password: &SecretString, hash: Option<String>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        hash: Option<String>,
+    ) -> Result<bool, PasswordError> {
         let (hash, real) = match hash {
             Some(h) => (h, true),
             None => (self.dummy_hash().await?, false),
         };
         let password = password.clone();
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Join)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Join)?;
         let matched = tokio::task::spawn_blocking(move || {
             // A stored hash that does not parse is treated as "does not match", never a panic.
             PasswordHash::new(&hash)
-                .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.expose_secret().as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await
@@ -88,7 +107,10 @@ mod tests {
         assert!(a.starts_with("$argon2id$"), "{a}");
         assert_ne!(a, b, "salted");
         assert!(h.verify(&pw, Some(a.clone())).await.unwrap());
-        assert!(!h.verify(&SecretString::from("wrong horse battery"), Some(a)).await.unwrap());
+        assert!(!h
+            .verify(&SecretString::from("wrong horse battery"), Some(a))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
@@ -96,8 +118,16 @@ mod tests {
         let h = PasswordHasher::new(1);
         let pw = SecretString::from("anything at all");
         assert!(!h.verify(&pw, None).await.unwrap());
-        for garbage in ["", "$argon2id$", "not a hash", "$argon2id$v=19$m=1,t=1,p=1$AAAA$AAAA"] {
-            assert!(!h.verify(&pw, Some(garbage.to_owned())).await.unwrap(), "{garbage:?}");
+        for garbage in [
+            "",
+            "$argon2id$",
+            "not a hash",
+            "$argon2id$v=19$m=1,t=1,p=1$AAAA$AAAA",
+        ] {
+            assert!(
+                !h.verify(&pw, Some(garbage.to_owned())).await.unwrap(),
+                "{garbage:?}"
+            );
         }
     }
 }

@@ -28,9 +28,19 @@ impl Default for ThrottleSettings {
     fn default() -> Self {
         Self {
             // 5 failures within 15 minutes lock the account name for 30 s, doubling up to 15 min.
-            account: ThrottlePolicy { threshold: 5, window_ms: 15 * 60_000, base_lock_ms: 30_000, max_lock_ms: 15 * 60_000 },
+            account: ThrottlePolicy {
+                threshold: 5,
+                window_ms: 15 * 60_000,
+                base_lock_ms: 30_000,
+                max_lock_ms: 15 * 60_000,
+            },
             // An address gets more room (offices share one), then the same treatment.
-            ip: ThrottlePolicy { threshold: 20, window_ms: 15 * 60_000, base_lock_ms: 60_000, max_lock_ms: 60 * 60_000 },
+            ip: ThrottlePolicy {
+                threshold: 20,
+                window_ms: 15 * 60_000,
+                base_lock_ms: 60_000,
+                max_lock_ms: 60 * 60_000,
+            },
         }
     }
 }
@@ -50,13 +60,21 @@ pub(crate) fn internal(context: &str, e: impl std::fmt::Display) -> AppError {
 
 impl AccountService {
     pub fn new(store: Store, hasher: PasswordHasher, throttle: ThrottleSettings) -> Self {
-        Self { store, hasher, throttle }
+        Self {
+            store,
+            hasher,
+            throttle,
+        }
     }
 
     async fn session_user(&self, user: &User) -> Result<Option<SessionUser>, StoreError> {
         let tenant = match user.tenant_id {
             Some(id) => match self.store.tenant(id).await? {
-                Some(t) if t.status == TenantStatus::Active => Some(TenantSummary { id: t.id.0, slug: t.slug, name: t.name }),
+                Some(t) if t.status == TenantStatus::Active => Some(TenantSummary {
+                    id: t.id.0,
+                    slug: t.slug,
+                    name: t.name,
+                }),
                 _ => return Ok(None),
             },
             None => None,
@@ -70,7 +88,14 @@ impl AccountService {
         }))
     }
 
-    async fn fail(&self, keys: &[String], reason: &str, typed: &str, ip: Option<IpAddr>, now: i64) -> AppError {
+    async fn fail(
+        &self,
+        keys: &[String],
+        reason: &str,
+        typed: &str,
+        ip: Option<IpAddr>,
+        now: i64,
+    ) -> AppError {
         let mut lock: Option<i64> = None;
         for (key, policy) in keys.iter().zip([self.throttle.account, self.throttle.ip]) {
             match self.store.throttle_record_failure(key, &policy, now).await {
@@ -78,9 +103,15 @@ impl AccountService {
                 Err(e) => return internal("recording a failed sign-in", e),
             }
         }
-        let event = NewAuditEvent::new(Actor::Anonymous, "user.login", Outcome::Failed, "sign-in failed", now)
-            .ip(ip)
-            .detail(serde_json::json!({ "email": typed, "reason": reason, "locked_until": lock }));
+        let event = NewAuditEvent::new(
+            Actor::Anonymous,
+            "user.login",
+            Outcome::Failed,
+            "sign-in failed",
+            now,
+        )
+        .ip(ip)
+        .detail(serde_json::json!({ "email": typed, "reason": reason, "locked_until": lock }));
         if let Err(e) = self.store.append_audit(&event).await {
             return internal("auditing a failed sign-in", e);
         }
@@ -98,7 +129,12 @@ fn throttle_keys(email: &str, ip: Option<IpAddr>) -> Vec<String> {
 
 #[async_trait]
 impl AuthService for AccountService {
-    async fn sign_in(&self, ctx: &RequestCtx, email: &str, password: &str) -> Result<SessionUser, AppError> {
+    async fn sign_in(
+        &self,
+        ctx: &RequestCtx,
+        email: &str,
+        password: &str,
+    ) -> Result<SessionUser, AppError> {
         let now = crate::now_ms();
         // What was typed, normalised the way stored emails are, bounded so the key stays small.
         let typed: String = email.trim().to_lowercase().chars().take(254).collect();
@@ -106,63 +142,151 @@ impl AuthService for AccountService {
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         match self.store.throttle_locked_until(&key_refs, now).await {
             Ok(Some(until)) => {
-                let event = NewAuditEvent::new(Actor::Anonymous, "user.login", Outcome::Denied, "sign-in throttled", now)
-                    .ip(ctx.client_ip)
-                    .detail(serde_json::json!({ "email": typed, "locked_until": until }));
-                self.store.append_audit(&event).await.map_err(|e| internal("auditing a throttled sign-in", e))?;
+                let event = NewAuditEvent::new(
+                    Actor::Anonymous,
+                    "user.login",
+                    Outcome::Denied,
+                    "sign-in throttled",
+                    now,
+                )
+                .ip(ctx.client_ip)
+                .detail(serde_json::json!({ "email": typed, "locked_until": until }));
+                self.store
+                    .append_audit(&event)
+                    .await
+                    .map_err(|e| internal("auditing a throttled sign-in", e))?;
                 let secs = ((until - now) as u64).div_ceil(1000).max(1);
-                return Err(AppError::Throttled { retry_after_secs: secs });
+                return Err(AppError::Throttled {
+                    retry_after_secs: secs,
+                });
             }
             Ok(None) => {}
             Err(e) => return Err(internal("reading the sign-in throttle", e)),
         }
 
         let Ok(email) = app::validate::email(email) else {
-            return Err(self.fail(&keys, "malformed email", &typed, ctx.client_ip, now).await);
+            return Err(self
+                .fail(&keys, "malformed email", &typed, ctx.client_ip, now)
+                .await);
         };
         if password.is_empty() || password.len() > app::validate::PASSWORD_MAX_BYTES {
-            return Err(self.fail(&keys, "password empty or too long", &typed, ctx.client_ip, now).await);
+            return Err(self
+                .fail(
+                    &keys,
+                    "password empty or too long",
+                    &typed,
+                    ctx.client_ip,
+                    now,
+                )
+                .await);
         }
-        let found = self.store.user_for_login(&email).await.map_err(|e| internal("loading a user to sign in", e))?;
+        let found = self
+            .store
+            .user_for_login(&email)
+            .await
+            .map_err(|e| internal("loading a user to sign in", e))?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
         let password = SecretString::from(password.to_owned());
-        let matched = self.hasher.verify(&password, hash).await.map_err(|e| internal("verifying a password", e))?;
+        let matched = self
+            .hasher
+            .verify(&password, hash)
+            .await
+            .map_err(|e| internal("verifying a password", e))?;
         let user = match (user, matched) {
-            (None, _) => return Err(self.fail(&keys, "unknown account", &typed, ctx.client_ip, now).await),
-            (Some(_), false) => return Err(self.fail(&keys, "wrong password", &typed, ctx.client_ip, now).await),
+            (None, _) => {
+                return Err(self
+                    .fail(&keys, "unknown account", &typed, ctx.client_ip, now)
+                    .await)
+            }
+            (Some(_), false) => {
+                return Err(self
+                    .fail(&keys, "wrong password", &typed, ctx.client_ip, now)
+                    .await)
+            }
             (Some(u), true) if u.status != UserStatus::Active => {
-                return Err(self.fail(&keys, "user disabled", &typed, ctx.client_ip, now).await)
+                return Err(self
+                    .fail(&keys, "user disabled", &typed, ctx.client_ip, now)
+                    .await)
             }
             (Some(u), true) => u,
         };
-        let Some(session_user) = self.session_user(&user).await.map_err(|e| internal("loading the user's tenant", e))? else {
-            return Err(self.fail(&keys, "tenant suspended", &typed, ctx.client_ip, now).await);
+        let Some(session_user) = self
+            .session_user(&user)
+            .await
+            .map_err(|e| internal("loading the user's tenant", e))?
+        else {
+            return Err(self
+                .fail(&keys, "tenant suspended", &typed, ctx.client_ip, now)
+                .await);
         };
 
         // A new session id at sign-in: an id planted before sign-in is worthless after it.
-        ctx.session.cycle_id().await.map_err(|e| internal("rotating the session id", e))?;
-        ctx.session.insert(SESSION_USER_ID, user.id.0).await.map_err(|e| internal("writing the session", e))?;
-        self.store.throttle_clear(&keys[0]).await.map_err(|e| internal("clearing the sign-in throttle", e))?;
-        self.store.record_login(user.id, now).await.map_err(|e| internal("recording a sign-in", e))?;
-        let event = NewAuditEvent::new(Actor::User { id: user.id, email: user.email.clone() }, "user.login", Outcome::Ok, "signed in", now)
-            .tenant(user.tenant_id)
-            .ip(ctx.client_ip);
-        self.store.append_audit(&event).await.map_err(|e| internal("auditing a sign-in", e))?;
+        ctx.session
+            .cycle_id()
+            .await
+            .map_err(|e| internal("rotating the session id", e))?;
+        ctx.session
+            .insert(SESSION_USER_ID, user.id.0)
+            .await
+            .map_err(|e| internal("writing the session", e))?;
+        self.store
+            .throttle_clear(&keys[0])
+            .await
+            .map_err(|e| internal("clearing the sign-in throttle", e))?;
+        self.store
+            .record_login(user.id, now)
+            .await
+            .map_err(|e| internal("recording a sign-in", e))?;
+        let event = NewAuditEvent::new(
+            Actor::User {
+                id: user.id,
+                email: user.email.clone(),
+            },
+            "user.login",
+            Outcome::Ok,
+            "signed in",
+            now,
+        )
+        .tenant(user.tenant_id)
+        .ip(ctx.client_ip);
+        self.store
+            .append_audit(&event)
+            .await
+            .map_err(|e| internal("auditing a sign-in", e))?;
         Ok(session_user)
     }
 
     async fn sign_out(&self, ctx: &RequestCtx) -> Result<(), AppError> {
-        let user_id: Option<i64> = ctx.session.get(SESSION_USER_ID).await.map_err(|e| internal("reading the session", e))?;
-        ctx.session.flush().await.map_err(|e| internal("ending the session", e))?;
+        let user_id: Option<i64> = ctx
+            .session
+            .get(SESSION_USER_ID)
+            .await
+            .map_err(|e| internal("reading the session", e))?;
+        ctx.session
+            .flush()
+            .await
+            .map_err(|e| internal("ending the session", e))?;
         if let Some(id) = user_id {
             if let Ok(Some(user)) = self.store.user(UserId(id)).await {
-                let event = NewAuditEvent::new(Actor::User { id: user.id, email: user.email }, "user.logout", Outcome::Ok, "signed out", crate::now_ms())
-                    .tenant(user.tenant_id)
-                    .ip(ctx.client_ip);
-                self.store.append_audit(&event).await.map_err(|e| internal("auditing a sign-out", e))?;
+                let event = NewAuditEvent::new(
+                    Actor::User {
+                        id: user.id,
+                        email: user.email,
+                    },
+                    "user.logout",
+                    Outcome::Ok,
+                    "signed out",
+                    crate::now_ms(),
+                )
+                .tenant(user.tenant_id)
+                .ip(ctx.client_ip);
+                self.store
+                    .append_audit(&event)
+                    .await
+                    .map_err(|e| internal("auditing a sign-out", e))?;
             }
         }
         Ok(())
@@ -178,15 +302,23 @@ impl AuthService for AccountService {
             }
         };
         let Some(id) = user_id else { return Ok(None) };
-        let user = self.store.user(UserId(id)).await.map_err(|e| internal("loading the session's user", e))?;
+        let user = self
+            .store
+            .user(UserId(id))
+            .await
+            .map_err(|e| internal("loading the session's user", e))?;
         let session_user = match user {
-            Some(u) if u.status == UserStatus::Active => {
-                self.session_user(&u).await.map_err(|e| internal("loading the user's tenant", e))?
-            }
+            Some(u) if u.status == UserStatus::Active => self
+                .session_user(&u)
+                .await
+                .map_err(|e| internal("loading the user's tenant", e))?,
             _ => None,
         };
         if session_user.is_none() {
-            ctx.session.flush().await.map_err(|e| internal("ending a stale session", e))?;
+            ctx.session
+                .flush()
+                .await
+                .map_err(|e| internal("ending a stale session", e))?;
         }
         Ok(session_user)
     }

@@ -33,7 +33,8 @@ fn expiry_ms(record: &Record) -> i64 {
 
 fn encode(record: &Record) -> SessionResult<(Option<i64>, String)> {
     let user_id = record.data.get(SESSION_USER_ID).and_then(|v| v.as_i64());
-    let data = serde_json::to_string(&record.data).map_err(|e| SessionError::Encode(e.to_string()))?;
+    let data =
+        serde_json::to_string(&record.data).map_err(|e| SessionError::Encode(e.to_string()))?;
     Ok((user_id, data))
 }
 
@@ -46,7 +47,12 @@ impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> SessionResult<()> {
         let (user_id, data) = encode(record)?;
         // A collision of 128-bit random ids is next to impossible; still, never overwrite.
-        while !self.store.session_insert(&key(&record.id), user_id, &data, expiry_ms(record)).await.map_err(backend)? {
+        while !self
+            .store
+            .session_insert(&key(&record.id), user_id, &data, expiry_ms(record))
+            .await
+            .map_err(backend)?
+        {
             record.id = Id::default();
         }
         Ok(())
@@ -54,17 +60,31 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> SessionResult<()> {
         let (user_id, data) = encode(record)?;
-        self.store.session_upsert(&key(&record.id), user_id, &data, expiry_ms(record)).await.map_err(backend)
+        self.store
+            .session_upsert(&key(&record.id), user_id, &data, expiry_ms(record))
+            .await
+            .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> SessionResult<Option<Record>> {
-        let Some(row) = self.store.session_load(&key(id), crate::now_ms()).await.map_err(backend)? else {
+        let Some(row) = self
+            .store
+            .session_load(&key(id), crate::now_ms())
+            .await
+            .map_err(backend)?
+        else {
             return Ok(None);
         };
-        let data = serde_json::from_str(&row.data).map_err(|e| SessionError::Decode(e.to_string()))?;
-        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(row.expires_at) * 1_000_000)
-            .map_err(|e| SessionError::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date }))
+        let data =
+            serde_json::from_str(&row.data).map_err(|e| SessionError::Decode(e.to_string()))?;
+        let expiry_date =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(row.expires_at) * 1_000_000)
+                .map_err(|e| SessionError::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> SessionResult<()> {

@@ -36,6 +36,10 @@ impl IntoResponse for HttpError {
             }
             other => other.to_string(),
         };
-        (status, Json(serde_json::json!({ "error": { "code": code, "message": message } }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response()
     }
 }

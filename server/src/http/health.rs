@@ -15,7 +15,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, HttpEr
         tracing::warn!(error = %e, "readiness: database unreachable");
         return Err(HttpError::Unavailable("database unreachable".into()));
     }
-    let schema = state.store.schema_status().await.map_err(|e| HttpError::Internal(Box::new(e)))?;
+    let schema = state
+        .store
+        .schema_status()
+        .await
+        .map_err(|e| HttpError::Internal(Box::new(e)))?;
     if !schema.is_current() {
         return Err(HttpError::Unavailable(format!(
             "migrations pending: applied {:?}, expected {:?}",

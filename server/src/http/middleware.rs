@@ -14,7 +14,10 @@ use super::AppState;
 /// operator declared a trusted proxy (`trust_forwarded_for`): then the right-most
 /// `X-Forwarded-For` entry, the one the proxy itself appended, which a client cannot forge.
 pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     let forwarded = if state.settings.trust_forwarded_for {
         req.headers()
             .get_all("x-forwarded-for")
@@ -35,7 +38,11 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
 /// State-changing requests from a browser must come from our own origin. Browsers send `Origin`
 /// on every cross-origin POST; a request without it is not a cross-site browser request (and
 /// SameSite=Lax already keeps the session cookie off cross-site POSTs).
-pub async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn same_origin_writes(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
@@ -46,7 +53,11 @@ pub async fn same_origin_writes(State(state): State<AppState>, req: Request, nex
                 // the browser addressed (so both 127.0.0.1:3000 and localhost:3000 work locally).
                 None => {
                     let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
-                    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+                    let host = req
+                        .headers()
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("");
                     !authority.is_empty() && authority.eq_ignore_ascii_case(host)
                 }
             };
@@ -57,4 +68,26 @@ pub async fn same_origin_writes(State(state): State<AppState>, req: Request, nex
         }
     }
     next.run(req).await
+}
+
+/// Server functions that fail before our code runs (a malformed body, a missing field) are
+/// answered 500 by server_fn. Their body is still our `AppError`, so the status is set from it
+/// here, once, for every server function.
+pub async fn server_fn_status(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(error.status()) {
+            parts.status = status;
+        }
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -56,7 +56,9 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.settings.public_url_is_https())
         .with_always_save(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(state.settings.session_idle_minutes as i64)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            state.settings.session_idle_minutes as i64,
+        )));
 
     let ui = Router::<AppState>::new()
         .leptos_routes_with_context(
@@ -68,15 +70,26 @@ pub fn router(state: AppState) -> Router {
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::same_origin_writes))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(axum::middleware::from_fn(middleware::server_fn_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::same_origin_writes,
+        ))
         .layer(session_layer)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
 
-    let pkg_dir = format!("{}/{}", state.leptos_options.site_root, state.leptos_options.site_pkg_dir);
+    let pkg_dir = format!(
+        "{}/{}",
+        state.leptos_options.site_root, state.leptos_options.site_pkg_dir
+    );
     let statics = Router::<AppState>::new().nest_service(
         &format!("/{}", state.leptos_options.site_pkg_dir),
-        ServeDir::new(pkg_dir).precompressed_gzip().precompressed_br(),
+        ServeDir::new(pkg_dir)
+            .precompressed_gzip()
+            .precompressed_br(),
     );
 
     Router::new()

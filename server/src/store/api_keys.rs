@@ -39,7 +39,12 @@ pub struct NewApiKey<'a> {
 }
 
 impl Store {
-    pub async fn create_api_key(&self, new: &NewApiKey<'_>, audit: NewAuditEvent, now: i64) -> Result<ApiKey, StoreError> {
+    pub async fn create_api_key(
+        &self,
+        new: &NewApiKey<'_>,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<ApiKey, StoreError> {
         let sql = format!(
             "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, created_by_user_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -56,8 +61,11 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let mut audit = audit.clone().tenant(Some(new.tenant_id));
-            audit.detail = serde_json::json!({ "api_key_id": row.id, "name": row.name, "prefix": row.prefix });
-            bind_audit!(sqlx::query(super::audit::INSERT), &audit).execute(&mut *tx).await?;
+            audit.detail =
+                serde_json::json!({ "api_key_id": row.id, "name": row.name, "prefix": row.prefix });
+            bind_audit!(sqlx::query(super::audit::INSERT), &audit)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(row)
         })?;
@@ -65,20 +73,33 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id");
-        let rows: Vec<ApiKeyRow> = read!(self, |pool| sqlx::query_as(&sql).bind(tenant.0).fetch_all(pool).await)?;
+        let sql =
+            format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id");
+        let rows: Vec<ApiKeyRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .fetch_all(pool)
+            .await)?;
         Ok(rows.into_iter().map(ApiKey::from).collect())
     }
 
     /// The key with this hash, revoked or not: the authentication path, which learns the tenant here.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1");
-        let row: Option<ApiKeyRow> = read!(self, |pool| sqlx::query_as(&sql).bind(key_hash).fetch_optional(pool).await)?;
+        let row: Option<ApiKeyRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(key_hash)
+            .fetch_optional(pool)
+            .await)?;
         Ok(row.map(ApiKey::from))
     }
 
     /// Revokes a key of `tenant`. False when the tenant has no such live key.
-    pub async fn revoke_api_key(&self, tenant: TenantId, id: ApiKeyId, audit: NewAuditEvent, now: i64) -> Result<bool, StoreError> {
+    pub async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL")
@@ -91,7 +112,12 @@ impl Store {
             if n == 0 {
                 return Ok(false);
             }
-            bind_audit!(sqlx::query(super::audit::INSERT), &audit.clone().tenant(Some(tenant))).execute(&mut *tx).await?;
+            bind_audit!(
+                sqlx::query(super::audit::INSERT),
+                &audit.clone().tenant(Some(tenant))
+            )
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(true)
         })

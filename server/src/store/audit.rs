@@ -48,21 +48,37 @@ impl From<AuditRow> for AuditEvent {
 
 impl Store {
     pub async fn append_audit(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
-        write!(self, |pool| bind_audit!(sqlx::query(INSERT), event).execute(pool).await.map(|r| r.rows_affected()))?;
+        write!(self, |pool| bind_audit!(sqlx::query(INSERT), event)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The newest events of one tenant.
-    pub async fn tenant_audit(&self, tenant: TenantId, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+    pub async fn tenant_audit(
+        &self,
+        tenant: TenantId,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2");
-        let rows: Vec<AuditRow> = read!(self, |pool| sqlx::query_as(&sql).bind(tenant.0).bind(limit).fetch_all(pool).await)?;
+        let rows: Vec<AuditRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
     }
 
     /// The newest events across the platform. Platform-staff path.
     pub async fn platform_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1");
-        let rows: Vec<AuditRow> = read!(self, |pool| sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1"
+        );
+        let rows: Vec<AuditRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
     }
 }

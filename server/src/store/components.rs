@@ -4,7 +4,9 @@
 use secrecy::SecretString;
 
 use super::{bind_audit, read, write, Store, StoreError};
-use crate::domain::{Component, ComponentId, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent, TenantId};
+use crate::domain::{
+    Component, ComponentId, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent, TenantId,
+};
 
 const COLUMNS: &str = "id, appid, owner_tenant_id, name, status, created_at";
 
@@ -22,7 +24,9 @@ impl From<ComponentRow> for Component {
     fn from(r: ComponentRow) -> Self {
         Component {
             id: ComponentId(r.id),
-            owner: r.owner_tenant_id.map_or(ComponentOwner::Platform, |t| ComponentOwner::Tenant(TenantId(t))),
+            owner: r.owner_tenant_id.map_or(ComponentOwner::Platform, |t| {
+                ComponentOwner::Tenant(TenantId(t))
+            }),
             appid: r.appid,
             name: r.name,
             active: r.status == "active",
@@ -45,12 +49,20 @@ fn purpose(appid: &str, field: &str) -> String {
 }
 
 impl Store {
-    pub async fn create_component(&self, new: &NewComponent, audit: NewAuditEvent, now: i64) -> Result<Component, StoreError> {
+    pub async fn create_component(
+        &self,
+        new: &NewComponent,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<Component, StoreError> {
         let keyring = self.keyring()?;
         let s = &new.secrets;
         let token = keyring.seal_str(&purpose(&new.appid, "message_token"), &s.message_token);
         let secret = keyring.seal_str(&purpose(&new.appid, "appsecret"), &s.appsecret);
-        let aes = keyring.seal_str(&purpose(&new.appid, "encoding_aes_key"), &s.encoding_aes_key);
+        let aes = keyring.seal_str(
+            &purpose(&new.appid, "encoding_aes_key"),
+            &s.encoding_aes_key,
+        );
         let previous = s
             .previous_encoding_aes_key
             .as_ref()
@@ -73,8 +85,13 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-            let audit = audit.clone().tenant(new.owner.tenant_id()).component(ComponentId(row.id));
-            bind_audit!(sqlx::query(super::audit::INSERT), &audit).execute(&mut *tx).await?;
+            let audit = audit
+                .clone()
+                .tenant(new.owner.tenant_id())
+                .component(ComponentId(row.id));
+            bind_audit!(sqlx::query(super::audit::INSERT), &audit)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(row)
         })?;
@@ -84,26 +101,39 @@ impl Store {
     /// A component by appid: the callback path, where WeChat names the component in the URL.
     pub async fn component_by_appid(&self, appid: &str) -> Result<Option<Component>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM components WHERE appid = $1");
-        let row: Option<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql).bind(appid).fetch_optional(pool).await)?;
+        let row: Option<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(appid)
+            .fetch_optional(pool)
+            .await)?;
         Ok(row.map(Component::from))
     }
 
     /// The components a tenant may use: its own and the platform's shared ones.
-    pub async fn list_components_for_tenant(&self, tenant: TenantId) -> Result<Vec<Component>, StoreError> {
+    pub async fn list_components_for_tenant(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<Component>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM components WHERE owner_tenant_id = $1 OR owner_tenant_id IS NULL ORDER BY appid");
-        let rows: Vec<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql).bind(tenant.0).fetch_all(pool).await)?;
+        let rows: Vec<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .fetch_all(pool)
+            .await)?;
         Ok(rows.into_iter().map(Component::from).collect())
     }
 
     /// Every component. Platform-staff path.
     pub async fn list_all_components(&self) -> Result<Vec<Component>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM components ORDER BY appid");
-        let rows: Vec<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let rows: Vec<ComponentRow> =
+            read!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(Component::from).collect())
     }
 
     /// Opens a component's secrets. Only the protocol code (callbacks, engine) calls this.
-    pub async fn component_secrets(&self, component: &Component) -> Result<ComponentSecrets, StoreError> {
+    pub async fn component_secrets(
+        &self,
+        component: &Component,
+    ) -> Result<ComponentSecrets, StoreError> {
         let keyring = self.keyring()?;
         let row: SecretsRow = read!(self, |pool| {
             sqlx::query_as(

@@ -33,7 +33,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) => {
-                let what = db.constraint().map(str::to_owned).unwrap_or_else(|| unique_target(db.message()));
+                let what = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| unique_target(db.message()));
                 if db.is_unique_violation() {
                     StoreError::Conflict(what)
                 } else if db.is_foreign_key_violation() {
@@ -44,9 +47,10 @@ impl From<sqlx::Error> for StoreError {
                     StoreError::Database(e)
                 }
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(describe_connect(&e))
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(describe_connect(&e)),
             _ => StoreError::Database(e),
         }
     }

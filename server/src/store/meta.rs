@@ -12,7 +12,10 @@ const CANARY_TEXT: &[u8] = b"wxhub master key canary";
 impl Store {
     pub async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(read!(self, |pool| {
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(pool).await
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await
         })?)
     }
 

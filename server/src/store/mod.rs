@@ -29,11 +29,13 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
+pub use api_keys::NewApiKey;
 pub use dialect::Dialect;
 pub use error::StoreError;
-pub use api_keys::NewApiKey;
 pub use throttle::ThrottlePolicy;
 
 use crate::config::{DatabaseKind, DatabaseUrl};
@@ -44,7 +46,10 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
 #[derive(Clone)]
 enum Pools {
-    Sqlite { reader: SqlitePool, writer: SqlitePool },
+    Sqlite {
+        reader: SqlitePool,
+        writer: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -79,7 +84,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dialect", &self.dialect.name).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,7 +118,10 @@ impl Store {
                 let file = options.get_filename().to_owned();
                 if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Unavailable(format!("cannot create the database directory {}: {e}", dir.display()))
+                        StoreError::Unavailable(format!(
+                            "cannot create the database directory {}: {e}",
+                            dir.display()
+                        ))
                     })?;
                 }
                 let writer = SqlitePoolOptions::new()
@@ -132,7 +142,13 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url.expose())
                     .await
-                    .map_err(|e| StoreError::Unavailable(format!("cannot reach PostgreSQL at {}: {}", url.redacted(), error::describe_connect(&e))))?;
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!(
+                            "cannot reach PostgreSQL at {}: {}",
+                            url.redacted(),
+                            error::describe_connect(&e)
+                        ))
+                    })?;
                 Pools::Postgres(pool)
             }
         };
@@ -140,7 +156,11 @@ impl Store {
             Pools::Sqlite { .. } => &dialect::SQLITE,
             Pools::Postgres(_) => &dialect::POSTGRES,
         };
-        Ok(Store { pools, dialect, keyring: None })
+        Ok(Store {
+            pools,
+            dialect,
+            keyring: None,
+        })
     }
 
     /// Attaches the keyring that seals and opens secrets.
@@ -173,7 +193,10 @@ impl Store {
     /// Whether `table` exists (used before migrating, to tell a fresh database from an old one).
     pub async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
         let sql = self.dialect.table_exists;
-        let count: i64 = read!(self, |pool| sqlx::query_scalar(sql).bind(table).fetch_one(pool).await)?;
+        let count: i64 = read!(self, |pool| sqlx::query_scalar(sql)
+            .bind(table)
+            .fetch_one(pool)
+            .await)?;
         Ok(count > 0)
     }
 
@@ -182,9 +205,11 @@ impl Store {
         let expected: Vec<i64> = self.migrator().iter().map(|m| m.version).collect();
         let applied: Vec<i64> = if self.table_exists("_sqlx_migrations").await? {
             read!(self, |pool| {
-                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                    .fetch_all(pool)
-                    .await
+                sqlx::query_scalar(
+                    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+                )
+                .fetch_all(pool)
+                .await
             })?
         } else {
             Vec::new()
@@ -194,7 +219,9 @@ impl Store {
 
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let one: i64 = read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await)?;
+        let one: i64 = read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
+            .fetch_one(pool)
+            .await)?;
         if one == 1 {
             Ok(())
         } else {
@@ -234,4 +261,3 @@ macro_rules! bind_audit {
     }};
 }
 pub(crate) use bind_audit;
-

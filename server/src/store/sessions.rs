@@ -11,7 +11,13 @@ pub struct SessionRow {
 
 impl Store {
     /// Inserts a new record; false if the id is taken (the caller picks another id).
-    pub async fn session_insert(&self, id_hash: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> Result<bool, StoreError> {
+    pub async fn session_insert(
+        &self,
+        id_hash: &str,
+        user_id: Option<i64>,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let n = write!(self, |pool| {
             sqlx::query("INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING")
                 .bind(id_hash)
@@ -25,7 +31,13 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn session_upsert(&self, id_hash: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn session_upsert(
+        &self,
+        id_hash: &str,
+        user_id: Option<i64>,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
@@ -43,29 +55,50 @@ impl Store {
     }
 
     /// The record if it exists and has not expired at `now`.
-    pub async fn session_load(&self, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+    pub async fn session_load(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRow>, StoreError> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-                .bind(id_hash)
-                .bind(now)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(
+                "SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
         })?)
     }
 
     pub async fn session_delete(&self, id_hash: &str) -> Result<(), StoreError> {
-        write!(self, |pool| sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await.map(|r| r.rows_affected()))?;
+        write!(self, |pool| sqlx::query(
+            "DELETE FROM sessions WHERE id_hash = $1"
+        )
+        .bind(id_hash)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn sessions_delete_expired(&self, now: i64) -> Result<u64, StoreError> {
-        let done = write!(self, |pool| sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        let done = write!(self, |pool| sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= $1"
+        )
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(done)
     }
 
     pub async fn sessions_count_for_user(&self, user_id: i64) -> Result<i64, StoreError> {
         Ok(read!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1").bind(user_id).fetch_one(pool).await
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await
         })?)
     }
 }

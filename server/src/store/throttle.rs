@@ -18,7 +18,11 @@ impl ThrottlePolicy {
             return None;
         }
         let doublings = (failures - self.threshold).min(20) as u32;
-        Some(self.base_lock_ms.saturating_mul(1_i64 << doublings).min(self.max_lock_ms))
+        Some(
+            self.base_lock_ms
+                .saturating_mul(1_i64 << doublings)
+                .min(self.max_lock_ms),
+        )
     }
 }
 
@@ -31,11 +35,18 @@ struct ThrottleRow {
 
 impl Store {
     /// The latest `locked_until` among `keys` that is still in the future at `now`.
-    pub async fn throttle_locked_until(&self, keys: &[&str], now: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn throttle_locked_until(
+        &self,
+        keys: &[&str],
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
         let mut latest: Option<i64> = None;
         for key in keys {
             let until: Option<Option<i64>> = read!(self, |pool| {
-                sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE key = $1").bind(*key).fetch_optional(pool).await
+                sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE key = $1")
+                    .bind(*key)
+                    .fetch_optional(pool)
+                    .await
             })?;
             if let Some(Some(until)) = until {
                 if until > now {
@@ -47,9 +58,17 @@ impl Store {
     }
 
     /// Counts one failure for `key`; returns the lock that now applies, if any.
-    pub async fn throttle_record_failure(&self, key: &str, policy: &ThrottlePolicy, now: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn throttle_record_failure(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
         // Make sure the row exists, then lock it: concurrent failures for one key must all count.
-        let select = format!("SELECT failures, window_started_at, locked_until FROM login_throttle WHERE key = $1{}", self.dialect.lock_row_suffix);
+        let select = format!(
+            "SELECT failures, window_started_at, locked_until FROM login_throttle WHERE key = $1{}",
+            self.dialect.lock_row_suffix
+        );
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO login_throttle (key, failures, window_started_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING")
@@ -57,10 +76,16 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let row: Option<ThrottleRow> = sqlx::query_as(&select).bind(key).fetch_optional(&mut *tx).await?;
+            let row: Option<ThrottleRow> = sqlx::query_as(&select)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
             let (failures, window_started_at) = match row {
                 // A window that ended with no lock in force starts over.
-                Some(r) if now - r.window_started_at <= policy.window_ms || r.locked_until.is_some_and(|u| u > now) => {
+                Some(r)
+                    if now - r.window_started_at <= policy.window_ms
+                        || r.locked_until.is_some_and(|u| u > now) =>
+                {
                     (r.failures + 1, r.window_started_at)
                 }
                 _ => (1, now),
@@ -79,7 +104,13 @@ impl Store {
     }
 
     pub async fn throttle_clear(&self, key: &str) -> Result<(), StoreError> {
-        write!(self, |pool| sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(pool).await.map(|r| r.rows_affected()))?;
+        write!(self, |pool| sqlx::query(
+            "DELETE FROM login_throttle WHERE key = $1"
+        )
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

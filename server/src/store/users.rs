@@ -22,9 +22,12 @@ impl TryFrom<UserRow> for User {
     fn try_from(r: UserRow) -> Result<Self, StoreError> {
         Ok(User {
             id: UserId(r.id),
-            role: Role::parse(&r.role).ok_or_else(|| StoreError::Corrupt(format!("user {} has role {:?}", r.id, r.role)))?,
-            status: UserStatus::parse(&r.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("user {} has status {:?}", r.id, r.status)))?,
+            role: Role::parse(&r.role).ok_or_else(|| {
+                StoreError::Corrupt(format!("user {} has role {:?}", r.id, r.role))
+            })?,
+            status: UserStatus::parse(&r.status).ok_or_else(|| {
+                StoreError::Corrupt(format!("user {} has status {:?}", r.id, r.status))
+            })?,
             email: r.email,
             display_name: r.display_name,
             tenant_id: r.tenant_id.map(TenantId),
@@ -43,7 +46,12 @@ struct LoginRow {
 
 impl Store {
     /// Creates a user and records `audit` in the same transaction.
-    pub async fn create_user(&self, new: &NewUser, audit: NewAuditEvent, now: i64) -> Result<User, StoreError> {
+    pub async fn create_user(
+        &self,
+        new: &NewUser,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<User, StoreError> {
         let sql = format!(
             "INSERT INTO users (email, display_name, password_hash, role, tenant_id, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING {COLUMNS}"
@@ -60,8 +68,11 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let mut audit = audit.clone().tenant(new.tenant_id);
-            audit.detail = serde_json::json!({ "user_id": row.id, "email": row.email, "role": row.role });
-            bind_audit!(sqlx::query(super::audit::INSERT), &audit).execute(&mut *tx).await?;
+            audit.detail =
+                serde_json::json!({ "user_id": row.id, "email": row.email, "role": row.role });
+            bind_audit!(sqlx::query(super::audit::INSERT), &audit)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(row)
         })?;
@@ -71,7 +82,10 @@ impl Store {
     /// The user with this (lower-cased) email and their password hash, for sign-in only.
     pub async fn user_for_login(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
         let sql = format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = $1");
-        let row: Option<LoginRow> = read!(self, |pool| sqlx::query_as(&sql).bind(email).fetch_optional(pool).await)?;
+        let row: Option<LoginRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(pool)
+            .await)?;
         match row {
             Some(r) => Ok(Some((r.user.try_into()?, r.password_hash))),
             None => Ok(None),
@@ -81,20 +95,31 @@ impl Store {
     /// A user by id: the session path (the session is the authority for the id).
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = read!(self, |pool| sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await)?;
+        let row: Option<UserRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await)?;
         row.map(User::try_from).transpose()
     }
 
     /// The users of one tenant.
     pub async fn list_tenant_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY email");
-        let rows: Vec<UserRow> = read!(self, |pool| sqlx::query_as(&sql).bind(tenant.0).fetch_all(pool).await)?;
+        let rows: Vec<UserRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .fetch_all(pool)
+            .await)?;
         rows.into_iter().map(User::try_from).collect()
     }
 
     pub async fn record_login(&self, id: UserId, now: i64) -> Result<(), StoreError> {
         write!(self, |pool| {
-            sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(id.0).execute(pool).await.map(|r| r.rows_affected())
+            sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })?;
         Ok(())
     }
@@ -111,21 +136,31 @@ impl Store {
     ) -> Result<bool, StoreError> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let done = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4")
-                .bind(status.as_str())
-                .bind(now)
-                .bind(id.0)
-                .bind(tenant.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let done = sqlx::query(
+                "UPDATE users SET status = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+            )
+            .bind(status.as_str())
+            .bind(now)
+            .bind(id.0)
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if done == 0 {
                 return Ok(false);
             }
             if status == UserStatus::Disabled {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
             }
-            bind_audit!(sqlx::query(super::audit::INSERT), &audit.clone().tenant(Some(tenant))).execute(&mut *tx).await?;
+            bind_audit!(
+                sqlx::query(super::audit::INSERT),
+                &audit.clone().tenant(Some(tenant))
+            )
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(true)
         })

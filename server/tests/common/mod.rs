@@ -47,18 +47,35 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = DatabaseUrl::sqlite_file(&dir.path().join("test.db"));
-                Some(TestDb { backend, url, _dir: Some(dir), pg_admin_url: None, pg_name: None })
+                Some(TestDb {
+                    backend,
+                    url,
+                    _dir: Some(dir),
+                    pg_admin_url: None,
+                    pg_name: None,
+                })
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url()?;
                 let name = format!("wxhub_t_{}", random_suffix());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to WXHUB_TEST_POSTGRES_URL");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to WXHUB_TEST_POSTGRES_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
                 conn.close().await.ok();
                 let mut url = url::Url::parse(&admin).expect("WXHUB_TEST_POSTGRES_URL is a URL");
                 url.set_path(&format!("/{name}"));
                 let url = DatabaseUrl::parse(url.as_str()).expect("valid url");
-                Some(TestDb { backend, url, _dir: None, pg_admin_url: Some(admin), pg_name: Some(name) })
+                Some(TestDb {
+                    backend,
+                    url,
+                    _dir: None,
+                    pg_admin_url: Some(admin),
+                    pg_name: Some(name),
+                })
             }
         }
     }
@@ -66,7 +83,10 @@ impl TestDb {
     pub fn settings(&self) -> Settings {
         let mut s = Settings::load_from(
             None,
-            &Overrides { listen: Some("127.0.0.1:0".into()), ..Default::default() },
+            &Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                ..Default::default()
+            },
             Vec::<(String, String)>::new(),
         )
         .expect("default settings");
@@ -82,7 +102,9 @@ impl TestDb {
     pub async fn cleanup(self) {
         if let (Some(admin), Some(name)) = (self.pg_admin_url, self.pg_name) {
             if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
             }
         }
     }
@@ -91,7 +113,9 @@ impl TestDb {
 pub fn random_suffix() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..12).map(|_| char::from(b'a' + rng.gen_range(0..26))).collect()
+    (0..12)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26)))
+        .collect()
 }
 
 pub fn keyring(seed: u8) -> Keyring {
@@ -100,7 +124,9 @@ pub fn keyring(seed: u8) -> Keyring {
 
 /// A migrated store with keyring 1.
 pub async fn store(db: &TestDb) -> Store {
-    open_store(&db.settings(), Some(keyring(1))).await.expect("open store")
+    open_store(&db.settings(), Some(keyring(1)))
+        .await
+        .expect("open store")
 }
 
 /// Runs `test` once per available backend.
@@ -146,7 +172,9 @@ pub async fn spawn_app(db: &TestDb) -> TestApp {
 pub async fn spawn_app_with(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = db.settings();
     tweak(&mut settings);
-    let app = Application::build(settings, keyring(1)).await.expect("application starts");
+    let app = Application::build(settings, keyring(1))
+        .await
+        .expect("application starts");
     let base = format!("http://{}", app.local_addr());
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -154,7 +182,12 @@ pub async fn spawn_app_with(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> T
         .build()
         .expect("client");
     let store = app.store().clone();
-    TestApp { app: Some(app), base, client, store }
+    TestApp {
+        app: Some(app),
+        base,
+        client,
+        store,
+    }
 }
 
 impl TestApp {
@@ -189,14 +222,24 @@ where
 pub async fn raw_strings(db: &TestDb, sql: &str) -> Vec<String> {
     match db.backend {
         Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(db.url.expose()).await.expect("raw sqlite");
-            let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.expect("raw query");
+            let pool = sqlx::SqlitePool::connect(db.url.expose())
+                .await
+                .expect("raw sqlite");
+            let rows = sqlx::query_scalar(sql)
+                .fetch_all(&pool)
+                .await
+                .expect("raw query");
             pool.close().await;
             rows
         }
         Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(db.url.expose()).await.expect("raw postgres");
-            let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.expect("raw query");
+            let pool = sqlx::PgPool::connect(db.url.expose())
+                .await
+                .expect("raw postgres");
+            let rows = sqlx::query_scalar(sql)
+                .fetch_all(&pool)
+                .await
+                .expect("raw query");
             pool.close().await;
             rows
         }
@@ -208,14 +251,24 @@ pub async fn raw_count(db: &TestDb, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
     match db.backend {
         Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(db.url.expose()).await.expect("raw sqlite");
-            let n = sqlx::query_scalar(&sql).fetch_one(&pool).await.expect("raw count");
+            let pool = sqlx::SqlitePool::connect(db.url.expose())
+                .await
+                .expect("raw sqlite");
+            let n = sqlx::query_scalar(&sql)
+                .fetch_one(&pool)
+                .await
+                .expect("raw count");
             pool.close().await;
             n
         }
         Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(db.url.expose()).await.expect("raw postgres");
-            let n = sqlx::query_scalar(&sql).fetch_one(&pool).await.expect("raw count");
+            let pool = sqlx::PgPool::connect(db.url.expose())
+                .await
+                .expect("raw postgres");
+            let n = sqlx::query_scalar(&sql)
+                .fetch_one(&pool)
+                .await
+                .expect("raw count");
             pool.close().await;
             n
         }

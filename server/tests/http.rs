@@ -1,0 +1,332 @@
+//! The real server on port 0, over HTTP: health, sign-in, sessions, throttling, origin checks,
+//! restart survival and graceful shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{spawn_app, spawn_app_with, wait_for, TestApp, TestDb};
+use reqwest::header::{HeaderMap, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use wxhub::admin::Admin;
+use wxhub::auth::PasswordHasher;
+use wxhub::domain::Actor;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn seed_users(app: &TestApp) {
+    let admin = Admin {
+        store: app.store.clone(),
+        actor: Actor::Cli,
+    };
+    let hasher = PasswordHasher::new(2);
+    let pw = SecretString::from(PASSWORD);
+    admin.create_tenant("acme", "Acme Ltd").await.unwrap();
+    admin
+        .create_user(&hasher, "root@wxhub.test", "platform-admin", None, &pw)
+        .await
+        .unwrap();
+    admin
+        .create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw)
+        .await
+        .unwrap();
+}
+
+async fn login(
+    client: &reqwest::Client,
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/ui/login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("login request")
+}
+
+async fn me(client: &reqwest::Client, app: &TestApp) -> serde_json::Value {
+    let res = client
+        .post(app.url("/ui/me"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("wxhub_session="))
+        .map(str::to_owned)
+}
+
+async fn logins(store: &wxhub::store::Store) -> usize {
+    store
+        .platform_audit(200)
+        .await
+        .map(|e| e.iter().filter(|e| e.kind == "user.login").count())
+        .unwrap_or(0)
+}
+
+fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+on_both_databases! {
+    health_and_readiness => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.unwrap(), "ok");
+        let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["schema_version"], 1);
+        assert!(session_cookie(&app.client.get(app.url("/healthz")).send().await.unwrap().headers().clone()).is_none());
+        app.stop().await;
+    };
+
+    signed_out_visitors_are_sent_to_the_login_page => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        let res = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND, "{:?}", res.text().await);
+        let res = app.client.get(app.url("/accounts")).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(res.headers()[LOCATION], "/login");
+        let page = app.client.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<form") && html.contains("name=\"password\""), "login form is server-rendered");
+        let missing = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        app.stop().await;
+    };
+
+    sign_in_sets_a_safe_cookie_and_rotates_the_session => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        assert_eq!(me(&app.client, &app).await, serde_json::Value::Null);
+
+        let res = login(&app.client, &app, " OP@acme.test ", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let first = session_cookie(res.headers()).expect("session cookie set at sign-in");
+        assert!(first.contains("HttpOnly"), "{first}");
+        assert!(first.contains("SameSite=Lax"), "{first}");
+        assert!(!first.contains("Secure"), "plain http public URL: {first}");
+        let user: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(user["email"], "op@acme.test");
+        assert_eq!(user["role"], "tenant-admin");
+        assert_eq!(user["tenant"]["slug"], "acme");
+        assert_eq!(me(&app.client, &app).await["email"], "op@acme.test");
+
+        // Signing in again on the same browser gives a new id and kills the old one.
+        let res = login(&app.client, &app, "op@acme.test", PASSWORD).await;
+        let second = session_cookie(res.headers()).unwrap();
+        let id = |c: &str| c.split(';').next().unwrap().to_owned();
+        assert_ne!(id(&first), id(&second), "session id rotated");
+        let stale = reqwest::Client::new()
+            .post(app.url("/ui/me"))
+            .header("cookie", id(&first))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send().await.unwrap();
+        assert_eq!(stale.text().await.unwrap(), "null", "the pre-rotation id is dead");
+
+        // The signed-in console renders for the user.
+        let html = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("op@acme.test") && html.contains("Acme Ltd"), "console shows the user");
+
+        // Sign out ends it for good.
+        let res = app.client.post(app.url("/ui/logout")).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(me(&app.client, &app).await, serde_json::Value::Null);
+        let kinds: Vec<String> = app.store.platform_audit(20).await.unwrap().into_iter().map(|e| format!("{}:{}", e.kind, e.outcome)).collect();
+        assert!(kinds.contains(&"user.login:ok".to_owned()) && kinds.contains(&"user.logout:ok".to_owned()), "{kinds:?}");
+        app.stop().await;
+    };
+
+    every_failure_gets_the_same_answer => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        let mut bodies = Vec::new();
+        for (email, password) in [
+            ("op@acme.test", "wrong password!"),
+            ("nobody@acme.test", PASSWORD),
+            ("not-an-email", PASSWORD),
+            ("op@acme.test", ""),
+            ("op@acme.test", &"x".repeat(5000)),
+            ("", ""),
+        ] {
+            let res = login(&fresh_client(), &app, email, password).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{email:?}");
+            assert!(session_cookie(res.headers()).is_none());
+            bodies.push(res.text().await.unwrap());
+        }
+        assert!(bodies.iter().all(|b| b == &bodies[0]), "{bodies:?}");
+        assert!(bodies[0].contains("InvalidCredentials"), "{}", bodies[0]);
+        // Garbage bodies are rejected, not crashed on.
+        for body in ["", "email=a", "%%%", "password=x&password=y"] {
+            let res = fresh_client().post(app.url("/ui/login")).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+            assert!(res.status().is_client_error(), "{body:?} -> {}", res.status());
+        }
+        let huge = fresh_client().post(app.url("/ui/login")).header("content-type", "application/x-www-form-urlencoded").body(format!("email=a&password={}", "x".repeat(200_000))).send().await.unwrap();
+        assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // A failed sign-in is audited with its real reason, which the user never sees.
+        let events = app.store.platform_audit(50).await.unwrap();
+        assert!(events.iter().any(|e| e.kind == "user.login" && e.outcome == "failed" && e.detail.contains("wrong password")));
+        assert!(events.iter().any(|e| e.detail.contains("unknown account")));
+        app.stop().await;
+    };
+
+    plain_form_posts_redirect_with_the_error_in_the_url => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        let client = fresh_client();
+        let res = client.post(app.url("/ui/login")).header("accept", "text/html").header("referer", app.url("/login"))
+            .form(&[("email", "op@acme.test"), ("password", "nope nope nope")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(res.headers()[LOCATION], "/login?error=invalid");
+        let html = client.get(app.url("/login?error=invalid")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("Invalid email or password."), "error shown without JavaScript");
+        let res = client.post(app.url("/ui/login")).header("accept", "text/html").form(&[("email", "op@acme.test"), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(res.headers()[LOCATION], "/");
+        assert!(session_cookie(res.headers()).is_some());
+        app.stop().await;
+    };
+
+    repeated_failures_are_throttled_per_account_and_per_address => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        for _ in 0..5 {
+            assert_eq!(login(&fresh_client(), &app, "op@acme.test", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Now even the right password waits.
+        let res = login(&fresh_client(), &app, "op@acme.test", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(res.text().await.unwrap().contains("Throttled"));
+        // Unknown accounts are throttled the same way, so the lock reveals nothing.
+        for _ in 0..5 {
+            login(&fresh_client(), &app, "ghost@acme.test", "wrong password!").await;
+        }
+        assert_eq!(login(&fresh_client(), &app, "ghost@acme.test", "wrong password!").await.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Another account from the same address still works, until the address itself hits its limit.
+        assert_eq!(login(&fresh_client(), &app, "root@wxhub.test", PASSWORD).await.status(), StatusCode::OK);
+        for i in 0..20 {
+            login(&fresh_client(), &app, &format!("spray{i}@acme.test"), "wrong password!").await;
+        }
+        assert_eq!(login(&fresh_client(), &app, "root@wxhub.test", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+        let denied = app.store.platform_audit(200).await.unwrap().into_iter().filter(|e| e.outcome == "denied").count();
+        assert!(denied >= 3, "throttled attempts are audited ({denied})");
+        app.stop().await;
+    };
+
+    cross_origin_writes_are_refused => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        let res = fresh_client().post(app.url("/ui/login")).header(ORIGIN, "https://evil.example")
+            .form(&[("email", "op@acme.test"), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(app.store.platform_audit(50).await.unwrap().iter().all(|e| e.kind != "user.login"), "the request never reached sign-in");
+        let same = fresh_client().post(app.url("/ui/login")).header(ORIGIN, &app.base)
+            .form(&[("email", "op@acme.test"), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(same.status(), StatusCode::OK);
+        app.stop().await;
+    };
+
+    https_public_url_makes_cookies_secure_and_pins_the_origin => async |db: &TestDb| {
+        let app = spawn_app_with(db, |s| s.public_url = Some(url::Url::parse("https://wx.example.com").unwrap())).await;
+        seed_users(&app).await;
+        let res = login(&fresh_client(), &app, "op@acme.test", PASSWORD).await;
+        let cookie = session_cookie(res.headers()).unwrap();
+        assert!(cookie.contains("Secure"), "{cookie}");
+        let res = fresh_client().post(app.url("/ui/login")).header(ORIGIN, &app.base)
+            .form(&[("email", "op@acme.test"), ("password", PASSWORD)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "only the public origin may post");
+        app.stop().await;
+    };
+
+    sessions_survive_a_restart_and_work_across_instances => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        let client = fresh_client();
+        assert_eq!(login(&client, &app, "root@wxhub.test", PASSWORD).await.status(), StatusCode::OK);
+        // A second instance on the same database already knows the session.
+        let other = spawn_app(db).await;
+        let cookie_header = {
+            let res = client.post(app.url("/ui/me")).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            res.headers().get(SET_COOKIE).map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).unwrap()
+        };
+        let via_other = reqwest::Client::new().post(other.url("/ui/me")).header("cookie", &cookie_header)
+            .header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+        assert_eq!(via_other.json::<serde_json::Value>().await.unwrap()["email"], "root@wxhub.test");
+        other.stop().await;
+        app.stop().await;
+        let restarted = spawn_app(db).await;
+        let after = reqwest::Client::new().post(restarted.url("/ui/me")).header("cookie", &cookie_header)
+            .header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+        assert_eq!(after.json::<serde_json::Value>().await.unwrap()["email"], "root@wxhub.test");
+        restarted.stop().await;
+    };
+
+    shutdown_drains_in_flight_requests => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        let mut requests = Vec::new();
+        // Clients are built first so that the 24 sign-ins leave together. Sign-ins are slow
+        // (argon2 on a bounded pool), so many are in flight at once.
+        let clients: Vec<reqwest::Client> = (0..24).map(|_| fresh_client()).collect();
+        for (i, client) in clients.into_iter().enumerate() {
+            let url = app.url("/ui/login");
+            requests.push(tokio::spawn(async move {
+                let email = format!("user{i}@acme.test");
+                let result = client.post(url).form(&[("email", email.clone()), ("password", "wrong password!".into())]).send().await;
+                (email, result.map(|r| r.status()))
+            }));
+        }
+        let store = app.store.clone();
+        let started = wait_for(Duration::from_secs(20), || {
+            let store = store.clone();
+            async move { logins(&store).await > 0 }
+        }).await;
+        assert!(started, "requests reached the server");
+        let done_before_stop = logins(&app.store).await;
+        let base = app.base.clone();
+        let audit_store = app.store.clone();
+        app.stop().await;
+        let mut answered = Vec::new();
+        for r in requests {
+            let (email, result) = r.await.unwrap();
+            if let Ok(status) = result {
+                assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS, "{status}");
+                answered.push(email);
+            }
+        }
+        // The store is closed now; read the audit log through a fresh connection.
+        let reopened = wxhub::store::Store::connect(&db.url, 2).await.unwrap();
+        let _ = audit_store;
+        let mut processed: Vec<String> = reopened.platform_audit(100).await.unwrap().into_iter()
+            .filter(|e| e.kind == "user.login")
+            .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok()?.get("email")?.as_str().map(str::to_owned))
+            .collect();
+        processed.sort();
+        answered.sort();
+        // Every request the server started on was answered; none was cut off half-way.
+        assert_eq!(processed, answered);
+        assert!(answered.len() > done_before_stop, "requests finished during the drain ({done_before_stop} before, {} after)", answered.len());
+        assert!(reqwest::get(format!("{base}/healthz")).await.is_err(), "no longer listening");
+        reopened.close().await;
+    };
+}
