@@ -55,8 +55,10 @@ async fn me(client: &reqwest::Client, app: &TestApp) -> serde_json::Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.unwrap()
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
@@ -279,6 +281,78 @@ on_both_databases! {
             .header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
         assert_eq!(after.json::<serde_json::Value>().await.unwrap()["email"], "root@wxhub.test");
         restarted.stop().await;
+    };
+
+    garbage_or_corrupted_sessions_mean_signed_out_not_an_error => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        for cookie in ["wxhub_session=garbage", "wxhub_session=", "wxhub_session=%%%%", &format!("wxhub_session={}", "A".repeat(5000))] {
+            let res = reqwest::Client::new().post(app.url("/ui/me")).header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded").send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{cookie}");
+            assert_eq!(res.text().await.unwrap(), "null");
+        }
+        // A record whose data no longer decodes (say, written by a future version) is treated as
+        // signed out, and the page still renders.
+        let client = fresh_client();
+        assert_eq!(login(&client, &app, "op@acme.test", PASSWORD).await.status(), StatusCode::OK);
+        app.store.sessions_delete_expired(i64::MAX).await.unwrap();
+        assert_eq!(me(&client, &app).await, serde_json::Value::Null);
+        assert_eq!(login(&client, &app, "op@acme.test", PASSWORD).await.status(), StatusCode::OK);
+        let hash = common::raw_strings(db, "SELECT id_hash FROM sessions").await;
+        assert_eq!(hash.len(), 1);
+        app.store.session_upsert(&hash[0], None, "{not json", i64::MAX / 2).await.unwrap();
+        assert_eq!(me(&client, &app).await, serde_json::Value::Null, "signed out, not an error");
+        assert_eq!(common::raw_count(db, "sessions").await, 0, "the unreadable record is gone");
+        let page = client.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(login(&client, &app, "op@acme.test", PASSWORD).await.status(), StatusCode::OK, "and can sign in again");
+        app.stop().await;
+    };
+
+    forwarded_for_is_used_only_when_trusted => async |db: &TestDb| {
+        let app = spawn_app_with(db, |s| s.trust_forwarded_for = true).await;
+        seed_users(&app).await;
+        let from = |ip: &'static str| {
+            let app_url = app.url("/ui/login");
+            async move {
+                fresh_client().post(app_url).header("x-forwarded-for", ip)
+                    .form(&[("email", format!("x{}@acme.test", super::common::random_suffix())), ("password", "wrong password!".into())])
+                    .send().await.unwrap().status()
+            }
+        };
+        for _ in 0..20 {
+            assert_eq!(from("198.51.100.7, 10.0.0.1").await, StatusCode::UNAUTHORIZED);
+        }
+        // The right-most entry (the one our proxy added) is the client: 10.0.0.1 is now locked...
+        assert_eq!(from("203.0.113.9, 10.0.0.1").await, StatusCode::TOO_MANY_REQUESTS);
+        // ...and another address is not. Garbage falls back to the peer address.
+        assert_eq!(from("10.0.0.2").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(from("not-an-ip").await, StatusCode::UNAUTHORIZED);
+        let ips: Vec<String> = app.store.platform_audit(100).await.unwrap().into_iter().filter_map(|e| e.ip).collect();
+        assert!(ips.contains(&"10.0.0.1".to_owned()) && ips.contains(&"127.0.0.1".to_owned()), "{ips:?}");
+        app.stop().await;
+
+        // Untrusted (the default): the header is ignored entirely.
+        let app = spawn_app(db).await;
+        let res = fresh_client().post(app.url("/ui/login")).header("x-forwarded-for", "10.9.9.9")
+            .form(&[("email", "nobody@acme.test"), ("password", "wrong password!")]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let ips: Vec<String> = app.store.platform_audit(100).await.unwrap().into_iter().filter_map(|e| e.ip).collect();
+        assert!(!ips.contains(&"10.9.9.9".to_owned()), "{ips:?}");
+        app.stop().await;
+    };
+
+    readiness_fails_when_the_database_is_gone => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+        app.store.close().await;
+        let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unavailable");
+        assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK, "the process is still up");
+        app.stop().await;
     };
 
     shutdown_drains_in_flight_requests => async |db: &TestDb| {

@@ -75,16 +75,29 @@ impl SessionStore for SqlSessionStore {
         else {
             return Ok(None);
         };
-        let data =
-            serde_json::from_str(&row.data).map_err(|e| SessionError::Decode(e.to_string()))?;
-        let expiry_date =
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(row.expires_at) * 1_000_000)
-                .map_err(|e| SessionError::Decode(e.to_string()))?;
-        Ok(Some(Record {
-            id: *id,
-            data,
-            expiry_date,
-        }))
+        let decoded = serde_json::from_str(&row.data)
+            .map_err(|e| e.to_string())
+            .and_then(|data| {
+                time::OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(row.expires_at) * 1_000_000,
+                )
+                .map(|expiry_date| (data, expiry_date))
+                .map_err(|e| e.to_string())
+            });
+        match decoded {
+            Ok((data, expiry_date)) => Ok(Some(Record {
+                id: *id,
+                data,
+                expiry_date,
+            })),
+            // An unreadable record would otherwise fail every request that carries its cookie;
+            // it is dropped and the visitor is simply signed out.
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable session record dropped");
+                self.store.session_delete(&key(id)).await.map_err(backend)?;
+                Ok(None)
+            }
+        }
     }
 
     async fn delete(&self, id: &Id) -> SessionResult<()> {

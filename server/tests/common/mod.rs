@@ -170,6 +170,8 @@ pub async fn spawn_app(db: &TestDb) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    // Logs go to the test's captured output, shown when a test fails.
+    wxhub::telemetry::init(wxhub::config::LogFormat::Human, "warn,wxhub=info");
     let mut settings = db.settings();
     tweak(&mut settings);
     let app = Application::build(settings, keyring(1))
