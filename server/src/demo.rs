@@ -110,7 +110,90 @@ pub async fn seed(store: &Store) -> Result<(), AdminError> {
 pub fn banner(url: &url::Url, data_dir: &Path) -> String {
     let line = "=".repeat(72);
     format!(
-        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  Demo data lives in {}; delete that folder to start over.\n  Stop with Ctrl-C.\n{line}\n",
+        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  Demo data lives in {}; delete that folder to start over.\n  WARNING: its master key is stored in the same folder. Never put real credentials into demo mode.\n  Stop with Ctrl-C.\n{line}\n",
         data_dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    fn settings(dir: &Path) -> Settings {
+        let overrides = Overrides {
+            data_dir: Some(dir.to_owned()),
+            ..Default::default()
+        };
+        Settings::load_from(None, &overrides, Vec::<(String, String)>::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn demo_generates_a_private_key_once_and_seeds_idempotently() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(dir.path());
+        let first = prepare(&mut s).unwrap();
+        assert!(
+            s.database_url.expose().contains("demo/wxhub.db"),
+            "{:?}",
+            s.database_url
+        );
+        let key_file = dir.path().join("demo/master.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(
+                std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let mut again = settings(dir.path());
+        assert_eq!(
+            prepare(&mut again).unwrap().current_key_id(),
+            first.current_key_id(),
+            "the key is reused"
+        );
+
+        let store = crate::startup::open_store(&s, Some(first)).await.unwrap();
+        seed(&store).await.unwrap();
+        seed(&store).await.unwrap();
+        assert!(store
+            .user_for_login(DEMO_ADMIN_EMAIL)
+            .await
+            .unwrap()
+            .is_some());
+        let tenant = store
+            .tenant_by_slug(DEMO_TENANT_SLUG)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.list_tenant_users(tenant.id).await.unwrap().len(), 1);
+        store.close().await;
+
+        std::fs::write(&key_file, "garbage").unwrap();
+        let err = prepare(&mut settings(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("master.key"), "{err}");
+    }
+
+    #[test]
+    fn a_configured_database_url_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            database_url: Some("sqlite:///tmp/elsewhere.db".into()),
+            ..Default::default()
+        };
+        let mut s = Settings::load_from(
+            None,
+            &overrides,
+            vec![("WXHUB_MASTER_KEY".to_owned(), "00".repeat(32))],
+        )
+        .unwrap();
+        prepare(&mut s).unwrap();
+        assert_eq!(s.database_url.expose(), "sqlite:///tmp/elsewhere.db");
+        assert!(
+            !dir.path().join("demo/master.key").exists(),
+            "a configured key is used, none generated"
+        );
+    }
 }
