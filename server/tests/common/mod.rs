@@ -250,29 +250,6 @@ pub async fn raw_strings(db: &TestDb, sql: &str) -> Vec<String> {
 
 /// Counts rows straight from the database.
 pub async fn raw_count(db: &TestDb, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    match db.backend {
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(db.url.expose())
-                .await
-                .expect("raw sqlite");
-            let n = sqlx::query_scalar(&sql)
-                .fetch_one(&pool)
-                .await
-                .expect("raw count");
-            pool.close().await;
-            n
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(db.url.expose())
-                .await
-                .expect("raw postgres");
-            let n = sqlx::query_scalar(&sql)
-                .fetch_one(&pool)
-                .await
-                .expect("raw count");
-            pool.close().await;
-            n
-        }
-    }
+    let rows = raw_strings(db, &format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")).await;
+    rows[0].parse().expect("a count")
 }
