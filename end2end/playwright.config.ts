@@ -3,6 +3,9 @@
 import { defineConfig } from "@playwright/test";
 
 const port = Number(process.env.WXHUB_E2E_PORT ?? 3917);
+// The demo's in-process WeChat simulator; tests reach it at SIMULATOR_URL.
+const simulatorPort = port + 1;
+process.env.SIMULATOR_URL = `http://127.0.0.1:${simulatorPort}`;
 const server = process.env.WXHUB_E2E_SERVER ?? "../target/debug/server";
 const dataDir = "test-results/.wxhub-data";
 
@@ -36,7 +39,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -rf ${dataDir} && ${server} demo --data-dir ${dataDir} --listen 127.0.0.1:${port} --site-root ../target/site`,
+    command: `rm -rf ${dataDir} && ${server} demo --data-dir ${dataDir} --listen 127.0.0.1:${port} --simulator-listen 127.0.0.1:${simulatorPort} --site-root ../target/site`,
     url: `http://127.0.0.1:${port}/readyz`,
     timeout: 120_000,
     reuseExistingServer: false,

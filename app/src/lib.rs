@@ -8,6 +8,7 @@ pub mod api;
 pub mod error;
 pub mod model;
 mod pages;
+pub mod permissions;
 #[cfg(feature = "ssr")]
 pub mod services;
 pub mod validate;

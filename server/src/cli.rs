@@ -1,5 +1,5 @@
 //! The `server` command line. The names here are a contract (docs, tests and scripts use them):
-//! `serve` (default), `demo`, `migrate`, `keygen`, `tenant create`, `user create`,
+//! `serve` (default), `demo`, `simulate`, `migrate`, `keygen`, `tenant create`, `user create`,
 //! `component create`, `apikey create`.
 //!
 //! Secrets never come from flags (they would show in the process list): passwords, appsecrets and
@@ -17,6 +17,7 @@ use crate::admin::Admin;
 use crate::auth::PasswordHasher;
 use crate::config::{Overrides, Settings};
 use crate::domain::Actor;
+use crate::simulator::{ComponentSeed, Seed, SimSettings, Simulator};
 use crate::startup::{open_store, Application, StartupError, MISSING_KEY};
 
 #[derive(Debug, Parser)]
@@ -45,8 +46,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default)
     Serve,
-    /// Run the server with a throwaway database, a generated key and seeded accounts
-    Demo,
+    /// Run the server with a throwaway database, a generated key, seeded accounts and an
+    /// in-process WeChat simulator
+    Demo(DemoArgs),
+    /// Run the WeChat simulator alone, for a wxhub running elsewhere
+    Simulate(SimulateArgs),
     /// Apply database migrations and exit
     Migrate,
     /// Print a new random master key for WXHUB_MASTER_KEY
@@ -63,6 +67,34 @@ pub enum Command {
     /// Manage tenant API keys
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the in-process WeChat simulator listens (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3100")]
+    pub simulator_listen: std::net::SocketAddr,
+}
+
+/// `simulate` listens on the global `--listen` when it is given, else on 127.0.0.1:3100.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Where tickets and authorization events are pushed; `{appid}` stands for the component's appid
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// JSON file with `components` and `accounts`; without it one component is generated and its
+    /// credentials printed, and the demo accounts are offered
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// The generated component's appid (without --seed)
+    #[arg(long, value_name = "APPID", default_value = crate::demo::DEMO_COMPONENT_APPID)]
+    pub component_appid: String,
+    /// Seconds between ticket pushes (WeChat: about 600)
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub ticket_interval: u64,
+    /// Lifetime in seconds of component tokens, authorizer tokens and JS-SDK tickets (WeChat: 7200)
+    #[arg(long, value_name = "SECS", default_value_t = 7200, value_parser = clap::value_parser!(i64).range(1..=86400))]
+    pub token_lifetime: i64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,7 +198,14 @@ pub async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     let result = match command {
         Command::Serve => serve(settings).await,
-        Command::Demo => demo(settings).await,
+        Command::Demo(args) => demo(settings, args).await,
+        Command::Simulate(args) => {
+            let listen = match cli.overrides.listen {
+                Some(_) => settings.listen,
+                None => std::net::SocketAddr::from(([127, 0, 0, 1], 3100)),
+            };
+            simulate(listen, args).await
+        }
         Command::Migrate => migrate(settings).await,
         Command::Keygen => {
             let (key, text) = crate::secrets::MasterKey::generate();
@@ -234,15 +273,118 @@ async fn serve(settings: Settings) -> CommandResult {
     Ok(())
 }
 
-async fn demo(mut settings: Settings) -> CommandResult {
+async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
     let keyring = crate::demo::prepare(&mut settings)?;
     let store = open_store(&settings, Some(keyring)).await?;
     crate::demo::seed(&store).await?;
+    let component = crate::demo::seed_component(&store).await?;
     let data_dir = crate::demo::demo_dir(&settings);
+    let simulator = Simulator::start(
+        args.simulator_listen,
+        SimSettings {
+            // WeChat remembers authorizations across a demo restart, so must its stand-in.
+            state_file: Some(data_dir.join("simulator-state.json")),
+            ..SimSettings::default()
+        },
+        Seed {
+            components: Vec::new(),
+            accounts: Seed::demo_accounts(),
+        },
+    )
+    .await?;
+    let wechat: url::Url = simulator.base_url().parse()?;
+    settings.wechat_api_base = wechat.clone();
+    settings.wechat_mp_base = wechat.clone();
+    settings.wechat_open_base = wechat;
     let app = Application::build_with_store(settings, store).await?;
-    println!("{}", crate::demo::banner(app.base_url(), &data_dir));
+    // The simulator learns the component once the server's address (its notify URL) is known.
+    let notify = crate::demo::notify_url(app.base_url(), &component.appid);
+    simulator.with_state(|s, _| {
+        s.add_component(ComponentSeed {
+            notify_url: Some(notify),
+            ..component
+        })
+    })?;
+    println!(
+        "{}",
+        crate::demo::banner(app.base_url(), &data_dir, &simulator.base_url())
+    );
     stop_on_signal(app.shutdown_token());
-    app.run_until_stopped().await?;
+    let result = app.run_until_stopped().await;
+    simulator.stop().await;
+    Ok(result?)
+}
+
+async fn simulate(listen: std::net::SocketAddr, args: SimulateArgs) -> CommandResult {
+    if let Some(url) = &args.notify_url {
+        let parsed = url::Url::parse(&url.replace("{appid}", "wx0000000000000000"))
+            .map_err(|e| format!("--notify-url: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("--notify-url must be an http or https URL".into());
+        }
+    }
+    let notify_for = |appid: &str| {
+        args.notify_url
+            .as_ref()
+            .map(|u| u.replace("{appid}", appid))
+    };
+    let (seed, generated) = match &args.seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--seed {}: {e}", path.display()))?;
+            let mut seed: Seed = serde_json::from_str(&text)
+                .map_err(|e| format!("--seed {}: {e}", path.display()))?;
+            for c in &mut seed.components {
+                app::validate::appid("component appid", &c.appid)?;
+                if c.notify_url.is_none() {
+                    c.notify_url = notify_for(&c.appid);
+                }
+            }
+            for a in &seed.accounts {
+                app::validate::appid("account appid", &a.appid)?;
+            }
+            (seed, None)
+        }
+        None => {
+            let appid = app::validate::appid("--component-appid", &args.component_appid)?;
+            let component =
+                ComponentSeed::generate(&appid, "Simulated Platform", notify_for(&appid));
+            let seed = Seed {
+                components: vec![component.clone()],
+                accounts: Seed::demo_accounts(),
+            };
+            (seed, Some(component))
+        }
+    };
+    let settings = SimSettings {
+        ticket_interval: std::time::Duration::from_secs(args.ticket_interval),
+        lifetimes: crate::simulator::Lifetimes {
+            component_token: args.token_lifetime,
+            authorizer_token: args.token_lifetime,
+            jsapi_ticket: args.token_lifetime,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let simulator = Simulator::start(listen, settings, seed).await?;
+    let base = simulator.base_url();
+    println!("WeChat simulator listening on {base} (overview: {base}/sim, control API: {base}/sim/control)");
+    println!("Point wxhub at it: WXHUB_WECHAT_API_BASE={base} WXHUB_WECHAT_MP_BASE={base} WXHUB_WECHAT_OPEN_BASE={base}");
+    if let Some(c) = generated {
+        // These are the simulator's own throwaway credentials, printed so they can be registered.
+        println!("Generated component {}:", c.appid);
+        println!("  Token:          {}", c.token);
+        println!("  appsecret:      {}", c.secret);
+        println!("  EncodingAESKey: {}", c.encoding_aes_key);
+        println!(
+            "Register it:  printf '%s\\n%s\\n' {} {} | server component create --appid {} --token {} --tenant <slug>",
+            c.secret, c.encoding_aes_key, c.appid, c.token
+        );
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop_on_signal(stop.clone());
+    stop.cancelled().await;
+    simulator.stop().await;
     Ok(())
 }
 

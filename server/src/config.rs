@@ -29,6 +29,10 @@ pub const KEYS: &[&str] = &[
     "wechat_api_base",
     "wechat_mp_base",
     "wechat_open_base",
+    "wechat_timeout_seconds",
+    "refresh_concurrency",
+    "refresh_concurrency_per_component",
+    "ticket_stale_seconds",
     "log_format",
     "log",
     "site_root",
@@ -40,6 +44,10 @@ pub const KEYS: &[&str] = &[
 /// The keys whose environment values are numbers or booleans.
 const TYPED_KEYS: &[&str] = &[
     "database_max_connections",
+    "wechat_timeout_seconds",
+    "refresh_concurrency",
+    "refresh_concurrency_per_component",
+    "ticket_stale_seconds",
     "session_idle_minutes",
     "trust_forwarded_for",
     "shutdown_grace_seconds",
@@ -82,6 +90,10 @@ struct RawSettings {
     wechat_api_base: String,
     wechat_mp_base: String,
     wechat_open_base: String,
+    wechat_timeout_seconds: u64,
+    refresh_concurrency: usize,
+    refresh_concurrency_per_component: usize,
+    ticket_stale_seconds: u64,
     log_format: LogFormat,
     log: String,
     site_root: PathBuf,
@@ -104,6 +116,10 @@ impl Default for RawSettings {
             wechat_api_base: "https://api.weixin.qq.com".into(),
             wechat_mp_base: "https://mp.weixin.qq.com".into(),
             wechat_open_base: "https://open.weixin.qq.com".into(),
+            wechat_timeout_seconds: 10,
+            refresh_concurrency: 64,
+            refresh_concurrency_per_component: 16,
+            ticket_stale_seconds: 20 * 60,
             log_format: LogFormat::Human,
             log: "info".into(),
             site_root: PathBuf::from("target/site"),
@@ -245,6 +261,13 @@ pub struct Settings {
     pub wechat_api_base: Url,
     pub wechat_mp_base: Url,
     pub wechat_open_base: Url,
+    /// The whole-request deadline for every call to WeChat.
+    pub wechat_timeout_seconds: u64,
+    /// Refreshes in flight at once, and per component.
+    pub refresh_concurrency: usize,
+    pub refresh_concurrency_per_component: usize,
+    /// No ticket for this long: ask WeChat to restart pushing and raise an alert.
+    pub ticket_stale_seconds: u64,
     pub log_format: LogFormat,
     pub log: String,
     pub site_root: PathBuf,
@@ -356,6 +379,26 @@ impl Settings {
                 "session_idle_minutes must be between 1 and 129600".into(),
             ));
         }
+        if raw.wechat_timeout_seconds == 0 || raw.wechat_timeout_seconds > 120 {
+            return Err(ConfigError::Invalid(
+                "wechat_timeout_seconds must be between 1 and 120".into(),
+            ));
+        }
+        if !(1..=1024).contains(&raw.refresh_concurrency) {
+            return Err(ConfigError::Invalid(
+                "refresh_concurrency must be between 1 and 1024".into(),
+            ));
+        }
+        if !(1..=1024).contains(&raw.refresh_concurrency_per_component) {
+            return Err(ConfigError::Invalid(
+                "refresh_concurrency_per_component must be between 1 and 1024".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&raw.ticket_stale_seconds) {
+            return Err(ConfigError::Invalid(
+                "ticket_stale_seconds must be between 1 and 86400".into(),
+            ));
+        }
         if raw.shutdown_grace_seconds > 3600 {
             return Err(ConfigError::Invalid(
                 "shutdown_grace_seconds must be at most 3600".into(),
@@ -376,6 +419,10 @@ impl Settings {
             wechat_api_base: parse_base_url("wechat_api_base", &raw.wechat_api_base)?,
             wechat_mp_base: parse_base_url("wechat_mp_base", &raw.wechat_mp_base)?,
             wechat_open_base: parse_base_url("wechat_open_base", &raw.wechat_open_base)?,
+            wechat_timeout_seconds: raw.wechat_timeout_seconds,
+            refresh_concurrency: raw.refresh_concurrency,
+            refresh_concurrency_per_component: raw.refresh_concurrency_per_component,
+            ticket_stale_seconds: raw.ticket_stale_seconds,
             log_format: raw.log_format,
             log: raw.log,
             site_root: raw.site_root,
@@ -575,6 +622,19 @@ mod tests {
                 "database_max_connections",
             ),
             (&[("WXHUB_LOG_FORMAT", "xml")], "log_format"),
+            (
+                &[("WXHUB_WECHAT_TIMEOUT_SECONDS", "0")],
+                "wechat_timeout_seconds",
+            ),
+            (&[("WXHUB_REFRESH_CONCURRENCY", "0")], "refresh_concurrency"),
+            (
+                &[("WXHUB_REFRESH_CONCURRENCY_PER_COMPONENT", "lots")],
+                "refresh_concurrency_per_component",
+            ),
+            (
+                &[("WXHUB_WECHAT_TIMEOUT_SECONDS", "soon")],
+                "wechat_timeout_seconds",
+            ),
             (&[("WXHUB_LOG", "[[[")], "log"),
             (
                 &[("WXHUB_SESSION_IDLE_MINUTES", "-5")],

@@ -11,6 +11,7 @@ use crate::auth::PasswordHasher;
 use crate::config::{DatabaseUrl, Settings};
 use crate::domain::Actor;
 use crate::secrets::{Keyring, MasterKey};
+use crate::simulator::ComponentSeed;
 use crate::startup::StartupError;
 use crate::store::Store;
 
@@ -18,6 +19,9 @@ pub const DEMO_PASSWORD: &str = "wxhub-demo";
 pub const DEMO_ADMIN_EMAIL: &str = "admin@wxhub.demo";
 pub const DEMO_OPERATOR_EMAIL: &str = "operator@wxhub.demo";
 pub const DEMO_TENANT_SLUG: &str = "demo";
+/// The demo tenant's own component, which the in-process WeChat simulator knows too.
+pub const DEMO_COMPONENT_APPID: &str = "wx0de0c0de0000d001";
+pub const DEMO_COMPONENT_NAME: &str = "wxhub Demo Platform";
 
 pub fn demo_dir(settings: &Settings) -> PathBuf {
     settings.data_dir.join("demo")
@@ -107,10 +111,49 @@ pub async fn seed(store: &Store) -> Result<(), AdminError> {
     Ok(())
 }
 
-pub fn banner(url: &url::Url, data_dir: &Path) -> String {
+/// Makes sure the demo tenant owns the demo component and returns what the simulator must know
+/// about it: the same secrets the database holds (generated on first run, read back afterwards).
+pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> {
+    if let Some(component) = store.component_by_appid(DEMO_COMPONENT_APPID).await? {
+        let secrets = store.component_secrets(&component).await?;
+        return Ok(ComponentSeed {
+            appid: component.appid,
+            name: DEMO_COMPONENT_NAME.into(),
+            secret: secrets.appsecret.expose_secret().to_owned(),
+            token: secrets.message_token.expose_secret().to_owned(),
+            encoding_aes_key: secrets.encoding_aes_key.expose_secret().to_owned(),
+            notify_url: None,
+        });
+    }
+    let seed = ComponentSeed::generate(DEMO_COMPONENT_APPID, DEMO_COMPONENT_NAME, None);
+    let admin = Admin {
+        store: store.clone(),
+        actor: Actor::System,
+    };
+    admin
+        .create_component(
+            &seed.appid,
+            &seed.token,
+            Some(DEMO_TENANT_SLUG),
+            &SecretString::from(seed.secret.clone()),
+            &SecretString::from(seed.encoding_aes_key.clone()),
+        )
+        .await?;
+    Ok(seed)
+}
+
+/// The authorization-event URL the simulator pushes to: the demo server's own callback.
+pub fn notify_url(base: &url::Url, component_appid: &str) -> String {
+    format!(
+        "{}/wechat/{component_appid}/notify",
+        base.as_str().trim_end_matches('/')
+    )
+}
+
+pub fn banner(url: &url::Url, data_dir: &Path, simulator: &str) -> String {
     let line = "=".repeat(72);
     format!(
-        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  Demo data lives in {}; delete that folder to start over.\n  WARNING: its master key is stored in the same folder. Never put real credentials into demo mode.\n  Stop with Ctrl-C.\n{line}\n",
+        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  WeChat is simulated at    {simulator}/sim\n  (component {DEMO_COMPONENT_APPID}, four accounts to authorize; wxhub talks to it instead of WeChat)\n\n  Demo data lives in {}; delete that folder to start over.\n  WARNING: its master key is stored in the same folder. Never put real credentials into demo mode.\n  Stop with Ctrl-C.\n{line}\n",
         data_dir.display()
     )
 }
@@ -168,6 +211,25 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(store.list_tenant_users(tenant.id).await.unwrap().len(), 1);
+        let component = seed_component(&store).await.unwrap();
+        let again = seed_component(&store).await.unwrap();
+        assert_eq!(
+            (
+                &component.secret,
+                &component.token,
+                &component.encoding_aes_key
+            ),
+            (&again.secret, &again.token, &again.encoding_aes_key),
+            "the simulator gets the secrets the database holds"
+        );
+        assert_eq!(
+            store
+                .list_components_for_tenant(tenant.id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         store.close().await;
 
         std::fs::write(&key_file, "garbage").unwrap();

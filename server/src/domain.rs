@@ -24,6 +24,74 @@ id_type!(TenantId);
 id_type!(UserId);
 id_type!(ComponentId);
 id_type!(ApiKeyId);
+id_type!(AuthorizerId);
+id_type!(LinkId);
+id_type!(CredentialId);
+id_type!(JobId);
+
+/// The credentials the engine keeps (one row each in `credentials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    ComponentVerifyTicket,
+    ComponentAccessToken,
+    AuthorizerAccessToken,
+    AuthorizerRefreshToken,
+    JsapiTicket,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ComponentVerifyTicket => "component_verify_ticket",
+            Self::ComponentAccessToken => "component_access_token",
+            Self::AuthorizerAccessToken => "authorizer_access_token",
+            Self::AuthorizerRefreshToken => "authorizer_refresh_token",
+            Self::JsapiTicket => "jsapi_ticket",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "component_verify_ticket" => Self::ComponentVerifyTicket,
+            "component_access_token" => Self::ComponentAccessToken,
+            "authorizer_access_token" => Self::AuthorizerAccessToken,
+            "authorizer_refresh_token" => Self::AuthorizerRefreshToken,
+            "jsapi_ticket" => Self::JsapiTicket,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizerStatus {
+    /// Known from a push, not exchanged yet.
+    Pending,
+    Authorized,
+    Revoked,
+    /// WeChat no longer accepts the refresh token and it could not be recovered.
+    NeedsReauth,
+}
+
+impl AuthorizerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Authorized => "authorized",
+            Self::Revoked => "revoked",
+            Self::NeedsReauth => "needs_reauth",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "authorized" => Self::Authorized,
+            "revoked" => Self::Revoked,
+            "needs_reauth" => Self::NeedsReauth,
+            _ => return None,
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -252,6 +320,10 @@ impl NewAuditEvent {
         self.component_id = Some(component);
         self
     }
+    pub fn authorizer(mut self, appid: &str) -> Self {
+        self.authorizer_appid = Some(appid.to_owned());
+        self
+    }
     pub fn ip(mut self, ip: Option<std::net::IpAddr>) -> Self {
         self.ip = ip.map(|i| i.to_string());
         self
@@ -277,4 +349,58 @@ pub struct AuditEvent {
     pub summary: String,
     pub detail: String,
     pub ip: Option<String>,
+}
+
+/// An account that authorized a component, as the console and the engine see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Authorizer {
+    pub id: AuthorizerId,
+    pub tenant_id: TenantId,
+    pub component_id: ComponentId,
+    pub appid: String,
+    pub account_kind: String,
+    pub nick_name: String,
+    pub head_img: String,
+    pub user_name: String,
+    pub principal_name: String,
+    pub alias: String,
+    pub qrcode_url: String,
+    pub service_type: Option<i64>,
+    pub verify_type: Option<i64>,
+    pub account_status: Option<i64>,
+    pub func_ids: Vec<i64>,
+    pub menu_json: Option<String>,
+    pub menu_fetched_at: Option<i64>,
+    pub info_fetched_at: Option<i64>,
+    pub status: AuthorizerStatus,
+    pub link_id: Option<LinkId>,
+    pub authorized_at: i64,
+    pub revoked_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// One entry of an authorization's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerChange {
+    pub change: String,
+    pub source: String,
+    pub permissions: Vec<i64>,
+    pub added: Vec<i64>,
+    pub removed: Vec<i64>,
+    pub occurred_at: i64,
+}
+
+/// An authorization link: the page an account owner is sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationLink {
+    pub id: LinkId,
+    pub public_id: String,
+    pub tenant_id: TenantId,
+    pub component_id: ComponentId,
+    pub auth_type: u8,
+    pub biz_appid: Option<String>,
+    pub note: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }

@@ -11,14 +11,33 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod secrets;
+pub mod simulator;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod wechat;
 
 /// Milliseconds since the Unix epoch: the one time representation in storage and in the domain.
 pub fn now_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+/// argon2 allocates 19 MiB for every password hash. glibc raises its mmap threshold after the first
+/// such block is freed, and later blocks then stay in per-thread arenas: about 100 MB kept after a
+/// burst of sign-ins. A fixed threshold keeps large blocks mmapped, so they go back on free.
+/// Call it first thing in `main`, before any other thread exists (the benchmarks do too, so they
+/// measure what `server` runs).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn return_large_allocations_to_the_os() {
+    // SAFETY: mallopt only tunes the allocator; the caller runs it before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn return_large_allocations_to_the_os() {}

@@ -21,9 +21,11 @@ use url::Url;
 use crate::auth::service::ThrottleSettings;
 use crate::auth::{AccountService, PasswordHasher};
 use crate::config::{ConfigError, Settings};
+use crate::engine::{Engine, EngineSettings};
 use crate::http::{self, AppState};
 use crate::secrets::Keyring;
 use crate::store::{Store, StoreError};
+use crate::wechat::api::{ClientSettings, WechatClient};
 
 /// The name cargo-leptos gives the wasm, JS and CSS files (`name` in the workspace metadata).
 pub const SITE_OUTPUT_NAME: &str = "wxhub";
@@ -43,6 +45,10 @@ pub enum StartupError {
     MissingKey(String),
     #[error("{0}")]
     Io(String),
+    #[error("the WeChat client cannot start: {0}")]
+    Wechat(#[from] crate::wechat::api::WechatError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 /// The message when `serve` has no master key.
@@ -71,6 +77,7 @@ pub async fn open_store(
 }
 
 pub struct Application {
+    engine: Arc<Engine>,
     local_addr: SocketAddr,
     base_url: Url,
     store: Store,
@@ -127,17 +134,25 @@ impl Application {
             auth: Arc::new(accounts),
         };
         let grace = Duration::from_secs(settings.shutdown_grace_seconds);
+        let client = WechatClient::new(&ClientSettings::from_settings(&settings))?;
+        let engine = Engine::new(
+            store.clone(),
+            client,
+            EngineSettings::from_settings(&settings),
+        );
         let state = AppState {
             leptos_options,
             store: store.clone(),
             services,
             settings: Arc::new(settings),
             public_origin,
+            engine: engine.clone(),
         };
 
         let shutdown = CancellationToken::new();
         let background = TaskTracker::new();
         background.spawn(session_sweeper(store.clone(), shutdown.clone()));
+        engine.start(&background, shutdown.clone()).await?;
 
         let router = http::router(state);
         let server = tokio::spawn(
@@ -150,6 +165,7 @@ impl Application {
         );
         tracing::info!(%local_addr, database = store.dialect().name, "wxhub is listening");
         Ok(Application {
+            engine,
             local_addr,
             base_url,
             store,
@@ -171,6 +187,10 @@ impl Application {
     /// The externally visible base URL (the public URL, or the bound address).
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     pub fn store(&self) -> &Store {

@@ -341,6 +341,170 @@ fn migrate_prints_the_schema_version() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("schema version 1"));
+    assert!(stdout(&o).contains("schema version 2"), "{}", stdout(&o));
     assert!(Path::new(&db).exists());
+}
+
+#[test]
+fn simulate_refuses_garbage_flags_and_seeds() {
+    let bin = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_server"));
+        c.env_clear().env("WXHUB_LOG", "warn");
+        c
+    };
+    assert_one_line_failure(
+        &run(bin(), &["simulate", "--listen", "nowhere"], ""),
+        "listen",
+    );
+    for args in [
+        &["simulate", "--ticket-interval", "0"][..],
+        &["simulate", "--token-lifetime", "-5"],
+    ] {
+        let o = run(bin(), args, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: usage errors exit 2");
+    }
+    assert_one_line_failure(
+        &run(
+            bin(),
+            &[
+                "simulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--notify-url",
+                "ftp://x/{appid}",
+            ],
+            "",
+        ),
+        "--notify-url",
+    );
+    assert_one_line_failure(
+        &run(
+            bin(),
+            &[
+                "simulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--component-appid",
+                "WXBAD",
+            ],
+            "",
+        ),
+        "--component-appid",
+    );
+    assert_one_line_failure(
+        &run(
+            bin(),
+            &[
+                "simulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--seed",
+                "/nonexistent/seed.json",
+            ],
+            "",
+        ),
+        "--seed",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, needle) in [
+        ("bad.json", "{ not json", "--seed"),
+        (
+            "unknown.json",
+            r#"{"components": [], "extra": 1}"#,
+            "--seed",
+        ),
+        (
+            "badkey.json",
+            r#"{"components": [{"appid": "wx0000000000000001", "secret": "s", "token": "t", "encoding_aes_key": "short"}]}"#,
+            "EncodingAESKey",
+        ),
+        (
+            "badappid.json",
+            r#"{"accounts": [{"appid": "nope", "kind": "MiniProgram", "nick_name": "n", "user_name": "gh_1"}]}"#,
+            "account appid",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let o = run(
+            bin(),
+            &[
+                "simulate",
+                "--listen",
+                "127.0.0.1:0",
+                "--seed",
+                path.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_one_line_failure(&o, needle);
+    }
+}
+
+#[tokio::test]
+async fn simulate_serves_wechat_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("WXHUB_LOG", "warn")
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--notify-url",
+            "http://127.0.0.1:9/wechat/{appid}/notify",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let rest: Vec<String> = lines.by_ref().take(5).map(|l| l.unwrap()).collect();
+    assert!(rest.iter().any(|l| l.contains("appsecret:")), "{rest:?}");
+    let state: serde_json::Value = reqwest::get(format!("{base}/sim/control/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["components"][0]["appid"], "wx0de0c0de0000d001");
+    assert_eq!(
+        state["components"][0]["notify_url"],
+        "http://127.0.0.1:9/wechat/wx0de0c0de0000d001/notify"
+    );
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/cgi-bin/component/api_component_token"))
+        .json(&serde_json::json!({"component_appid": "wx0de0c0de0000d001", "component_appsecret": "x", "component_verify_ticket": "y"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["errcode"], 40125);
+    let cmdline =
+        std::fs::read_to_string(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+    assert!(!cmdline.contains("secret"), "no secret in the process list");
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "simulator did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
 }

@@ -1,5 +1,5 @@
-//! The HTTP edge: one axum router for the Leptos pages and server functions, the ops endpoints
-//! and (later) the WeChat callbacks and the tenant API.
+//! The HTTP edge: one axum router for the Leptos pages and server functions, the ops endpoints,
+//! the WeChat callbacks and (later) the tenant API.
 //!
 //! Sessions are layered onto the UI routes only: static files, health checks and machine APIs
 //! never touch the session store.
@@ -7,12 +7,13 @@
 mod error;
 mod health;
 mod middleware;
+mod wechat;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -39,6 +40,7 @@ pub struct AppState {
     /// The origin browsers must send on state-changing requests (scheme://host[:port]); `None`
     /// when no public URL is configured, and then the request's Host is the reference.
     pub public_origin: Option<Arc<str>>,
+    pub engine: Arc<crate::engine::Engine>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -92,9 +94,19 @@ pub fn router(state: AppState) -> Router {
             .precompressed_br(),
     );
 
+    // WeChat's servers and monitoring: no session, no origin check.
+    let machines = Router::<AppState>::new()
+        .route("/wechat/{component_appid}/notify", post(wechat::notify))
+        .route("/authorize/{link}/done", get(wechat::authorization_done))
+        .route("/metrics", get(wechat::metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            wechat::NOTIFY_BODY_LIMIT,
+        ));
+
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(machines)
         .merge(statics)
         .merge(ui)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::client_ip))

@@ -108,6 +108,16 @@ impl Store {
         Ok(row.map(Component::from))
     }
 
+    /// A component by id: the engine's path (credentials name their component by id).
+    pub async fn component_by_id(&self, id: ComponentId) -> Result<Option<Component>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM components WHERE id = $1");
+        let row: Option<ComponentRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(Component::from))
+    }
+
     /// The components a tenant may use: its own and the platform's shared ones.
     pub async fn list_components_for_tenant(
         &self,

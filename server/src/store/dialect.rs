@@ -13,6 +13,9 @@ pub struct Dialect {
     /// Appended to a `SELECT` of one row that the same transaction will update (read-modify-write).
     /// SQLite needs nothing: its single writer connection already serialises such transactions.
     pub lock_row_suffix: &'static str,
+    /// Run inside a transaction that changed a live credential, so other instances' caches hear of
+    /// it at commit (PostgreSQL NOTIFY). Empty where there is no such thing (SQLite is one process).
+    pub notify_credentials: &'static str,
 }
 
 pub static SQLITE: Dialect = Dialect {
@@ -20,6 +23,7 @@ pub static SQLITE: Dialect = Dialect {
     table_exists: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
     claim_suffix: "",
     lock_row_suffix: "",
+    notify_credentials: "",
 };
 
 pub static POSTGRES: Dialect = Dialect {
@@ -27,4 +31,5 @@ pub static POSTGRES: Dialect = Dialect {
     table_exists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
     claim_suffix: " FOR UPDATE SKIP LOCKED",
     lock_row_suffix: " FOR UPDATE",
+    notify_credentials: "SELECT pg_notify('wxhub_credentials', '')",
 };

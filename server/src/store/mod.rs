@@ -12,12 +12,16 @@
 //! Tenant data is only reachable through methods that take a `TenantId`; methods without one serve
 //! the platform-staff paths, whose callers check the role first.
 
+mod alerts;
 mod api_keys;
 mod audit;
+mod authorizers;
 mod components;
+mod credentials;
 mod dialect;
 mod error;
 mod meta;
+mod pushes;
 mod sessions;
 mod tenants;
 mod throttle;
@@ -33,9 +37,15 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use alerts::Alert;
 pub use api_keys::NewApiKey;
+pub use authorizers::{AuthorizerProfileUpdate, NewAuthorization, RecordedAuthorization};
+pub use credentials::{
+    ClaimedCredential, CredentialChanges, CredentialHealth, CredentialSnapshot, IssuedCredential,
+};
 pub use dialect::Dialect;
 pub use error::StoreError;
+pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use throttle::ThrottlePolicy;
 
 use crate::config::{DatabaseKind, DatabaseUrl};
@@ -261,3 +271,15 @@ macro_rules! bind_audit {
     }};
 }
 pub(crate) use bind_audit;
+
+/// Tells other instances (PostgreSQL NOTIFY, delivered at commit) that live credentials changed.
+macro_rules! notify_credentials {
+    ($store:expr, $tx:expr) => {
+        if !$store.dialect.notify_credentials.is_empty() {
+            sqlx::query($store.dialect.notify_credentials)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use notify_credentials;

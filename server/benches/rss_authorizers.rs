@@ -1,0 +1,171 @@
+//! Memory of a server holding many authorizers: seeds a SQLite database with N authorized accounts
+//! (each with a live access token and a refresh token), then starts the server in a fresh child
+//! process (this binary, re-executed) and reports its resident memory once every token is cached.
+//!
+//! ```text
+//! cargo bench -p server --bench rss_authorizers   # WXHUB_BENCH_AUTHORIZERS=100000 WXHUB_BENCH_WATCH=6
+//! ```
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use wxhub::admin::Admin;
+use wxhub::config::{DatabaseUrl, Overrides, Settings};
+use wxhub::domain::{Actor, NewAuditEvent, Outcome};
+use wxhub::secrets::{Keyring, MasterKey};
+use wxhub::startup::{open_store, Application};
+use wxhub::store::{IssuedCredential, NewAuthorization};
+
+const COMPONENT: &str = "wx0be4c40000000003";
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn settings(db: &std::path::Path) -> Settings {
+    let mut settings = Settings::load_from(
+        None,
+        &Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        },
+        Vec::<(String, String)>::new(),
+    )
+    .expect("settings");
+    settings.database_url = DatabaseUrl::sqlite_file(db);
+    settings.database_url_configured = true;
+    settings.wechat_api_base = "http://127.0.0.1:9".parse().expect("url");
+    settings
+}
+
+fn keyring() -> Keyring {
+    Keyring::new(MasterKey::from_bytes(&[5; 32]), vec![])
+}
+
+fn child(db: &str, n: usize) {
+    wxhub::return_large_allocations_to_the_os();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let before = rss_mb();
+        let start = Instant::now();
+        let app = Application::build(settings(std::path::Path::new(db)), keyring()).await.expect("app");
+        let loaded = app.engine().cache.len();
+        let after_load = rss_mb();
+        // Let the workers run (claims, cache syncs, the ticket health check) and read again.
+        let mut readings = Vec::new();
+        let watch: usize = std::env::var("WXHUB_BENCH_WATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6);
+        for _ in 0..watch {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            readings.push(format!("{:.1}", rss_mb()));
+        }
+        println!(
+            "{n} authorizers: {loaded} tokens cached in {:.1} s; RSS {:.1} MB before start, {after_load:.1} MB after loading, then every 5 s: {} MB",
+            start.elapsed().as_secs_f64(),
+            before,
+            readings.join(", ")
+        );
+        let _ = app.stop().await;
+    });
+}
+
+fn main() {
+    let n: usize = std::env::var("WXHUB_BENCH_AUTHORIZERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    if let Ok(db) = std::env::var("WXHUB_RSS_CHILD_DB") {
+        return child(&db, n);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("rss.db");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let t0 = Instant::now();
+    rt.block_on(async {
+        let store = open_store(&settings(&db), Some(keyring()))
+            .await
+            .expect("store");
+        let admin = Admin {
+            store: store.clone(),
+            actor: Actor::Cli,
+        };
+        let tenant = admin.create_tenant("rss", "Memory").await.expect("tenant");
+        let component = admin
+            .create_component(
+                COMPONENT,
+                "rsstoken",
+                Some("rss"),
+                &SecretString::from("0123456789abcdef0123456789abcdef".to_owned()),
+                &SecretString::from("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".to_owned()),
+            )
+            .await
+            .expect("component");
+        let now = wxhub::now_ms();
+        // Realistic sizes: WeChat's authorizer tokens are ~110 characters, refresh tokens ~60.
+        let access = SecretString::from("A".repeat(110));
+        let refresh = SecretString::from(format!("refreshtoken@@@{}", "R".repeat(45)));
+        for i in 0..n {
+            let appid = format!("wx{i:016}");
+            let audit = NewAuditEvent::new(
+                Actor::System,
+                "authorizer.authorized",
+                Outcome::Ok,
+                "seeded",
+                now,
+            );
+            store
+                .record_authorization(
+                    &NewAuthorization {
+                        tenant: tenant.id,
+                        component: component.id,
+                        appid: &appid,
+                        func_ids: &[1, 2, 3, 15],
+                        link: None,
+                        source: "bench",
+                        access: Some(IssuedCredential {
+                            value: &access,
+                            issued_at: now,
+                            expires_at: now + 7_200_000,
+                            refresh_at: now + 6_000_000,
+                        }),
+                        refresh: Some(&refresh),
+                    },
+                    &audit,
+                    now,
+                )
+                .await
+                .expect("seed");
+        }
+        store.close().await;
+    });
+    eprintln!(
+        "seeded {n} authorizers in {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let exe = std::env::current_exe().expect("exe");
+    let status = Command::new(exe)
+        .env("WXHUB_RSS_CHILD_DB", &db)
+        .env("WXHUB_BENCH_AUTHORIZERS", n.to_string())
+        .status()
+        .expect("child");
+    assert!(status.success());
+}

@@ -1,0 +1,436 @@
+//! The job worker: exchanging authorization codes (from a push or a redirect, whichever queued it
+//! first), then fetching the account's profile and menu.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{backoff_ms, refresh_point, Engine, EngineError};
+use crate::domain::{Actor, LinkId, NewAuditEvent, Outcome, TenantId};
+use crate::secrets::fingerprint;
+use crate::store::{
+    AuthorizerProfileUpdate, ClaimedJob, IssuedCredential, JobOutcome, NewAuthorization, NewJob,
+};
+use crate::wechat::api::WechatError;
+use crate::wechat::errcode::ErrcodeClass;
+
+pub const EXCHANGE_CODE: &str = "exchange_code";
+pub const FETCH_INFO: &str = "fetch_info";
+pub const FETCH_MENU: &str = "fetch_menu";
+
+const JOB_CONCURRENCY: usize = 8;
+
+enum JobError {
+    /// Try again after this many ms (or give up after the last attempt).
+    Retry(String, i64),
+    /// Will not work however often it is tried.
+    Fatal(String),
+}
+
+impl From<EngineError> for JobError {
+    fn from(e: EngineError) -> Self {
+        JobError::Retry(format!("internal: {e}"), 5_000)
+    }
+}
+
+impl From<crate::store::StoreError> for JobError {
+    fn from(e: crate::store::StoreError) -> Self {
+        JobError::Retry(format!("storage: {e}"), 5_000)
+    }
+}
+
+/// The de-duplication key of an authorization code's exchange: the push and the redirect for the
+/// same code produce the same key, so only one exchange is ever queued.
+pub fn exchange_key(component: crate::domain::ComponentId, code: &str) -> String {
+    format!("exchange:{}:{}", component.0, fingerprint(code))
+}
+
+impl Engine {
+    pub(super) async fn job_loop(
+        self: Arc<Self>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) {
+        let slots = Arc::new(Semaphore::new(JOB_CONCURRENCY));
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let available = slots.available_permits().max(1);
+            let now = crate::now_ms();
+            let lease_until = now + self.settings.lease.as_millis() as i64;
+            let jobs = match self
+                .store
+                .claim_due_jobs(&self.settings.instance, now, lease_until, available as i64)
+                .await
+            {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim jobs");
+                    Vec::new()
+                }
+            };
+            if jobs.is_empty() {
+                if !self
+                    .idle(&self.wake_jobs, &shutdown, self.settings.idle_poll)
+                    .await
+                {
+                    return;
+                }
+                continue;
+            }
+            for job in jobs {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let me = self.clone();
+                tracker.spawn(async move {
+                    me.run_job(job).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    async fn run_job(&self, job: ClaimedJob) {
+        let result = match job.kind.as_str() {
+            EXCHANGE_CODE => self.exchange_code(&job).await,
+            FETCH_INFO => self.fetch_info(&job).await,
+            FETCH_MENU => self.fetch_menu(&job).await,
+            other => Err(JobError::Fatal(format!("unknown job kind {other}"))),
+        };
+        let now = crate::now_ms();
+        let finished = match &result {
+            Ok(()) => self.store.finish_job(&job, JobOutcome::Done, now).await,
+            Err(JobError::Fatal(e)) => {
+                tracing::warn!(kind = %job.kind, error = %e, "job failed for good");
+                self.store.finish_job(&job, JobOutcome::Dead(e), now).await
+            }
+            Err(JobError::Retry(e, _)) if job.attempts >= job.max_attempts => {
+                tracing::warn!(kind = %job.kind, error = %e, attempts = job.attempts, "job gave up");
+                self.store.finish_job(&job, JobOutcome::Dead(e), now).await
+            }
+            Err(JobError::Retry(e, after)) => {
+                tracing::info!(kind = %job.kind, error = %e, "job will be retried");
+                self.store
+                    .finish_job(&job, JobOutcome::Retry(e, now + after), now)
+                    .await
+            }
+        };
+        if let Err(e) = finished {
+            tracing::warn!(error = %e, "could not record a job's outcome");
+        }
+    }
+
+    /// Maps a WeChat failure to a retry decision; a refused component token is refreshed first.
+    async fn wechat_job_error(&self, job: &ClaimedJob, err: WechatError) -> JobError {
+        let now = crate::now_ms();
+        match err.class() {
+            ErrcodeClass::TokenInvalid => {
+                if let (Some(component), Some(token)) = (
+                    job.component_id,
+                    job.component_id.and_then(|c| self.component_token(c, 0)),
+                ) {
+                    let _ = self
+                        .store
+                        .refresh_now_if_current(
+                            component,
+                            crate::domain::CredentialKind::ComponentAccessToken,
+                            "",
+                            &token.fingerprint(),
+                            now,
+                        )
+                        .await;
+                    self.wake_refresh.notify_one();
+                }
+                JobError::Retry(err.to_string(), 2_000)
+            }
+            ErrcodeClass::Throttled => {
+                JobError::Retry(err.to_string(), backoff_ms(job.attempts).max(5_000))
+            }
+            ErrcodeClass::Other if err.errcode().is_none() => {
+                JobError::Retry(err.to_string(), backoff_ms(job.attempts))
+            }
+            _ => JobError::Fatal(err.to_string()),
+        }
+    }
+
+    async fn exchange_code(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        let component_id = job
+            .component_id
+            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        let entry = self
+            .component_by_id(component_id)
+            .await?
+            .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
+        let now = crate::now_ms();
+        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
+            return Err(JobError::Retry("no component token yet".into(), 2_000));
+        };
+        let code = self
+            .store
+            .open_job_secret(job)?
+            .ok_or_else(|| JobError::Fatal("the job lost its authorization code".into()))?;
+        let info = match self
+            .client
+            .query_auth(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                code.expose_secret(),
+            )
+            .await
+        {
+            Ok(info) => info,
+            Err(err) => {
+                let decision = self.wechat_job_error(job, err.clone()).await;
+                if let JobError::Fatal(_) = decision {
+                    let audit = NewAuditEvent::new(
+                        Actor::System,
+                        "authorization.exchange_failed",
+                        Outcome::Failed,
+                        format!("could not exchange an authorization code: {err}"),
+                        now,
+                    )
+                    .tenant(job.tenant_id)
+                    .component(component_id)
+                    .detail(
+                        json!({ "errcode": err.errcode(), "source": job.payload.get("source") }),
+                    );
+                    let _ = self.store.append_audit(&audit).await;
+                }
+                return Err(decision);
+            }
+        };
+        // Whose account is it? The link the code came through, else the pre_auth_code's link,
+        // else the component's owner. A shared component's account with none of these cannot be
+        // attributed and is held for staff.
+        let payload_link = job
+            .payload
+            .get("link_id")
+            .and_then(Value::as_i64)
+            .map(LinkId);
+        let mut tenant: Option<TenantId> = job.tenant_id;
+        let mut link = payload_link;
+        if tenant.is_none() || link.is_none() {
+            if let Some(fp) = job.payload.get("pre_auth_code_fp").and_then(Value::as_str) {
+                if let Some((l, t)) = self.store.link_of_pre_auth_code(component_id, fp).await? {
+                    tenant = tenant.or(Some(t));
+                    link = link.or(Some(l));
+                }
+            }
+        }
+        let tenant = tenant.or(entry.component.owner.tenant_id());
+        let Some(tenant) = tenant else {
+            let message = format!(
+                "{} authorized the shared component {} but no authorization link names it",
+                info.authorizer_appid, entry.component.appid
+            );
+            self.store
+                .raise_alert(
+                    None,
+                    Some(component_id),
+                    None,
+                    "unattributed_authorization",
+                    &message,
+                    now,
+                )
+                .await?;
+            return Err(JobError::Fatal(message));
+        };
+        let func_ids: Vec<i64> = info.func_info.iter().map(|f| f.id).collect();
+        let access_value = info
+            .access_token
+            .as_ref()
+            .map(|t| SecretString::from(t.expose().to_owned()));
+        let refresh_value = info
+            .refresh_token
+            .as_ref()
+            .map(|t| SecretString::from(t.expose().to_owned()));
+        let lifetime = info.expires_in.unwrap_or(7200);
+        let access = access_value.as_ref().map(|value| IssuedCredential {
+            value,
+            issued_at: now,
+            expires_at: now + lifetime * 1000,
+            refresh_at: refresh_point(now, lifetime),
+        });
+        let source = job
+            .payload
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or("push");
+        let actor = if source == "redirect" {
+            Actor::Anonymous
+        } else {
+            Actor::Wechat
+        };
+        let audit = NewAuditEvent::new(
+            actor,
+            "authorizer.authorized",
+            Outcome::Ok,
+            format!(
+                "{} authorized {} with permission sets {:?}",
+                info.authorizer_appid, entry.component.appid, func_ids
+            ),
+            now,
+        )
+        .tenant(Some(tenant))
+        .component(component_id)
+        .authorizer(&info.authorizer_appid)
+        .detail(json!({ "permissions": func_ids, "source": source, "link_id": link.map(|l| l.0) }));
+        let recorded = self
+            .store
+            .record_authorization(
+                &NewAuthorization {
+                    tenant,
+                    component: component_id,
+                    appid: &info.authorizer_appid,
+                    func_ids: &func_ids,
+                    link,
+                    source,
+                    access,
+                    refresh: refresh_value.as_ref(),
+                },
+                &audit,
+                now,
+            )
+            .await?;
+        tracing::info!(authorizer = %info.authorizer_appid, change = recorded.change, "authorization recorded");
+        self.cache.sync(&self.store).await?;
+        for kind in [FETCH_INFO, FETCH_MENU] {
+            let key = format!("{kind}:{}:{}:{now}", component_id.0, info.authorizer_appid);
+            let follow_up = NewJob {
+                kind,
+                tenant: Some(tenant),
+                component: Some(component_id),
+                payload: json!({ "authorizer_appid": info.authorizer_appid }),
+                secret: None,
+                dedupe_key: &key,
+                run_at: now,
+                max_attempts: 8,
+            };
+            self.store.enqueue_job(&follow_up, now).await?;
+        }
+        self.wake_jobs.notify_one();
+        Ok(())
+    }
+
+    fn job_appid(job: &ClaimedJob) -> Result<String, JobError> {
+        job.payload
+            .get("authorizer_appid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| JobError::Fatal("job has no authorizer_appid".into()))
+    }
+
+    async fn fetch_info(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        let component_id = job
+            .component_id
+            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        let appid = Self::job_appid(job)?;
+        let entry = self
+            .component_by_id(component_id)
+            .await?
+            .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
+        let now = crate::now_ms();
+        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
+            return Err(JobError::Retry("no component token yet".into(), 2_000));
+        };
+        let details = match self
+            .client
+            .get_authorizer_info(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                &appid,
+            )
+            .await
+        {
+            Ok(d) => d,
+            Err(err) => return Err(self.wechat_job_error(job, err).await),
+        };
+        let p = &details.profile;
+        let info_json = p.raw.to_string();
+        self.store
+            .update_authorizer_profile(
+                component_id,
+                &appid,
+                &AuthorizerProfileUpdate {
+                    account_kind: if p.is_mini_program {
+                        "mini_program"
+                    } else {
+                        "official_account"
+                    },
+                    nick_name: &p.nick_name,
+                    head_img: p.head_img.as_deref().unwrap_or(""),
+                    user_name: p.user_name.as_deref().unwrap_or(""),
+                    principal_name: p.principal_name.as_deref().unwrap_or(""),
+                    alias: p.alias.as_deref().unwrap_or(""),
+                    qrcode_url: p.qrcode_url.as_deref().unwrap_or(""),
+                    service_type: p.service_type,
+                    verify_type: p.verify_type,
+                    account_status: p.account_status,
+                    info_json: &info_json,
+                },
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn fetch_menu(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        let component_id = job
+            .component_id
+            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        let appid = Self::job_appid(job)?;
+        let now = crate::now_ms();
+        let Some(token) = self.authorizer_token(component_id, &appid, now + 5_000) else {
+            return Err(JobError::Retry("no authorizer token yet".into(), 2_000));
+        };
+        let menu = match self
+            .client
+            .get_current_selfmenu_info(token.value.expose_secret())
+            .await
+        {
+            Ok(menu) => menu.raw,
+            // No permission for menus (a mini program, or set 15 not granted): that is the answer.
+            Err(
+                err @ WechatError::Api {
+                    code: 48001 | 61007,
+                    ..
+                },
+            ) => json!({
+                "unavailable": err.errcode(),
+                "meaning_en": err.meaning().map(|m| m.en),
+                "meaning_zh": err.meaning().map(|m| m.zh),
+            }),
+            Err(err) => return Err(self.wechat_job_error(job, err).await),
+        };
+        self.store
+            .update_authorizer_menu(component_id, &appid, &menu.to_string(), now)
+            .await?;
+        Ok(())
+    }
+
+    /// Waits (bounded) until the exchange queued under `key` has finished; for the redirect page.
+    pub async fn wait_for_exchange(
+        &self,
+        key: &str,
+        deadline: Duration,
+    ) -> Option<crate::store::JobState> {
+        let start = tokio::time::Instant::now();
+        loop {
+            match self.store.job_state(key).await {
+                Ok(Some(state)) if state.status == "done" || state.status == "dead" => {
+                    return Some(state)
+                }
+                Ok(state) if start.elapsed() >= deadline => return state,
+                Err(_) if start.elapsed() >= deadline => return None,
+                _ => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+    }
+}

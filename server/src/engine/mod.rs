@@ -1,0 +1,386 @@
+//! The token engine: keeps every credential fresh in the background and turns WeChat's pushes
+//! into stored state (DESIGN.md, "Credential lifecycle").
+//!
+//! Everything it needs to resume is in the database: due credentials are claimed with leases
+//! (`store::credentials`), work that follows a push sits in the durable job queue
+//! (`store::pushes`), and the in-memory [`TokenCache`] is only a copy. So any number of instances
+//! can run against one PostgreSQL database, and any of them can be killed at any moment.
+//!
+//! - `refresh` — claims due credentials and refreshes them with bounded concurrency (global and
+//!   per component); failures back off with jitter; "busy" and "over quota" pause the component;
+//!   61023 is recovered from the authorizer list before an account is declared lost.
+//! - `jobs` — the exchange of authorization codes, then profile and menu fetches.
+//! - `notify` — the authorization-event URL's work: verify, decrypt, parse, accept (de-duplicated),
+//!   and the redirect that races the push.
+//! - the health loop — ticket age (restarting pushes after 20 silent minutes) and cache sync.
+
+mod cache;
+mod jobs;
+mod metrics;
+mod notify;
+mod refresh;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use rand::Rng;
+use secrecy::ExposeSecret;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use cache::{CacheKey, CachedToken, TokenCache};
+pub use metrics::Metrics;
+pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
+
+use crate::domain::{Component, ComponentId, ComponentSecrets, CredentialKind};
+use crate::store::{Store, StoreError};
+use crate::wechat::api::WechatClient;
+use crate::wechat::crypto::MsgCrypt;
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// This instance's name on leases.
+    pub instance: String,
+    /// Refreshes in flight at once, all components together.
+    pub concurrency: usize,
+    /// Refreshes in flight at once for one component.
+    pub per_component: usize,
+    /// How long a claimed credential or job is ours.
+    pub lease: Duration,
+    /// How often an idle worker looks for due work (pushes and redirects wake it at once).
+    pub idle_poll: Duration,
+    /// How long WeChat honours a ticket.
+    pub ticket_lifetime: Duration,
+    /// No ticket for this long: ask WeChat to restart pushing, and raise an alert.
+    pub ticket_stale_after: Duration,
+    pub health_interval: Duration,
+    pub cache_sync_interval: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            instance: instance_name(),
+            concurrency: 64,
+            per_component: 16,
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_millis(500),
+            ticket_lifetime: Duration::from_secs(12 * 3600),
+            ticket_stale_after: Duration::from_secs(20 * 60),
+            health_interval: Duration::from_secs(30),
+            cache_sync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl EngineSettings {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        let stale = Duration::from_secs(settings.ticket_stale_seconds);
+        Self {
+            concurrency: settings.refresh_concurrency,
+            per_component: settings.refresh_concurrency_per_component,
+            ticket_stale_after: stale,
+            // A refresh makes at most a few WeChat calls (recovery pages through the list), each
+            // bounded by the client's timeout; a lease outlives that, and no more, so a killed
+            // instance's work is taken over quickly.
+            lease: (Duration::from_secs(settings.wechat_timeout_seconds) * 3)
+                .max(Duration::from_secs(5)),
+            // Look often enough to notice staleness within a quarter of the period.
+            health_interval: (stale / 4).clamp(Duration::from_millis(250), Duration::from_secs(30)),
+            ..Self::default()
+        }
+    }
+}
+
+/// `host-pid-random`: unique per process, readable in the database.
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "wxhub".into());
+    let tag: u16 = rand::thread_rng().gen();
+    format!("{host}-{}-{tag:04x}", std::process::id())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("component {0}: its stored EncodingAESKey is unusable: {1}")]
+    BadComponentKey(String, String),
+}
+
+/// A component with its secrets opened and its message crypto ready.
+pub struct ComponentEntry {
+    pub component: Component,
+    pub secrets: ComponentSecrets,
+    pub crypto: MsgCrypt,
+    /// The previous EncodingAESKey, tried when the current one does not decrypt (rotation).
+    pub previous_crypto: Option<MsgCrypt>,
+    loaded_at: tokio::time::Instant,
+}
+
+const COMPONENT_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct ComponentDirectory {
+    by_appid: RwLock<HashMap<String, Arc<ComponentEntry>>>,
+    appid_of: RwLock<HashMap<ComponentId, String>>,
+}
+
+pub struct Engine {
+    pub store: Store,
+    pub client: WechatClient,
+    pub cache: TokenCache,
+    pub metrics: Metrics,
+    pub settings: EngineSettings,
+    components: ComponentDirectory,
+    wake_jobs: Notify,
+    wake_refresh: Notify,
+    global: Arc<Semaphore>,
+    per_component: Mutex<HashMap<ComponentId, Arc<Semaphore>>>,
+    start_push_requested: Mutex<HashMap<ComponentId, i64>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("instance", &self.settings.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A lock poisoned by a panicking task still holds consistent maps here; carry on.
+fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
+    r.unwrap_or_else(|p| p.into_inner())
+}
+
+/// When to refresh a credential WeChat gave `lifetime_s` seconds: a jittered moment in the last
+/// 15–25 % of its life (7200 s → 18–30 minutes early).
+pub fn refresh_point(issued_at: i64, lifetime_s: i64) -> i64 {
+    let lifetime_ms = lifetime_s.max(1) * 1000;
+    let early: f64 = rand::thread_rng().gen_range(0.15..=0.25);
+    issued_at + lifetime_ms - (lifetime_ms as f64 * early) as i64
+}
+
+/// Exponential backoff with jitter: 5 s, 10 s, 20 s … capped at 10 minutes, times 0.5–1.0.
+pub fn backoff_ms(failures: i64) -> i64 {
+    let exp = failures.clamp(1, 8) - 1;
+    let base = (5_000i64 << exp).min(600_000);
+    let factor: f64 = rand::thread_rng().gen_range(0.5..=1.0);
+    (base as f64 * factor) as i64
+}
+
+impl Engine {
+    pub fn new(store: Store, client: WechatClient, settings: EngineSettings) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            client,
+            cache: TokenCache::default(),
+            metrics: Metrics::default(),
+            global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings,
+            components: ComponentDirectory::default(),
+            wake_jobs: Notify::new(),
+            wake_refresh: Notify::new(),
+            per_component: Mutex::new(HashMap::new()),
+            start_push_requested: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Loads the cache, then runs the workers until `shutdown`.
+    pub async fn start(
+        self: &Arc<Self>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Result<(), EngineError> {
+        let loaded = self.cache.sync(&self.store).await?;
+        tracing::info!(instance = %self.settings.instance, tokens = loaded, "token engine started");
+        tracker.spawn(self.clone().refresh_loop(tracker.clone(), shutdown.clone()));
+        tracker.spawn(self.clone().job_loop(tracker.clone(), shutdown.clone()));
+        tracker.spawn(self.clone().health_loop(shutdown.clone()));
+        tracker.spawn(self.clone().cache_loop(shutdown));
+        Ok(())
+    }
+
+    fn component_semaphore(&self, component: ComponentId) -> Arc<Semaphore> {
+        let mut map = unpoison(self.per_component.lock());
+        map.entry(component)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.per_component.max(1))))
+            .clone()
+    }
+
+    async fn load_component(
+        &self,
+        component: Component,
+    ) -> Result<Arc<ComponentEntry>, EngineError> {
+        let secrets = self.store.component_secrets(&component).await?;
+        let crypto = MsgCrypt::new(
+            secrets.message_token.expose_secret(),
+            secrets.encoding_aes_key.expose_secret(),
+            &component.appid,
+        )
+        .map_err(|e| EngineError::BadComponentKey(component.appid.clone(), e.to_string()))?;
+        let previous_crypto = secrets.previous_encoding_aes_key.as_ref().and_then(|k| {
+            MsgCrypt::new(
+                secrets.message_token.expose_secret(),
+                k.expose_secret(),
+                &component.appid,
+            )
+            .ok()
+        });
+        let entry = Arc::new(ComponentEntry {
+            component,
+            secrets,
+            crypto,
+            previous_crypto,
+            loaded_at: tokio::time::Instant::now(),
+        });
+        unpoison(self.components.appid_of.write())
+            .insert(entry.component.id, entry.component.appid.clone());
+        unpoison(self.components.by_appid.write())
+            .insert(entry.component.appid.clone(), entry.clone());
+        Ok(entry)
+    }
+
+    /// A component by appid, from memory when loaded in the last minute.
+    pub async fn component_by_appid(
+        &self,
+        appid: &str,
+    ) -> Result<Option<Arc<ComponentEntry>>, EngineError> {
+        if let Some(entry) = unpoison(self.components.by_appid.read()).get(appid) {
+            if entry.loaded_at.elapsed() < COMPONENT_TTL {
+                return Ok(Some(entry.clone()));
+            }
+        }
+        match self.store.component_by_appid(appid).await? {
+            Some(c) => Ok(Some(self.load_component(c).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn component_by_id(
+        &self,
+        id: ComponentId,
+    ) -> Result<Option<Arc<ComponentEntry>>, EngineError> {
+        let appid = unpoison(self.components.appid_of.read()).get(&id).cloned();
+        if let Some(appid) = appid {
+            return self.component_by_appid(&appid).await;
+        }
+        match self.store.component_by_id(id).await? {
+            Some(c) => Ok(Some(self.load_component(c).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The component's current token from memory, if it has time left.
+    pub fn component_token(&self, component: ComponentId, now: i64) -> Option<CachedToken> {
+        self.cache
+            .get(component, CredentialKind::ComponentAccessToken, "", now)
+    }
+
+    /// An authorizer's current access token from memory, if it has time left.
+    pub fn authorizer_token(
+        &self,
+        component: ComponentId,
+        appid: &str,
+        now: i64,
+    ) -> Option<CachedToken> {
+        self.cache
+            .get(component, CredentialKind::AuthorizerAccessToken, appid, now)
+    }
+
+    /// Wakes the workers (tests, and a fresh ticket or code).
+    pub fn wake(&self) {
+        self.wake_jobs.notify_one();
+        self.wake_refresh.notify_one();
+    }
+
+    async fn idle(&self, notify: &Notify, shutdown: &CancellationToken, for_: Duration) -> bool {
+        tokio::select! {
+            _ = shutdown.cancelled() => false,
+            _ = notify.notified() => true,
+            _ = tokio::time::sleep(for_) => true,
+        }
+    }
+
+    /// Keeps the cache in step with other instances: at once when PostgreSQL says something
+    /// changed, and every `cache_sync_interval` in any case (that also catches what a dropped
+    /// listener connection missed).
+    async fn cache_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut changes = match self.store.credential_changes().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no change notifications; the token cache polls only");
+                None
+            }
+        };
+        loop {
+            let notified = async {
+                match changes.as_mut() {
+                    Some(c) => c.next().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            let heard = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ok = notified => Some(ok),
+                _ = tokio::time::sleep(self.settings.cache_sync_interval) => None,
+            };
+            if heard == Some(true) {
+                // Let a burst of commits land, then sync once for all of them.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if heard == Some(false) {
+                // The listener connection broke; fall back to polling rather than spin.
+                tracing::warn!("change notifications stopped; the token cache polls only");
+                changes = None;
+            }
+            if let Err(e) = self.cache.sync(&self.store).await {
+                tracing::warn!(error = %e, "token cache sync failed");
+            }
+        }
+    }
+
+    async fn health_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            if let Err(e) = self.check_tickets().await {
+                tracing::warn!(error = %e, "ticket health check failed");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.settings.health_interval) => {}
+            }
+        }
+    }
+
+    /// Refreshes the state gauges (called by `/metrics` before rendering).
+    pub async fn update_gauges(&self) -> Result<(), EngineError> {
+        let now = crate::now_ms();
+        self.metrics
+            .queue_depth
+            .set(self.store.queue_depth().await?);
+        self.metrics
+            .due_credentials
+            .set(self.store.due_credentials(now).await?);
+        self.metrics.cached_tokens.set(self.cache.len() as i64);
+        for (kind, ttl) in self.cache.min_ttl_by_kind(now) {
+            self.metrics
+                .token_ttl_seconds
+                .get_or_create(&metrics::labels(&[("kind", kind.as_str())]))
+                .set(ttl / 1000);
+        }
+        for c in self.store.list_all_components().await? {
+            if let Some((_, issued_at)) = self.store.latest_ticket(c.id).await? {
+                self.metrics
+                    .ticket_age_seconds
+                    .get_or_create(&metrics::labels(&[("component", &c.appid)]))
+                    .set((now - issued_at) / 1000);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,704 @@
+//! Refreshing credentials: the claim loop, one refresh per credential kind, and what each kind of
+//! failure does (see the `engine` module docs).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{
+    backoff_ms, metrics::labels, refresh_point, unpoison, CacheKey, CachedToken, Engine,
+    EngineError,
+};
+use crate::domain::{Actor, ComponentId, CredentialKind, NewAuditEvent, Outcome};
+use crate::store::{ClaimedCredential, IssuedCredential};
+use crate::wechat::api::WechatError;
+use crate::wechat::errcode::ErrcodeClass;
+
+/// Why a refresh did not happen.
+enum RefreshError {
+    /// Not a failure: something it depends on is not there yet; try again after this many ms.
+    NotReady(&'static str, i64),
+    Wechat(WechatError),
+    Internal(EngineError),
+    LeaseLost,
+}
+
+impl From<EngineError> for RefreshError {
+    fn from(e: EngineError) -> Self {
+        RefreshError::Internal(e)
+    }
+}
+
+impl From<crate::store::StoreError> for RefreshError {
+    fn from(e: crate::store::StoreError) -> Self {
+        RefreshError::Internal(e.into())
+    }
+}
+
+/// What a refresh produced, to store and cache.
+struct Fresh {
+    value: SecretString,
+    lifetime_s: i64,
+    refresh_token: Option<SecretString>,
+}
+
+/// How long "system busy" (-1, timeouts, 5xx) and "over quota" (45009) hold a component.
+const BUSY_PAUSE_MS: i64 = 30_000;
+const QUOTA_PAUSE_MS: i64 = 300_000;
+/// A component token this close to expiry is not used to refresh authorizers.
+const COMPONENT_TOKEN_MARGIN_MS: i64 = 10_000;
+
+impl Engine {
+    pub(super) async fn refresh_loop(
+        self: Arc<Self>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let available = self.global.available_permits();
+            if available == 0 {
+                // Wait for one refresh to finish before claiming more.
+                match self.global.clone().acquire_owned().await {
+                    Ok(permit) => drop(permit),
+                    Err(_) => return,
+                }
+                continue;
+            }
+            let now = crate::now_ms();
+            let lease_until = now + self.settings.lease.as_millis() as i64;
+            let limit = available.min(256) as i64;
+            let owner = &self.settings.instance;
+            let claimed = async {
+                let mut claims = self
+                    .store
+                    .claim_due_credentials(
+                        owner,
+                        now,
+                        lease_until,
+                        limit.min(16),
+                        Some(CredentialKind::ComponentAccessToken),
+                    )
+                    .await?;
+                let rest = limit - claims.len() as i64;
+                if rest > 0 {
+                    claims.extend(
+                        self.store
+                            .claim_due_credentials(owner, now, lease_until, rest, None)
+                            .await?,
+                    );
+                }
+                Ok::<_, crate::store::StoreError>(claims)
+            }
+            .await;
+            let claims = match claimed {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim due credentials");
+                    if !self
+                        .idle(&self.wake_refresh, &shutdown, Duration::from_secs(1))
+                        .await
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if claims.is_empty() {
+                if !self
+                    .idle(&self.wake_refresh, &shutdown, self.settings.idle_poll)
+                    .await
+                {
+                    return;
+                }
+                continue;
+            }
+            for claim in claims {
+                let Ok(global) = self.global.clone().acquire_owned().await else {
+                    return;
+                };
+                let Ok(local) = self
+                    .component_semaphore(claim.component_id)
+                    .acquire_owned()
+                    .await
+                else {
+                    return;
+                };
+                let me = self.clone();
+                tracker.spawn(async move {
+                    me.refresh_one(claim).await;
+                    drop((global, local));
+                });
+            }
+        }
+    }
+
+    pub(super) async fn refresh_one(&self, claim: ClaimedCredential) {
+        let result = match claim.kind {
+            CredentialKind::ComponentAccessToken => self.fetch_component_token(&claim).await,
+            CredentialKind::AuthorizerAccessToken => {
+                self.fetch_authorizer_token(&claim, true).await
+            }
+            CredentialKind::JsapiTicket => self.fetch_jsapi_ticket(&claim).await,
+            // Tickets and refresh tokens are never "refreshed" by us; a row like that is stopped.
+            CredentialKind::ComponentVerifyTicket | CredentialKind::AuthorizerRefreshToken => {
+                Err(RefreshError::NotReady("not refreshable", 24 * 3_600_000))
+            }
+        };
+        let now = crate::now_ms();
+        let outcome = match result {
+            Ok(fresh) => self.store_fresh(&claim, fresh, now).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                self.metrics
+                    .refreshes
+                    .get_or_create(&labels(&[("kind", claim.kind.as_str())]))
+                    .inc();
+            }
+            Err(RefreshError::NotReady(why, retry_ms)) => {
+                tracing::debug!(kind = claim.kind.as_str(), subject = %claim.subject, why, "refresh postponed");
+                if let Err(e) = self.store.release_credential(&claim, now + retry_ms).await {
+                    tracing::warn!(error = %e, "could not release a credential");
+                }
+            }
+            Err(RefreshError::Wechat(err)) => self.refresh_failed(&claim, err, now).await,
+            Err(RefreshError::Internal(e)) => {
+                tracing::error!(error = %e, kind = claim.kind.as_str(), subject = %claim.subject, "refresh failed inside wxhub");
+                let next = now + backoff_ms(claim.failure_count + 1);
+                if let Err(e) = self
+                    .store
+                    .fail_refresh(&claim, "internal error", None, next, None, now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not record a failed refresh");
+                }
+            }
+            Err(RefreshError::LeaseLost) => {
+                tracing::info!(kind = claim.kind.as_str(), subject = %claim.subject, "lease lost before write-back; another worker owns it now");
+            }
+        }
+    }
+
+    async fn fetch_component_token(
+        &self,
+        claim: &ClaimedCredential,
+    ) -> Result<Fresh, RefreshError> {
+        let Some(entry) = self.component_by_id(claim.component_id).await? else {
+            return Err(RefreshError::NotReady("component is gone", 3_600_000));
+        };
+        if !entry.component.active {
+            return Err(RefreshError::NotReady("component is disabled", 600_000));
+        }
+        let Some((ticket, _issued_at)) = self.store.latest_ticket(claim.component_id).await? else {
+            return Err(RefreshError::NotReady("no ticket yet", 30_000));
+        };
+        let token = self
+            .client
+            .component_token(
+                &entry.component.appid,
+                entry.secrets.appsecret.expose_secret(),
+                ticket.expose_secret(),
+            )
+            .await
+            .map_err(RefreshError::Wechat)?;
+        Ok(Fresh {
+            value: SecretString::from(token.component_access_token.into_inner()),
+            lifetime_s: token.expires_in,
+            refresh_token: None,
+        })
+    }
+
+    fn usable_component_token(
+        &self,
+        component: ComponentId,
+        now: i64,
+    ) -> Result<CachedToken, RefreshError> {
+        self.component_token(component, now + COMPONENT_TOKEN_MARGIN_MS)
+            .ok_or(RefreshError::NotReady("no component token yet", 2_000))
+    }
+
+    async fn fetch_authorizer_token(
+        &self,
+        claim: &ClaimedCredential,
+        may_recover: bool,
+    ) -> Result<Fresh, RefreshError> {
+        let now = crate::now_ms();
+        let Some(entry) = self.component_by_id(claim.component_id).await? else {
+            return Err(RefreshError::NotReady("component is gone", 3_600_000));
+        };
+        let component_token = self.usable_component_token(claim.component_id, now)?;
+        let Some(refresh) = self
+            .store
+            .refresh_token(claim.component_id, &claim.subject)
+            .await?
+        else {
+            return Err(RefreshError::Wechat(WechatError::Api {
+                code: 61023,
+                errmsg: "no refresh token stored".into(),
+            }));
+        };
+        let result = self
+            .client
+            .authorizer_token(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                &claim.subject,
+                refresh.expose_secret(),
+            )
+            .await;
+        match result {
+            Ok(token) => {
+                let returned = token
+                    .authorizer_refresh_token
+                    .map(|r| SecretString::from(r.into_inner()))
+                    .filter(|r| r.expose_secret() != refresh.expose_secret());
+                Ok(Fresh {
+                    value: SecretString::from(token.authorizer_access_token.into_inner()),
+                    lifetime_s: token.expires_in,
+                    refresh_token: returned,
+                })
+            }
+            Err(err) if may_recover && err.errcode() == Some(61023) => {
+                match self
+                    .recover_refresh_token(
+                        claim,
+                        &entry.component.appid,
+                        &component_token,
+                        &refresh,
+                    )
+                    .await?
+                {
+                    true => Box::pin(self.fetch_authorizer_token(claim, false)).await,
+                    false => Err(RefreshError::Wechat(err)),
+                }
+            }
+            Err(err) => Err(RefreshError::Wechat(err)),
+        }
+    }
+
+    /// 61023: looks the account up in WeChat's authorizer list; a refresh token there that differs
+    /// from ours replaces it. Returns whether one was recovered.
+    async fn recover_refresh_token(
+        &self,
+        claim: &ClaimedCredential,
+        component_appid: &str,
+        component_token: &CachedToken,
+        ours: &SecretString,
+    ) -> Result<bool, RefreshError> {
+        let mut offset = 0u32;
+        loop {
+            let page = self
+                .client
+                .get_authorizer_list(
+                    component_token.value.expose_secret(),
+                    component_appid,
+                    offset,
+                    500,
+                )
+                .await
+                .map_err(RefreshError::Wechat)?;
+            if let Some(found) = page
+                .list
+                .iter()
+                .find(|i| i.authorizer_appid == claim.subject)
+            {
+                let Some(theirs) = found
+                    .refresh_token
+                    .as_ref()
+                    .filter(|t| !t.expose().is_empty())
+                else {
+                    return Ok(false);
+                };
+                if theirs.expose() == ours.expose_secret() {
+                    return Ok(false);
+                }
+                let now = crate::now_ms();
+                let audit = NewAuditEvent::new(
+                    Actor::System,
+                    "refresh_token.recovered",
+                    Outcome::Ok,
+                    format!(
+                        "recovered the refresh token of {} from the authorizer list after 61023",
+                        claim.subject
+                    ),
+                    now,
+                )
+                .tenant(claim.tenant_id)
+                .component(claim.component_id)
+                .authorizer(&claim.subject);
+                self.store
+                    .replace_refresh_token(
+                        claim,
+                        &SecretString::from(theirs.expose().to_owned()),
+                        &audit,
+                        now,
+                    )
+                    .await?;
+                return Ok(true);
+            }
+            let fetched = page.list.len() as u32;
+            offset += fetched;
+            if fetched == 0 || i64::from(offset) >= page.total_count {
+                return Ok(false);
+            }
+        }
+    }
+
+    async fn fetch_jsapi_ticket(&self, claim: &ClaimedCredential) -> Result<Fresh, RefreshError> {
+        let now = crate::now_ms();
+        let Some(token) = self.authorizer_token(
+            claim.component_id,
+            &claim.subject,
+            now + COMPONENT_TOKEN_MARGIN_MS,
+        ) else {
+            return Err(RefreshError::NotReady("no authorizer token yet", 2_000));
+        };
+        let ticket = self
+            .client
+            .get_jsapi_ticket(token.value.expose_secret())
+            .await
+            .map_err(RefreshError::Wechat)?;
+        Ok(Fresh {
+            value: SecretString::from(ticket.ticket.into_inner()),
+            lifetime_s: ticket.expires_in,
+            refresh_token: None,
+        })
+    }
+
+    async fn store_fresh(
+        &self,
+        claim: &ClaimedCredential,
+        fresh: Fresh,
+        now: i64,
+    ) -> Result<(), RefreshError> {
+        let expires_at = now + fresh.lifetime_s.max(1) * 1000;
+        let refresh_at = refresh_point(now, fresh.lifetime_s);
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            "token.refreshed",
+            Outcome::Ok,
+            format!(
+                "{} refreshed{}",
+                claim.kind.as_str(),
+                subject_suffix(&claim.subject)
+            ),
+            now,
+        )
+        .tenant(claim.tenant_id)
+        .component(claim.component_id)
+        .detail(serde_json::json!({
+            "kind": claim.kind.as_str(),
+            "expires_at": expires_at,
+            "refresh_at": refresh_at,
+            "refresh_token_changed": fresh.refresh_token.is_some(),
+            "instance": self.settings.instance,
+        }));
+        let audit = if claim.subject.is_empty() {
+            audit
+        } else {
+            audit.authorizer(&claim.subject)
+        };
+        let version = self
+            .store
+            .complete_refresh(
+                claim,
+                IssuedCredential {
+                    value: &fresh.value,
+                    issued_at: now,
+                    expires_at,
+                    refresh_at,
+                },
+                fresh.refresh_token.as_ref(),
+                &audit,
+                now,
+            )
+            .await?
+            .ok_or(RefreshError::LeaseLost)?;
+        self.cache.put(
+            CacheKey {
+                component: claim.component_id,
+                kind: claim.kind,
+                subject: claim.subject.clone(),
+            },
+            CachedToken {
+                value: fresh.value,
+                expires_at,
+                refresh_at: Some(refresh_at),
+                tenant: claim.tenant_id,
+                version,
+            },
+        );
+        Ok(())
+    }
+
+    async fn refresh_failed(&self, claim: &ClaimedCredential, err: WechatError, now: i64) {
+        let label = err.label();
+        self.metrics
+            .failures
+            .get_or_create(&labels(&[
+                ("kind", claim.kind.as_str()),
+                ("errcode", &label),
+            ]))
+            .inc();
+        let class = err.class();
+        let mut next = now + backoff_ms(claim.failure_count + 1);
+        match class {
+            ErrcodeClass::Throttled => {
+                let pause = if err.errcode() == Some(45009) {
+                    QUOTA_PAUSE_MS
+                } else {
+                    BUSY_PAUSE_MS
+                };
+                // Never wait out a pause past the token's expiry: as expiry nears, try more often
+                // (a third of the time left, at least a second); once it has expired, back off.
+                let pause = match claim.expires_at.map(|e| e - now) {
+                    Some(left) if left > 0 => pause.min((left / 3).max(1_000)),
+                    Some(_) => pause.min(backoff_ms(claim.failure_count + 1).max(1_000)),
+                    None => pause,
+                };
+                next = now + pause;
+                if let Err(e) = self
+                    .store
+                    .pause_component_refreshes(claim.component_id, next)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not pause a component's refreshes");
+                }
+            }
+            ErrcodeClass::TokenInvalid if claim.kind != CredentialKind::ComponentAccessToken => {
+                // The component token we used was refused: refresh it (once: only if it is still
+                // the one we used), and come back shortly.
+                let used = if claim.kind == CredentialKind::JsapiTicket {
+                    self.cache
+                        .get(
+                            claim.component_id,
+                            CredentialKind::AuthorizerAccessToken,
+                            &claim.subject,
+                            0,
+                        )
+                        .map(|t| {
+                            (
+                                CredentialKind::AuthorizerAccessToken,
+                                claim.subject.as_str(),
+                                t,
+                            )
+                        })
+                } else {
+                    self.cache
+                        .get(
+                            claim.component_id,
+                            CredentialKind::ComponentAccessToken,
+                            "",
+                            0,
+                        )
+                        .map(|t| (CredentialKind::ComponentAccessToken, "", t))
+                };
+                if let Some((kind, subject, token)) = used {
+                    match self
+                        .store
+                        .refresh_now_if_current(
+                            claim.component_id,
+                            kind,
+                            subject,
+                            &token.fingerprint(),
+                            now,
+                        )
+                        .await
+                    {
+                        Ok(true) => self.wake_refresh.notify_one(),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "could not force a refresh"),
+                    }
+                }
+                next = now + 2_000;
+            }
+            ErrcodeClass::AuthorizationLost
+                if claim.kind == CredentialKind::AuthorizerAccessToken =>
+            {
+                self.authorization_lost(claim, &err, now).await;
+                return;
+            }
+            ErrcodeClass::TicketProblem => {
+                // A new ticket makes the token due again at once (`store_ticket`).
+                next = now + 60_000;
+            }
+            _ => {}
+        }
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            "token.refresh_failed",
+            Outcome::Failed,
+            format!(
+                "{} refresh failed{}: {err}",
+                claim.kind.as_str(),
+                subject_suffix(&claim.subject)
+            ),
+            now,
+        )
+        .tenant(claim.tenant_id)
+        .component(claim.component_id)
+        .detail(serde_json::json!({
+            "kind": claim.kind.as_str(),
+            "error": label,
+            "errcode": err.errcode(),
+            "meaning_en": err.meaning().map(|m| m.en),
+            "meaning_zh": err.meaning().map(|m| m.zh),
+            "failures": claim.failure_count + 1,
+            "next_attempt_at": next,
+            "token_expires_at": claim.expires_at,
+        }));
+        let audit = if claim.subject.is_empty() {
+            audit
+        } else {
+            audit.authorizer(&claim.subject)
+        };
+        tracing::warn!(kind = claim.kind.as_str(), subject = %claim.subject, error = %err, "refresh failed");
+        if let Err(e) = self
+            .store
+            .fail_refresh(
+                claim,
+                &err.to_string(),
+                err.errcode(),
+                next,
+                Some(&audit),
+                now,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not record a failed refresh");
+        }
+    }
+
+    /// 61023 that the authorizer list could not cure, or 61003: the account must authorize again.
+    async fn authorization_lost(&self, claim: &ClaimedCredential, err: &WechatError, now: i64) {
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            "authorization.lost",
+            Outcome::Failed,
+            format!("{} needs to authorize again: {err}", claim.subject),
+            now,
+        )
+        .tenant(claim.tenant_id)
+        .component(claim.component_id)
+        .authorizer(&claim.subject)
+        .detail(serde_json::json!({ "errcode": err.errcode() }));
+        let next = now + 3_600_000;
+        if let Err(e) = self
+            .store
+            .fail_refresh(claim, &err.to_string(), err.errcode(), next, None, now)
+            .await
+        {
+            tracing::warn!(error = %e, "could not record a failed refresh");
+        }
+        match self
+            .store
+            .mark_needs_reauth(claim.component_id, &claim.subject, &audit, now)
+            .await
+        {
+            Ok(_) => {
+                let message = format!("{} must authorize again ({err})", claim.subject);
+                if let Err(e) = self
+                    .store
+                    .raise_alert(
+                        claim.tenant_id,
+                        Some(claim.component_id),
+                        claim.authorizer_id,
+                        "reauthorization_needed",
+                        &message,
+                        now,
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not raise an alert");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not mark an authorization as lost"),
+        }
+    }
+
+    /// Ticket health: no ticket for `ticket_stale_after` → ask WeChat to restart pushing (at most
+    /// once per that period per component) and raise an alert; a fresh ticket resolves it.
+    pub(super) async fn check_tickets(&self) -> Result<(), EngineError> {
+        let now = crate::now_ms();
+        let stale_ms = self.settings.ticket_stale_after.as_millis() as i64;
+        for component in self.store.list_all_components().await? {
+            if !component.active {
+                continue;
+            }
+            let latest = self
+                .store
+                .latest_ticket(component.id)
+                .await?
+                .map(|(_, at)| at);
+            let fresh = latest.is_some_and(|at| now - at < stale_ms);
+            if fresh {
+                self.store
+                    .resolve_alerts(component.id, "ticket_stale", now)
+                    .await?;
+                continue;
+            }
+            {
+                let mut asked = unpoison(self.start_push_requested.lock());
+                if asked
+                    .get(&component.id)
+                    .is_some_and(|at| now - at < stale_ms)
+                {
+                    continue;
+                }
+                asked.insert(component.id, now);
+            }
+            let Some(entry) = self.component_by_id(component.id).await? else {
+                continue;
+            };
+            let result = self
+                .client
+                .start_push_ticket(&component.appid, entry.secrets.appsecret.expose_secret())
+                .await;
+            let age = latest
+                .map(|at| format!("{} minutes", (now - at) / 60_000))
+                .unwrap_or_else(|| "ever".into());
+            let message =
+                format!("no component_verify_ticket for {age}; asked WeChat to restart pushing");
+            let (outcome, summary) = match &result {
+                Ok(msg) => (Outcome::Ok, format!("{message} ({msg})")),
+                Err(e) => (Outcome::Failed, format!("{message}, which failed: {e}")),
+            };
+            let audit = NewAuditEvent::new(
+                Actor::System,
+                "ticket.push_restart_requested",
+                outcome,
+                summary.clone(),
+                now,
+            )
+            .tenant(component.owner.tenant_id())
+            .component(component.id);
+            self.store.append_audit(&audit).await?;
+            self.store
+                .raise_alert(
+                    component.owner.tenant_id(),
+                    Some(component.id),
+                    None,
+                    "ticket_stale",
+                    &summary,
+                    now,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn subject_suffix(subject: &str) -> String {
+    if subject.is_empty() {
+        String::new()
+    } else {
+        format!(" for {subject}")
+    }
+}

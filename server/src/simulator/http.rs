@@ -1,0 +1,489 @@
+//! The simulator's HTTP surface: WeChat's API paths (dispatched by path, as WeChat's gateway does),
+//! the confirmation pages, the overview page and the control API.
+//!
+//! Every API call goes the same way: added latency, then an injected fault if a rule matches, then
+//! the rule in `state` under the lock, then the call is logged and any pushes it caused are queued.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::state::{error_body, AccountSeed, ComponentSeed, Lifetimes, WxErr};
+use super::{pages, CallRecord, Fault, FaultSpec, PushDrops, SimControl};
+
+type Sim = State<Arc<SimControl>>;
+
+/// The API names used in the call log and in fault rules.
+pub(crate) const API_NAMES: &[&str] = &[
+    "api_component_token",
+    "api_start_push_ticket",
+    "api_create_preauthcode",
+    "api_query_auth",
+    "api_authorizer_token",
+    "api_get_authorizer_info",
+    "api_get_authorizer_list",
+    "api_get_authorizer_option",
+    "api_set_authorizer_option",
+    "component_clear_quota",
+    "component_clear_quota_v2",
+    "get_current_selfmenu_info",
+    "getticket",
+    "custom_send",
+];
+
+fn api_for(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/cgi-bin/component/api_component_token" => "api_component_token",
+        "/cgi-bin/component/api_start_push_ticket" => "api_start_push_ticket",
+        "/cgi-bin/component/api_create_preauthcode" => "api_create_preauthcode",
+        "/cgi-bin/component/api_query_auth" => "api_query_auth",
+        "/cgi-bin/component/api_authorizer_token" => "api_authorizer_token",
+        "/cgi-bin/component/api_get_authorizer_info" => "api_get_authorizer_info",
+        "/cgi-bin/component/api_get_authorizer_list" => "api_get_authorizer_list",
+        "/cgi-bin/component/api_get_authorizer_option" => "api_get_authorizer_option",
+        "/cgi-bin/component/api_set_authorizer_option" => "api_set_authorizer_option",
+        "/cgi-bin/component/clear_quota" => "component_clear_quota",
+        "/cgi-bin/component/clear_quota/v2" => "component_clear_quota_v2",
+        "/cgi-bin/get_current_selfmenu_info" => "get_current_selfmenu_info",
+        "/cgi-bin/ticket/getticket" => "getticket",
+        "/cgi-bin/message/custom/send" => "custom_send",
+        _ => return None,
+    })
+}
+
+pub(super) fn router(sim: Arc<SimControl>) -> Router {
+    Router::new()
+        .route("/cgi-bin/componentloginpage", get(pages::confirm_page))
+        .route("/wxaopen/safe/bindcomponent", get(pages::confirm_page))
+        .route("/safe/bindcomponent", get(pages::confirm_page))
+        .route("/sim/confirm", post(pages::confirm_submit))
+        .route("/sim", get(pages::overview))
+        .route("/sim/control/state", get(control_state))
+        .route(
+            "/sim/control/lifetimes",
+            get(get_lifetimes).put(put_lifetimes),
+        )
+        .route("/sim/control/clock", post(advance_clock))
+        .route("/sim/control/latency", put(put_latency))
+        .route(
+            "/sim/control/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route("/sim/control/push-drops", put(put_push_drops))
+        .route("/sim/control/tickets", post(push_ticket))
+        .route("/sim/control/pre-auth-codes", post(mint_pre_auth_code))
+        .route("/sim/control/authorizations", post(authorize))
+        .route("/sim/control/revocations", post(revoke))
+        .route("/sim/control/accounts", post(add_accounts))
+        .route("/sim/control/components", post(add_component))
+        .route("/sim/control/calls", get(list_calls).delete(clear_calls))
+        .route("/sim/control/pushes", get(list_pushes))
+        .route("/sim/control/messages", get(list_messages))
+        .fallback(api)
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .with_state(sim)
+}
+
+fn query_map(uri: &Uri) -> HashMap<String, String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response {
+    let Some(name) = api_for(uri.path()) else {
+        return (StatusCode::NOT_FOUND, "no such WeChat API in the simulator").into_response();
+    };
+    let query = query_map(&uri);
+    let latency = sim.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    // Logged appids come from the body when it parses; a malformed body is 47001 below.
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let field = |k: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut record = CallRecord {
+        seq: 0,
+        at: sim.now(),
+        api: name.to_owned(),
+        component_appid: field("component_appid"),
+        authorizer_appid: field("authorizer_appid"),
+        errcode: 0,
+        outcome: "ok".into(),
+        injected: false,
+    };
+    if let Some(fault) = sim.take_fault(name) {
+        record.injected = true;
+        let response = match fault {
+            Fault::Errcode(code) => {
+                record.errcode = code;
+                record.outcome = format!("errcode {code}");
+                Json(error_body(code)).into_response()
+            }
+            Fault::Http(status) => {
+                record.outcome = format!("http {status}");
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                (status, "simulated upstream failure").into_response()
+            }
+            Fault::Timeout => {
+                record.outcome = "timeout".into();
+                sim.record_call(record);
+                tokio::time::sleep(sim.settings.hang).await;
+                return Json(error_body(-1)).into_response();
+            }
+        };
+        sim.record_call(record);
+        return response;
+    }
+
+    let is_get = method == Method::GET;
+    let body_value = if is_get {
+        Ok(Value::Null)
+    } else {
+        match parsed {
+            Some(v) if v.is_object() => Ok(v),
+            _ => Err(WxErr(47001)),
+        }
+    };
+    let token = query
+        .get("component_access_token")
+        .or_else(|| query.get("access_token"))
+        .map(String::as_str);
+    let result = body_value.and_then(|body| {
+        let now = sim.now();
+        let mut state = sim.state();
+        let result = match name {
+            "api_component_token" => state.api_component_token(&body, now),
+            "api_start_push_ticket" => state.api_start_push_ticket(&body, now),
+            "api_create_preauthcode" => state.api_create_preauthcode(token, &body, now),
+            "api_query_auth" => state.api_query_auth(token, &body, now),
+            "api_authorizer_token" => state.api_authorizer_token(token, &body, now),
+            "api_get_authorizer_info" => state.api_get_authorizer_info(token, &body, now),
+            "api_get_authorizer_list" => state.api_get_authorizer_list(token, &body, now),
+            "api_get_authorizer_option" => state.api_authorizer_option(token, &body, now, false),
+            "api_set_authorizer_option" => state.api_authorizer_option(token, &body, now, true),
+            "component_clear_quota" => state.api_clear_quota(token, &body, now, false),
+            "component_clear_quota_v2" => state.api_clear_quota(token, &body, now, true),
+            "get_current_selfmenu_info" => state.api_selfmenu(token, now),
+            "getticket" => state.api_getticket(token, query.get("type").map(String::as_str), now),
+            "custom_send" => state.api_custom_send(token, &body, now),
+            _ => Err(WxErr(47001)),
+        };
+        sim.flush_outbox(&mut state);
+        result
+    });
+    let response = match result {
+        Ok(value) => value,
+        Err(WxErr(code)) => {
+            record.errcode = code;
+            record.outcome = format!("errcode {code}");
+            error_body(code)
+        }
+    };
+    sim.record_call(record);
+    Json(response).into_response()
+}
+
+/// Control requests are JSON; a bad one is a 400 naming the problem.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(bad_request(&e.to_string())))
+}
+
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
+}
+
+async fn control_state(State(sim): Sim) -> Json<Value> {
+    let state = sim.state();
+    let components: Vec<Value> = state
+        .components
+        .values()
+        .map(|c| {
+            json!({
+                "appid": c.seed.appid,
+                "name": c.seed.name,
+                "notify_url": c.seed.notify_url,
+                "push_enabled": c.push_enabled,
+                "latest_ticket": c.latest_ticket(),
+                "authorizations": c.authorizations.values().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({
+        "now": sim.now(),
+        "lifetimes": state.lifetimes,
+        "latency_ms": sim.latency_ms.load(Ordering::Relaxed),
+        "components": components,
+        "accounts": state.accounts.len(),
+        "live_authorizer_tokens": state.live_authorizer_tokens(),
+    }))
+}
+
+async fn get_lifetimes(State(sim): Sim) -> Json<Lifetimes> {
+    Json(sim.lifetimes())
+}
+
+async fn put_lifetimes(State(sim): Sim, body: Bytes) -> Response {
+    // Unnamed fields keep their current value.
+    let current = serde_json::to_value(sim.lifetimes()).unwrap_or(Value::Null);
+    let patch: Value = match parse(&body) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let (Value::Object(mut merged), Value::Object(patch)) = (current, patch) else {
+        return bad_request("expected a JSON object");
+    };
+    merged.extend(patch);
+    let lifetimes: Lifetimes = match serde_json::from_value(Value::Object(merged)) {
+        Ok(l) => l,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    let all = [
+        lifetimes.component_token,
+        lifetimes.authorizer_token,
+        lifetimes.jsapi_ticket,
+        lifetimes.pre_auth_code,
+        lifetimes.auth_code,
+        lifetimes.ticket,
+    ];
+    if all.iter().any(|&s| s < 1)
+        || lifetimes.token_overlap < 0
+        || lifetimes.refresh_token_grace < 0
+    {
+        return bad_request("lifetimes must be at least 1 second (overlap and grace at least 0)");
+    }
+    sim.set_lifetimes(lifetimes);
+    Json(lifetimes).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockAdvance {
+    seconds: u64,
+}
+
+async fn advance_clock(State(sim): Sim, body: Bytes) -> Response {
+    match parse::<ClockAdvance>(&body) {
+        Ok(a) => {
+            sim.advance_clock(Duration::from_secs(a.seconds));
+            Json(json!({ "now": sim.now() })).into_response()
+        }
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Latency {
+    ms: u64,
+}
+
+async fn put_latency(State(sim): Sim, body: Bytes) -> Response {
+    match parse::<Latency>(&body) {
+        Ok(l) if l.ms <= 60_000 => {
+            sim.set_latency(Duration::from_millis(l.ms));
+            Json(json!({ "ms": l.ms })).into_response()
+        }
+        Ok(_) => bad_request("latency is capped at 60000 ms"),
+        Err(r) => *r,
+    }
+}
+
+async fn list_faults(State(sim): Sim) -> Json<Vec<FaultSpec>> {
+    Json(sim.faults())
+}
+
+async fn add_fault(State(sim): Sim, body: Bytes) -> Response {
+    let spec: FaultSpec = match parse(&body) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match sim.inject_fault(spec.clone()) {
+        Ok(()) => (StatusCode::CREATED, Json(spec)).into_response(),
+        Err(e) => bad_request(&e),
+    }
+}
+
+async fn clear_faults(State(sim): Sim) -> StatusCode {
+    sim.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+async fn put_push_drops(State(sim): Sim, body: Bytes) -> Response {
+    match parse::<PushDrops>(&body) {
+        Ok(d) if d.percent <= 100 => {
+            sim.drop_pushes(d);
+            Json(d).into_response()
+        }
+        Ok(_) => bad_request("percent must be between 0 and 100"),
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentRef {
+    component_appid: String,
+}
+
+async fn push_ticket(State(sim): Sim, body: Bytes) -> Response {
+    let r: ComponentRef = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    match sim.push_ticket_now(&r.component_appid) {
+        Some(_) => StatusCode::ACCEPTED.into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown component" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn mint_pre_auth_code(State(sim): Sim, body: Bytes) -> Response {
+    let r: ComponentRef = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let minted = sim.with_state(|s, now| {
+        s.components
+            .contains_key(&r.component_appid)
+            .then(|| s.mint_pre_auth_code(&r.component_appid, now))
+    });
+    match minted {
+        Some((code, expires_in)) => (
+            StatusCode::CREATED,
+            Json(json!({ "pre_auth_code": code, "expires_in": expires_in })),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown component" })),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeRequest {
+    component_appid: String,
+    authorizer_appid: String,
+    func_ids: Vec<i64>,
+}
+
+async fn authorize(State(sim): Sim, body: Bytes) -> Response {
+    let r: AuthorizeRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    match sim.authorize(&r.component_appid, &r.authorizer_appid, &r.func_ids) {
+        Ok((auth_code, expires_in)) => (
+            StatusCode::CREATED,
+            Json(json!({ "auth_code": auth_code, "expires_in": expires_in })),
+        )
+            .into_response(),
+        Err(e) => bad_request(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    component_appid: String,
+    authorizer_appid: String,
+}
+
+async fn revoke(State(sim): Sim, body: Bytes) -> Response {
+    let r: RevokeRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    if sim.revoke(&r.component_appid, &r.authorizer_appid) {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no live authorization between these two" })),
+        )
+            .into_response()
+    }
+}
+
+async fn add_accounts(State(sim): Sim, body: Bytes) -> Response {
+    let accounts: Vec<AccountSeed> = match parse(&body) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if let Some(bad) = accounts
+        .iter()
+        .find(|a| app::validate::appid("appid", &a.appid).is_err())
+    {
+        return bad_request(&format!("{:?} is not an appid", bad.appid));
+    }
+    let n = accounts.len();
+    sim.with_state(|s, _| accounts.into_iter().for_each(|a| s.add_account(a)));
+    (StatusCode::CREATED, Json(json!({ "added": n }))).into_response()
+}
+
+async fn add_component(State(sim): Sim, body: Bytes) -> Response {
+    let seed: ComponentSeed = match parse(&body) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if app::validate::appid("appid", &seed.appid).is_err() {
+        return bad_request("appid must be wx followed by 16 lower-case letters or digits");
+    }
+    match sim.with_state(|s, _| s.add_component(seed)) {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(e) => bad_request(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CallFilter {
+    api: Option<String>,
+    since: Option<u64>,
+}
+
+async fn list_calls(State(sim): Sim, Query(filter): Query<CallFilter>) -> Json<Vec<CallRecord>> {
+    let calls = sim
+        .calls()
+        .into_iter()
+        .filter(|c| filter.api.as_deref().is_none_or(|a| c.api == a))
+        .filter(|c| filter.since.is_none_or(|s| c.seq > s))
+        .collect();
+    Json(calls)
+}
+
+async fn clear_calls(State(sim): Sim) -> StatusCode {
+    sim.clear_calls();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_pushes(State(sim): Sim) -> Json<Vec<super::PushRecord>> {
+    Json(sim.pushes())
+}
+
+async fn list_messages(State(sim): Sim) -> Json<Value> {
+    let messages = sim.with_state(|s, _| s.sent_messages.clone());
+    Json(json!(messages))
+}

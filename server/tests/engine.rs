@@ -1,0 +1,447 @@
+//! The token engine and the WeChat callbacks, end to end against the simulator with compressed
+//! lifetimes: the real server on port 0, the simulator pushing to its notify URL, the product's
+//! client talking to the simulator.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_for, TestApp, TestDb};
+use secrecy::SecretString;
+use wxhub::admin::Admin;
+use wxhub::domain::{
+    Actor, AuthorizerStatus, ComponentId, CredentialKind, NewAuditEvent, Outcome, TenantId,
+};
+use wxhub::simulator::{
+    ComponentSeed, Fault, FaultSpec, Lifetimes, PushDrops, Seed, SimSettings, Simulator,
+};
+use wxhub::wechat::api::{ClientSettings, WechatClient};
+use wxhub::wechat::links::AuthorizationRequest;
+
+const COMPONENT: &str = "wx7e57c0de00000001";
+const OA: &str = "wx5a1c0ffee0000001";
+const MP: &str = "wx5a1c0ffee0000003";
+
+struct Rig {
+    app: TestApp,
+    sim: Simulator,
+    seed: ComponentSeed,
+    component: ComponentId,
+    tenant: TenantId,
+    client: WechatClient,
+}
+
+async fn rig(
+    db: &TestDb,
+    lifetimes: Lifetimes,
+    tweak: impl FnOnce(&mut wxhub::config::Settings),
+) -> Rig {
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SimSettings {
+            lifetimes,
+            ticket_interval: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        Seed {
+            components: vec![],
+            accounts: Seed::demo_accounts(),
+        },
+    )
+    .await
+    .unwrap();
+    let base: url::Url = sim.base_url().parse().unwrap();
+    let app = common::spawn_app_with(db, |s| {
+        s.wechat_api_base = base.clone();
+        s.wechat_mp_base = base.clone();
+        s.wechat_open_base = base.clone();
+        s.wechat_timeout_seconds = 2;
+        tweak(s);
+    })
+    .await;
+    let admin = Admin {
+        store: app.store.clone(),
+        actor: Actor::Cli,
+    };
+    let tenant = admin.create_tenant("acme", "Acme").await.unwrap();
+    let mut seed = ComponentSeed::generate(COMPONENT, "Acme Platform", None);
+    let component = admin
+        .create_component(
+            COMPONENT,
+            &seed.token,
+            Some("acme"),
+            &SecretString::from(seed.secret.clone()),
+            &SecretString::from(seed.encoding_aes_key.clone()),
+        )
+        .await
+        .unwrap();
+    seed.notify_url = Some(app.url(&format!("/wechat/{COMPONENT}/notify")));
+    // Registering the component makes the simulator push its first ticket right away.
+    sim.with_state(|s, _| s.add_component(seed.clone()))
+        .unwrap();
+    let client = WechatClient::new(&ClientSettings {
+        api_base: base,
+        timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+    })
+    .unwrap();
+    Rig {
+        app,
+        sim,
+        seed,
+        component: component.id,
+        tenant: tenant.id,
+        client,
+    }
+}
+
+impl Rig {
+    fn engine(&self) -> &std::sync::Arc<wxhub::engine::Engine> {
+        self.app.app.as_ref().unwrap().engine()
+    }
+
+    async fn component_token(&self) -> String {
+        let engine = self.engine();
+        assert!(
+            wait_for(Duration::from_secs(15), || async {
+                engine
+                    .component_token(self.component, wxhub::now_ms())
+                    .is_some()
+            })
+            .await,
+            "the engine never got a component token"
+        );
+        use secrecy::ExposeSecret;
+        engine
+            .component_token(self.component, wxhub::now_ms())
+            .unwrap()
+            .value
+            .expose_secret()
+            .to_owned()
+    }
+
+    /// A link, a pre_auth_code minted for it, and the owner confirming on the simulated page;
+    /// returns where WeChat sends the browser back.
+    async fn authorize(&self, account: &str, funcs: &[i64]) -> String {
+        let token = self.component_token().await;
+        let public_id = format!("l{}", common::random_suffix());
+        let audit = NewAuditEvent::new(
+            Actor::Cli,
+            "link.created",
+            Outcome::Ok,
+            "test link",
+            wxhub::now_ms(),
+        );
+        let link = self
+            .app
+            .store
+            .create_link(
+                self.tenant,
+                self.component,
+                &public_id,
+                3,
+                None,
+                "",
+                None,
+                &audit,
+                wxhub::now_ms(),
+            )
+            .await
+            .unwrap();
+        let code = self
+            .client
+            .create_preauthcode(&token, COMPONENT)
+            .await
+            .unwrap();
+        let code_value = SecretString::from(code.pre_auth_code.expose().to_owned());
+        self.app
+            .store
+            .record_pre_auth_code(
+                &link,
+                &code_value,
+                wxhub::now_ms() + 600_000,
+                wxhub::now_ms(),
+            )
+            .await
+            .unwrap();
+        let redirect = self.app.url(&format!("/authorize/{public_id}/done"));
+        let page = AuthorizationRequest {
+            component_appid: COMPONENT,
+            pre_auth_code: code.pre_auth_code.expose(),
+            redirect_uri: &redirect,
+            auth_type: None,
+            biz_appid: None,
+        }
+        .pc_url(&self.sim.base_url().parse().unwrap());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        assert_eq!(http.get(&page).send().await.unwrap().status(), 200);
+        let mut form: Vec<(&str, String)> = vec![
+            ("component_appid", COMPONENT.into()),
+            ("pre_auth_code", code.pre_auth_code.expose().into()),
+            ("redirect_uri", redirect.clone()),
+            ("authorizer_appid", account.into()),
+        ];
+        for f in funcs {
+            form.push(("func", f.to_string()));
+        }
+        let done = http
+            .post(format!("{}/sim/confirm", self.sim.base_url()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), 302);
+        done.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    fn token_is_valid_at_wechat(&self, token: &str) -> bool {
+        self.sim
+            .with_state(|s, now| s.authorizer_token_valid(token, now))
+    }
+
+    fn cached_authorizer_token(&self, appid: &str) -> Option<String> {
+        use secrecy::ExposeSecret;
+        self.engine()
+            .authorizer_token(self.component, appid, wxhub::now_ms())
+            .map(|t| t.value.expose_secret().to_owned())
+    }
+
+    async fn authorizer_status(&self, appid: &str) -> Option<AuthorizerStatus> {
+        self.app
+            .store
+            .authorizer(self.tenant, appid)
+            .await
+            .unwrap()
+            .map(|a| a.status)
+    }
+
+    fn calls(&self, api: &str) -> Vec<wxhub::simulator::CallRecord> {
+        self.sim
+            .calls()
+            .into_iter()
+            .filter(|c| c.api == api)
+            .collect()
+    }
+
+    async fn stop(self) {
+        self.app.stop().await;
+        self.sim.stop().await;
+    }
+}
+
+/// Watches the served token for `duration`: every token the engine serves must be one WeChat
+/// accepts at that moment. Returns how many samples were taken.
+async fn never_serves_a_dead_token(r: &Rig, appid: &str, duration: Duration) -> usize {
+    let start = tokio::time::Instant::now();
+    let mut samples = 0;
+    while start.elapsed() < duration {
+        if let Some(token) = r.cached_authorizer_token(appid) {
+            assert!(
+                r.token_is_valid_at_wechat(&token),
+                "the engine served a token WeChat no longer accepts"
+            );
+            samples += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    samples
+}
+
+fn compressed() -> Lifetimes {
+    Lifetimes {
+        component_token: 30,
+        authorizer_token: 6,
+        jsapi_ticket: 6,
+        token_overlap: 1,
+        refresh_token_grace: 1,
+        ..Lifetimes::default()
+    }
+}
+
+on_both_databases! {
+    the_whole_chain_and_refreshes_over_several_lifetimes => async |db: &TestDb| {
+        let r = rig(db, compressed(), |_| {}).await;
+        let location = r.authorize(OA, &[1, 2, 15]).await;
+        // The browser comes back: the page says it worked, and the account is stored.
+        let page = r.app.client.get(&location).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(OA) && html.contains("authorized"), "{html}");
+        let account = r.app.store.authorizer(r.tenant, OA).await.unwrap().unwrap();
+        assert_eq!(account.status, AuthorizerStatus::Authorized);
+        assert_eq!(account.func_ids, vec![1, 2, 15]);
+        // The push for the same code arrived too; only one exchange happened.
+        assert!(wait_for(Duration::from_secs(5), || async { r.sim.pushes().iter().any(|p| p.info_type == "authorized" && p.outcome == "delivered") }).await);
+        assert_eq!(r.calls("api_query_auth").len(), 1, "one exchange for the push and the redirect");
+        // Profile and menu follow from the queue.
+        assert!(wait_for(Duration::from_secs(10), || async {
+            let a = r.app.store.authorizer(r.tenant, OA).await.unwrap().unwrap();
+            a.info_fetched_at.is_some() && a.menu_fetched_at.is_some()
+        }).await, "profile and menu fetched");
+        let account = r.app.store.authorizer(r.tenant, OA).await.unwrap().unwrap();
+        assert_eq!(account.nick_name, "华夏咖啡 Huaxia Coffee");
+        assert_eq!(account.account_kind, "official_account");
+        assert!(account.menu_json.unwrap().contains("button"));
+        let history = r.app.store.authorizer_history(r.tenant, account.id).await.unwrap();
+        assert_eq!(history[0].change, "authorized");
+
+        // Over four 6-second lifetimes the served token is always one WeChat accepts, and it is
+        // refreshed before it expires, once per lifetime.
+        let before = r.calls("api_authorizer_token").len();
+        let samples = never_serves_a_dead_token(&r, OA, Duration::from_secs(24)).await;
+        assert!(samples > 200, "the token was served throughout ({samples} samples)");
+        let refreshes: Vec<_> = r.calls("api_authorizer_token").into_iter().skip(before).collect();
+        assert!((3..=6).contains(&refreshes.len()), "{} refreshes in 4 lifetimes", refreshes.len());
+        for pair in refreshes.windows(2) {
+            let gap = pair[1].at - pair[0].at;
+            assert!(gap >= 3_500, "two refreshes {gap} ms apart: a duplicate");
+        }
+        // Every refresh is audited.
+        let audit = r.app.store.tenant_audit(r.tenant, 500).await.unwrap();
+        assert!(audit.iter().filter(|e| e.kind == "token.refreshed" && e.authorizer_appid.as_deref() == Some(OA)).count() >= 3);
+        let metrics = r.app.client.get(r.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("wxhub_refreshes_total{kind=\"authorizer_access_token\"}"), "{metrics}");
+        assert!(metrics.contains("wxhub_ticket_age_seconds"), "{metrics}");
+        r.stop().await;
+    };
+
+    ticket_pushes_stop_tokens_still_refresh_and_pushing_is_restarted => async |db: &TestDb| {
+        let lifetimes = Lifetimes { component_token: 4, token_overlap: 1, ..Lifetimes::default() };
+        let r = rig(db, lifetimes, |s| s.ticket_stale_seconds = 3).await;
+        r.component_token().await;
+        // The simulator pushes no more tickets (interval 1 h), yet component tokens keep coming
+        // from the one ticket stored.
+        assert!(wait_for(Duration::from_secs(20), || async { r.calls("api_component_token").iter().filter(|c| c.errcode == 0).count() >= 4 }).await);
+        // After 3 silent seconds the engine asked WeChat to push again, which it did.
+        assert!(wait_for(Duration::from_secs(10), || async { !r.calls("api_start_push_ticket").is_empty() }).await);
+        let audit = r.app.store.tenant_audit(r.tenant, 500).await.unwrap();
+        assert!(audit.iter().any(|e| e.kind == "ticket.push_restart_requested"));
+        assert!(wait_for(Duration::from_secs(5), || async {
+            r.sim.pushes().iter().filter(|p| p.info_type == "component_verify_ticket" && p.outcome == "delivered").count() >= 2
+        }).await);
+        r.stop().await;
+    };
+
+    faults_are_survived_without_serving_dead_tokens => async |db: &TestDb| {
+        let r = rig(db, compressed(), |_| {}).await;
+        let location = r.authorize(MP, &[17, 19]).await;
+        assert_eq!(r.app.client.get(&location).send().await.unwrap().status(), 200);
+        r.sim.set_latency(Duration::from_millis(150));
+        // One fault at a time; after each the engine must get a good token again, and at no
+        // moment may it serve one WeChat would refuse. 40001 is "the component token you used is
+        // not valid": the engine must refresh the component token and carry on.
+        for fault in [Fault::Errcode(-1), Fault::Errcode(45009), Fault::Http(502), Fault::Timeout, Fault::Errcode(40001)] {
+            let component_refreshes = r.calls("api_component_token").len();
+            r.sim.inject_fault(FaultSpec { api: Some("api_authorizer_token".into()), fault, times: Some(1), percent: None }).unwrap();
+            let hit_at = loop {
+                if let Some(c) = r.calls("api_authorizer_token").into_iter().rev().find(|c| c.injected) {
+                    if r.sim.faults().is_empty() { break c.seq; }
+                }
+                never_serves_a_dead_token(&r, MP, Duration::from_millis(200)).await;
+            };
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !r.calls("api_authorizer_token").iter().any(|c| c.seq > hit_at && c.errcode == 0 && !c.injected) {
+                assert!(tokio::time::Instant::now() < deadline, "no recovery from {fault:?}");
+                never_serves_a_dead_token(&r, MP, Duration::from_millis(200)).await;
+            }
+            if fault == Fault::Errcode(40001) {
+                assert!(r.calls("api_component_token").len() > component_refreshes, "40001 made the engine refresh the component token");
+            }
+        }
+        r.sim.set_latency(Duration::ZERO);
+        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(MP).is_some() }).await, "a token is served again");
+        let health = r.app.store.credential_health(r.component, CredentialKind::AuthorizerAccessToken, MP).await.unwrap().unwrap();
+        assert_eq!(health.failure_count, 0, "the failures were cleared by a success");
+        let audit = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap();
+        assert!(audit.iter().any(|e| e.kind == "token.refresh_failed"));
+        r.stop().await;
+    };
+
+    a_lost_refresh_token_is_recovered_and_a_revocation_stops_everything => async |db: &TestDb| {
+        let r = rig(db, compressed(), |_| {}).await;
+        let location = r.authorize(OA, &[1]).await;
+        assert_eq!(r.app.client.get(&location).send().await.unwrap().status(), 200);
+        // WeChat replaces the refresh token but the push telling us is lost: our refresh token
+        // dies after its 1-second grace, and the engine must recover the new one.
+        r.sim.drop_pushes(PushDrops { next: 1, percent: 0 });
+        r.sim.authorize(COMPONENT, OA, &[1]).unwrap();
+        let before = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().iter().filter(|e| e.kind == "refresh_token.recovered").count();
+        assert!(wait_for(Duration::from_secs(20), || async {
+            r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().iter().filter(|e| e.kind == "refresh_token.recovered").count() > before
+        }).await, "61023 was recovered from the authorizer list");
+        assert!(!r.calls("api_get_authorizer_list").is_empty());
+        let want = r.sim.with_state(|s, _| s.refresh_token(COMPONENT, OA)).unwrap();
+        let have = r.app.store.refresh_token(r.component, OA).await.unwrap().unwrap();
+        use secrecy::ExposeSecret;
+        assert_eq!(have.expose_secret(), want, "the current refresh token is stored");
+        assert_eq!(r.authorizer_status(OA).await, Some(AuthorizerStatus::Authorized));
+        never_serves_a_dead_token(&r, OA, Duration::from_secs(8)).await;
+
+        // The owner revokes: the account is marked, its token is no longer served, no refreshes.
+        assert!(r.sim.revoke(COMPONENT, OA));
+        assert!(wait_for(Duration::from_secs(5), || async { r.authorizer_status(OA).await == Some(AuthorizerStatus::Revoked) }).await);
+        assert!(r.cached_authorizer_token(OA).is_none());
+        let calls = r.calls("api_authorizer_token").len();
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        assert_eq!(r.calls("api_authorizer_token").len(), calls, "no refresh after revocation");
+        let account = r.app.store.authorizer(r.tenant, OA).await.unwrap().unwrap();
+        let history = r.app.store.authorizer_history(r.tenant, account.id).await.unwrap();
+        assert_eq!(history.last().unwrap().change, "revoked");
+        r.stop().await;
+    };
+
+    forged_replayed_and_malformed_pushes => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        r.component_token().await;
+        let pushes = r.app.store.push_count(r.component).await.unwrap();
+        let crypto = wxhub::wechat::crypto::MsgCrypt::new(&r.seed.token, &r.seed.encoding_aes_key, COMPONENT).unwrap();
+        let ticket_xml = format!("<xml><AppId>{COMPONENT}</AppId><CreateTime>{}</CreateTime><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>ticket@@@forged</ComponentVerifyTicket></xml>", wxhub::now_ms() / 1000);
+        let sealed = crypto.encrypt(&ticket_xml, "1700000000", "42");
+        let body = wxhub::wechat::xml::build_envelope(COMPONENT, &sealed.encrypt);
+        let url = |sig: &str| r.app.url(&format!("/wechat/{COMPONENT}/notify?timestamp=1700000000&nonce=42&encrypt_type=aes&msg_signature={sig}"));
+        let post = |u: String, b: String| r.app.client.post(u).body(b).send();
+        // Forged signature: 401, nothing stored.
+        let bad = post(url(&"0".repeat(40)), body.clone()).await.unwrap();
+        assert_eq!(bad.status(), 401);
+        // Wrong key entirely (another platform's ciphertext): refused.
+        let other = wxhub::wechat::crypto::MsgCrypt::new(&r.seed.token, "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", COMPONENT).unwrap();
+        let foreign = other.encrypt(&ticket_xml, "1700000000", "42");
+        assert_eq!(post(url(&foreign.msg_signature), wxhub::wechat::xml::build_envelope(COMPONENT, &foreign.encrypt)).await.unwrap().status(), 400);
+        // Right key, but the plaintext names another appid.
+        let elsewhere = wxhub::wechat::crypto::MsgCrypt::new(&r.seed.token, &r.seed.encoding_aes_key, "wx0000000000000009").unwrap();
+        let wrong_appid = elsewhere.encrypt(&ticket_xml, "1700000000", "42");
+        assert_eq!(post(url(&wrong_appid.msg_signature), wxhub::wechat::xml::build_envelope(COMPONENT, &wrong_appid.encrypt)).await.unwrap().status(), 400);
+        // Garbage bodies and queries.
+        for garbage in ["", "not xml", "<xml><Encrypt></Encrypt></xml>", "<!DOCTYPE x [<!ENTITY a \"b\">]><xml/>"] {
+            assert_eq!(post(url(&sealed.msg_signature), garbage.to_owned()).await.unwrap().status(), 400, "{garbage:?}");
+        }
+        assert_eq!(r.app.client.post(r.app.url(&format!("/wechat/{COMPONENT}/notify"))).body(body.clone()).send().await.unwrap().status(), 400);
+        assert_eq!(post(r.app.url("/wechat/wx9999999999999999/notify?timestamp=1&nonce=2&msg_signature=x"), body.clone()).await.unwrap().status(), 404);
+        let huge = format!("<xml><Encrypt>{}</Encrypt></xml>", "A".repeat(80 * 1024));
+        assert_eq!(post(url(&sealed.msg_signature), huge).await.unwrap().status(), 413);
+        assert_eq!(r.app.store.push_count(r.component).await.unwrap(), pushes, "nothing stored");
+        let audit = r.app.store.tenant_audit(r.tenant, 100).await.unwrap();
+        assert!(audit.iter().filter(|e| e.kind == "push.rejected").count() >= 5);
+
+        // A genuine push is accepted once; WeChat's retry of it is answered success and ignored.
+        let ok = post(url(&sealed.msg_signature), body.clone()).await.unwrap();
+        assert_eq!((ok.status().as_u16(), ok.text().await.unwrap()), (200, "success".to_owned()));
+        assert_eq!(r.app.store.push_count(r.component).await.unwrap(), pushes + 1);
+        let again = post(url(&sealed.msg_signature), body.clone()).await.unwrap();
+        assert_eq!((again.status().as_u16(), again.text().await.unwrap()), (200, "success".to_owned()));
+        assert_eq!(r.app.store.push_count(r.component).await.unwrap(), pushes + 1, "the replay was not stored twice");
+        // Unknown InfoTypes are acknowledged and kept.
+        let unknown = format!("<xml><AppId>{COMPONENT}</AppId><CreateTime>1</CreateTime><InfoType>brand_new</InfoType><Foo>bar</Foo></xml>");
+        let sealed = crypto.encrypt(&unknown, "1700000000", "43");
+        let u = r.app.url(&format!("/wechat/{COMPONENT}/notify?timestamp=1700000000&nonce=43&msg_signature={}", sealed.msg_signature));
+        let res = post(u, wxhub::wechat::xml::build_envelope(COMPONENT, &sealed.encrypt)).await.unwrap();
+        assert_eq!(res.text().await.unwrap(), "success");
+        assert_eq!(r.app.store.push_count(r.component).await.unwrap(), pushes + 2);
+        // The redirect with garbage: clear pages, nothing stored.
+        assert_eq!(r.app.client.get(r.app.url("/authorize/nope/done?auth_code=x")).send().await.unwrap().status(), 404);
+        r.stop().await;
+    };
+}
