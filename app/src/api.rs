@@ -40,3 +40,100 @@ pub async fn current_user() -> Result<Option<SessionUser>, AppError> {
     let (services, ctx) = context().map_err(fail)?;
     services.auth.current_user(&ctx).await.map_err(fail)
 }
+
+// ---- the tenant console ----
+
+#[server(prefix = "/ui", endpoint = "dashboard")]
+pub async fn dashboard() -> Result<crate::dto::Dashboard, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.dashboard(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "accounts")]
+pub async fn accounts(
+    query: crate::dto::AccountQuery,
+) -> Result<crate::dto::AccountPage, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.accounts(&ctx, query).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "account")]
+pub async fn account(appid: String) -> Result<crate::dto::AccountDetail, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.account(&ctx, &appid).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "refresh-menu")]
+pub async fn refresh_menu(appid: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.refresh_menu(&ctx, &appid).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "link-components")]
+pub async fn link_components() -> Result<Vec<crate::dto::ComponentChoice>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.link_components(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "links")]
+pub async fn links() -> Result<Vec<crate::dto::LinkView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.links(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-link")]
+pub async fn create_link(form: crate::dto::NewLinkForm) -> Result<crate::dto::LinkView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.create_link(&ctx, form).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "revoke-link")]
+pub async fn revoke_link(id: i64) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.revoke_link(&ctx, id).await.map_err(fail)
+}
+
+// ---- the public authorization pages (no session) ----
+
+#[server(prefix = "/ui", endpoint = "public-link")]
+pub async fn public_link(public_id: String) -> Result<crate::dto::PublicLink, AppError> {
+    use crate::services::{fail, services};
+    let services = services().map_err(fail)?;
+    services.authorize.open_link(&public_id).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "public-link-landed")]
+pub async fn public_link_landed(
+    public_id: String,
+    since: i64,
+) -> Result<Option<crate::dto::AuthorizedAccount>, AppError> {
+    use crate::services::{fail, services};
+    let services = services().map_err(fail)?;
+    services
+        .authorize
+        .link_landed(&public_id, since)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "authorization-done")]
+pub async fn authorization_done(
+    public_id: String,
+    auth_code: Option<String>,
+) -> Result<crate::dto::DoneOutcome, AppError> {
+    use crate::services::{fail, services};
+    let services = services().map_err(fail)?;
+    services
+        .authorize
+        .complete(&public_id, auth_code.as_deref())
+        .await
+        .map_err(fail)
+}

@@ -17,7 +17,13 @@ pub enum AppError {
     #[error("You do not have access to this.")]
     Forbidden,
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+        /// The same message in Chinese.
+        #[serde(default)]
+        message_zh: String,
+    },
     #[error("Not found.")]
     NotFound,
     #[error("Something went wrong on our side. It has been logged; please try again.")]
@@ -28,9 +34,38 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
         AppError::Invalid {
             field: field.to_owned(),
-            message: message.into(),
+            message_zh: message.clone(),
+            message,
+        }
+    }
+
+    /// A field error with its message in both languages.
+    pub fn invalid_bilingual(field: &str, en: impl Into<String>, zh: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.to_owned(),
+            message: en.into(),
+            message_zh: zh.into(),
+        }
+    }
+
+    /// The message in the page's language; every variant has both.
+    pub fn message(&self, lang: crate::i18n::Lang) -> String {
+        use crate::i18n::Lang;
+        match (self, lang) {
+            (_, Lang::En) => self.to_string(),
+            (AppError::InvalidCredentials, Lang::Zh) => "邮箱或密码错误。".into(),
+            (AppError::Throttled { retry_after_secs }, Lang::Zh) => {
+                format!("登录失败次数过多，请 {retry_after_secs} 秒后再试。")
+            }
+            (AppError::Unauthenticated, Lang::Zh) => "请先登录。".into(),
+            (AppError::Forbidden, Lang::Zh) => "你没有权限访问此内容。".into(),
+            (AppError::Invalid { message_zh, .. }, Lang::Zh) => message_zh.clone(),
+            (AppError::NotFound, Lang::Zh) => "未找到。".into(),
+            (AppError::Internal, Lang::Zh) => "服务器出错了，已记录，请重试。".into(),
+            (AppError::Unreachable, Lang::Zh) => "无法连接服务器，请检查网络后重试。".into(),
         }
     }
 
@@ -81,7 +116,11 @@ impl FromServerFnError for AppError {
         match value {
             ServerFnErrorErr::Request(_) => AppError::Unreachable,
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
-                AppError::invalid("request", "the form was incomplete or malformed")
+                AppError::invalid_bilingual(
+                    "request",
+                    "the form was incomplete or malformed",
+                    "表单不完整或格式有误",
+                )
             }
             _ => AppError::Internal,
         }

@@ -5,7 +5,9 @@
 //! server judge a form the same way.
 
 pub mod api;
+pub mod dto;
 pub mod error;
+pub mod i18n;
 pub mod model;
 mod pages;
 pub mod permissions;
@@ -26,7 +28,7 @@ use crate::model::SessionUser;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=crate::i18n::detect().tag()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -53,6 +55,7 @@ pub struct Auth {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(i18n::detect());
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
     let user = Resource::new(
@@ -71,16 +74,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/authorize/:link") view=pages::LinkPage ssr=SsrMode::Async/>
+                <Route path=path!("/authorize/:link/done") view=pages::DonePage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=pages::Console ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::Dashboard/>
-                    <Route path=path!("accounts") view=|| pages::not_built("Accounts", "Authorized Official Accounts and Mini Programs, with their permissions, menus and token health.")/>
-                    <Route path=path!("links") view=|| pages::not_built("Authorization links", "Pages that account owners open to authorize your platform.")/>
-                    <Route path=path!("components") view=|| pages::not_built("Components", "Your third-party platforms and the callback URLs to paste into WeChat.")/>
-                    <Route path=path!("api-keys") view=|| pages::not_built("API keys", "Keys your own systems use to fetch tokens.")/>
-                    <Route path=path!("users") view=|| pages::not_built("Users", "Who can sign in to this console.")/>
-                    <Route path=path!("tenants") view=|| pages::not_built("Tenants", "Customer organisations on this platform.")/>
-                    <Route path=path!("authorizations") view=|| pages::not_built("Authorizations", "Every authorization across tenants.")/>
-                    <Route path=path!("audit") view=|| pages::not_built("Audit log", "Every authorization, token change and admin action.")/>
+                    <Route path=path!("accounts") view=pages::AccountsPage/>
+                    <Route path=path!("accounts/:appid") view=pages::AccountPage/>
+                    <Route path=path!("links") view=pages::LinksPage/>
+                    <Route path=path!("components") view=|| pages::not_built("Components", "第三方平台")/>
+                    <Route path=path!("api-keys") view=|| pages::not_built("API keys", "API 密钥")/>
+                    <Route path=path!("users") view=|| pages::not_built("Users", "用户")/>
+                    <Route path=path!("tenants") view=|| pages::not_built("Tenants", "租户")/>
+                    <Route path=path!("authorizations") view=|| pages::not_built("Authorizations", "授权记录")/>
+                    <Route path=path!("audit") view=|| pages::not_built("Audit log", "审计日志")/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::dto::{
+    AccountDetail, AccountPage, AccountQuery, AuthorizedAccount, ComponentChoice, Dashboard,
+    DoneOutcome, LinkView, NewLinkForm, PublicLink,
+};
 use crate::error::AppError;
 use crate::model::SessionUser;
 
@@ -37,10 +41,49 @@ pub trait AuthService: Send + Sync + 'static {
     async fn current_user(&self, ctx: &RequestCtx) -> Result<Option<SessionUser>, AppError>;
 }
 
+/// The tenant console: everything a tenant admin or viewer sees and (admins only) changes. Every
+/// method finds the tenant from the session; none takes a tenant id from the browser.
+#[async_trait]
+pub trait ConsoleService: Send + Sync + 'static {
+    async fn dashboard(&self, ctx: &RequestCtx) -> Result<Dashboard, AppError>;
+    async fn accounts(&self, ctx: &RequestCtx, query: AccountQuery)
+        -> Result<AccountPage, AppError>;
+    async fn account(&self, ctx: &RequestCtx, appid: &str) -> Result<AccountDetail, AppError>;
+    /// Queues a fresh fetch of the account's menu from WeChat.
+    async fn refresh_menu(&self, ctx: &RequestCtx, appid: &str) -> Result<(), AppError>;
+    async fn link_components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentChoice>, AppError>;
+    async fn links(&self, ctx: &RequestCtx) -> Result<Vec<LinkView>, AppError>;
+    async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm)
+        -> Result<LinkView, AppError>;
+    async fn revoke_link(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
+}
+
+/// The public pages an account owner sees; no session, the link's unguessable id is the key.
+#[async_trait]
+pub trait AuthorizePageService: Send + Sync + 'static {
+    /// The link page: a pre_auth_code that is valid for a while yet, and the URLs and QR code
+    /// built from it.
+    async fn open_link(&self, public_id: &str) -> Result<PublicLink, AppError>;
+    /// The account that authorized through this link at or after `since` (Unix ms), if any.
+    async fn link_landed(
+        &self,
+        public_id: &str,
+        since: i64,
+    ) -> Result<Option<AuthorizedAccount>, AppError>;
+    /// WeChat's redirect: exchanges the code (idempotent with the `authorized` push).
+    async fn complete(
+        &self,
+        public_id: &str,
+        auth_code: Option<&str>,
+    ) -> Result<DoneOutcome, AppError>;
+}
+
 /// Every service the UI uses, provided to the Leptos context once at startup.
 #[derive(Clone)]
 pub struct Services {
     pub auth: Arc<dyn AuthService>,
+    pub console: Arc<dyn ConsoleService>,
+    pub authorize: Arc<dyn AuthorizePageService>,
 }
 
 /// Pulls the services and the request context out of the Leptos context of a server function.
@@ -55,6 +98,11 @@ pub fn context() -> Result<(Services, RequestCtx), AppError> {
         .ok_or(AppError::Internal)?;
     let client_ip = parts.extensions.get::<ClientIp>().map(|ip| ip.0);
     Ok((services, RequestCtx { session, client_ip }))
+}
+
+/// The services alone, for the public pages that have no session.
+pub fn services() -> Result<Services, AppError> {
+    leptos::prelude::use_context::<Services>().ok_or(AppError::Internal)
 }
 
 /// True when the request is a plain HTML form post (no JavaScript): the answer must be a redirect.

@@ -129,6 +129,91 @@ pub fn appsecret(input: &str) -> Result<String, String> {
     }
 }
 
+/// The longest a link may stay valid: a year.
+pub const LINK_MAX_HOURS: u32 = 24 * 366;
+
+/// A create-link form that passed the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidLinkForm {
+    pub component_id: i64,
+    pub auth_type: u8,
+    pub biz_appid: Option<String>,
+    pub note: String,
+    pub expires_in_hours: Option<u32>,
+}
+
+/// The first field of the create-link form that breaks a rule, as (field, English, Chinese).
+pub fn link_form(
+    form: &crate::dto::NewLinkForm,
+) -> Result<ValidLinkForm, (&'static str, String, String)> {
+    let component_id = form
+        .component_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            (
+                "component_id",
+                "choose a component".to_owned(),
+                "请选择第三方平台".to_owned(),
+            )
+        })?;
+    let auth_type = match form.auth_type.trim() {
+        "1" => 1,
+        "2" => 2,
+        "3" | "" => 3,
+        _ => {
+            return Err((
+                "auth_type",
+                "choose Official Account, Mini Program or both".into(),
+                "请选择公众号、小程序或两者".into(),
+            ))
+        }
+    };
+    let biz_appid = match form.biz_appid.trim() {
+        "" => None,
+        other => Some(appid("appid", other).map_err(|en| {
+            (
+                "biz_appid",
+                en,
+                "appid 应为 wx 加 16 位小写字母或数字".to_owned(),
+            )
+        })?),
+    };
+    let note = form.note.trim();
+    if note.chars().count() > 200 || note.chars().any(char::is_control) {
+        return Err((
+            "note",
+            "a note is at most 200 characters, without control characters".into(),
+            "备注最多 200 个字符，且不能包含控制字符".into(),
+        ));
+    }
+    let expires_in_hours = match form.expires_in_hours.trim() {
+        "" | "0" => None,
+        hours => Some(
+            hours
+                .parse::<u32>()
+                .ok()
+                .filter(|h| (1..=LINK_MAX_HOURS).contains(h))
+                .ok_or_else(|| {
+                    (
+                        "expires_in_hours",
+                        format!("expiry is a whole number of hours from 1 to {LINK_MAX_HOURS}, or empty for none"),
+                        format!("有效期应为 1 到 {LINK_MAX_HOURS} 的整数小时，留空表示不过期"),
+                    )
+                })?,
+        ),
+    };
+    Ok(ValidLinkForm {
+        component_id,
+        auth_type,
+        biz_appid,
+        note: note.to_owned(),
+        expires_in_hours,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +298,38 @@ mod tests {
         assert!(display_name("name", "a\u{7}b").is_err());
         let err = display_name("name", &"n".repeat(101)).unwrap_err();
         assert!(err.contains("name"));
+    }
+    #[test]
+    fn link_form_rules_name_the_field_and_garbage_never_passes() {
+        use crate::dto::NewLinkForm;
+        let good = NewLinkForm {
+            component_id: "3".into(),
+            auth_type: "2".into(),
+            biz_appid: " wx0123456789abcdef ".into(),
+            note: " spring campaign ".into(),
+            expires_in_hours: "48".into(),
+        };
+        let v = link_form(&good).unwrap();
+        assert_eq!(
+            (v.component_id, v.auth_type, v.biz_appid.as_deref(), v.note.as_str(), v.expires_in_hours),
+            (3, 2, Some("wx0123456789abcdef"), "spring campaign", Some(48))
+        );
+        let none = link_form(&NewLinkForm { component_id: "1".into(), ..Default::default() }).unwrap();
+        assert_eq!((none.auth_type, none.biz_appid, none.expires_in_hours), (3, None, None));
+        let field = |f: NewLinkForm| link_form(&f).unwrap_err().0;
+        for bad in ["", "0", "-1", "x", "1.5", "99999999999999999999"] {
+            assert_eq!(field(NewLinkForm { component_id: bad.into(), ..good.clone() }), "component_id", "{bad:?}");
+        }
+        for bad in ["0", "4", "both", "\u{0}"] {
+            assert_eq!(field(NewLinkForm { auth_type: bad.into(), ..good.clone() }), "auth_type", "{bad:?}");
+        }
+        for bad in ["wx123", "WX0123456789ABCDEF", "gh_0123456789ab", "wx0123456789abcdef0"] {
+            assert_eq!(field(NewLinkForm { biz_appid: bad.into(), ..good.clone() }), "biz_appid", "{bad:?}");
+        }
+        for bad in ["-1", "8785", "1e3", "two"] {
+            assert_eq!(field(NewLinkForm { expires_in_hours: bad.into(), ..good.clone() }), "expires_in_hours", "{bad:?}");
+        }
+        assert_eq!(field(NewLinkForm { note: "a".repeat(201), ..good.clone() }), "note");
+        assert_eq!(field(NewLinkForm { note: "a\u{7}b".into(), ..good.clone() }), "note");
     }
 }

@@ -130,9 +130,6 @@ impl Application {
             PasswordHasher::new(cores * 2),
             ThrottleSettings::default(),
         );
-        let services = app::services::Services {
-            auth: Arc::new(accounts),
-        };
         let grace = Duration::from_secs(settings.shutdown_grace_seconds);
         let client = WechatClient::new(&ClientSettings::from_settings(&settings))?;
         let engine = Engine::new(
@@ -140,6 +137,21 @@ impl Application {
             client,
             EngineSettings::from_settings(&settings),
         );
+        let console = Arc::new(crate::console::Console::new(
+            store.clone(),
+            engine.clone(),
+            accounts.clone(),
+            crate::console::PublicUrls {
+                base: base_url.clone(),
+                wechat_mp_base: settings.wechat_mp_base.clone(),
+                wechat_open_base: settings.wechat_open_base.clone(),
+            },
+        ));
+        let services = app::services::Services {
+            auth: Arc::new(accounts),
+            console: console.clone(),
+            authorize: console,
+        };
         let state = AppState {
             leptos_options,
             store: store.clone(),

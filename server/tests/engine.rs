@@ -445,3 +445,180 @@ on_both_databases! {
         r.stop().await;
     };
 }
+
+/// A signed-in browser session of `email` (a cookie jar).
+async fn signed_in(r: &Rig, email: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(r.app.url("/ui/login"))
+        .form(&[("email", email), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{email} could not sign in: {}", res.status());
+    client
+}
+
+/// Calls a server function with form fields; returns the status and the JSON answer.
+async fn ui(client: &reqwest::Client, r: &Rig, endpoint: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let res = client
+        .post(r.app.url(&format!("/ui/{endpoint}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded_pairs(form))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+fn serde_urlencoded_pairs(form: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish()
+}
+
+/// The `href` of the element marked `data-test="{marker}"` in server-rendered HTML, unescaped.
+fn href_of(html: &str, marker: &str) -> Option<String> {
+    let at = html.find(&format!("data-test=\"{marker}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..at + html[at..].find('>')?];
+    let href = tag.split("href=\"").nth(1)?.split('"').next()?;
+    Some(href.replace("&amp;", "&"))
+}
+
+on_both_databases! {
+    a_console_link_authorizes_an_account_and_tenants_never_see_each_other => async |db: &TestDb| {
+        let r = rig(db, compressed(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery");
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        admin.create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "viewer@acme.test", "tenant-viewer", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "op@globex.test", "tenant-admin", Some("globex"), &pw).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let viewer = signed_in(&r, "viewer@acme.test").await;
+        let other = signed_in(&r, "op@globex.test").await;
+        r.component_token().await;
+        let component = r.component.0.to_string();
+        let links_count = || async { common::raw_count(db, "authorization_links").await };
+
+        // Garbage and the wrong people change nothing.
+        for (form, field) in [
+            (vec![("form[component_id]", "abc"), ("form[auth_type]", "3")], "component_id"),
+            (vec![("form[component_id]", component.as_str()), ("form[auth_type]", "9")], "auth_type"),
+            (vec![("form[component_id]", component.as_str()), ("form[biz_appid]", "wx<script>")], "biz_appid"),
+            (vec![("form[component_id]", component.as_str()), ("form[expires_in_hours]", "-5")], "expires_in_hours"),
+        ] {
+            let (status, body) = ui(&op, &r, "create-link", &form).await;
+            assert_eq!(status, 422, "{body}");
+            assert_eq!(body["Invalid"]["field"], field, "{body}");
+        }
+        let (status, _) = ui(&op, &r, "create-link", &[("junk", "1")]).await;
+        assert_eq!(status, 422);
+        let (status, _) = ui(&viewer, &r, "create-link", &[("form[component_id]", &component)]).await;
+        assert_eq!(status, 403, "viewers change nothing");
+        let (status, body) = ui(&other, &r, "create-link", &[("form[component_id]", &component)]).await;
+        assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some("component_id")), "another tenant's component is not offered");
+        let (status, _) = ui(&reqwest::Client::new(), &r, "create-link", &[("form[component_id]", &component)]).await;
+        assert_eq!(status, 401);
+        assert_eq!(links_count().await, 0, "nothing was stored");
+
+        // The operator creates a link; the public page offers a QR code and WeChat's PC page.
+        let (status, link) = ui(&op, &r, "create-link", &[
+            ("form[component_id]", &component), ("form[auth_type]", "3"), ("form[note]", "spring"), ("form[expires_in_hours]", "24"),
+        ]).await;
+        assert_eq!(status, 200, "{link}");
+        let public_id = link["public_id"].as_str().unwrap().to_owned();
+        assert_eq!(link["url"].as_str().unwrap(), r.app.url(&format!("/authorize/{public_id}")));
+        let page = r.app.client.get(r.app.url(&format!("/authorize/{public_id}"))).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<svg"), "the QR code is in the first HTML");
+        let pc = href_of(&html, "pc-link").expect("a PC link in the first HTML");
+        let mobile = href_of(&html, "mobile-link").expect("a mobile link");
+        assert!(pc.starts_with(&format!("{}/cgi-bin/componentloginpage?", r.sim.base_url())), "{pc}");
+        assert!(mobile.contains("/wxaopen/safe/bindcomponent?action=bindcomponent"), "{mobile}");
+        let pc_url = url::Url::parse(&pc).unwrap();
+        let q: std::collections::HashMap<String, String> = pc_url.query_pairs().into_owned().collect();
+        assert_eq!(q["redirect_uri"], r.app.url(&format!("/authorize/{public_id}/done")));
+        // Reloading the page reuses the code rather than minting another.
+        let again = r.app.client.get(r.app.url(&format!("/authorize/{public_id}"))).send().await.unwrap().text().await.unwrap();
+        assert_eq!(href_of(&again, "pc-link").unwrap(), pc);
+        assert_eq!(r.calls("api_create_preauthcode").len(), 1);
+
+        // The owner confirms on WeChat's page and comes back to the done page.
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        assert_eq!(http.get(&pc).send().await.unwrap().status(), 200);
+        let confirm = http.post(format!("{}/sim/confirm", r.sim.base_url())).form(&[
+            ("component_appid", q["component_appid"].as_str()), ("pre_auth_code", q["pre_auth_code"].as_str()),
+            ("redirect_uri", q["redirect_uri"].as_str()), ("authorizer_appid", OA), ("func", "1"), ("func", "15"),
+        ]).send().await.unwrap();
+        assert_eq!(confirm.status(), 302);
+        let done = r.app.client.get(confirm.headers()["location"].to_str().unwrap()).header("accept-language", "zh-CN,zh;q=0.9").send().await.unwrap();
+        assert_eq!(done.status(), 200);
+        let html = done.text().await.unwrap();
+        assert!(html.contains("data-outcome=\"authorized\"") && html.contains(OA), "{html}");
+        assert!(html.contains("授权完成") && html.contains("菜单管理"), "in the owner's language, permissions named");
+        let (status, landed) = ui(&reqwest::Client::new(), &r, "public-link-landed", &[("public_id", &public_id), ("since", "0")]).await;
+        assert_eq!((status, landed["appid"].as_str()), (200, Some(OA)), "{landed}");
+        // The used code is not offered again.
+        let fresh = r.app.client.get(r.app.url(&format!("/authorize/{public_id}"))).send().await.unwrap().text().await.unwrap();
+        assert_ne!(href_of(&fresh, "pc-link").unwrap(), pc);
+
+        // The operator and the viewer see the account; filters narrow it; the other tenant sees nothing.
+        for client in [&op, &viewer] {
+            let (status, page) = ui(client, &r, "accounts", &[("query[q]", ""), ("query[status]", ""), ("query[kind]", ""), ("query[permission]", ""), ("query[page]", "")]).await;
+            assert_eq!((status, page["total"].as_i64()), (200, Some(1)), "{page}");
+            assert_eq!(page["rows"][0]["appid"], OA);
+            assert_eq!(page["rows"][0]["permissions"], serde_json::json!([1, 15]));
+        }
+        let count = |page: serde_json::Value| page["total"].as_i64();
+        let search = |q: &'static str, status: &'static str, permission: &'static str| {
+            let op = op.clone();
+            let r = &r;
+            async move { ui(&op, r, "accounts", &[("query[q]", q), ("query[status]", status), ("query[kind]", ""), ("query[permission]", permission), ("query[page]", "1")]).await.1 }
+        };
+        assert_eq!(count(search("5a1c0ffee0000001", "", "").await), Some(1));
+        assert_eq!(count(search("nobody", "", "").await), Some(0));
+        assert_eq!(count(search("100%_\\", "", "").await), Some(0), "wildcards are literal");
+        assert_eq!(count(search("", "authorized", "15").await), Some(1));
+        assert_eq!(count(search("", "revoked", "").await), Some(0));
+        assert_eq!(count(search("", "", "17").await), Some(0));
+        assert_eq!(count(search("'; DROP TABLE authorizers; --", "<x>", "abc").await), Some(0));
+        let (status, detail) = ui(&op, &r, "account", &[("appid", OA)]).await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(detail["row"]["permissions"], serde_json::json!([1, 15]));
+        assert_eq!(ui(&op, &r, "account", &[("appid", "wx0000000000000000")]).await.0, 404);
+        assert_eq!(ui(&op, &r, "account", &[("appid", "../../etc")]).await.0, 404);
+
+        let (_, theirs) = ui(&other, &r, "accounts", &[("query[q]", ""), ("query[status]", ""), ("query[kind]", ""), ("query[permission]", ""), ("query[page]", "")]).await;
+        assert_eq!(theirs["total"].as_i64(), Some(0));
+        assert_eq!(ui(&other, &r, "account", &[("appid", OA)]).await.0, 404);
+        assert_eq!(ui(&other, &r, "links", &[]).await.1, serde_json::json!([]));
+        let link_id = link["id"].as_i64().unwrap().to_string();
+        assert_eq!(ui(&other, &r, "revoke-link", &[("id", &link_id)]).await.0, 404);
+        assert_eq!(ui(&viewer, &r, "revoke-link", &[("id", &link_id)]).await.0, 403);
+        assert_eq!(ui(&other, &r, "refresh-menu", &[("appid", OA)]).await.0, 404);
+        let (_, mine) = ui(&op, &r, "links", &[]).await;
+        assert_eq!((mine[0]["state"].as_str(), mine[0]["authorizations"].as_i64()), (Some("Active"), Some(1)));
+
+        // Revoked: the page says so, and the list too.
+        assert_eq!(ui(&op, &r, "revoke-link", &[("id", &link_id)]).await.0, 200);
+        let gone = r.app.client.get(r.app.url(&format!("/authorize/{public_id}"))).send().await.unwrap();
+        assert_eq!(gone.status(), 200);
+        let html = gone.text().await.unwrap();
+        assert!(html.contains("link-problem") && html.contains("withdrawn") && !html.contains("<svg"), "{html}");
+        assert_eq!(ui(&op, &r, "links", &[]).await.1[0]["state"], "Revoked");
+        let unknown = r.app.client.get(r.app.url("/authorize/no-such-link")).send().await.unwrap();
+        assert_eq!(unknown.status(), 404);
+        // Every change was audited with the acting user.
+        let audit = common::raw_strings(db, "SELECT kind || ' ' || actor_label FROM audit_events WHERE kind LIKE 'link.%' ORDER BY id").await;
+        assert_eq!(audit, vec!["link.created op@acme.test".to_owned(), "link.revoked op@acme.test".to_owned()]);
+        r.stop().await;
+    };
+}

@@ -2,7 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect, A};
 
+use crate::api::dashboard;
+use crate::dto::{AccountStatus, EventView};
+use crate::i18n::{format_duration, format_time, use_lang, Lang};
 use crate::model::{Role, SessionUser};
+use crate::pages::LangSwitch;
 use crate::Auth;
 
 /// The signed-in frame. Anonymous visitors are redirected to /login (a real 302 on first load:
@@ -10,14 +14,15 @@ use crate::Auth;
 #[component]
 pub fn Console() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let lang = use_lang();
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
             {move || Suspend::new(async move {
                 match auth.user.await {
                     Ok(Some(user)) => view! { <Frame user/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
                     Err(e) => view! {
-                        <main class="centered"><div class="card narrow"><p class="error" role="alert">{e.to_string()}</p></div></main>
+                        <main class="centered"><div class="card narrow"><p class="error" role="alert">{e.message(lang)}</p></div></main>
                     }.into_any(),
                 }
             })}
@@ -25,30 +30,40 @@ pub fn Console() -> impl IntoView {
     }
 }
 
+pub fn role_label(lang: Lang, role: Role) -> &'static str {
+    match role {
+        Role::PlatformAdmin => lang.t("Platform admin", "平台管理员"),
+        Role::PlatformAuditor => lang.t("Platform auditor", "平台审计员"),
+        Role::TenantAdmin => lang.t("Tenant admin", "租户管理员"),
+        Role::TenantViewer => lang.t("Tenant viewer", "租户只读成员"),
+    }
+}
+
 #[component]
 fn Frame(user: SessionUser) -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let lang = use_lang();
     let context_label = match &user.tenant {
         Some(t) => t.name.clone(),
-        None => "Platform".to_owned(),
+        None => lang.t("Platform", "平台").to_owned(),
     };
-    let nav: &[(&str, &str)] = if user.role.is_platform() {
-        &[
-            ("/", "Overview"),
-            ("/tenants", "Tenants"),
-            ("/authorizations", "Authorizations"),
-            ("/audit", "Audit log"),
-            ("/components", "Shared components"),
-            ("/users", "Users"),
+    let nav: Vec<(&str, &str)> = if user.role.is_platform() {
+        vec![
+            ("/", lang.t("Overview", "概览")),
+            ("/tenants", lang.t("Tenants", "租户")),
+            ("/authorizations", lang.t("Authorizations", "授权记录")),
+            ("/audit", lang.t("Audit log", "审计日志")),
+            ("/components", lang.t("Shared components", "共享第三方平台")),
+            ("/users", lang.t("Users", "用户")),
         ]
     } else {
-        &[
-            ("/", "Dashboard"),
-            ("/accounts", "Accounts"),
-            ("/links", "Authorization links"),
-            ("/components", "Components"),
-            ("/api-keys", "API keys"),
-            ("/users", "Users"),
+        vec![
+            ("/", lang.t("Dashboard", "总览")),
+            ("/accounts", lang.t("Accounts", "授权账号")),
+            ("/links", lang.t("Authorization links", "授权链接")),
+            ("/components", lang.t("Components", "第三方平台")),
+            ("/api-keys", lang.t("API keys", "API 密钥")),
+            ("/users", lang.t("Users", "用户")),
         ]
     };
     provide_context(user.clone());
@@ -58,14 +73,15 @@ fn Frame(user: SessionUser) -> impl IntoView {
                 <a class="brand" href="/">"wxhub"</a>
                 <span class="context" data-test="context">{context_label}</span>
                 <span class="spacer"></span>
+                <LangSwitch/>
                 <span class="who" data-test="who">{user.email.clone()}</span>
-                <span class="badge">{user.role.label()}</span>
+                <span class="badge">{role_label(lang, user.role)}</span>
                 <ActionForm action=auth.logout attr:class="inline">
-                    <button type="submit" class="button ghost" data-test="logout">"Sign out"</button>
+                    <button type="submit" class="button ghost" data-test="logout">{lang.t("Sign out", "退出")}</button>
                 </ActionForm>
             </header>
-            <nav class="sidebar" aria-label="Main">
-                {nav.iter().map(|(href, label)| view! { <A href=*href exact=true>{*label}</A> }).collect_view()}
+            <nav class="sidebar" aria-label=lang.t("Main", "主导航")>
+                {nav.into_iter().map(|(href, label)| view! { <A href=href exact=href == "/">{label}</A> }).collect_view()}
             </nav>
             <main class="content">
                 <Outlet/>
@@ -74,38 +90,151 @@ fn Frame(user: SessionUser) -> impl IntoView {
     }
 }
 
-#[component]
-pub fn Dashboard() -> impl IntoView {
-    let user = expect_context::<SessionUser>();
-    let scope = match (&user.tenant, user.role) {
-        (Some(t), _) => format!("You are signed in to {} ({}).", t.name, t.slug),
-        (None, Role::PlatformAdmin) => {
-            "You administer the whole platform: tenants, users and shared components.".to_owned()
-        }
-        (None, _) => "You can read everything on this platform and change nothing.".to_owned(),
-    };
-    view! {
-        <Title text="Dashboard"/>
-        <h1>"Welcome"</h1>
-        <section class="card">
-            <p data-test="welcome">{format!("Signed in as {} · {}", user.email, user.role.label())}</p>
-            <p class="muted">{scope}</p>
-        </section>
-        <section class="card empty">
-            <h2>"Nothing to show yet"</h2>
-            <p class="muted">"Component health, accounts by status and recent events appear here once the token engine and the authorization pages are in place."</p>
-        </section>
+pub fn status_text(lang: Lang, s: AccountStatus) -> &'static str {
+    match s {
+        AccountStatus::Authorized => lang.t("Authorized", "已授权"),
+        AccountStatus::NeedsReauth => lang.t("Needs re-authorization", "需重新授权"),
+        AccountStatus::Revoked => lang.t("Revoked", "已取消授权"),
+        AccountStatus::Pending => lang.t("Pending", "处理中"),
     }
 }
 
+/// A list of audit events, newest first.
+#[component]
+pub fn EventList(events: Vec<EventView>) -> impl IntoView {
+    let lang = use_lang();
+    if events.is_empty() {
+        return view! { <p class="muted" data-test="no-events">{lang.t("No events yet.", "暂无事件。")}</p> }.into_any();
+    }
+    view! {
+        <table class="table events">
+            <thead><tr>
+                <th>{lang.t("When", "时间")}</th><th>{lang.t("Event", "事件")}</th><th>{lang.t("By", "操作者")}</th><th>{lang.t("What happened", "内容")}</th>
+            </tr></thead>
+            <tbody>
+                {events.into_iter().map(|e| {
+                    let class = format!("outcome-{}", e.outcome);
+                    view! {
+                        <tr class=class>
+                            <td class="nowrap">{format_time(e.occurred_at)}</td>
+                            <td><code>{e.kind}</code></td>
+                            <td>{e.actor}</td>
+                            <td>{e.summary}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }.into_any()
+}
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let user = expect_context::<SessionUser>();
+    let lang = use_lang();
+    if user.tenant.is_none() {
+        let scope = if user.role == Role::PlatformAdmin {
+            lang.t("You administer the whole platform: tenants, users and shared components.", "你管理整个平台：租户、用户和共享第三方平台。")
+        } else {
+            lang.t("You can read everything on this platform and change nothing.", "你可以查看平台上的所有内容，但不能修改。")
+        };
+        return view! {
+            <Title text=lang.t("Overview", "概览")/>
+            <h1>{lang.t("Welcome", "欢迎")}</h1>
+            <section class="card">
+                <p data-test="welcome">{format!("{} · {}", user.email, role_label(lang, user.role))}</p>
+                <p class="muted">{scope}</p>
+                <p class="muted">{lang.t("The cross-tenant pages (tenants, authorizations, audit log) are not built yet.", "跨租户页面（租户、授权记录、审计日志）尚未开放。")}</p>
+            </section>
+        }.into_any();
+    }
+    let data = Resource::new(|| (), |_| dashboard());
+    view! {
+        <Title text=lang.t("Dashboard", "总览")/>
+        <h1>{lang.t("Dashboard", "总览")}</h1>
+        <p class="muted" data-test="welcome">{format!("{} · {}", user.email, role_label(lang, user.role))}</p>
+        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            {move || Suspend::new(async move {
+                let d = match data.await {
+                    Ok(d) => d,
+                    Err(e) => return view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                };
+                let count = |s: AccountStatus| d.accounts_by_status.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+                view! {
+                    {(!d.open_alerts.is_empty()).then(|| view! {
+                        <section class="card alert" role="alert" data-test="alerts">
+                            <h2>{lang.t("Needs attention", "需要处理")}</h2>
+                            <ul>{d.open_alerts.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+                        </section>
+                    })}
+                    <section class="stats" data-test="account-stats">
+                        {AccountStatus::ALL.into_iter().map(|s| view! {
+                            <a class="stat" href=format!("/accounts?status={}", s.as_str())>
+                                <span class="stat-value">{count(s)}</span>
+                                <span class="stat-label">{status_text(lang, s)}</span>
+                            </a>
+                        }).collect_view()}
+                        <div class="stat">
+                            <span class="stat-value" data-test="failures-24h">{d.refresh_failures_24h}</span>
+                            <span class="stat-label">{lang.t("Refresh failures, 24 h", "24 小时刷新失败")}</span>
+                        </div>
+                    </section>
+                    <section class="card">
+                        <h2>{lang.t("Components", "第三方平台")}</h2>
+                        {if d.components.is_empty() {
+                            view! { <p class="muted">{lang.t("No component yet.", "还没有第三方平台。")}</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="table" data-test="component-health">
+                                    <thead><tr>
+                                        <th>{lang.t("Component", "第三方平台")}</th>
+                                        <th>{lang.t("Ticket age", "票据时长")}</th>
+                                        <th>{lang.t("Token expires in", "令牌剩余")}</th>
+                                        <th>{lang.t("Last push", "最近推送")}</th>
+                                        <th>{lang.t("Last error", "最近错误")}</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {d.components.iter().map(|c| {
+                                            let ticket_class = match c.ticket_age_ms { Some(a) if a <= 20 * 60_000 => "ok", Some(_) => "warn", None => "bad" };
+                                            let token_class = match c.token_expires_in_ms { Some(t) if t > 0 => "ok", _ => "bad" };
+                                            view! {
+                                                <tr>
+                                                    <td>
+                                                        <strong>{if c.name.is_empty() { c.appid.clone() } else { c.name.clone() }}</strong>
+                                                        {c.shared.then(|| view! { <span class="badge">{lang.t("shared", "共享")}</span> })}
+                                                        <br/><code class="muted">{c.appid.clone()}</code>
+                                                    </td>
+                                                    <td class=ticket_class>{c.ticket_age_ms.map_or_else(|| lang.t("none yet", "尚未收到").to_owned(), |a| format_duration(lang, a))}</td>
+                                                    <td class=token_class>{c.token_expires_in_ms.map_or_else(|| lang.t("none yet", "尚未获取").to_owned(), |t| if t > 0 { format_duration(lang, t) } else { lang.t("expired", "已过期").to_owned() })}</td>
+                                                    <td>{c.last_push_at.map_or_else(|| lang.t("never", "从未").to_owned(), format_time)}</td>
+                                                    <td class="muted">{c.last_error.clone().unwrap_or_else(|| "—".into())}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    </section>
+                    <section class="card">
+                        <h2>{lang.t("Recent events", "最近事件")}</h2>
+                        <EventList events=d.recent_events.clone()/>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
+    }.into_any()
+}
+
 /// A section of the console that has not been built yet. Says so, instead of pretending.
-pub fn not_built(title: &'static str, what: &'static str) -> impl IntoView {
+pub fn not_built(title_en: &'static str, title_zh: &'static str) -> impl IntoView {
+    let lang = use_lang();
+    let title = lang.t(title_en, title_zh);
     view! {
         <Title text=title/>
         <h1>{title}</h1>
         <section class="card empty" data-test="not-built">
-            <p>{what}</p>
-            <p class="muted">"This section is not available yet."</p>
+            <p class="muted">{lang.t("This section is not available yet.", "此功能尚未开放。")}</p>
         </section>
     }
 }

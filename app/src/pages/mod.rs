@@ -1,28 +1,67 @@
-//! The pages. `Console` is the signed-in frame (top bar, navigation by role); the section pages
-//! inside it are filled by later work and say so plainly until then.
+//! The pages. `Console` is the signed-in frame (top bar, navigation by role); the public pages
+//! (`authorize`) have their own light frame. Every label is bilingual (see `i18n`).
 
+mod accounts;
+mod authorize;
 mod console;
+mod links;
 mod login;
 
+pub use accounts::{AccountPage, AccountsPage};
+pub use authorize::{DonePage, LinkPage};
 pub use console::{not_built, Console, Dashboard};
+pub use links::LinksPage;
 pub use login::LoginPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_location;
+
+use crate::i18n::use_lang;
+
+/// A link to the same page in the other language (a plain link: works without JavaScript).
+#[component]
+pub fn LangSwitch() -> impl IntoView {
+    let lang = use_lang();
+    let location = use_location();
+    let href = move || {
+        let here = format!("{}{}", location.pathname.get(), location.search.get());
+        format!("/lang/{}?next={}", lang.other().code(), encode_component(&here))
+    };
+    view! {
+        <a class="lang-switch" href=href rel="nofollow" data-test="lang-switch" hreflang=lang.other().tag()>
+            {lang.other().own_name()}
+        </a>
+    }
+}
+
+/// `encodeURIComponent` for a query value.
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 #[component]
 pub fn NotFound() -> impl IntoView {
+    let lang = use_lang();
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Not found"/>
+        <Title text=lang.t("Not found", "页面不存在")/>
         <main class="centered">
             <div class="card narrow">
-                <h1>"Page not found"</h1>
-                <p class="muted">"There is nothing at this address."</p>
-                <a class="button" href="/">"Go to the console"</a>
+                <h1>{lang.t("Page not found", "页面不存在")}</h1>
+                <p class="muted">{lang.t("There is nothing at this address.", "这个地址没有内容。")}</p>
+                <a class="button" href="/">{lang.t("Go to the console", "返回控制台")}</a>
             </div>
         </main>
     }

@@ -300,6 +300,12 @@ impl Engine {
             )
             .await?;
         tracing::info!(authorizer = %info.authorizer_appid, change = recorded.change, "authorization recorded");
+        // WeChat accepts a pre_auth_code once; the link page must not offer it again.
+        if let Some(fp) = job.payload.get("pre_auth_code_fp").and_then(Value::as_str) {
+            self.store
+                .mark_pre_auth_code_used(component_id, fp, now)
+                .await?;
+        }
         self.cache.sync(&self.store).await?;
         for kind in [FETCH_INFO, FETCH_MENU] {
             let key = format!("{kind}:{}:{}:{now}", component_id.0, info.authorizer_appid);
@@ -315,6 +321,31 @@ impl Engine {
             };
             self.store.enqueue_job(&follow_up, now).await?;
         }
+        self.wake_jobs.notify_one();
+        Ok(())
+    }
+
+    /// Queues a fresh fetch of an account's menu (the console's "refresh" button).
+    pub async fn queue_menu_fetch(
+        &self,
+        tenant: TenantId,
+        component: crate::domain::ComponentId,
+        appid: &str,
+    ) -> Result<(), EngineError> {
+        let now = crate::now_ms();
+        // One pending fetch per account at a time: pressing the button twice queues one.
+        let key = format!("{FETCH_MENU}:{}:{appid}:manual:{}", component.0, now / 10_000);
+        let job = NewJob {
+            kind: FETCH_MENU,
+            tenant: Some(tenant),
+            component: Some(component),
+            payload: json!({ "authorizer_appid": appid }),
+            secret: None,
+            dedupe_key: &key,
+            run_at: now,
+            max_attempts: 4,
+        };
+        self.store.enqueue_job(&job, now).await?;
         self.wake_jobs.notify_one();
         Ok(())
     }

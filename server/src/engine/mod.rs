@@ -16,6 +16,7 @@
 
 mod cache;
 mod jobs;
+mod links;
 mod metrics;
 mod notify;
 mod refresh;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cache::{CacheKey, CachedToken, TokenCache};
+pub use links::LinkOpening;
 pub use metrics::Metrics;
 pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
 

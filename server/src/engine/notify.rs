@@ -67,15 +67,12 @@ impl NotifyError {
 }
 
 /// What the account owner's browser is told after the redirect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RedirectOutcome {
     UnknownLink,
     MissingCode,
-    /// The account is stored: appid and the granted sets.
-    Authorized {
-        appid: String,
-        func_ids: Vec<i64>,
-    },
+    /// The account is stored.
+    Authorized(Box<crate::domain::Authorizer>),
     /// Still being exchanged (WeChat is slow); it will appear shortly.
     Pending,
     Failed(String),
@@ -336,19 +333,14 @@ impl Engine {
         let state = self.wait_for_exchange(&key, wait).await;
         Ok(match state {
             Some(s) if s.status == "done" => {
-                // The newest authorization through this link's component is the one just stored.
-                let found = self
+                // The account this link produced most recently is the one just stored (the push
+                // may have won the race; it attributes through the pre_auth_code to this link).
+                match self
                     .store
-                    .list_authorizers(link.tenant_id)
+                    .latest_authorization_through_link(link.id, 0)
                     .await?
-                    .into_iter()
-                    .filter(|a| a.component_id == link.component_id)
-                    .max_by_key(|a| a.updated_at);
-                match found {
-                    Some(a) => RedirectOutcome::Authorized {
-                        appid: a.appid,
-                        func_ids: a.func_ids,
-                    },
+                {
+                    Some(a) => RedirectOutcome::Authorized(Box::new(a)),
                     None => RedirectOutcome::Pending,
                 }
             }

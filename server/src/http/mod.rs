@@ -6,6 +6,7 @@
 
 mod error;
 mod health;
+mod lang;
 mod middleware;
 mod wechat;
 
@@ -97,7 +98,6 @@ pub fn router(state: AppState) -> Router {
     // WeChat's servers and monitoring: no session, no origin check.
     let machines = Router::<AppState>::new()
         .route("/wechat/{component_appid}/notify", post(wechat::notify))
-        .route("/authorize/{link}/done", get(wechat::authorization_done))
         .route("/metrics", get(wechat::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(
             wechat::NOTIFY_BODY_LIMIT,
@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/lang/{code}", get(lang::switch))
         .merge(machines)
         .merge(statics)
         .merge(ui)

@@ -70,6 +70,31 @@ impl Store {
         Ok(rows.into_iter().map(AuditEvent::from).collect())
     }
 
+    /// The newest events of one tenant, optionally only about one account and only of kinds
+    /// starting with a prefix (`token.`).
+    pub async fn tenant_audit_filtered(
+        &self,
+        tenant: TenantId,
+        authorizer_appid: Option<&str>,
+        kind_prefix: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR authorizer_appid = $2) AND ($3 IS NULL OR kind LIKE $3) \
+             ORDER BY occurred_at DESC, id DESC LIMIT $4"
+        );
+        let prefix = kind_prefix.map(|p| format!("{p}%"));
+        let rows: Vec<AuditRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(authorizer_appid)
+            .bind(prefix.as_deref())
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+
     /// The newest events across the platform. Platform-staff path.
     pub async fn platform_audit(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
         let sql = format!(

@@ -16,6 +16,8 @@ pub struct Dialect {
     /// Run inside a transaction that changed a live credential, so other instances' caches hear of
     /// it at commit (PostgreSQL NOTIFY). Empty where there is no such thing (SQLite is one process).
     pub notify_credentials: &'static str,
+    /// Case-insensitive `LIKE` (SQLite's `LIKE` already ignores ASCII case; PostgreSQL's does not).
+    pub like_nocase: &'static str,
 }
 
 pub static SQLITE: Dialect = Dialect {
@@ -24,6 +26,7 @@ pub static SQLITE: Dialect = Dialect {
     claim_suffix: "",
     lock_row_suffix: "",
     notify_credentials: "",
+    like_nocase: "LIKE",
 };
 
 pub static POSTGRES: Dialect = Dialect {
@@ -32,4 +35,5 @@ pub static POSTGRES: Dialect = Dialect {
     claim_suffix: " FOR UPDATE SKIP LOCKED",
     lock_row_suffix: " FOR UPDATE",
     notify_credentials: "SELECT pg_notify('wxhub_credentials', '')",
+    like_nocase: "ILIKE",
 };

@@ -12,6 +12,7 @@
 //! Tenant data is only reachable through methods that take a `TenantId`; methods without one serve
 //! the platform-staff paths, whose callers check the role first.
 
+mod accounts;
 mod alerts;
 mod api_keys;
 mod audit;
@@ -20,6 +21,7 @@ mod components;
 mod credentials;
 mod dialect;
 mod error;
+mod links;
 mod meta;
 mod pushes;
 mod sessions;
@@ -37,6 +39,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use accounts::{AccountFilter, AccountListRow, TokenState};
 pub use alerts::Alert;
 pub use api_keys::NewApiKey;
 pub use authorizers::{AuthorizerProfileUpdate, NewAuthorization, RecordedAuthorization};
@@ -45,6 +48,7 @@ pub use credentials::{
 };
 pub use dialect::Dialect;
 pub use error::StoreError;
+pub use links::LinkRecord;
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use throttle::ThrottlePolicy;
 

@@ -379,6 +379,18 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// When the component last received a push WeChat signed correctly (the dashboard's push
+    /// status).
+    pub async fn last_push_at(&self, component: ComponentId) -> Result<Option<i64>, StoreError> {
+        read!(self, |pool| {
+            sqlx::query_scalar("SELECT MAX(received_at) FROM received_pushes WHERE component_id = $1")
+                .bind(component.0)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(Into::into)
+    }
+
     /// Marks the authorization of `appid` as needing re-authorization (61023 not recoverable).
     pub async fn mark_needs_reauth(
         &self,

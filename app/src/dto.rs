@@ -1,0 +1,275 @@
+//! What the console's and the public pages' server functions return and take. Plain data: no
+//! secrets (tokens never leave the server; only their health does), no storage types.
+
+use serde::{Deserialize, Serialize};
+
+/// A component a link can be created for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentChoice {
+    pub id: i64,
+    pub appid: String,
+    pub name: String,
+    /// The platform's shared component rather than the tenant's own.
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    pub id: i64,
+    pub public_id: String,
+    /// The absolute address to share.
+    pub url: String,
+    pub component_appid: String,
+    pub component_name: String,
+    pub component_shared: bool,
+    pub auth_type: u8,
+    pub biz_appid: Option<String>,
+    pub note: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub state: LinkState,
+    pub authorizations: i64,
+    pub last_authorized_at: Option<i64>,
+}
+
+/// The create-link form. Validated by `validate::link_form` in the browser and on the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewLinkForm {
+    pub component_id: String,
+    pub auth_type: String,
+    pub biz_appid: String,
+    pub note: String,
+    /// Hours until the link expires; empty or 0 means it does not expire.
+    pub expires_in_hours: String,
+}
+
+/// An account that has just authorized, as the link and done pages announce it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizedAccount {
+    pub appid: String,
+    pub name: String,
+    pub head_img: String,
+    pub kind: AccountKindLabel,
+    pub permissions: Vec<i64>,
+    pub authorized_at: i64,
+}
+
+/// What the public link page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublicLink {
+    Ready(ReadyLink),
+    Expired,
+    Revoked,
+    Unknown,
+    /// WeChat could not be asked for a pre-auth code right now (no ticket yet, WeChat busy).
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyLink {
+    pub public_id: String,
+    pub platform_name: String,
+    pub auth_type: u8,
+    pub pc_url: String,
+    pub mobile_url: String,
+    /// The QR code of `mobile_url`, an SVG document made on the server.
+    pub qr_svg: String,
+    pub code_expires_at: i64,
+    /// When the page should fetch a fresh code (a minute or more before it expires).
+    pub renew_at: i64,
+    /// The server's clock when this was made, so the browser can correct for its own.
+    pub server_now: i64,
+}
+
+/// The redirect target's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DoneOutcome {
+    Authorized(AuthorizedAccount),
+    /// The code arrived and is still being exchanged.
+    Pending,
+    /// WeChat did not accept the code (used, expired, wrong); the owner should start again.
+    Failed,
+    MissingCode,
+    UnknownLink,
+}
+
+/// Service account, subscription account or mini program, from WeChat's account info.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountKindLabel {
+    Service,
+    Subscription,
+    MiniProgram,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountStatus {
+    Pending,
+    Authorized,
+    Revoked,
+    NeedsReauth,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 4] = [
+        AccountStatus::Authorized,
+        AccountStatus::NeedsReauth,
+        AccountStatus::Revoked,
+        AccountStatus::Pending,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Authorized => "authorized",
+            AccountStatus::Revoked => "revoked",
+            AccountStatus::NeedsReauth => "needs_reauth",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// The access token's health as the console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenHealth {
+    /// Valid, and the last refresh (if any) succeeded.
+    Healthy,
+    /// Still valid, but refreshing has been failing.
+    Failing,
+    /// No valid token (expired, never issued, or the account is no longer authorized).
+    Expired,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub health: TokenHealth,
+    pub expires_at: Option<i64>,
+    pub refreshed_at: Option<i64>,
+    pub failure_count: i64,
+    pub last_error_code: Option<i64>,
+    pub last_error_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub appid: String,
+    pub name: String,
+    pub head_img: String,
+    pub kind: AccountKindLabel,
+    pub verified: Option<bool>,
+    pub status: AccountStatus,
+    pub authorized_at: i64,
+    pub permissions: Vec<i64>,
+    pub token: TokenView,
+}
+
+/// The accounts page's query, carried in the URL so a filtered page can be linked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountQuery {
+    pub q: String,
+    pub status: String,
+    pub kind: String,
+    pub permission: String,
+    pub page: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPage {
+    pub rows: Vec<AccountRow>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub server_now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionChange {
+    pub change: String,
+    pub source: String,
+    pub permissions: Vec<i64>,
+    pub added: Vec<i64>,
+    pub removed: Vec<i64>,
+    pub occurred_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub occurred_at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub actor: String,
+    pub summary: String,
+    pub authorizer_appid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDetail {
+    pub row: AccountRow,
+    pub component_appid: String,
+    pub principal_name: String,
+    pub original_id: String,
+    pub alias: String,
+    pub qrcode_url: String,
+    pub info_fetched_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub history: Vec<PermissionChange>,
+    /// The menu as WeChat returned it (pretty-printed), if fetched.
+    pub menu_json: Option<String>,
+    pub menu: Option<Menu>,
+    pub menu_fetched_at: Option<i64>,
+    pub token_events: Vec<EventView>,
+    pub events: Vec<EventView>,
+    pub server_now: i64,
+}
+
+/// A menu as a tree, read from get_current_selfmenu_info.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Menu {
+    pub is_open: bool,
+    pub buttons: Vec<MenuButton>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuButton {
+    pub name: String,
+    /// `click`, `view`, `miniprogram`, … or empty for a parent.
+    pub kind: String,
+    /// The key, URL or mini-program page the button leads to.
+    pub target: String,
+    pub children: Vec<MenuButton>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentHealth {
+    pub appid: String,
+    pub name: String,
+    pub shared: bool,
+    pub ticket_age_ms: Option<i64>,
+    pub token_expires_in_ms: Option<i64>,
+    pub last_push_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub components: Vec<ComponentHealth>,
+    pub accounts_by_status: Vec<(AccountStatus, i64)>,
+    pub refresh_failures_24h: i64,
+    pub recent_events: Vec<EventView>,
+    pub open_alerts: Vec<String>,
+}
