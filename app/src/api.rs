@@ -70,7 +70,11 @@ pub async fn account(appid: String) -> Result<crate::dto::AccountDetail, AppErro
 pub async fn refresh_menu(appid: String) -> Result<(), AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
-    services.console.refresh_menu(&ctx, &appid).await.map_err(fail)
+    services
+        .console
+        .refresh_menu(&ctx, &appid)
+        .await
+        .map_err(fail)
 }
 
 #[server(prefix = "/ui", endpoint = "link-components")]

@@ -211,12 +211,29 @@ mod tests {
 
     #[test]
     fn accept_language_picks_by_q_value_and_order() {
-        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
-        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"), Lang::En);
-        assert_eq!(Lang::from_accept_language("fr;q=1, zh-TW;q=0.5, en;q=0.4"), Lang::Zh);
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Lang::Zh
+        );
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr;q=1, zh-TW;q=0.5, en;q=0.4"),
+            Lang::Zh
+        );
         assert_eq!(Lang::from_accept_language("de, fr"), Lang::En);
         assert_eq!(Lang::from_accept_language("zh;q=0, en;q=0.1"), Lang::En);
-        for garbage in ["", ";;;", "zh;q=abc", "zh;q=NaN", "zh;q=7", "\u{0}\u{ffff}", ",,,,"] {
+        for garbage in [
+            "",
+            ";;;",
+            "zh;q=abc",
+            "zh;q=NaN",
+            "zh;q=7",
+            "\u{0}\u{ffff}",
+            ",,,,",
+        ] {
             assert_eq!(Lang::from_accept_language(garbage), Lang::En, "{garbage:?}");
         }
     }
@@ -246,6 +263,9 @@ mod tests {
         assert_eq!(format_duration(Lang::En, 4_320_000), "1 h 12 min");
         assert_eq!(format_duration(Lang::Zh, 4_320_000), "1小时 12分钟");
         assert_eq!(format_duration(Lang::En, -45_000), "-45 s");
-        assert_eq!(format_duration(Lang::En, 3 * 86_400_000 + 7_200_000), "3 d 2 h");
+        assert_eq!(
+            format_duration(Lang::En, 3 * 86_400_000 + 7_200_000),
+            "3 d 2 h"
+        );
     }
 }

@@ -46,15 +46,17 @@ pub trait AuthService: Send + Sync + 'static {
 #[async_trait]
 pub trait ConsoleService: Send + Sync + 'static {
     async fn dashboard(&self, ctx: &RequestCtx) -> Result<Dashboard, AppError>;
-    async fn accounts(&self, ctx: &RequestCtx, query: AccountQuery)
-        -> Result<AccountPage, AppError>;
+    async fn accounts(
+        &self,
+        ctx: &RequestCtx,
+        query: AccountQuery,
+    ) -> Result<AccountPage, AppError>;
     async fn account(&self, ctx: &RequestCtx, appid: &str) -> Result<AccountDetail, AppError>;
     /// Queues a fresh fetch of the account's menu from WeChat.
     async fn refresh_menu(&self, ctx: &RequestCtx, appid: &str) -> Result<(), AppError>;
     async fn link_components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentChoice>, AppError>;
     async fn links(&self, ctx: &RequestCtx) -> Result<Vec<LinkView>, AppError>;
-    async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm)
-        -> Result<LinkView, AppError>;
+    async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm) -> Result<LinkView, AppError>;
     async fn revoke_link(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
 }
 

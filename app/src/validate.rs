@@ -311,25 +311,89 @@ mod tests {
         };
         let v = link_form(&good).unwrap();
         assert_eq!(
-            (v.component_id, v.auth_type, v.biz_appid.as_deref(), v.note.as_str(), v.expires_in_hours),
-            (3, 2, Some("wx0123456789abcdef"), "spring campaign", Some(48))
+            (
+                v.component_id,
+                v.auth_type,
+                v.biz_appid.as_deref(),
+                v.note.as_str(),
+                v.expires_in_hours
+            ),
+            (
+                3,
+                2,
+                Some("wx0123456789abcdef"),
+                "spring campaign",
+                Some(48)
+            )
         );
-        let none = link_form(&NewLinkForm { component_id: "1".into(), ..Default::default() }).unwrap();
-        assert_eq!((none.auth_type, none.biz_appid, none.expires_in_hours), (3, None, None));
+        let none = link_form(&NewLinkForm {
+            component_id: "1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (none.auth_type, none.biz_appid, none.expires_in_hours),
+            (3, None, None)
+        );
         let field = |f: NewLinkForm| link_form(&f).unwrap_err().0;
         for bad in ["", "0", "-1", "x", "1.5", "99999999999999999999"] {
-            assert_eq!(field(NewLinkForm { component_id: bad.into(), ..good.clone() }), "component_id", "{bad:?}");
+            assert_eq!(
+                field(NewLinkForm {
+                    component_id: bad.into(),
+                    ..good.clone()
+                }),
+                "component_id",
+                "{bad:?}"
+            );
         }
         for bad in ["0", "4", "both", "\u{0}"] {
-            assert_eq!(field(NewLinkForm { auth_type: bad.into(), ..good.clone() }), "auth_type", "{bad:?}");
+            assert_eq!(
+                field(NewLinkForm {
+                    auth_type: bad.into(),
+                    ..good.clone()
+                }),
+                "auth_type",
+                "{bad:?}"
+            );
         }
-        for bad in ["wx123", "WX0123456789ABCDEF", "gh_0123456789ab", "wx0123456789abcdef0"] {
-            assert_eq!(field(NewLinkForm { biz_appid: bad.into(), ..good.clone() }), "biz_appid", "{bad:?}");
+        for bad in [
+            "wx123",
+            "WX0123456789ABCDEF",
+            "gh_0123456789ab",
+            "wx0123456789abcdef0",
+        ] {
+            assert_eq!(
+                field(NewLinkForm {
+                    biz_appid: bad.into(),
+                    ..good.clone()
+                }),
+                "biz_appid",
+                "{bad:?}"
+            );
         }
         for bad in ["-1", "8785", "1e3", "two"] {
-            assert_eq!(field(NewLinkForm { expires_in_hours: bad.into(), ..good.clone() }), "expires_in_hours", "{bad:?}");
+            assert_eq!(
+                field(NewLinkForm {
+                    expires_in_hours: bad.into(),
+                    ..good.clone()
+                }),
+                "expires_in_hours",
+                "{bad:?}"
+            );
         }
-        assert_eq!(field(NewLinkForm { note: "a".repeat(201), ..good.clone() }), "note");
-        assert_eq!(field(NewLinkForm { note: "a\u{7}b".into(), ..good.clone() }), "note");
+        assert_eq!(
+            field(NewLinkForm {
+                note: "a".repeat(201),
+                ..good.clone()
+            }),
+            "note"
+        );
+        assert_eq!(
+            field(NewLinkForm {
+                note: "a\u{7}b".into(),
+                ..good.clone()
+            }),
+            "note"
+        );
     }
 }

@@ -41,8 +41,8 @@ test("a tenant admin signs in, sees the console, and signs out", async ({ page }
   }
   await page.screenshot({ path: `${shots}/dashboard-tenant.png`, fullPage: true });
 
-  await nav.getByRole("link", { name: "Accounts" }).click();
-  await expect(page).toHaveURL(/\/accounts$/);
+  await nav.getByRole("link", { name: "API keys" }).click();
+  await expect(page).toHaveURL(/\/api-keys$/);
   await expect(page.locator("[data-test=not-built]")).toContainText("not available yet");
 
   await page.locator("[data-test=logout]").click();

@@ -45,7 +45,10 @@ pub struct PublicUrls {
 
 impl PublicUrls {
     fn link_url(&self, public_id: &str) -> String {
-        format!("{}/authorize/{public_id}", self.base.as_str().trim_end_matches('/'))
+        format!(
+            "{}/authorize/{public_id}",
+            self.base.as_str().trim_end_matches('/')
+        )
     }
 }
 
@@ -58,7 +61,12 @@ pub struct Console {
 }
 
 impl Console {
-    pub fn new(store: Store, engine: Arc<Engine>, accounts: AccountService, urls: PublicUrls) -> Self {
+    pub fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        accounts: AccountService,
+        urls: PublicUrls,
+    ) -> Self {
         Self {
             store,
             engine,
@@ -74,7 +82,11 @@ impl Console {
             .current_user(ctx)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let tenant = user.tenant.as_ref().map(|t| TenantId(t.id)).ok_or(AppError::Forbidden)?;
+        let tenant = user
+            .tenant
+            .as_ref()
+            .map(|t| TenantId(t.id))
+            .ok_or(AppError::Forbidden)?;
         Ok((user, tenant))
     }
 
@@ -191,7 +203,11 @@ fn event_view(e: AuditEvent) -> EventView {
 pub fn menu_tree(raw: &Value) -> Option<Menu> {
     fn button(v: &Value) -> Option<MenuButton> {
         let name = v.get("name")?.as_str()?.to_owned();
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let target = ["url", "key", "pagepath", "value", "media_id", "article_id"]
             .iter()
             .find_map(|k| v.get(*k).and_then(Value::as_str))
@@ -232,8 +248,19 @@ fn account_filter(q: &AccountQuery) -> (AccountFilter, i64) {
         k @ ("service" | "subscription" | "mini_program") => Some(k.to_owned()),
         _ => None,
     };
-    let permission = q.permission.trim().parse::<i64>().ok().filter(|p| (1..=100_000).contains(p));
-    let page = q.page.trim().parse::<i64>().ok().filter(|p| (1..=1_000_000).contains(p)).unwrap_or(1);
+    let permission = q
+        .permission
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (1..=100_000).contains(p));
+    let page = q
+        .page
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (1..=1_000_000).contains(p))
+        .unwrap_or(1);
     (
         AccountFilter {
             search,
@@ -252,7 +279,12 @@ impl ConsoleService for Console {
         let now = crate::now_ms();
         let err = store_error("the dashboard could not be read");
         let mut components = Vec::new();
-        for c in self.store.list_components_for_tenant(tenant).await.map_err(&err)? {
+        for c in self
+            .store
+            .list_components_for_tenant(tenant)
+            .await
+            .map_err(&err)?
+        {
             let ticket = self
                 .store
                 .credential_health(c.id, CredentialKind::ComponentVerifyTicket, "")
@@ -319,17 +351,29 @@ impl ConsoleService for Console {
         })
     }
 
-    async fn accounts(&self, ctx: &RequestCtx, query: AccountQuery) -> Result<AccountPage, AppError> {
+    async fn accounts(
+        &self,
+        ctx: &RequestCtx,
+        query: AccountQuery,
+    ) -> Result<AccountPage, AppError> {
         let (_, tenant) = self.tenant_user(ctx).await?;
         let (filter, page) = account_filter(&query);
         let now = crate::now_ms();
         let (rows, total) = self
             .store
-            .search_accounts(tenant, &filter, (page - 1) * ACCOUNTS_PER_PAGE, ACCOUNTS_PER_PAGE)
+            .search_accounts(
+                tenant,
+                &filter,
+                (page - 1) * ACCOUNTS_PER_PAGE,
+                ACCOUNTS_PER_PAGE,
+            )
             .await
             .map_err(store_error("the accounts could not be read"))?;
         Ok(AccountPage {
-            rows: rows.iter().map(|r| account_row(&r.authorizer, &r.token, now)).collect(),
+            rows: rows
+                .iter()
+                .map(|r| account_row(&r.authorizer, &r.token, now))
+                .collect(),
             total,
             page,
             per_page: ACCOUNTS_PER_PAGE,
@@ -341,11 +385,20 @@ impl ConsoleService for Console {
         let (_, tenant) = self.tenant_user(ctx).await?;
         let appid = app::validate::appid("appid", appid).map_err(|_| AppError::NotFound)?;
         let err = store_error("an account could not be read");
-        let a = self.store.authorizer(tenant, &appid).await.map_err(&err)?.ok_or(AppError::NotFound)?;
+        let a = self
+            .store
+            .authorizer(tenant, &appid)
+            .await
+            .map_err(&err)?
+            .ok_or(AppError::NotFound)?;
         let now = crate::now_ms();
         let token = self
             .store
-            .credential_health(a.component_id, CredentialKind::AuthorizerAccessToken, &a.appid)
+            .credential_health(
+                a.component_id,
+                CredentialKind::AuthorizerAccessToken,
+                &a.appid,
+            )
             .await
             .map_err(&err)?
             .map(|h| TokenState {
@@ -379,7 +432,11 @@ impl ConsoleService for Console {
                 occurred_at: h.occurred_at,
             })
             .collect();
-        let events = self.store.account_audit(tenant, &a.appid, 50).await.map_err(&err)?;
+        let events = self
+            .store
+            .account_audit(tenant, &a.appid, 50)
+            .await
+            .map_err(&err)?;
         let token_events = events
             .iter()
             .filter(|e| e.kind.starts_with("token.") || e.kind.starts_with("refresh_token."))
@@ -416,7 +473,12 @@ impl ConsoleService for Console {
         let (user, tenant) = self.tenant_admin(ctx).await?;
         let appid = app::validate::appid("appid", appid).map_err(|_| AppError::NotFound)?;
         let err = store_error("a menu refresh could not be queued");
-        let a = self.store.authorizer(tenant, &appid).await.map_err(&err)?.ok_or(AppError::NotFound)?;
+        let a = self
+            .store
+            .authorizer(tenant, &appid)
+            .await
+            .map_err(&err)?
+            .ok_or(AppError::NotFound)?;
         if a.status != AuthorizerStatus::Authorized {
             return Err(AppError::invalid_bilingual(
                 "appid",
@@ -455,7 +517,11 @@ impl ConsoleService for Console {
             .map(|c| ComponentChoice {
                 id: c.id.0,
                 shared: c.owner == ComponentOwner::Platform,
-                name: if c.name.is_empty() { c.appid.clone() } else { c.name },
+                name: if c.name.is_empty() {
+                    c.appid.clone()
+                } else {
+                    c.name
+                },
                 appid: c.appid,
             })
             .collect())
@@ -488,16 +554,25 @@ impl ConsoleService for Console {
             .into_iter()
             .find(|c| c.id.0 == valid.component_id && c.active)
             .ok_or_else(|| {
-                AppError::invalid_bilingual("component_id", "choose a component", "请选择第三方平台")
+                AppError::invalid_bilingual(
+                    "component_id",
+                    "choose a component",
+                    "请选择第三方平台",
+                )
             })?;
         let now = crate::now_ms();
         let public_id = Alphanumeric.sample_string(&mut rand::thread_rng(), 22);
-        let expires_at = valid.expires_in_hours.map(|h| now + i64::from(h) * 3_600_000);
+        let expires_at = valid
+            .expires_in_hours
+            .map(|h| now + i64::from(h) * 3_600_000);
         let audit = NewAuditEvent::new(
             user_actor(&user),
             "link.created",
             Outcome::Ok,
-            format!("{} created an authorization link for {}", user.email, component.appid),
+            format!(
+                "{} created an authorization link for {}",
+                user.email, component.appid
+            ),
             now,
         )
         .tenant(Some(tenant))
@@ -524,7 +599,12 @@ impl ConsoleService for Console {
             )
             .await
             .map_err(&err)?;
-        let record = self.store.link(tenant, link.id).await.map_err(&err)?.ok_or(AppError::Internal)?;
+        let record = self
+            .store
+            .link(tenant, link.id)
+            .await
+            .map_err(&err)?
+            .ok_or(AppError::Internal)?;
         Ok(self.link_view(record, now))
     }
 
@@ -539,7 +619,10 @@ impl ConsoleService for Console {
             user_actor(&user),
             "link.revoked",
             Outcome::Ok,
-            format!("{} revoked the authorization link {}", user.email, record.link.public_id),
+            format!(
+                "{} revoked the authorization link {}",
+                user.email, record.link.public_id
+            ),
             now,
         )
         .tenant(Some(tenant))
@@ -547,7 +630,10 @@ impl ConsoleService for Console {
         .ip(ctx.client_ip)
         .detail(json!({ "link_id": id }));
         // Revoking twice is not an error: the link is revoked either way.
-        self.store.revoke_link(tenant, LinkId(id), &audit, now).await.map_err(&err)?;
+        self.store
+            .revoke_link(tenant, LinkId(id), &audit, now)
+            .await
+            .map_err(&err)?;
         Ok(())
     }
 }
@@ -574,9 +660,14 @@ impl AuthorizePageService for Console {
                 pre_auth_code,
                 expires_at,
             } => {
-                let (pc_url, mobile_url) =
-                    authorization_urls(&self.urls, &link, &component_appid, pre_auth_code.expose_secret());
-                let qr_svg = qr_svg(&mobile_url).map_err(|e| internal("a QR code could not be drawn", e))?;
+                let (pc_url, mobile_url) = authorization_urls(
+                    &self.urls,
+                    &link,
+                    &component_appid,
+                    pre_auth_code.expose_secret(),
+                );
+                let qr_svg =
+                    qr_svg(&mobile_url).map_err(|e| internal("a QR code could not be drawn", e))?;
                 let lifetime = expires_at - now;
                 // Renew well before the end: two minutes, or a fifth of a short lifetime.
                 let margin = (lifetime / 5).min(120_000);
@@ -595,12 +686,21 @@ impl AuthorizePageService for Console {
         })
     }
 
-    async fn link_landed(&self, public_id: &str, since: i64) -> Result<Option<AuthorizedAccount>, AppError> {
+    async fn link_landed(
+        &self,
+        public_id: &str,
+        since: i64,
+    ) -> Result<Option<AuthorizedAccount>, AppError> {
         let err = store_error("a link's status could not be read");
         if public_id.is_empty() || public_id.len() > 64 {
             return Ok(None);
         }
-        let Some(link) = self.store.link_by_public_id(public_id).await.map_err(&err)? else {
+        let Some(link) = self
+            .store
+            .link_by_public_id(public_id)
+            .await
+            .map_err(&err)?
+        else {
             return Ok(None);
         };
         Ok(self
@@ -611,7 +711,11 @@ impl AuthorizePageService for Console {
             .map(|a| authorized_account(&a)))
     }
 
-    async fn complete(&self, public_id: &str, auth_code: Option<&str>) -> Result<DoneOutcome, AppError> {
+    async fn complete(
+        &self,
+        public_id: &str,
+        auth_code: Option<&str>,
+    ) -> Result<DoneOutcome, AppError> {
         let outcome = self
             .engine
             .complete_redirect(public_id, auth_code, std::time::Duration::from_secs(8))
@@ -691,11 +795,22 @@ mod tests {
         let menu = menu_tree(&raw).unwrap();
         assert!(menu.is_open);
         assert_eq!(menu.buttons.len(), 2);
-        assert_eq!((menu.buttons[0].kind.as_str(), menu.buttons[0].target.as_str()), ("click", "V1001"));
+        assert_eq!(
+            (
+                menu.buttons[0].kind.as_str(),
+                menu.buttons[0].target.as_str()
+            ),
+            ("click", "V1001")
+        );
         let children = &menu.buttons[1].children;
         assert_eq!(children.len(), 2, "the nameless button is skipped");
         assert_eq!(children[1].target, "pages/index");
-        for garbage in [json!(null), json!([]), json!({"selfmenu_info": 3}), json!({"selfmenu_info": {"button": "x"}})] {
+        for garbage in [
+            json!(null),
+            json!([]),
+            json!({"selfmenu_info": 3}),
+            json!({"selfmenu_info": {"button": "x"}}),
+        ] {
             assert_eq!(menu_tree(&garbage), None, "{garbage}");
         }
     }
@@ -713,11 +828,26 @@ mod tests {
         };
         let (f, page) = q(" 小鹿 ", "needs_reauth", "service", "15", "3");
         assert_eq!(
-            (f.search.as_str(), f.status.as_deref(), f.kind.as_deref(), f.permission, page),
+            (
+                f.search.as_str(),
+                f.status.as_deref(),
+                f.kind.as_deref(),
+                f.permission,
+                page
+            ),
             ("小鹿", Some("needs_reauth"), Some("service"), Some(15), 3)
         );
         let (f, page) = q(&"x".repeat(5000), "'; DROP", "<b>", "-1", "0");
-        assert_eq!((f.search.chars().count(), f.status, f.kind, f.permission, page), (100, None, None, None, 1));
+        assert_eq!(
+            (
+                f.search.chars().count(),
+                f.status,
+                f.kind,
+                f.permission,
+                page
+            ),
+            (100, None, None, None, 1)
+        );
         let (_, page) = q("", "", "", "99999999999999999999", "abc");
         assert_eq!(page, 1);
     }
@@ -725,7 +855,14 @@ mod tests {
     #[test]
     fn the_qr_code_is_an_svg_of_the_link() {
         let svg = qr_svg("https://open.weixin.qq.com/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid=wx0de0c0de0000d001&pre_auth_code=preauthcode%40%40%40abc#wechat_redirect").unwrap();
-        assert!(svg.contains("<svg") && svg.contains("viewBox"), "{}", &svg[..200.min(svg.len())]);
-        assert!(qr_svg(&"x".repeat(5000)).is_err(), "too long for any QR version");
+        assert!(
+            svg.contains("<svg") && svg.contains("viewBox"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
+        assert!(
+            qr_svg(&"x".repeat(5000)).is_err(),
+            "too long for any QR version"
+        );
     }
 }

@@ -459,12 +459,21 @@ async fn signed_in(r: &Rig, email: &str) -> reqwest::Client {
         .send()
         .await
         .unwrap();
-    assert!(res.status().is_success(), "{email} could not sign in: {}", res.status());
+    assert!(
+        res.status().is_success(),
+        "{email} could not sign in: {}",
+        res.status()
+    );
     client
 }
 
 /// Calls a server function with form fields; returns the status and the JSON answer.
-async fn ui(client: &reqwest::Client, r: &Rig, endpoint: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+async fn ui(
+    client: &reqwest::Client,
+    r: &Rig,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let res = client
         .post(r.app.url(&format!("/ui/{endpoint}")))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -474,11 +483,16 @@ async fn ui(client: &reqwest::Client, r: &Rig, endpoint: &str, form: &[(&str, &s
         .unwrap();
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 fn serde_urlencoded_pairs(form: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
 }
 
 /// The `href` of the element marked `data-test="{marker}"` in server-rendered HTML, unescaped.

@@ -19,7 +19,11 @@ use crate::permissions::PERMISSION_SETS;
 fn token_text(lang: Lang, t: &TokenView, now: i64) -> (String, &'static str) {
     match t.health {
         TokenHealth::Healthy => (
-            format!("{} {}", lang.t("valid for", "剩余"), format_duration(lang, t.expires_at.unwrap_or(now) - now)),
+            format!(
+                "{} {}",
+                lang.t("valid for", "剩余"),
+                format_duration(lang, t.expires_at.unwrap_or(now) - now)
+            ),
             "ok",
         ),
         TokenHealth::Failing => (
@@ -135,9 +139,14 @@ pub fn AccountsPage() -> impl IntoView {
 #[component]
 fn Avatar(src: String, name: String) -> impl IntoView {
     if src.starts_with("https://") || src.starts_with("http://") {
-        view! { <img class="avatar" src=src alt="" loading="lazy" referrerpolicy="no-referrer"/> }.into_any()
+        view! { <img class="avatar" src=src alt="" loading="lazy" referrerpolicy="no-referrer"/> }
+            .into_any()
     } else {
-        let initial: String = name.chars().next().map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+        let initial: String = name
+            .chars()
+            .next()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "?".into());
         view! { <span class="avatar initial" aria-hidden="true">{initial}</span> }.into_any()
     }
 }
@@ -146,7 +155,11 @@ fn Avatar(src: String, name: String) -> impl IntoView {
 fn AccountLine(r: AccountRow, now: i64) -> impl IntoView {
     let lang = use_lang();
     let (token, token_class) = token_text(lang, &r.token, now);
-    let name = if r.name.is_empty() { r.appid.clone() } else { r.name.clone() };
+    let name = if r.name.is_empty() {
+        r.appid.clone()
+    } else {
+        r.name.clone()
+    };
     view! {
         <tr data-appid=r.appid.clone()>
             <td class="account-cell">
@@ -189,7 +202,10 @@ pub fn AccountPage() -> impl IntoView {
     let params = use_params_map();
     let appid = move || params.with(|p| p.get("appid").unwrap_or_default());
     let refresh = ServerAction::<RefreshMenu>::new();
-    let detail = Resource::new(move || (appid(), refresh.version().get()), |(a, _)| account(a));
+    let detail = Resource::new(
+        move || (appid(), refresh.version().get()),
+        |(a, _)| account(a),
+    );
     let can_write = user.role.can_write();
     view! {
         <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>

@@ -134,9 +134,15 @@ pub fn Dashboard() -> impl IntoView {
     let lang = use_lang();
     if user.tenant.is_none() {
         let scope = if user.role == Role::PlatformAdmin {
-            lang.t("You administer the whole platform: tenants, users and shared components.", "你管理整个平台：租户、用户和共享第三方平台。")
+            lang.t(
+                "You administer the whole platform: tenants, users and shared components.",
+                "你管理整个平台：租户、用户和共享第三方平台。",
+            )
         } else {
-            lang.t("You can read everything on this platform and change nothing.", "你可以查看平台上的所有内容，但不能修改。")
+            lang.t(
+                "You can read everything on this platform and change nothing.",
+                "你可以查看平台上的所有内容，但不能修改。",
+            )
         };
         return view! {
             <Title text=lang.t("Overview", "概览")/>

@@ -162,8 +162,20 @@ fn NewLink(create: ServerAction<CreateLink>) -> impl IntoView {
     // (field, message) of the first problem, from the browser's check or the server's.
     let (problem, set_problem) = signal(None::<(String, String)>);
     Effect::new(move |_| {
-        if let Some(Err(AppError::Invalid { field, message, message_zh })) = create.value().get() {
-            set_problem.set(Some((field, if lang == Lang::Zh { message_zh } else { message })));
+        if let Some(Err(AppError::Invalid {
+            field,
+            message,
+            message_zh,
+        })) = create.value().get()
+        {
+            set_problem.set(Some((
+                field,
+                if lang == Lang::Zh {
+                    message_zh
+                } else {
+                    message
+                },
+            )));
         } else if let Some(Err(e)) = create.value().get() {
             set_problem.set(Some((String::new(), e.message(lang))));
         }
@@ -182,7 +194,9 @@ fn NewLink(create: ServerAction<CreateLink>) -> impl IntoView {
                 set_problem.set(None);
                 create.dispatch(CreateLink { form });
             }
-            Err((field, en, zh)) => set_problem.set(Some((field.to_owned(), lang.t(&en, &zh).to_owned()))),
+            Err((field, en, zh)) => {
+                set_problem.set(Some((field.to_owned(), lang.t(&en, &zh).to_owned())))
+            }
         }
     };
     let error_for = move |field: &'static str| {

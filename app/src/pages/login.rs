@@ -12,6 +12,7 @@ use crate::Auth;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let lang = crate::i18n::use_lang();
     let query = use_query_map();
     // The action's own error when submitted in place; the redirect's `?error=` after a plain post.
     let error = move || {
@@ -20,12 +21,12 @@ pub fn LoginPage() -> impl IntoView {
             .get()
             .and_then(|r| r.err())
             .or_else(|| query.with(|q| q.get("error").and_then(|c| AppError::from_query_code(&c))))
-            .map(|e| e.to_string())
+            .map(|e| e.message(lang))
     };
     let pending = auth.login.pending();
 
     view! {
-        <Title text="Sign in"/>
+        <Title text=lang.t("Sign in", "登录")/>
         <Suspense>
             {move || Suspend::new(async move {
                 match auth.user.await {
@@ -36,18 +37,18 @@ pub fn LoginPage() -> impl IntoView {
         </Suspense>
         <main class="centered">
             <div class="card narrow login">
-                <div class="brand-large">"wxhub"</div>
-                <p class="muted">"WeChat third-party platform console"</p>
-                <ActionForm action=auth.login attr:class="form" attr:aria-label="Sign in">
-                    <label for="email">"Email"</label>
+                <div class="card-head"><div class="brand-large">"wxhub"</div><crate::pages::LangSwitch/></div>
+                <p class="muted">{lang.t("WeChat third-party platform console", "微信第三方平台控制台")}</p>
+                <ActionForm action=auth.login attr:class="form" attr:aria-label=lang.t("Sign in", "登录")>
+                    <label for="email">{lang.t("Email", "邮箱")}</label>
                     <input id="email" type="email" name="email" autocomplete="username" required maxlength="254"/>
-                    <label for="password">"Password"</label>
+                    <label for="password">{lang.t("Password", "密码")}</label>
                     <input id="password" type="password" name="password" autocomplete="current-password" required maxlength="1024"/>
                     <Show when=move || error().is_some()>
                         <p class="error" role="alert" data-test="login-error">{error}</p>
                     </Show>
                     <button type="submit" class="button primary" disabled=pending>
-                        {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                        {move || if pending.get() { lang.t("Signing in…", "登录中…") } else { lang.t("Sign in", "登录") }}
                     </button>
                 </ActionForm>
             </div>

@@ -26,10 +26,14 @@ pub fn LangSwitch() -> impl IntoView {
     let location = use_location();
     let href = move || {
         let here = format!("{}{}", location.pathname.get(), location.search.get());
-        format!("/lang/{}?next={}", lang.other().code(), encode_component(&here))
+        format!(
+            "/lang/{}?next={}",
+            lang.other().code(),
+            encode_component(&here)
+        )
     };
     view! {
-        <a class="lang-switch" href=href rel="nofollow" data-test="lang-switch" hreflang=lang.other().tag()>
+        <a class="lang-switch" href=href rel="external nofollow" data-test="lang-switch" hreflang=lang.other().tag()>
             {lang.other().own_name()}
         </a>
     }

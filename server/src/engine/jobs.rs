@@ -334,7 +334,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = crate::now_ms();
         // One pending fetch per account at a time: pressing the button twice queues one.
-        let key = format!("{FETCH_MENU}:{}:{appid}:manual:{}", component.0, now / 10_000);
+        let key = format!(
+            "{FETCH_MENU}:{}:{appid}:manual:{}",
+            component.0,
+            now / 10_000
+        );
         let job = NewJob {
             kind: FETCH_MENU,
             tenant: Some(tenant),

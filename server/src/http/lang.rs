@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use app::i18n::{Lang, LANG_COOKIE};
 
-pub async fn switch(Path(code): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub async fn switch(
+    Path(code): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let Some(lang) = Lang::parse(&code).filter(|_| code.len() <= 8) else {
         return (StatusCode::NOT_FOUND, "unknown language").into_response();
     };
@@ -23,7 +26,9 @@ pub async fn switch(Path(code): Path<String>, Query(query): Query<HashMap<String
         lang.code()
     );
     let mut response = StatusCode::SEE_OTHER.into_response();
-    if let (Ok(location), Ok(cookie)) = (HeaderValue::from_str(next), HeaderValue::from_str(&cookie)) {
+    if let (Ok(location), Ok(cookie)) =
+        (HeaderValue::from_str(next), HeaderValue::from_str(&cookie))
+    {
         response.headers_mut().insert(header::LOCATION, location);
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
@@ -47,7 +52,15 @@ mod tests {
         for ok in ["/", "/accounts?q=a&page=2", "/authorize/abc"] {
             assert!(is_local_path(ok), "{ok}");
         }
-        for bad in ["", "https://evil.example", "//evil.example", "/\\evil.example", "accounts", "/a b", "/\u{7f}"] {
+        for bad in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "accounts",
+            "/a b",
+            "/\u{7f}",
+        ] {
             assert!(!is_local_path(bad), "{bad:?}");
         }
     }

@@ -143,12 +143,14 @@ impl Store {
         &self,
         tenant: TenantId,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = read!(self, |pool| sqlx::query_as(
+        let rows: Vec<(String, i64)> = read!(self, |pool| {
+            sqlx::query_as(
             "SELECT status, COUNT(*) FROM authorizers WHERE tenant_id = $1 GROUP BY status ORDER BY status",
         )
         .bind(tenant.0)
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         Ok(rows)
     }
 
@@ -158,13 +160,15 @@ impl Store {
         tenant: TenantId,
         since: i64,
     ) -> Result<i64, StoreError> {
-        let n: i64 = read!(self, |pool| sqlx::query_scalar(
+        let n: i64 = read!(self, |pool| {
+            sqlx::query_scalar(
             "SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND kind = 'token.refresh_failed' AND occurred_at >= $2",
         )
         .bind(tenant.0)
         .bind(since)
         .fetch_one(pool)
-        .await)?;
+        .await
+        })?;
         Ok(n)
     }
 

@@ -168,7 +168,8 @@ impl Store {
         code_fingerprint: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        write!(self, |pool| sqlx::query(
+        write!(self, |pool| {
+            sqlx::query(
             "UPDATE pre_auth_codes SET used_at = $1 WHERE component_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
         .bind(now)
@@ -176,7 +177,8 @@ impl Store {
         .bind(code_fingerprint)
         .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 

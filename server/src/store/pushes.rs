@@ -383,10 +383,12 @@ impl Store {
     /// status).
     pub async fn last_push_at(&self, component: ComponentId) -> Result<Option<i64>, StoreError> {
         read!(self, |pool| {
-            sqlx::query_scalar("SELECT MAX(received_at) FROM received_pushes WHERE component_id = $1")
-                .bind(component.0)
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT MAX(received_at) FROM received_pushes WHERE component_id = $1",
+            )
+            .bind(component.0)
+            .fetch_one(pool)
+            .await
         })
         .map_err(Into::into)
     }
