@@ -108,10 +108,14 @@ impl Console {
         };
         LinkView {
             id: r.link.id.0,
+            component_name: if r.component_name.is_empty() {
+                r.component_appid.clone()
+            } else {
+                r.component_name
+            },
             url: self.urls.link_url(&r.link.public_id),
             public_id: r.link.public_id,
             component_appid: r.component_appid,
-            component_name: r.component_name,
             component_shared: r.component_shared,
             auth_type: r.link.auth_type,
             biz_appid: r.link.biz_appid,
@@ -439,7 +443,12 @@ impl ConsoleService for Console {
             .map_err(&err)?;
         let token_events = events
             .iter()
-            .filter(|e| e.kind.starts_with("token.") || e.kind.starts_with("refresh_token."))
+            .filter(|e| {
+                e.kind.starts_with("token.")
+                    || e.kind.starts_with("refresh_token.")
+                    || e.kind == "authorizer.authorized"
+                    || e.kind == "authorization.lost"
+            })
             .cloned()
             .map(event_view)
             .collect();

@@ -136,19 +136,19 @@ pub fn AccountsPage() -> impl IntoView {
     }
 }
 
+/// The account's head image over its initial: WeChat's image hosts are often unreachable from
+/// where the console is read, and a broken image then removes itself and leaves the initial.
 #[component]
 fn Avatar(src: String, name: String) -> impl IntoView {
-    if src.starts_with("https://") || src.starts_with("http://") {
-        view! { <img class="avatar" src=src alt="" loading="lazy" referrerpolicy="no-referrer"/> }
-            .into_any()
-    } else {
-        let initial: String = name
-            .chars()
-            .next()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "?".into());
-        view! { <span class="avatar initial" aria-hidden="true">{initial}</span> }.into_any()
-    }
+    let initial: String = name
+        .chars()
+        .next()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "?".into());
+    let image = (src.starts_with("https://") || src.starts_with("http://")).then(|| {
+        view! { <img src=src alt="" loading="lazy" referrerpolicy="no-referrer" onerror="this.remove()"/> }
+    });
+    view! { <span class="avatar initial" aria-hidden="true">{initial}{image}</span> }
 }
 
 #[component]

@@ -637,7 +637,9 @@ impl Engine {
                 .latest_ticket(component.id)
                 .await?
                 .map(|(_, at)| at);
-            let fresh = latest.is_some_and(|at| now - at < stale_ms);
+            // A component that never had a ticket counts from its creation: WeChat pushes every
+            // ten minutes, so a new component is waiting, not stale.
+            let fresh = latest.unwrap_or(component.created_at) > now - stale_ms;
             if fresh {
                 self.store
                     .resolve_alerts(component.id, "ticket_stale", now)
