@@ -178,7 +178,7 @@ fn AccountLine(r: AccountRow, now: i64) -> impl IntoView {
     }
 }
 
-fn menu_items(lang: Lang, buttons: Vec<MenuButton>) -> impl IntoView {
+fn menu_items(buttons: Vec<MenuButton>) -> impl IntoView {
     view! {
         <ul class="menu-tree">
             {buttons.into_iter().map(|b| {
@@ -187,7 +187,7 @@ fn menu_items(lang: Lang, buttons: Vec<MenuButton>) -> impl IntoView {
                 view! {
                     <li>
                         <strong>{b.name}</strong><span class="muted small">{detail}</span>
-                        {(!children.is_empty()).then(|| menu_items(lang, children).into_any())}
+                        {(!children.is_empty()).then(|| menu_items(children).into_any())}
                     </li>
                 }
             }).collect_view()}
@@ -302,7 +302,7 @@ pub fn AccountPage() -> impl IntoView {
                                     {if menu.is_open { lang.t("Menu is on", "菜单已开启") } else { lang.t("Menu is off", "菜单未开启") }}
                                     {d.menu_fetched_at.map(|at| format!(" · {} {}", lang.t("fetched", "获取于"), format_time(at)))}
                                 </p>
-                                {if menu.buttons.is_empty() { view! { <p class="muted">{lang.t("No buttons.", "没有菜单项。")}</p> }.into_any() } else { menu_items(lang, menu.buttons).into_any() }}
+                                {if menu.buttons.is_empty() { view! { <p class="muted">{lang.t("No buttons.", "没有菜单项。")}</p> }.into_any() } else { menu_items(menu.buttons).into_any() }}
                                 <details><summary>{lang.t("Raw JSON", "原始 JSON")}</summary><pre class="json" data-test="menu-json">{raw}</pre></details>
                             }.into_any(),
                             _ => view! { <p class="muted">{lang.t("Not fetched yet.", "尚未获取。")}</p> }.into_any(),

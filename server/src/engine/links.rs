@@ -11,6 +11,8 @@ use crate::domain::AuthorizationLink;
 /// A reused code must stay valid at least this long, so the owner has time to scan it.
 const REUSE_MIN_REMAINING_MS: i64 = 3 * 60_000;
 
+// Made once per page view and consumed at once; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum LinkOpening {
     Ready {
         link: AuthorizationLink,
