@@ -141,3 +141,103 @@ pub async fn authorization_done(
         .await
         .map_err(fail)
 }
+
+// ---- API keys and users (tenant admins change, viewers read) ----
+
+#[server(prefix = "/ui", endpoint = "api-keys")]
+pub async fn api_keys() -> Result<Vec<crate::dto::ApiKeyView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.api_keys(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-api-key")]
+pub async fn create_api_key(name: String) -> Result<crate::dto::CreatedApiKey, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .create_api_key(&ctx, &name)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "revoke-api-key")]
+pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .revoke_api_key(&ctx, id)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "users")]
+pub async fn users() -> Result<Vec<crate::dto::UserView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.users(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-user")]
+pub async fn create_user(form: crate::dto::NewUserForm) -> Result<crate::dto::UserView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.create_user(&ctx, form).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-user-active")]
+pub async fn set_user_active(id: i64, active: bool) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .set_user_active(&ctx, id, active)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-user-role")]
+pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .set_user_role(&ctx, id, &role)
+        .await
+        .map_err(fail)
+}
+
+// ---- components ----
+
+#[server(prefix = "/ui", endpoint = "components")]
+pub async fn components() -> Result<Vec<crate::dto::ComponentView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.components(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "save-component")]
+pub async fn save_component(
+    form: crate::dto::ComponentForm,
+) -> Result<crate::dto::ComponentView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .save_component(&ctx, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "check-component")]
+pub async fn check_component(id: i64) -> Result<Vec<crate::dto::CheckStep>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .check_component(&ctx, id)
+        .await
+        .map_err(fail)
+}

@@ -273,3 +273,84 @@ pub struct Dashboard {
     pub recent_events: Vec<EventView>,
     pub open_alerts: Vec<String>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: i64,
+    pub name: String,
+    /// The key's first characters, to recognise it ("wxh_AbCd1234").
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A new key and, this once, the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub key: ApiKeyView,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub role: crate::model::Role,
+    pub active: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    /// The signed-in user (who may not disable or demote themselves).
+    pub is_me: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewUserForm {
+    pub email: String,
+    /// `tenant-admin` or `tenant-viewer`.
+    pub role: String,
+    pub password: String,
+}
+
+/// A component as its tenant sees it. Secrets never leave the server: `secrets` only says they are
+/// set, and the page shows them masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentView {
+    pub id: i64,
+    pub appid: String,
+    pub name: String,
+    /// The platform's shared component: usable, not editable by a tenant.
+    pub shared: bool,
+    pub active: bool,
+    /// The authorization-event URL (授权事件接收URL) to paste into WeChat's console.
+    pub notify_url: String,
+    /// The message URL (消息与事件接收URL), with WeChat's `$APPID$` placeholder.
+    pub message_url: String,
+    pub ticket_age_ms: Option<i64>,
+    pub token_expires_in_ms: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Add (empty `id`) or edit a tenant's own component. On edit, an empty secret keeps the stored
+/// one; the appid cannot change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ComponentForm {
+    pub id: String,
+    pub appid: String,
+    pub name: String,
+    pub token: String,
+    pub appsecret: String,
+    pub encoding_aes_key: String,
+}
+
+/// One step of a component's connectivity check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStep {
+    pub en: String,
+    pub zh: String,
+    pub ok: bool,
+    pub detail_en: String,
+    pub detail_zh: String,
+}

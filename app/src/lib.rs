@@ -4,6 +4,9 @@
 //! `hydrate` into the wasm bundle. Shared input rules live in `validate` so the browser and the
 //! server judge a form the same way.
 
+// Leptos views are deeply nested types (see frontend/src/lib.rs).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod dto;
 pub mod error;
@@ -81,9 +84,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("accounts") view=pages::AccountsPage/>
                     <Route path=path!("accounts/:appid") view=pages::AccountPage/>
                     <Route path=path!("links") view=pages::LinksPage/>
-                    <Route path=path!("components") view=|| pages::not_built("Components", "第三方平台")/>
-                    <Route path=path!("api-keys") view=|| pages::not_built("API keys", "API 密钥")/>
-                    <Route path=path!("users") view=|| pages::not_built("Users", "用户")/>
+                    <Route path=path!("components") view=pages::ComponentsPage/>
+                    <Route path=path!("api-keys") view=pages::ApiKeysPage/>
+                    <Route path=path!("users") view=pages::UsersPage/>
                     <Route path=path!("tenants") view=|| pages::not_built("Tenants", "租户")/>
                     <Route path=path!("authorizations") view=|| pages::not_built("Authorizations", "授权记录")/>
                     <Route path=path!("audit") view=|| pages::not_built("Audit log", "审计日志")/>

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::dto::{
-    AccountDetail, AccountPage, AccountQuery, AuthorizedAccount, ComponentChoice, Dashboard,
-    DoneOutcome, LinkView, NewLinkForm, PublicLink,
+    AccountDetail, AccountPage, AccountQuery, ApiKeyView, AuthorizedAccount, CheckStep,
+    ComponentChoice, ComponentForm, ComponentView, CreatedApiKey, Dashboard, DoneOutcome, LinkView,
+    NewLinkForm, NewUserForm, PublicLink, UserView,
 };
 use crate::error::AppError;
 use crate::model::SessionUser;
@@ -58,6 +59,27 @@ pub trait ConsoleService: Send + Sync + 'static {
     async fn links(&self, ctx: &RequestCtx) -> Result<Vec<LinkView>, AppError>;
     async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm) -> Result<LinkView, AppError>;
     async fn revoke_link(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
+    async fn api_keys(&self, ctx: &RequestCtx) -> Result<Vec<ApiKeyView>, AppError>;
+    async fn create_api_key(&self, ctx: &RequestCtx, name: &str)
+        -> Result<CreatedApiKey, AppError>;
+    async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
+    async fn users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError>;
+    async fn create_user(&self, ctx: &RequestCtx, form: NewUserForm) -> Result<UserView, AppError>;
+    async fn set_user_active(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        active: bool,
+    ) -> Result<(), AppError>;
+    async fn set_user_role(&self, ctx: &RequestCtx, id: i64, role: &str) -> Result<(), AppError>;
+    async fn components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentView>, AppError>;
+    async fn save_component(
+        &self,
+        ctx: &RequestCtx,
+        form: ComponentForm,
+    ) -> Result<ComponentView, AppError>;
+    /// Is the component talking to WeChat? Ticket, token, and one harmless API call.
+    async fn check_component(&self, ctx: &RequestCtx, id: i64) -> Result<Vec<CheckStep>, AppError>;
 }
 
 /// The public pages an account owner sees; no session, the link's unguessable id is the key.

@@ -214,6 +214,122 @@ pub fn link_form(
     })
 }
 
+/// A new tenant user: (email, role), or the first field that breaks a rule as (field, English,
+/// Chinese). The password is checked but never returned or echoed.
+pub fn user_form(
+    form: &crate::dto::NewUserForm,
+) -> Result<(String, crate::model::Role), (&'static str, String, String)> {
+    use crate::model::Role;
+    let email =
+        email(&form.email).map_err(|en| ("email", en, "请输入有效的邮箱地址".to_owned()))?;
+    let role = match Role::parse(form.role.trim()) {
+        Some(r @ (Role::TenantAdmin | Role::TenantViewer)) => r,
+        _ => {
+            return Err((
+                "role",
+                "choose admin or viewer".into(),
+                "请选择管理员或只读成员".into(),
+            ))
+        }
+    };
+    new_password(&form.password).map_err(|en| {
+        (
+            "password",
+            en,
+            format!("密码至少 {PASSWORD_MIN_CHARS} 个字符，不能包含换行"),
+        )
+    })?;
+    Ok((email, role))
+}
+
+/// An API key's name, with both languages' messages.
+pub fn api_key_name(input: &str) -> Result<String, (&'static str, String, String)> {
+    display_name("name", input).map_err(|en| {
+        (
+            "name",
+            en,
+            "名称必填，最多 100 个字符，且不能包含控制字符".to_owned(),
+        )
+    })
+}
+
+/// A component form that passed the rules; `None` secrets mean "keep the stored one" (edit only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidComponentForm {
+    pub id: Option<i64>,
+    pub appid: String,
+    pub name: String,
+    pub token: Option<String>,
+    pub appsecret: Option<String>,
+    pub encoding_aes_key: Option<String>,
+}
+
+/// The first field of the component form that breaks a rule, as (field, English, Chinese). A new
+/// component needs every secret; an edit may leave any of them empty to keep it.
+pub fn component_form(
+    form: &crate::dto::ComponentForm,
+) -> Result<ValidComponentForm, (&'static str, String, String)> {
+    let id = match form.id.trim() {
+        "" => None,
+        id => Some(id.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
+            (
+                "id",
+                "unknown component".to_owned(),
+                "第三方平台不存在".to_owned(),
+            )
+        })?),
+    };
+    let appid = appid("appid", &form.appid).map_err(|en| {
+        (
+            "appid",
+            en,
+            "appid 应为 wx 加 16 位小写字母或数字".to_owned(),
+        )
+    })?;
+    let name = match form.name.trim() {
+        "" => String::new(),
+        n => display_name("name", n).map_err(|en| {
+            (
+                "name",
+                en,
+                "名称最多 100 个字符，且不能包含控制字符".to_owned(),
+            )
+        })?,
+    };
+    let optional = |value: &str,
+                    field: &'static str,
+                    rule: fn(&str) -> Result<String, String>,
+                    zh: &str|
+     -> Result<Option<String>, (&'static str, String, String)> {
+        if value.trim().is_empty() {
+            return if id.is_some() {
+                Ok(None)
+            } else {
+                Err((field, format!("{field} is required"), format!("{zh}必填")))
+            };
+        }
+        rule(value)
+            .map(Some)
+            .map_err(|en| (field, en, format!("{zh}格式不正确")))
+    };
+    let token = optional(&form.token, "token", message_token, "消息校验 Token ")?;
+    let appsecret = optional(&form.appsecret, "appsecret", appsecret, "AppSecret ")?;
+    let encoding_aes_key = optional(
+        &form.encoding_aes_key,
+        "encoding_aes_key",
+        encoding_aes_key,
+        "消息加解密 Key ",
+    )?;
+    Ok(ValidComponentForm {
+        id,
+        appid,
+        name,
+        token,
+        appsecret,
+        encoding_aes_key,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +510,119 @@ mod tests {
                 ..good.clone()
             }),
             "note"
+        );
+    }
+    #[test]
+    fn user_forms_and_key_names_name_the_field() {
+        use crate::dto::NewUserForm;
+        use crate::model::Role;
+        let good = NewUserForm {
+            email: " Ops@Example.COM ".into(),
+            role: "tenant-viewer".into(),
+            password: "long enough password".into(),
+        };
+        assert_eq!(
+            user_form(&good).unwrap(),
+            ("ops@example.com".into(), Role::TenantViewer)
+        );
+        let field = |f: NewUserForm| user_form(&f).unwrap_err().0;
+        assert_eq!(
+            field(NewUserForm {
+                email: "nope".into(),
+                ..good.clone()
+            }),
+            "email"
+        );
+        for role in ["platform-admin", "platform-auditor", "", "admin"] {
+            assert_eq!(
+                field(NewUserForm {
+                    role: role.into(),
+                    ..good.clone()
+                }),
+                "role",
+                "{role}"
+            );
+        }
+        assert_eq!(
+            field(NewUserForm {
+                password: "short".into(),
+                ..good.clone()
+            }),
+            "password"
+        );
+        assert_eq!(api_key_name(" billing ").unwrap(), "billing");
+        for bad in ["", "   ", "a\u{0}b"] {
+            assert_eq!(api_key_name(bad).unwrap_err().0, "name");
+        }
+        assert!(api_key_name(&"k".repeat(101)).is_err());
+    }
+    #[test]
+    fn component_forms_need_every_secret_when_new_and_none_when_edited() {
+        use crate::dto::ComponentForm;
+        let new = ComponentForm {
+            id: String::new(),
+            appid: "wx0de0c0de0000d001".into(),
+            name: "Acme".into(),
+            token: "tok3n".into(),
+            appsecret: "0123456789abcdef0123456789abcdef".into(),
+            encoding_aes_key: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".into(),
+        };
+        let v = component_form(&new).unwrap();
+        assert_eq!((v.id, v.token.as_deref()), (None, Some("tok3n")));
+        let field = |f: ComponentForm| component_form(&f).unwrap_err().0;
+        assert_eq!(
+            field(ComponentForm {
+                appsecret: String::new(),
+                ..new.clone()
+            }),
+            "appsecret"
+        );
+        assert_eq!(
+            field(ComponentForm {
+                appsecret: "short".into(),
+                ..new.clone()
+            }),
+            "appsecret"
+        );
+        assert_eq!(
+            field(ComponentForm {
+                encoding_aes_key: "x".repeat(42),
+                ..new.clone()
+            }),
+            "encoding_aes_key"
+        );
+        assert_eq!(
+            field(ComponentForm {
+                token: "a b".into(),
+                ..new.clone()
+            }),
+            "token"
+        );
+        assert_eq!(
+            field(ComponentForm {
+                appid: "gh_123".into(),
+                ..new.clone()
+            }),
+            "appid"
+        );
+        assert_eq!(
+            field(ComponentForm {
+                id: "-3".into(),
+                ..new.clone()
+            }),
+            "id"
+        );
+        let edit = ComponentForm {
+            id: "7".into(),
+            token: String::new(),
+            appsecret: String::new(),
+            encoding_aes_key: String::new(),
+            ..new.clone()
+        };
+        let v = component_form(&edit).unwrap();
+        assert_eq!(
+            (v.id, v.token, v.appsecret, v.encoding_aes_key),
+            (Some(7), None, None, None)
         );
     }
 }

@@ -121,3 +121,59 @@ test("a link that does not exist gets a clear page in the owner's language", asy
   await page.screenshot({ path: `${shots}/authorize-unknown-zh.png`, fullPage: true });
   await context.close();
 });
+
+test("an operator creates an API key once, adds a colleague, and reads the component's callback URLs", async ({ page }) => {
+  await signIn(page);
+
+  await page.goto("/api-keys");
+  await hydrated(page);
+  await page.locator("[data-test=create-key]").click();
+  await expect(page.locator('.field-error[data-field="name"]')).toBeVisible();
+  await page.locator("#key-name").fill("billing service");
+  await page.locator("[data-test=create-key]").click();
+  const secret = page.locator("[data-test=secret]");
+  await expect(secret).toHaveText(/^wxh_[A-Za-z0-9_-]{43}$/);
+  const key = (await secret.textContent())!;
+  await expect(page.locator("[data-test=keys]")).toContainText("billing service");
+  await page.screenshot({ path: `${shots}/api-keys.png`, fullPage: true });
+  await page.reload();
+  await expect(page.locator("[data-test=keys]")).toContainText(key.slice(0, 12));
+  expect(await page.content()).not.toContain(key);
+  page.once("dialog", (dialog) => dialog.accept());
+  await hydrated(page);
+  await page.locator("[data-test=revoke-key]").first().click();
+  await expect(page.locator("[data-test=key-state]").first()).toHaveText("Revoked");
+
+  await page.goto("/users");
+  await hydrated(page);
+  await page.locator("#user-email").fill("colleague@wxhub.demo");
+  await page.locator("#user-password").fill("short");
+  await page.locator("[data-test=create-user]").click();
+  await expect(page.locator('.field-error[data-field="password"]')).toBeVisible();
+  await page.locator("#user-password").fill("a long enough password");
+  await page.locator("[data-test=create-user]").click();
+  const colleague = page.locator('[data-user="colleague@wxhub.demo"]');
+  await expect(colleague.locator("[data-test=user-role]")).toHaveText("Tenant viewer");
+  await colleague.locator("[data-test=toggle-role]").click();
+  await expect(colleague.locator("[data-test=user-role]")).toHaveText("Tenant admin");
+  await colleague.locator("[data-test=toggle-active]").click();
+  await expect(colleague.locator("[data-test=user-state]")).toHaveText("Disabled");
+  await expect(page.locator(`[data-user="${OPERATOR}"] [data-test=toggle-active]`)).toHaveCount(0);
+  await page.screenshot({ path: `${shots}/users.png`, fullPage: true });
+
+  await page.goto("/components");
+  await hydrated(page);
+  const card = page.locator('[data-component="wx0de0c0de0000d001"]');
+  await expect(card.locator("[data-test=notify-url]")).toHaveText(/\/wechat\/wx0de0c0de0000d001\/notify$/);
+  await expect(card.locator("[data-test=masked]")).toContainText("••••");
+  await card.locator("[data-test=check-component]").click();
+  await expect(card.locator("[data-test=check-result] li")).toHaveCount(3);
+  await expect(card.locator("[data-test=check-result] li.bad")).toHaveCount(0);
+  await card.locator("[data-test=edit-component]").click();
+  await expect(page.locator("#c-appid")).toHaveValue("wx0de0c0de0000d001");
+  await expect(page.locator("#c-secret")).toHaveValue("");
+  await page.locator("#c-name").fill("Demo Platform");
+  await page.locator("[data-test=save-component]").click();
+  await expect(card.locator("h2")).toContainText("Demo Platform");
+  await page.screenshot({ path: `${shots}/components.png`, fullPage: true });
+});

@@ -41,9 +41,9 @@ test("a tenant admin signs in, sees the console, and signs out", async ({ page }
   }
   await page.screenshot({ path: `${shots}/dashboard-tenant.png`, fullPage: true });
 
-  await nav.getByRole("link", { name: "API keys" }).click();
-  await expect(page).toHaveURL(/\/api-keys$/);
-  await expect(page.locator("[data-test=not-built]")).toContainText("not available yet");
+  await nav.getByRole("link", { name: "Users" }).click();
+  await expect(page).toHaveURL(/\/users$/);
+  await expect(page.locator(`[data-user="${OPERATOR}"] [data-test=user-role]`)).toHaveText("Tenant admin");
 
   await page.locator("[data-test=logout]").click();
   await expect(page).toHaveURL(/\/login$/);

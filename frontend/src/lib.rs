@@ -1,5 +1,9 @@
 //! The wasm entry point: hydrates what the server rendered. Nothing else lives here.
 
+// Leptos views are deeply nested types; the accounts table goes past the default limit of 128
+// when the wasm build computes their layout.
+#![recursion_limit = "256"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

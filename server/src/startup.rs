@@ -125,11 +125,9 @@ impl Application {
             .site_addr(local_addr)
             .build();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let accounts = AccountService::new(
-            store.clone(),
-            PasswordHasher::new(cores * 2),
-            ThrottleSettings::default(),
-        );
+        let hasher = PasswordHasher::new(cores * 2);
+        let accounts =
+            AccountService::new(store.clone(), hasher.clone(), ThrottleSettings::default());
         let grace = Duration::from_secs(settings.shutdown_grace_seconds);
         let client = WechatClient::new(&ClientSettings::from_settings(&settings))?;
         let engine = Engine::new(
@@ -141,6 +139,7 @@ impl Application {
             store.clone(),
             engine.clone(),
             accounts.clone(),
+            hasher,
             crate::console::PublicUrls {
                 base: base_url.clone(),
                 wechat_mp_base: settings.wechat_mp_base.clone(),

@@ -636,3 +636,83 @@ on_both_databases! {
         r.stop().await;
     };
 }
+
+on_both_databases! {
+    components_show_their_callback_urls_pass_a_check_and_keep_secrets_write_only => async |db: &TestDb| {
+        let r = rig(db, compressed(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery");
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        admin.create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "viewer@acme.test", "tenant-viewer", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "op@globex.test", "tenant-admin", Some("globex"), &pw).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let viewer = signed_in(&r, "viewer@acme.test").await;
+        let other = signed_in(&r, "op@globex.test").await;
+        r.component_token().await;
+
+        let (status, list) = ui(&op, &r, "components", &[]).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list[0]["appid"], COMPONENT);
+        assert_eq!(list[0]["notify_url"].as_str(), Some(r.app.url(&format!("/wechat/{COMPONENT}/notify")).as_str()));
+        assert!(!list.to_string().contains(&r.seed.secret) && !list.to_string().contains(&r.seed.encoding_aes_key), "no secret reaches the browser");
+        let id = list[0]["id"].as_i64().unwrap().to_string();
+        // The check: ticket, token and one real call, all fine against the simulator.
+        let (status, steps) = ui(&viewer, &r, "check-component", &[("id", &id)]).await;
+        assert_eq!(status, 200, "{steps}");
+        assert_eq!(steps.as_array().unwrap().len(), 3, "{steps}");
+        assert!(steps.as_array().unwrap().iter().all(|s| s["ok"] == true), "{steps}");
+        assert_eq!(r.calls("api_get_authorizer_list").len(), 1);
+        // With WeChat refusing, the step says why in both languages, never raw.
+        r.sim.inject_fault(FaultSpec { api: Some("api_get_authorizer_list".into()), fault: Fault::Errcode(45009), times: Some(1), percent: None }).unwrap();
+        let (_, steps) = ui(&op, &r, "check-component", &[("id", &id)]).await;
+        assert_eq!(steps[2]["ok"], false, "{steps}");
+        assert!(steps[2]["detail_en"].as_str().unwrap().contains("45009"), "{steps}");
+        // Other tenants cannot see, check or edit it; viewers cannot edit.
+        assert!(!ui(&other, &r, "components", &[]).await.1.to_string().contains(COMPONENT));
+        assert_eq!(ui(&other, &r, "check-component", &[("id", &id)]).await.0, 404);
+        let rename = [("form[id]", id.as_str()), ("form[appid]", COMPONENT), ("form[name]", "Renamed")];
+        assert_eq!(ui(&other, &r, "save-component", &rename).await.0, 404);
+        assert_eq!(ui(&viewer, &r, "save-component", &rename).await.0, 403);
+
+        // Garbage is refused by field; nothing changes.
+        let before = common::raw_strings(db, "SELECT appsecret_sealed || encoding_aes_key_sealed || message_token_sealed || name FROM components ORDER BY id").await;
+        for (form, field) in [
+            (vec![("form[appid]", "wx<script>")], "appid"),
+            (vec![("form[appid]", "wx00000000000000aa"), ("form[token]", "tok"), ("form[appsecret]", "short"), ("form[encoding_aes_key]", "x")], "appsecret"),
+            (vec![("form[appid]", "wx00000000000000aa")], "token"),
+            (vec![("form[id]", id.as_str()), ("form[appid]", "wx00000000000000aa")], "appid"),
+            (vec![("form[id]", id.as_str()), ("form[appid]", COMPONENT), ("form[encoding_aes_key]", "tooshort")], "encoding_aes_key"),
+        ] {
+            let (status, body) = ui(&op, &r, "save-component", &form).await;
+            assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some(field)), "{body}");
+        }
+        assert_eq!(common::raw_strings(db, "SELECT appsecret_sealed || encoding_aes_key_sealed || message_token_sealed || name FROM components ORDER BY id").await, before);
+
+        // Renaming keeps every secret; a new EncodingAESKey keeps the old one as the previous key.
+        let c = r.app.store.component_by_appid(COMPONENT).await.unwrap().unwrap();
+        let secrets = r.app.store.component_secrets(&c).await.unwrap();
+        assert_eq!(ui(&op, &r, "save-component", &rename).await.0, 200);
+        let after = r.app.store.component_secrets(&c).await.unwrap();
+        use secrecy::ExposeSecret;
+        assert_eq!(after.appsecret.expose_secret(), secrets.appsecret.expose_secret());
+        assert_eq!(after.encoding_aes_key.expose_secret(), secrets.encoding_aes_key.expose_secret());
+        let new_key = "Z".repeat(43);
+        assert_eq!(ui(&op, &r, "save-component", &[("form[id]", id.as_str()), ("form[appid]", COMPONENT), ("form[name]", "Renamed"), ("form[encoding_aes_key]", &new_key)]).await.0, 200);
+        let rotated = r.app.store.component_secrets(&c).await.unwrap();
+        assert_eq!(rotated.encoding_aes_key.expose_secret(), new_key);
+        assert_eq!(rotated.previous_encoding_aes_key.as_ref().map(|k| k.expose_secret().to_owned()), Some(secrets.encoding_aes_key.expose_secret().to_owned()));
+        assert_eq!(ui(&op, &r, "components", &[]).await.1[0]["name"], "Renamed");
+
+        // A new component of the tenant's own; its appid must be new.
+        let create = |appid: &'static str| [("form[appid]", appid), ("form[name]", "Second"), ("form[token]", "tok3n"), ("form[appsecret]", "0123456789abcdef0123456789abcdef"), ("form[encoding_aes_key]", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")];
+        assert_eq!(ui(&op, &r, "save-component", &create("wx00000000000000aa")).await.0, 200);
+        let (status, body) = ui(&op, &r, "save-component", &create(COMPONENT)).await;
+        assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some("appid")), "{body}");
+        assert_eq!(ui(&op, &r, "components", &[]).await.1.as_array().unwrap().len(), 2);
+        let audit = common::raw_strings(db, "SELECT kind FROM audit_events WHERE actor_label = 'op@acme.test' AND kind LIKE 'component.%' ORDER BY id").await;
+        assert_eq!(audit, ["component.updated", "component.updated", "component.created"]);
+        r.stop().await;
+    };
+}

@@ -404,3 +404,106 @@ on_both_databases! {
         reopened.close().await;
     };
 }
+
+/// A server function call with form fields: the status and the JSON answer.
+async fn call(
+    client: &reqwest::Client,
+    app: &TestApp,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let res = client
+        .post(app.url(&format!("/ui/{endpoint}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+on_both_databases! {
+    api_keys_and_users_are_managed_by_tenant_admins_only_within_their_tenant => async |db: &TestDb| {
+        let app = spawn_app(db).await;
+        seed_users(&app).await;
+        let admin = Admin { store: app.store.clone(), actor: Actor::Cli };
+        let hasher = PasswordHasher::new(2);
+        let pw = SecretString::from(PASSWORD);
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        admin.create_user(&hasher, "op@globex.test", "tenant-admin", Some("globex"), &pw).await.unwrap();
+        let op = fresh_client();
+        assert_eq!(login(&op, &app, "op@acme.test", PASSWORD).await.status(), StatusCode::OK);
+        let other = fresh_client();
+        assert_eq!(login(&other, &app, "op@globex.test", PASSWORD).await.status(), StatusCode::OK);
+
+        // API keys: garbage names are refused and nothing is stored; a key is shown once.
+        for bad in ["", "   ", "tab\there"] {
+            let (status, body) = call(&op, &app, "create-api-key", &[("name", bad)]).await;
+            assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some("name")), "{bad:?}: {body}");
+        }
+        assert_eq!(call(&op, &app, "create-api-key", &[]).await.0, 422);
+        assert_eq!(common::raw_count(db, "api_keys").await, 0);
+        let (status, created) = call(&op, &app, "create-api-key", &[("name", "billing")]).await;
+        assert_eq!(status, 200, "{created}");
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("wxh_") && secret.len() == 47);
+        let (_, list) = call(&op, &app, "api-keys", &[]).await;
+        assert_eq!(list[0]["name"], "billing");
+        assert!(!list.to_string().contains(&secret), "the list never carries the key");
+        assert!(!common::raw_strings(db, "SELECT key_hash FROM api_keys").await.contains(&secret));
+        let id = created["key"]["id"].as_i64().unwrap().to_string();
+        // Another tenant neither sees nor revokes it.
+        assert_eq!(call(&other, &app, "api-keys", &[]).await.1, serde_json::json!([]));
+        assert_eq!(call(&other, &app, "revoke-api-key", &[("id", &id)]).await.0, 404);
+        assert_eq!(call(&op, &app, "revoke-api-key", &[("id", "x")]).await.0, 422);
+        assert_eq!(call(&op, &app, "revoke-api-key", &[("id", &id)]).await.0, 200);
+        assert!(call(&op, &app, "api-keys", &[]).await.1[0]["revoked_at"].is_i64());
+
+        // Users: a tenant admin adds a viewer; the viewer signs in and can change nothing.
+        for (form, field) in [
+            (vec![("form[email]", "not-an-email"), ("form[role]", "tenant-viewer"), ("form[password]", PASSWORD)], "email"),
+            (vec![("form[email]", "v@acme.test"), ("form[role]", "platform-admin"), ("form[password]", PASSWORD)], "role"),
+            (vec![("form[email]", "v@acme.test"), ("form[role]", "tenant-viewer"), ("form[password]", "short")], "password"),
+            (vec![("form[email]", "OP@acme.test"), ("form[role]", "tenant-viewer"), ("form[password]", PASSWORD)], "email"),
+        ] {
+            let (status, body) = call(&op, &app, "create-user", &form).await;
+            assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some(field)), "{body}");
+        }
+        let before = common::raw_count(db, "users").await;
+        let (status, viewer) = call(&op, &app, "create-user", &[("form[email]", "V@acme.test"), ("form[role]", "tenant-viewer"), ("form[password]", PASSWORD)]).await;
+        assert_eq!((status, viewer["email"].as_str(), viewer["role"].as_str()), (200, Some("v@acme.test"), Some("tenant-viewer")), "{viewer}");
+        assert_eq!(common::raw_count(db, "users").await, before + 1);
+        let v = fresh_client();
+        assert_eq!(login(&v, &app, "v@acme.test", PASSWORD).await.status(), StatusCode::OK);
+        assert_eq!(call(&v, &app, "create-api-key", &[("name", "sneaky")]).await.0, 403);
+        assert_eq!(call(&v, &app, "create-user", &[("form[email]", "x@acme.test"), ("form[role]", "tenant-admin"), ("form[password]", PASSWORD)]).await.0, 403);
+        assert_eq!(call(&v, &app, "users", &[]).await.0, 200, "viewers read");
+        let vid = viewer["id"].as_i64().unwrap().to_string();
+        let me_id = me(&op, &app).await["id"].as_i64().unwrap().to_string();
+        assert_eq!(call(&v, &app, "set-user-active", &[("id", &me_id), ("active", "false")]).await.0, 403);
+        // An admin cannot lock themselves out, nor reach another tenant's users.
+        assert_eq!(call(&op, &app, "set-user-active", &[("id", &me_id), ("active", "false")]).await.0, 422);
+        assert_eq!(call(&op, &app, "set-user-role", &[("id", &me_id), ("role", "tenant-viewer")]).await.0, 422);
+        assert_eq!(call(&other, &app, "set-user-active", &[("id", &vid), ("active", "false")]).await.0, 404);
+        assert_eq!(call(&op, &app, "set-user-role", &[("id", &vid), ("role", "platform-admin")]).await.0, 422);
+        assert!(!call(&other, &app, "users", &[]).await.1.to_string().contains("acme.test"));
+        // Promoted, the viewer may now act; disabled, their session ends at once.
+        assert_eq!(call(&op, &app, "set-user-role", &[("id", &vid), ("role", "tenant-admin")]).await.0, 200);
+        assert_eq!(call(&v, &app, "create-api-key", &[("name", "now allowed")]).await.0, 200);
+        assert_eq!(call(&op, &app, "set-user-active", &[("id", &vid), ("active", "false")]).await.0, 200);
+        assert_eq!(call(&v, &app, "api-keys", &[]).await.0, 401);
+        assert_eq!(login(&fresh_client(), &app, "v@acme.test", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+        let audit = common::raw_strings(db, "SELECT kind FROM audit_events WHERE actor_label = 'op@acme.test' ORDER BY id").await;
+        assert_eq!(audit, ["user.login", "api_key.created", "api_key.revoked", "user.created", "user.role_changed", "user.disabled"], "{audit:?}");
+        app.stop().await;
+    };
+}

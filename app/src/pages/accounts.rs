@@ -137,7 +137,8 @@ pub fn AccountsPage() -> impl IntoView {
 }
 
 /// The account's head image over its initial: WeChat's image hosts are often unreachable from
-/// where the console is read, and a broken image then removes itself and leaves the initial.
+/// where the console is read, and a broken image then hides itself (it stays in the DOM, which
+/// hydration expects) and leaves the initial.
 #[component]
 fn Avatar(src: String, name: String) -> impl IntoView {
     let initial: String = name
@@ -146,7 +147,7 @@ fn Avatar(src: String, name: String) -> impl IntoView {
         .map(|c| c.to_string())
         .unwrap_or_else(|| "?".into());
     let image = (src.starts_with("https://") || src.starts_with("http://")).then(|| {
-        view! { <img src=src alt="" loading="lazy" referrerpolicy="no-referrer" onerror="this.remove()"/> }
+        view! { <img src=src alt="" loading="lazy" referrerpolicy="no-referrer" onerror="this.style.visibility='hidden'"/> }
     });
     view! { <span class="avatar initial" aria-hidden="true">{initial}{image}</span> }
 }

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::i18n::{format_time, use_lang, Lang};
 use crate::model::SessionUser;
 
-fn auth_type_label(lang: Lang, t: u8) -> &'static str {
+pub fn auth_type_label(lang: Lang, t: u8) -> &'static str {
     match t {
         1 => lang.t("Official Account", "公众号"),
         2 => lang.t("Mini Program", "小程序"),

@@ -3,15 +3,19 @@
 
 mod accounts;
 mod authorize;
+mod components;
 mod console;
 mod links;
 mod login;
+mod team;
 
 pub use accounts::{AccountPage, AccountsPage};
 pub use authorize::{DonePage, LinkPage};
+pub use components::ComponentsPage;
 pub use console::{not_built, Console, Dashboard};
 pub use links::LinksPage;
 pub use login::LoginPage;
+pub use team::{ApiKeysPage, UsersPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;

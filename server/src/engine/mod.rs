@@ -278,6 +278,14 @@ impl Engine {
         }
     }
 
+    /// Drops a component's loaded secrets, so the next use reads them again (after an edit).
+    pub fn forget_component(&self, id: ComponentId) {
+        let appid = unpoison(self.components.appid_of.write()).remove(&id);
+        if let Some(appid) = appid {
+            unpoison(self.components.by_appid.write()).remove(&appid);
+        }
+    }
+
     /// The component's current token from memory, if it has time left.
     pub fn component_token(&self, component: ComponentId, now: i64) -> Option<CachedToken> {
         self.cache

@@ -139,6 +139,75 @@ impl Store {
         Ok(rows.into_iter().map(Component::from).collect())
     }
 
+    /// Renames a tenant's own component and replaces whichever secrets are given (each sealed
+    /// anew). A new EncodingAESKey keeps the current one as the previous key, so pushes sealed
+    /// with it during the switch in WeChat's console still open. `None` when the tenant owns no
+    /// such component.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_component(
+        &self,
+        tenant: TenantId,
+        id: ComponentId,
+        name: &str,
+        token: Option<&SecretString>,
+        appsecret: Option<&SecretString>,
+        encoding_aes_key: Option<&SecretString>,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<Option<Component>, StoreError> {
+        let Some(current) = self.component_by_id(id).await? else {
+            return Ok(None);
+        };
+        if current.owner != ComponentOwner::Tenant(tenant) {
+            return Ok(None);
+        }
+        let keyring = self.keyring()?;
+        let appid = current.appid.clone();
+        let seal =
+            |field: &str, value: &SecretString| keyring.seal_str(&purpose(&appid, field), value);
+        let token = token.map(|t| seal("message_token", t));
+        let appsecret = appsecret.map(|t| seal("appsecret", t));
+        let (aes, previous) = match encoding_aes_key {
+            Some(key) => {
+                let old = self.component_secrets(&current).await?.encoding_aes_key;
+                (
+                    Some(seal("encoding_aes_key", key)),
+                    Some(seal("previous_encoding_aes_key", &old)),
+                )
+            }
+            None => (None, None),
+        };
+        let sql = format!(
+            "UPDATE components SET name = $1, message_token_sealed = COALESCE($2, message_token_sealed), \
+             appsecret_sealed = COALESCE($3, appsecret_sealed), encoding_aes_key_sealed = COALESCE($4, encoding_aes_key_sealed), \
+             previous_encoding_aes_key_sealed = COALESCE($5, previous_encoding_aes_key_sealed), updated_at = $6 \
+             WHERE id = $7 AND owner_tenant_id = $8 RETURNING {COLUMNS}"
+        );
+        let row: Option<ComponentRow> = write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<ComponentRow> = sqlx::query_as(&sql)
+                .bind(name)
+                .bind(token.as_deref())
+                .bind(appsecret.as_deref())
+                .bind(aes.as_deref())
+                .bind(previous.as_deref())
+                .bind(now)
+                .bind(id.0)
+                .bind(tenant.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_some() {
+                let audit = audit.clone().tenant(Some(tenant)).component(id);
+                bind_audit!(sqlx::query(super::audit::INSERT), &audit)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
+        })?;
+        Ok(row.map(Component::from))
+    }
+
     /// Opens a component's secrets. Only the protocol code (callbacks, engine) calls this.
     pub async fn component_secrets(
         &self,

@@ -165,4 +165,42 @@ impl Store {
             Ok::<_, StoreError>(true)
         })
     }
+    /// Changes the role of a user of `tenant` to another tenant role. False when no such user
+    /// belongs to the tenant.
+    pub async fn set_tenant_user_role(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        role: Role,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        if role.is_platform() {
+            return Ok(false);
+        }
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+            )
+            .bind(role.as_str())
+            .bind(now)
+            .bind(id.0)
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 0 {
+                return Ok(false);
+            }
+            bind_audit!(
+                sqlx::query(super::audit::INSERT),
+                &audit.clone().tenant(Some(tenant))
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(true)
+        })
+    }
 }

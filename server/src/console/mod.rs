@@ -5,13 +5,17 @@
 //! staff have no tenant; their cross-tenant pages are a separate surface. Errors from storage or
 //! WeChat are logged here and reach the browser only as `AppError::Internal`.
 
+mod components;
+mod team;
+
 use std::sync::Arc;
 
 use app::dto::{
     AccountDetail, AccountKindLabel, AccountPage, AccountQuery, AccountRow, AccountStatus,
-    AuthorizedAccount, ComponentChoice, ComponentHealth, Dashboard, DoneOutcome, EventView,
-    LinkState, LinkView, Menu, MenuButton, NewLinkForm, PermissionChange, PublicLink, ReadyLink,
-    TokenHealth, TokenView,
+    ApiKeyView, AuthorizedAccount, CheckStep, ComponentChoice, ComponentForm, ComponentHealth,
+    ComponentView, CreatedApiKey, Dashboard, DoneOutcome, EventView, LinkState, LinkView, Menu,
+    MenuButton, NewLinkForm, NewUserForm, PermissionChange, PublicLink, ReadyLink, TokenHealth,
+    TokenView, UserView,
 };
 use app::error::AppError;
 use app::model::SessionUser;
@@ -23,7 +27,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::auth::service::internal;
-use crate::auth::AccountService;
+use crate::auth::{AccountService, PasswordHasher};
 use crate::domain::{
     Actor, AuditEvent, AuthorizationLink, Authorizer, AuthorizerStatus, ComponentOwner,
     CredentialKind, LinkId, NewAuditEvent, Outcome, TenantId, UserId,
@@ -57,6 +61,7 @@ pub struct Console {
     store: Store,
     engine: Arc<Engine>,
     accounts: AccountService,
+    hasher: PasswordHasher,
     urls: PublicUrls,
 }
 
@@ -65,12 +70,14 @@ impl Console {
         store: Store,
         engine: Arc<Engine>,
         accounts: AccountService,
+        hasher: PasswordHasher,
         urls: PublicUrls,
     ) -> Self {
         Self {
             store,
             engine,
             accounts,
+            hasher,
             urls,
         }
     }
@@ -644,6 +651,59 @@ impl ConsoleService for Console {
             .await
             .map_err(&err)?;
         Ok(())
+    }
+
+    async fn api_keys(&self, ctx: &RequestCtx) -> Result<Vec<ApiKeyView>, AppError> {
+        self.list_api_keys(ctx).await
+    }
+
+    async fn create_api_key(
+        &self,
+        ctx: &RequestCtx,
+        name: &str,
+    ) -> Result<CreatedApiKey, AppError> {
+        self.mint_api_key(ctx, name).await
+    }
+
+    async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
+        self.withdraw_api_key(ctx, id).await
+    }
+
+    async fn users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
+        self.list_users(ctx).await
+    }
+
+    async fn create_user(&self, ctx: &RequestCtx, form: NewUserForm) -> Result<UserView, AppError> {
+        self.add_user(ctx, form).await
+    }
+
+    async fn set_user_active(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        active: bool,
+    ) -> Result<(), AppError> {
+        self.change_user_active(ctx, id, active).await
+    }
+
+    async fn set_user_role(&self, ctx: &RequestCtx, id: i64, role: &str) -> Result<(), AppError> {
+        self.change_user_role(ctx, id, role).await
+    }
+
+    async fn components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentView>, AppError> {
+        self.list_components(ctx).await
+    }
+
+    async fn save_component(
+        &self,
+        ctx: &RequestCtx,
+        form: ComponentForm,
+    ) -> Result<ComponentView, AppError> {
+        self.store_component(ctx, form).await
+    }
+
+    async fn check_component(&self, ctx: &RequestCtx, id: i64) -> Result<Vec<CheckStep>, AppError> {
+        self.run_component_check(ctx, id).await
     }
 }
 

@@ -1,0 +1,235 @@
+//! Components: the tenant's own third-party platforms (add, edit; secrets write-only and shown
+//! masked), the shared ones it may use, the exact callback URLs to paste into WeChat's console,
+//! and a connectivity check.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{components, CheckComponent, SaveComponent};
+use crate::dto::{ComponentForm, ComponentView};
+use crate::error::AppError;
+use crate::i18n::{format_duration, use_lang, Lang};
+use crate::model::SessionUser;
+use crate::pages::links::copy_to_clipboard;
+
+const MASK: &str = "••••••••••••";
+
+#[component]
+pub fn ComponentsPage() -> impl IntoView {
+    let lang = use_lang();
+    let user = expect_context::<SessionUser>();
+    if user.tenant.is_none() {
+        return crate::pages::not_built("Shared components", "共享第三方平台").into_any();
+    }
+    let can_write = user.role.can_write();
+    let save = ServerAction::<SaveComponent>::new();
+    let check = ServerAction::<CheckComponent>::new();
+    let list = Resource::new(move || save.version().get(), |_| components());
+    // The component being edited (None: the form adds a new one).
+    let editing = RwSignal::new(None::<ComponentView>);
+    let (copied, set_copied) = signal(None::<String>);
+    // The component whose check result is shown.
+    let checked = RwSignal::new(None::<i64>);
+    view! {
+        <Title text=lang.t("Components", "第三方平台")/>
+        <h1>{lang.t("Components", "第三方平台")}</h1>
+        <p class="muted">{lang.t("A component is a third-party platform registered on WeChat's Open Platform. Paste its two callback URLs into WeChat's console; wxhub does the rest.",
+            "第三方平台需在微信开放平台登记。把下面的两个回调 URL 填入微信开放平台，其余交给 wxhub。")}</p>
+        <Show when=move || copied.get().is_some()>
+            <p class="notice" role="status" data-test="copied">{move || if copied.get().is_some_and(|c| !c.is_empty()) { lang.t("Copied to the clipboard.", "已复制到剪贴板。") } else { lang.t("Could not copy; select it by hand.", "无法复制，请手动选中。") }}</p>
+        </Show>
+        {can_write.then(|| view! { <ComponentEditor save editing/> })}
+        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            {move || Suspend::new(async move {
+                let list = match list.await { Ok(l) => l, Err(e) => return view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any() };
+                if list.is_empty() {
+                    return view! { <section class="card empty"><p class="muted">{lang.t("No component yet.", "还没有第三方平台。")}</p></section> }.into_any();
+                }
+                list.into_iter().map(|c| {
+                    let id = c.id;
+                    let for_edit = c.clone();
+                    let notify = c.notify_url.clone();
+                    let message = c.message_url.clone();
+                    let editable = can_write && !c.shared;
+                    view! {
+                        <section class="card component" data-component=c.appid.clone()>
+                            <div class="card-head">
+                                <h2>
+                                    {if c.name.is_empty() { c.appid.clone() } else { c.name.clone() }}
+                                    {c.shared.then(|| view! { <span class="badge">{lang.t("shared by the platform", "平台共享")}</span> })}
+                                    {(!c.active).then(|| view! { <span class="badge">{lang.t("disabled", "已停用")}</span> })}
+                                </h2>
+                                <div>
+                                    <button type="button" class="button ghost small" data-test="check-component"
+                                        on:click=move |_| { checked.set(Some(id)); check.dispatch(CheckComponent { id }); }>
+                                        {lang.t("Check connectivity", "检查连通性")}
+                                    </button>
+                                    {editable.then(|| view! {
+                                        <button type="button" class="button ghost small" data-test="edit-component"
+                                            on:click=move |_| editing.set(Some(for_edit.clone()))>
+                                            {lang.t("Edit", "编辑")}
+                                        </button>
+                                    })}
+                                </div>
+                            </div>
+                            <dl class="facts">
+                                <dt>"AppID"</dt><dd class="mono">{c.appid.clone()}</dd>
+                                {(!c.shared).then(|| view! {
+                                    <dt>{lang.t("Secrets", "密钥")}</dt>
+                                    <dd class="mono muted" data-test="masked">{format!("AppSecret {MASK} · Token {MASK} · EncodingAESKey {MASK}")}</dd>
+                                })}
+                                <dt>{lang.t("Authorization-event URL", "授权事件接收 URL")}</dt>
+                                <dd>
+                                    <code data-test="notify-url">{c.notify_url.clone()}</code>
+                                    " " <button type="button" class="button ghost small" on:click=move |_| copy_to_clipboard(notify.clone(), set_copied)>{lang.t("Copy", "复制")}</button>
+                                </dd>
+                                <dt>{lang.t("Message URL", "消息与事件接收 URL")}</dt>
+                                <dd>
+                                    <code data-test="message-url">{c.message_url.clone()}</code>
+                                    " " <button type="button" class="button ghost small" on:click=move |_| copy_to_clipboard(message.clone(), set_copied)>{lang.t("Copy", "复制")}</button>
+                                    <div class="muted small">{lang.t("Not served yet: messages to authorized accounts are not handled by wxhub so far.", "暂未启用：wxhub 目前尚不处理授权账号的消息。")}</div>
+                                </dd>
+                                <dt>{lang.t("Ticket", "票据")}</dt>
+                                <dd class=match c.ticket_age_ms { Some(a) if a <= 20 * 60_000 => "ok", Some(_) => "warn", None => "bad" }>
+                                    {c.ticket_age_ms.map_or_else(|| lang.t("none received yet", "尚未收到").to_owned(), |a| format!("{} {}", format_duration(lang, a), lang.t("ago", "前")))}
+                                </dd>
+                                <dt>{lang.t("Token", "令牌")}</dt>
+                                <dd class=match c.token_expires_in_ms { Some(t) if t > 0 => "ok", _ => "bad" }>
+                                    {c.token_expires_in_ms.map_or_else(|| lang.t("none yet", "尚未获取").to_owned(), |t| if t > 0 { format!("{} {}", lang.t("valid for", "剩余"), format_duration(lang, t)) } else { lang.t("expired", "已过期").to_owned() })}
+                                </dd>
+                            </dl>
+                            {move || {
+                                if checked.get() != Some(id) {
+                                    return None;
+                                }
+                                if check.pending().get() {
+                                    return Some(view! { <p class="muted" data-test="checking">{lang.t("Checking…", "检查中…")}</p> }.into_any());
+                                }
+                                check.value().get().map(|r| match r {
+                                    Ok(steps) => view! {
+                                        <ul class="checks" data-test="check-result">
+                                            {steps.into_iter().map(|s| view! {
+                                                <li class=if s.ok { "ok" } else { "bad" }>
+                                                    {if s.ok { "✓ " } else { "✗ " }}
+                                                    <strong>{lang.t(&s.en, &s.zh).to_owned()}</strong>
+                                                    " — " {lang.t(&s.detail_en, &s.detail_zh).to_owned()}
+                                                </li>
+                                            }).collect_view()}
+                                        </ul>
+                                    }.into_any(),
+                                    Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                                })
+                            }}
+                        </section>
+                    }
+                }).collect_view().into_any()
+            })}
+        </Suspense>
+    }.into_any()
+}
+
+#[component]
+fn ComponentEditor(
+    save: ServerAction<SaveComponent>,
+    editing: RwSignal<Option<ComponentView>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let appid = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    let appsecret = RwSignal::new(String::new());
+    let aes = RwSignal::new(String::new());
+    let (problem, set_problem) = signal(None::<(String, String)>);
+    // Editing fills the form with the public parts; secrets stay empty ("keep").
+    Effect::new(move |_| {
+        let current = editing.get();
+        appid.set(
+            current
+                .as_ref()
+                .map(|c| c.appid.clone())
+                .unwrap_or_default(),
+        );
+        name.set(current.as_ref().map(|c| c.name.clone()).unwrap_or_default());
+        token.set(String::new());
+        appsecret.set(String::new());
+        aes.set(String::new());
+        set_problem.set(None);
+    });
+    Effect::new(move |_| match save.value().get() {
+        Some(Err(e)) => set_problem.set(Some(match &e {
+            AppError::Invalid { field, .. } => (field.clone(), e.message(lang)),
+            other => (String::new(), other.message(lang)),
+        })),
+        Some(Ok(_)) => editing.set(None),
+        None => {}
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = ComponentForm {
+            id: editing
+                .get_untracked()
+                .map(|c| c.id.to_string())
+                .unwrap_or_default(),
+            appid: appid.get_untracked(),
+            name: name.get_untracked(),
+            token: token.get_untracked(),
+            appsecret: appsecret.get_untracked(),
+            encoding_aes_key: aes.get_untracked(),
+        };
+        match crate::validate::component_form(&form) {
+            Ok(_) => {
+                set_problem.set(None);
+                save.dispatch(SaveComponent { form });
+            }
+            Err((field, en, zh)) => {
+                set_problem.set(Some((field.to_owned(), lang.t(&en, &zh).to_owned())))
+            }
+        }
+    };
+    let error_for = move |field: &'static str| {
+        move || {
+            problem.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
+        }
+    };
+    let keep = move || {
+        if editing.get().is_some() {
+            format!("{MASK} ({})", lang.t("unchanged", "不修改"))
+        } else {
+            String::new()
+        }
+    };
+    let is_edit = move || editing.get().is_some();
+    view! {
+        <section class="card">
+            <h2>{move || if is_edit() { lang.t("Edit component", "编辑第三方平台") } else { lang.t("Add your own component", "添加自有第三方平台") }}</h2>
+            <form class="form grid" on:submit=submit novalidate data-test="component-form" autocomplete="off">
+                <label for="c-appid">"AppID"</label>
+                <div><input id="c-appid" maxlength="18" bind:value=appid prop:readonly=is_edit placeholder="wx…"/>{error_for("appid")}</div>
+                <label for="c-name">{lang.t("Name", "名称")}</label>
+                <div><input id="c-name" maxlength="100" bind:value=name/>{error_for("name")}</div>
+                <label for="c-secret">"AppSecret"</label>
+                <div><input id="c-secret" type="password" autocomplete="new-password" maxlength="32" bind:value=appsecret placeholder=keep/>{error_for("appsecret")}</div>
+                <label for="c-token">{lang.t("Message token", "消息校验 Token")}</label>
+                <div><input id="c-token" type="password" autocomplete="new-password" maxlength="32" bind:value=token placeholder=keep/>{error_for("token")}</div>
+                <label for="c-aes">"EncodingAESKey"</label>
+                <div>
+                    <input id="c-aes" type="password" autocomplete="new-password" maxlength="43" bind:value=aes placeholder=keep/>{error_for("encoding_aes_key")}
+                    <div class="muted small">{lang.t("A new key keeps the old one for messages already on their way.", "更换后，旧 Key 仍可解密途中的消息。")}</div>
+                </div>
+                <div></div>
+                <div>
+                    <button type="submit" class="button primary" data-test="save-component" disabled=move || save.pending().get()>
+                        {move || if is_edit() { lang.t("Save", "保存") } else { lang.t("Add component", "添加") }}
+                    </button>
+                    <Show when=is_edit>
+                        <button type="button" class="button ghost" on:click=move |_| editing.set(None)>{lang.t("Cancel", "取消")}</button>
+                    </Show>
+                    {move || problem.get().filter(|(f, _)| f.is_empty() || f == "request" || f == "id").map(|(_, m)| view! { <p class="error" role="alert">{m}</p> })}
+                </div>
+            </form>
+            {move || save.value().get().and_then(|r| r.ok()).map(|c| view! {
+                <p class="notice" role="status" data-test="component-saved">{match lang { Lang::En => format!("Saved {}.", c.appid), Lang::Zh => format!("已保存 {}。", c.appid) }}</p>
+            })}
+        </section>
+    }
+}

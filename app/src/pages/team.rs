@@ -1,0 +1,264 @@
+//! API keys (create: the key is shown once; list with last use; revoke) and the tenant's users
+//! (add, disable or enable, change role). Viewers see both read-only.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{
+    api_keys, users, CreateApiKey, CreateUser, RevokeApiKey, SetUserActive, SetUserRole,
+};
+use crate::dto::NewUserForm;
+use crate::error::AppError;
+use crate::i18n::{format_time, use_lang, Lang};
+use crate::model::{Role, SessionUser};
+use crate::pages::console::role_label;
+use crate::pages::links::copy_to_clipboard;
+
+fn field_error(lang: Lang, e: &AppError) -> (String, String) {
+    match e {
+        AppError::Invalid { field, .. } => (field.clone(), e.message(lang)),
+        other => (String::new(), other.message(lang)),
+    }
+}
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let lang = use_lang();
+    let user = expect_context::<SessionUser>();
+    let can_write = user.role.can_write();
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let list = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| api_keys(),
+    );
+    let name = RwSignal::new(String::new());
+    let (problem, set_problem) = signal(None::<String>);
+    let (copied, set_copied) = signal(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Err(e)) = create.value().get() {
+            set_problem.set(Some(field_error(lang, &e).1));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match crate::validate::api_key_name(&name.get_untracked()) {
+            Ok(valid) => {
+                set_problem.set(None);
+                create.dispatch(CreateApiKey { name: valid });
+            }
+            Err((_, en, zh)) => set_problem.set(Some(lang.t(&en, &zh).to_owned())),
+        }
+    };
+    view! {
+        <Title text=lang.t("API keys", "API 密钥")/>
+        <h1>{lang.t("API keys", "API 密钥")}</h1>
+        <p class="muted">{lang.t("Your own systems use a key to fetch tokens from the tenant API (Authorization: Bearer <key>).",
+            "你的业务系统使用 API 密钥从租户 API 获取令牌（Authorization: Bearer <密钥>）。")}</p>
+        {can_write.then(|| view! {
+            <section class="card">
+                <h2>{lang.t("New key", "新建密钥")}</h2>
+                <form class="form inline-form" on:submit=submit novalidate data-test="new-key">
+                    <label for="key-name">{lang.t("Name", "名称")}</label>
+                    <input id="key-name" maxlength="100" bind:value=name placeholder=lang.t("e.g. billing service", "例如：订单系统")/>
+                    <button type="submit" class="button primary" data-test="create-key" disabled=move || create.pending().get()>{lang.t("Create key", "创建密钥")}</button>
+                </form>
+                {move || problem.get().map(|m| view! { <p class="field-error" role="alert" data-field="name">{m}</p> })}
+                {move || create.value().get().and_then(|r| r.ok()).map(|created| {
+                    let secret = created.secret.clone();
+                    view! {
+                        <div class="notice" role="status" data-test="new-key-secret">
+                            <p><strong>{lang.t("Copy this key now; it will not be shown again.", "请立即复制此密钥，之后不会再显示。")}</strong></p>
+                            <p><code class="secret" data-test="secret">{created.secret.clone()}</code></p>
+                            <button type="button" class="button small" on:click=move |_| copy_to_clipboard(secret.clone(), set_copied)>{lang.t("Copy", "复制")}</button>
+                            <Show when=move || copied.get().is_some()>
+                                <span class="small">{move || if copied.get().is_some_and(|c| !c.is_empty()) { lang.t(" Copied.", " 已复制。") } else { lang.t(" Could not copy; select it by hand.", " 无法复制，请手动选中。") }}</span>
+                            </Show>
+                        </div>
+                    }
+                })}
+            </section>
+        })}
+        <section class="card">
+            <h2>{lang.t("Keys", "密钥")}</h2>
+            {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })}
+            <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(keys) if keys.is_empty() => view! { <p class="muted" data-test="no-keys">{lang.t("No keys yet.", "还没有密钥。")}</p> }.into_any(),
+                        Ok(keys) => view! {
+                            <div class="table-wrap"><table class="table" data-test="keys">
+                                <thead><tr>
+                                    <th>{lang.t("Name", "名称")}</th><th>{lang.t("Key", "密钥")}</th><th>{lang.t("Created", "创建时间")}</th>
+                                    <th>{lang.t("Last used", "最近使用")}</th><th>{lang.t("Status", "状态")}</th><th></th>
+                                </tr></thead>
+                                <tbody>
+                                    {keys.into_iter().map(|k| {
+                                        let id = k.id;
+                                        let live = k.revoked_at.is_none();
+                                        view! {
+                                            <tr data-key=k.prefix.clone()>
+                                                <td>{k.name.clone()}</td>
+                                                <td><code>{format!("{}…", k.prefix)}</code></td>
+                                                <td class="nowrap">{format_time(k.created_at)}</td>
+                                                <td class="nowrap">{k.last_used_at.map_or_else(|| lang.t("never", "从未").to_owned(), format_time)}</td>
+                                                <td class=if live { "ok" } else { "bad" } data-test="key-state">{if live { lang.t("Active", "有效") } else { lang.t("Revoked", "已撤销") }}</td>
+                                                <td class="actions">
+                                                    {(can_write && live).then(|| view! {
+                                                        <button type="button" class="button ghost small danger" data-test="revoke-key" on:click=move |_| {
+                                                            if window().confirm_with_message(lang.t("Revoke this key? Systems using it stop working at once.", "确定撤销此密钥？使用它的系统将立即无法访问。")).unwrap_or(false) {
+                                                                revoke.dispatch(RevokeApiKey { id });
+                                                            }
+                                                        }>{lang.t("Revoke", "撤销")}</button>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table></div>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let lang = use_lang();
+    let me = expect_context::<SessionUser>();
+    if me.tenant.is_none() {
+        return crate::pages::not_built("Users", "用户").into_any();
+    }
+    let can_write = me.role.can_write();
+    let create = ServerAction::<CreateUser>::new();
+    let set_active = ServerAction::<SetUserActive>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let list = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                set_active.version().get(),
+                set_role.version().get(),
+            )
+        },
+        |_| users(),
+    );
+    let email = RwSignal::new(String::new());
+    let role = RwSignal::new("tenant-viewer".to_owned());
+    let password = RwSignal::new(String::new());
+    let (problem, set_problem) = signal(None::<(String, String)>);
+    Effect::new(move |_| {
+        if let Some(Err(e)) = create.value().get() {
+            set_problem.set(Some(field_error(lang, &e)));
+        } else if let Some(Ok(_)) = create.value().get() {
+            email.set(String::new());
+            password.set(String::new());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = NewUserForm {
+            email: email.get_untracked(),
+            role: role.get_untracked(),
+            password: password.get_untracked(),
+        };
+        match crate::validate::user_form(&form) {
+            Ok(_) => {
+                set_problem.set(None);
+                create.dispatch(CreateUser { form });
+            }
+            Err((field, en, zh)) => {
+                set_problem.set(Some((field.to_owned(), lang.t(&en, &zh).to_owned())))
+            }
+        }
+    };
+    let error_for = move |field: &'static str| {
+        move || {
+            problem.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
+        }
+    };
+    let change_error = move || {
+        set_active
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| set_role.value().get().and_then(|r| r.err()))
+            .map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })
+    };
+    view! {
+        <Title text=lang.t("Users", "用户")/>
+        <h1>{lang.t("Users", "用户")}</h1>
+        {can_write.then(|| view! {
+            <section class="card">
+                <h2>{lang.t("Add a user", "添加用户")}</h2>
+                <form class="form grid" on:submit=submit novalidate data-test="new-user">
+                    <label for="user-email">{lang.t("Email", "邮箱")}</label>
+                    <div><input id="user-email" type="email" maxlength="254" bind:value=email/>{error_for("email")}</div>
+                    <label for="user-role">{lang.t("Role", "角色")}</label>
+                    <div>
+                        <select id="user-role" bind:value=role>
+                            <option value="tenant-viewer">{role_label(lang, Role::TenantViewer)}</option>
+                            <option value="tenant-admin">{role_label(lang, Role::TenantAdmin)}</option>
+                        </select>
+                        {error_for("role")}
+                    </div>
+                    <label for="user-password">{lang.t("Initial password", "初始密码")}</label>
+                    <div><input id="user-password" type="password" autocomplete="new-password" maxlength="1024" bind:value=password/>{error_for("password")}</div>
+                    <div></div>
+                    <div>
+                        <button type="submit" class="button primary" data-test="create-user" disabled=move || create.pending().get()>{lang.t("Add user", "添加")}</button>
+                        {move || problem.get().filter(|(f, _)| f.is_empty() || f == "request").map(|(_, m)| view! { <p class="error" role="alert">{m}</p> })}
+                    </div>
+                </form>
+            </section>
+        })}
+        <section class="card">
+            <h2>{lang.t("People", "成员")}</h2>
+            {change_error}
+            <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+                {move || Suspend::new(async move {
+                    let list = match list.await { Ok(l) => l, Err(e) => return view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any() };
+                    view! {
+                        <div class="table-wrap"><table class="table" data-test="users">
+                            <thead><tr>
+                                <th>{lang.t("Email", "邮箱")}</th><th>{lang.t("Role", "角色")}</th><th>{lang.t("Status", "状态")}</th>
+                                <th>{lang.t("Last sign-in", "最近登录")}</th><th></th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|u| {
+                                    let id = u.id;
+                                    let other_role = if u.role == Role::TenantAdmin { Role::TenantViewer } else { Role::TenantAdmin };
+                                    let editable = can_write && !u.is_me;
+                                    view! {
+                                        <tr data-user=u.email.clone()>
+                                            <td>{u.email.clone()}{u.is_me.then(|| view! { <span class="badge">{lang.t("you", "我")}</span> })}</td>
+                                            <td data-test="user-role">{role_label(lang, u.role)}</td>
+                                            <td class=if u.active { "ok" } else { "bad" } data-test="user-state">{if u.active { lang.t("Active", "正常") } else { lang.t("Disabled", "已停用") }}</td>
+                                            <td class="nowrap">{u.last_login_at.map_or_else(|| lang.t("never", "从未").to_owned(), format_time)}</td>
+                                            <td class="actions">
+                                                {editable.then(|| view! {
+                                                    <button type="button" class="button ghost small" data-test="toggle-role"
+                                                        on:click=move |_| { set_role.dispatch(SetUserRole { id, role: other_role.as_str().to_owned() }); }>
+                                                        {match other_role { Role::TenantAdmin => lang.t("Make admin", "设为管理员"), _ => lang.t("Make viewer", "设为只读") }}
+                                                    </button>
+                                                    <button type="button" class=if u.active { "button ghost small danger" } else { "button ghost small" } data-test="toggle-active"
+                                                        on:click=move |_| { set_active.dispatch(SetUserActive { id, active: !u.active }); }>
+                                                        {if u.active { lang.t("Disable", "停用") } else { lang.t("Enable", "启用") }}
+                                                    </button>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table></div>
+                    }.into_any()
+                })}
+            </Suspense>
+        </section>
+    }.into_any()
+}

@@ -1,0 +1,299 @@
+//! The console's components: a tenant's own ("bring your own") third-party platforms, which its
+//! admins add and edit, and the platform's shared ones, which it may use but not change. Secrets go
+//! in and never come out: the page shows them masked, and an edit that leaves a secret empty keeps
+//! the stored one. The callback URLs are the exact strings to paste into WeChat's console.
+
+use app::dto::{CheckStep, ComponentForm, ComponentView};
+use app::error::AppError;
+use app::services::RequestCtx;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{store_error, user_actor, Console};
+use crate::auth::service::internal;
+use crate::domain::{
+    Component, ComponentOwner, ComponentSecrets, CredentialKind, NewAuditEvent, NewComponent,
+    Outcome, TenantId,
+};
+
+fn bilingual((field, en, zh): (&'static str, String, String)) -> AppError {
+    AppError::invalid_bilingual(field, en, zh)
+}
+
+fn step(en: &str, zh: &str, ok: bool, detail_en: String, detail_zh: String) -> CheckStep {
+    CheckStep {
+        en: en.to_owned(),
+        zh: zh.to_owned(),
+        ok,
+        detail_en,
+        detail_zh,
+    }
+}
+
+impl Console {
+    async fn component_view(&self, c: Component) -> Result<ComponentView, AppError> {
+        let err = store_error("a component could not be read");
+        let now = crate::now_ms();
+        let ticket = self
+            .store
+            .credential_health(c.id, CredentialKind::ComponentVerifyTicket, "")
+            .await
+            .map_err(&err)?;
+        let token = self
+            .store
+            .credential_health(c.id, CredentialKind::ComponentAccessToken, "")
+            .await
+            .map_err(&err)?;
+        let base = self.urls.base.as_str().trim_end_matches('/').to_owned();
+        Ok(ComponentView {
+            notify_url: format!("{base}/wechat/{}/notify", c.appid),
+            message_url: format!("{base}/wechat/{}/message/$APPID$", c.appid),
+            shared: c.owner == ComponentOwner::Platform,
+            id: c.id.0,
+            name: c.name,
+            appid: c.appid,
+            active: c.active,
+            ticket_age_ms: ticket.and_then(|t| t.issued_at).map(|at| now - at),
+            token_expires_in_ms: token.and_then(|t| t.expires_at).map(|at| at - now),
+            created_at: c.created_at,
+        })
+    }
+
+    /// One of the components this tenant may use.
+    async fn usable_component(&self, tenant: TenantId, id: i64) -> Result<Component, AppError> {
+        self.store
+            .list_components_for_tenant(tenant)
+            .await
+            .map_err(store_error("components could not be read"))?
+            .into_iter()
+            .find(|c| c.id.0 == id)
+            .ok_or(AppError::NotFound)
+    }
+
+    pub(super) async fn list_components(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<Vec<ComponentView>, AppError> {
+        let (_, tenant) = self.tenant_user(ctx).await?;
+        let mut views = Vec::new();
+        for c in self
+            .store
+            .list_components_for_tenant(tenant)
+            .await
+            .map_err(store_error("components could not be read"))?
+        {
+            views.push(self.component_view(c).await?);
+        }
+        Ok(views)
+    }
+
+    pub(super) async fn store_component(
+        &self,
+        ctx: &RequestCtx,
+        form: ComponentForm,
+    ) -> Result<ComponentView, AppError> {
+        let (user, tenant) = self.tenant_admin(ctx).await?;
+        let valid = app::validate::component_form(&form).map_err(bilingual)?;
+        let now = crate::now_ms();
+        let secret = |v: &Option<String>| v.clone().map(SecretString::from);
+        let component = match valid.id {
+            Some(id) => {
+                let existing = self.usable_component(tenant, id).await?;
+                if existing.owner != ComponentOwner::Tenant(tenant) {
+                    return Err(AppError::Forbidden);
+                }
+                if existing.appid != valid.appid {
+                    return Err(AppError::invalid_bilingual(
+                        "appid",
+                        "the appid of a component cannot change; add a new component instead",
+                        "第三方平台的 appid 不能修改，请新增",
+                    ));
+                }
+                let changed: Vec<&str> = [
+                    ("token", valid.token.is_some()),
+                    ("appsecret", valid.appsecret.is_some()),
+                    ("encoding_aes_key", valid.encoding_aes_key.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(f, set)| set.then_some(f))
+                .collect();
+                let audit = NewAuditEvent::new(
+                    user_actor(&user),
+                    "component.updated",
+                    Outcome::Ok,
+                    format!(
+                        "{} updated the component {} (secrets replaced: {changed:?})",
+                        user.email, existing.appid
+                    ),
+                    now,
+                )
+                .ip(ctx.client_ip)
+                .detail(serde_json::json!({ "name": valid.name, "replaced": changed }));
+                let updated = self
+                    .store
+                    .update_component(
+                        tenant,
+                        existing.id,
+                        &valid.name,
+                        secret(&valid.token).as_ref(),
+                        secret(&valid.appsecret).as_ref(),
+                        secret(&valid.encoding_aes_key).as_ref(),
+                        audit,
+                        now,
+                    )
+                    .await
+                    .map_err(store_error("a component could not be updated"))?
+                    .ok_or(AppError::NotFound)?;
+                self.engine.forget_component(updated.id);
+                updated
+            }
+            None => {
+                let (Some(token), Some(appsecret), Some(aes)) = (
+                    secret(&valid.token),
+                    secret(&valid.appsecret),
+                    secret(&valid.encoding_aes_key),
+                ) else {
+                    return Err(AppError::invalid_bilingual(
+                        "token",
+                        "every secret is required",
+                        "所有密钥均为必填",
+                    ));
+                };
+                let audit = NewAuditEvent::new(
+                    user_actor(&user),
+                    "component.created",
+                    Outcome::Ok,
+                    format!("{} added the component {}", user.email, valid.appid),
+                    now,
+                )
+                .ip(ctx.client_ip);
+                self.store
+                    .create_component(
+                        &NewComponent {
+                            appid: valid.appid.clone(),
+                            owner: ComponentOwner::Tenant(tenant),
+                            name: valid.name.clone(),
+                            secrets: ComponentSecrets {
+                                message_token: token,
+                                appsecret,
+                                encoding_aes_key: aes,
+                                previous_encoding_aes_key: None,
+                            },
+                        },
+                        audit,
+                        now,
+                    )
+                    .await
+                    .map_err(|e| {
+                        if e.is_conflict_on("appid") {
+                            AppError::invalid_bilingual(
+                                "appid",
+                                "this appid is already registered",
+                                "该 appid 已登记",
+                            )
+                        } else {
+                            internal("a component could not be created", e)
+                        }
+                    })?
+            }
+        };
+        self.component_view(component).await
+    }
+
+    pub(super) async fn run_component_check(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+    ) -> Result<Vec<CheckStep>, AppError> {
+        let (_, tenant) = self.tenant_user(ctx).await?;
+        let component = self.usable_component(tenant, id).await?;
+        let err = store_error("a component could not be checked");
+        let now = crate::now_ms();
+        let mut steps = Vec::new();
+        let ticket = self
+            .store
+            .credential_health(component.id, CredentialKind::ComponentVerifyTicket, "")
+            .await
+            .map_err(&err)?
+            .and_then(|t| t.issued_at);
+        let stale = 20 * 60_000;
+        steps.push(match ticket {
+            Some(at) if now - at <= stale => step(
+                "WeChat pushes tickets to the authorization-event URL", "微信向授权事件接收 URL 推送票据", true,
+                format!("last ticket {} s ago", (now - at) / 1000), format!("最近一次 {} 秒前", (now - at) / 1000)),
+            Some(at) => step(
+                "WeChat pushes tickets to the authorization-event URL", "微信向授权事件接收 URL 推送票据", false,
+                format!("no ticket for {} min: check the URL, Token and EncodingAESKey in WeChat's console", (now - at) / 60_000),
+                format!("已 {} 分钟未收到票据：请检查微信开放平台中的 URL、Token 和消息加解密 Key", (now - at) / 60_000)),
+            None => step(
+                "WeChat pushes tickets to the authorization-event URL", "微信向授权事件接收 URL 推送票据", false,
+                "no ticket yet: WeChat pushes every 10 minutes once the URL is saved in its console".into(),
+                "尚未收到票据：在微信开放平台保存 URL 后，微信每 10 分钟推送一次".into()),
+        });
+        let token = self.engine.component_token(component.id, now);
+        steps.push(match &token {
+            Some(t) => step(
+                "Component access token",
+                "第三方平台 access_token",
+                true,
+                format!("valid for {} min", (t.expires_at - now) / 60_000),
+                format!("剩余 {} 分钟", (t.expires_at - now) / 60_000),
+            ),
+            None => {
+                let health = self
+                    .store
+                    .credential_health(component.id, CredentialKind::ComponentAccessToken, "")
+                    .await
+                    .map_err(&err)?;
+                let why = health
+                    .and_then(|h| h.last_error_code)
+                    .and_then(crate::wechat::errcode::meaning);
+                step(
+                    "Component access token",
+                    "第三方平台 access_token",
+                    false,
+                    why.map_or_else(
+                        || "none yet (it needs a ticket first)".to_owned(),
+                        |m| format!("WeChat refused: {} ({})", m.en, m.code),
+                    ),
+                    why.map_or_else(
+                        || "尚未获取（需要先收到票据）".to_owned(),
+                        |m| format!("微信拒绝：{}（{}）", m.zh, m.code),
+                    ),
+                )
+            }
+        });
+        if let Some(t) = token {
+            let call = self
+                .engine
+                .client
+                .get_authorizer_list(t.value.expose_secret(), &component.appid, 0, 1)
+                .await;
+            steps.push(match call {
+                Ok(list) => step(
+                    "A call to WeChat's API",
+                    "调用微信 API",
+                    true,
+                    format!("{} authorized accounts", list.total_count),
+                    format!("共 {} 个授权账号", list.total_count),
+                ),
+                Err(e) => {
+                    let m = e.meaning();
+                    step(
+                        "A call to WeChat's API",
+                        "调用微信 API",
+                        false,
+                        m.map_or_else(
+                            || format!("failed: {}", e.label()),
+                            |m| format!("{} ({})", m.en, m.code),
+                        ),
+                        m.map_or_else(
+                            || format!("失败：{}", e.label()),
+                            |m| format!("{}（{}）", m.zh, m.code),
+                        ),
+                    )
+                }
+            });
+        }
+        Ok(steps)
+    }
+}

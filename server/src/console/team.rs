@@ -1,0 +1,295 @@
+//! The console's API keys and users: who and what may act for the tenant. Tenant admins change
+//! them, viewers read them; an admin cannot disable or demote themselves (a tenant must not lock
+//! itself out by accident). Every change is audited with the acting user.
+
+use app::dto::{ApiKeyView, CreatedApiKey, NewUserForm, UserView};
+use app::error::AppError;
+use app::model::Role;
+use app::services::RequestCtx;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{store_error, user_actor, Console};
+use crate::auth::service::internal;
+use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, NewUser, Outcome, User, UserId, UserStatus};
+use crate::store::NewApiKey;
+
+fn key_view(k: ApiKey) -> ApiKeyView {
+    ApiKeyView {
+        id: k.id.0,
+        name: k.name,
+        prefix: k.prefix,
+        created_at: k.created_at,
+        last_used_at: k.last_used_at,
+        revoked_at: k.revoked_at,
+    }
+}
+
+fn user_view(u: User, me: i64) -> UserView {
+    UserView {
+        is_me: u.id.0 == me,
+        id: u.id.0,
+        email: u.email,
+        role: u.role,
+        active: u.status == UserStatus::Active,
+        created_at: u.created_at,
+        last_login_at: u.last_login_at,
+    }
+}
+
+fn bilingual((field, en, zh): (&'static str, String, String)) -> AppError {
+    AppError::invalid_bilingual(field, en, zh)
+}
+
+impl Console {
+    pub(super) async fn list_api_keys(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<Vec<ApiKeyView>, AppError> {
+        let (_, tenant) = self.tenant_user(ctx).await?;
+        let mut keys = self
+            .store
+            .list_api_keys(tenant)
+            .await
+            .map_err(store_error("API keys could not be read"))?;
+        keys.reverse();
+        Ok(keys.into_iter().map(key_view).collect())
+    }
+
+    pub(super) async fn mint_api_key(
+        &self,
+        ctx: &RequestCtx,
+        name: &str,
+    ) -> Result<CreatedApiKey, AppError> {
+        let (user, tenant) = self.tenant_admin(ctx).await?;
+        let name = app::validate::api_key_name(name).map_err(bilingual)?;
+        let minted = crate::auth::api_keys::mint();
+        let now = crate::now_ms();
+        let audit = NewAuditEvent::new(
+            user_actor(&user),
+            "api_key.created",
+            Outcome::Ok,
+            format!("{} created the API key {name:?}", user.email),
+            now,
+        )
+        .ip(ctx.client_ip);
+        let key = self
+            .store
+            .create_api_key(
+                &NewApiKey {
+                    tenant_id: tenant,
+                    name: &name,
+                    prefix: &minted.prefix,
+                    key_hash: &minted.hash,
+                    created_by: Some(UserId(user.id)),
+                },
+                audit,
+                now,
+            )
+            .await
+            .map_err(store_error("an API key could not be created"))?;
+        Ok(CreatedApiKey {
+            key: key_view(key),
+            secret: minted.key.expose_secret().to_owned(),
+        })
+    }
+
+    pub(super) async fn withdraw_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
+        let (user, tenant) = self.tenant_admin(ctx).await?;
+        let err = store_error("an API key could not be revoked");
+        let Some(key) = self
+            .store
+            .list_api_keys(tenant)
+            .await
+            .map_err(&err)?
+            .into_iter()
+            .find(|k| k.id.0 == id)
+        else {
+            return Err(AppError::NotFound);
+        };
+        let audit = NewAuditEvent::new(
+            user_actor(&user),
+            "api_key.revoked",
+            Outcome::Ok,
+            format!(
+                "{} revoked the API key {:?} ({})",
+                user.email, key.name, key.prefix
+            ),
+            crate::now_ms(),
+        )
+        .ip(ctx.client_ip)
+        .detail(serde_json::json!({ "api_key_id": id }));
+        // Revoking a revoked key changes nothing and is not an error.
+        self.store
+            .revoke_api_key(tenant, ApiKeyId(id), audit, crate::now_ms())
+            .await
+            .map_err(&err)?;
+        Ok(())
+    }
+
+    pub(super) async fn list_users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
+        let (me, tenant) = self.tenant_user(ctx).await?;
+        Ok(self
+            .store
+            .list_tenant_users(tenant)
+            .await
+            .map_err(store_error("users could not be read"))?
+            .into_iter()
+            .map(|u| user_view(u, me.id))
+            .collect())
+    }
+
+    pub(super) async fn add_user(
+        &self,
+        ctx: &RequestCtx,
+        form: NewUserForm,
+    ) -> Result<UserView, AppError> {
+        let (me, tenant) = self.tenant_admin(ctx).await?;
+        let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
+        let err = store_error("a user could not be created");
+        if self
+            .store
+            .user_for_login(&email)
+            .await
+            .map_err(&err)?
+            .is_some()
+        {
+            return Err(AppError::invalid_bilingual(
+                "email",
+                "a user with this email already exists",
+                "该邮箱已被使用",
+            ));
+        }
+        let password = SecretString::from(form.password);
+        let password_hash = self
+            .hasher
+            .hash(&password)
+            .await
+            .map_err(|e| internal("a password could not be hashed", e))?;
+        let now = crate::now_ms();
+        let audit = NewAuditEvent::new(
+            user_actor(&me),
+            "user.created",
+            Outcome::Ok,
+            format!("{} added {email} as {role}", me.email),
+            now,
+        )
+        .tenant(Some(tenant))
+        .ip(ctx.client_ip);
+        let user = self
+            .store
+            .create_user(
+                &NewUser {
+                    email: email.clone(),
+                    display_name: String::new(),
+                    password_hash,
+                    role,
+                    tenant_id: Some(tenant),
+                },
+                audit,
+                now,
+            )
+            .await
+            .map_err(|e| {
+                if e.is_conflict_on("email") {
+                    AppError::invalid_bilingual(
+                        "email",
+                        "a user with this email already exists",
+                        "该邮箱已被使用",
+                    )
+                } else {
+                    internal("a user could not be created", e)
+                }
+            })?;
+        Ok(user_view(user, me.id))
+    }
+
+    pub(super) async fn change_user_active(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        active: bool,
+    ) -> Result<(), AppError> {
+        let (me, tenant) = self.tenant_admin(ctx).await?;
+        if id == me.id {
+            return Err(AppError::invalid_bilingual(
+                "user",
+                "you cannot disable yourself",
+                "不能停用自己的账号",
+            ));
+        }
+        let (kind, verb) = if active {
+            ("user.enabled", "enabled")
+        } else {
+            ("user.disabled", "disabled")
+        };
+        let audit = NewAuditEvent::new(
+            user_actor(&me),
+            kind,
+            Outcome::Ok,
+            format!("{} {verb} user {id}", me.email),
+            crate::now_ms(),
+        )
+        .ip(ctx.client_ip)
+        .detail(serde_json::json!({ "user_id": id }));
+        let status = if active {
+            UserStatus::Active
+        } else {
+            UserStatus::Disabled
+        };
+        let found = self
+            .store
+            .set_tenant_user_status(tenant, UserId(id), status, audit, crate::now_ms())
+            .await
+            .map_err(store_error("a user could not be changed"))?;
+        if found {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    pub(super) async fn change_user_role(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        role: &str,
+    ) -> Result<(), AppError> {
+        let (me, tenant) = self.tenant_admin(ctx).await?;
+        let role = match Role::parse(role.trim()) {
+            Some(r @ (Role::TenantAdmin | Role::TenantViewer)) => r,
+            _ => {
+                return Err(AppError::invalid_bilingual(
+                    "role",
+                    "choose admin or viewer",
+                    "请选择管理员或只读成员",
+                ))
+            }
+        };
+        if id == me.id {
+            return Err(AppError::invalid_bilingual(
+                "user",
+                "you cannot change your own role",
+                "不能修改自己的角色",
+            ));
+        }
+        let audit = NewAuditEvent::new(
+            user_actor(&me),
+            "user.role_changed",
+            Outcome::Ok,
+            format!("{} made user {id} a {role}", me.email),
+            crate::now_ms(),
+        )
+        .ip(ctx.client_ip)
+        .detail(serde_json::json!({ "user_id": id, "role": role.as_str() }));
+        let found = self
+            .store
+            .set_tenant_user_role(tenant, UserId(id), role, audit, crate::now_ms())
+            .await
+            .map_err(store_error("a user could not be changed"))?;
+        if found {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+}
