@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::admin::{Admin, AdminError};
 use crate::auth::PasswordHasher;
 use crate::config::{DatabaseUrl, Settings};
-use crate::domain::Actor;
+use crate::domain::{Actor, NewAuditEvent, Outcome};
 use crate::secrets::{Keyring, MasterKey};
 use crate::simulator::ComponentSeed;
 use crate::startup::StartupError;
@@ -130,7 +130,7 @@ pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> 
         store: store.clone(),
         actor: Actor::System,
     };
-    admin
+    let component = admin
         .create_component(
             &seed.appid,
             &seed.token,
@@ -139,6 +139,20 @@ pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> 
             &SecretString::from(seed.encoding_aes_key.clone()),
         )
         .await?;
+    // The name the link pages show the account owner ("Authorize wxhub Demo Platform").
+    if let Some(tenant) = component.owner.tenant_id() {
+        let now = crate::now_ms();
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            "component.updated",
+            Outcome::Ok,
+            format!("component {} named {DEMO_COMPONENT_NAME:?}", component.appid),
+            now,
+        );
+        store
+            .update_component(tenant, component.id, DEMO_COMPONENT_NAME, None, None, None, audit, now)
+            .await?;
+    }
     Ok(seed)
 }
 
