@@ -177,3 +177,29 @@ test("an operator creates an API key once, adds a colleague, and reads the compo
   await expect(card.locator("h2")).toContainText("Demo Platform");
   await page.screenshot({ path: `${shots}/components.png`, fullPage: true });
 });
+
+test("a link page left open renews its code before the code expires, without a reload", async ({ page, request }) => {
+  test.setTimeout(90_000);
+  const simulator = process.env.SIMULATOR_URL!;
+  // Codes that live 20 s: the page must fetch a new one about 4 s before each expires.
+  expect((await request.put(`${simulator}/sim/control/lifetimes`, { data: { pre_auth_code: 20 } })).ok()).toBe(true);
+  try {
+    await signIn(page);
+    await page.goto("/links");
+    await hydrated(page);
+    await page.locator("#note").fill("renewal");
+    await page.locator("[data-test=create-link]").click();
+    const linkUrl = (await page.locator("[data-test=created-link] a").getAttribute("href"))!;
+    await page.goto(linkUrl);
+    await hydrated(page);
+    const first = await page.locator("[data-test=pc-link]").getAttribute("href");
+    const firstQr = await page.locator("[data-test=qr]").innerHTML();
+    await expect.poll(() => page.locator("[data-test=pc-link]").getAttribute("href"), { timeout: 30_000 }).not.toBe(first);
+    expect(await page.locator("[data-test=qr]").innerHTML()).not.toBe(firstQr);
+    // The renewed code is one WeChat (the simulator) accepts.
+    await page.locator("[data-test=pc-link]").click();
+    await expect(page.getByRole("heading", { name: /Confirm authorization/ })).toBeVisible();
+  } finally {
+    await request.put(`${simulator}/sim/control/lifetimes`, { data: { pre_auth_code: 600 } });
+  }
+});

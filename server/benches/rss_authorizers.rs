@@ -63,6 +63,7 @@ fn child(db: &str, n: usize) {
         let start = Instant::now();
         let app = Application::build(settings(std::path::Path::new(db)), keyring()).await.expect("app");
         let loaded = app.engine().cache.len();
+        let load_time = start.elapsed();
         let after_load = rss_mb();
         // Let the workers run (claims, cache syncs, the ticket health check) and read again.
         let mut readings = Vec::new();
@@ -76,7 +77,7 @@ fn child(db: &str, n: usize) {
         }
         println!(
             "{n} authorizers: {loaded} tokens cached in {:.1} s; RSS {:.1} MB before start, {after_load:.1} MB after loading, then every 5 s: {} MB",
-            start.elapsed().as_secs_f64(),
+            load_time.as_secs_f64(),
             before,
             readings.join(", ")
         );

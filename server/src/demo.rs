@@ -146,11 +146,23 @@ pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> 
             Actor::System,
             "component.updated",
             Outcome::Ok,
-            format!("component {} named {DEMO_COMPONENT_NAME:?}", component.appid),
+            format!(
+                "component {} named {DEMO_COMPONENT_NAME:?}",
+                component.appid
+            ),
             now,
         );
         store
-            .update_component(tenant, component.id, DEMO_COMPONENT_NAME, None, None, None, audit, now)
+            .update_component(
+                tenant,
+                component.id,
+                DEMO_COMPONENT_NAME,
+                None,
+                None,
+                None,
+                audit,
+                now,
+            )
             .await?;
     }
     Ok(seed)

@@ -630,6 +630,17 @@ on_both_databases! {
         assert_eq!(ui(&op, &r, "links", &[]).await.1[0]["state"], "Revoked");
         let unknown = r.app.client.get(r.app.url("/authorize/no-such-link")).send().await.unwrap();
         assert_eq!(unknown.status(), 404);
+        for garbage in ["%00", "a%2F..%2F..", &"x".repeat(300), "<script>"] {
+            let res = r.app.client.get(r.app.url(&format!("/authorize/{garbage}"))).send().await.unwrap();
+            assert!(matches!(res.status().as_u16(), 404), "{garbage}: {}", res.status());
+        }
+        // An expired link says so, in Chinese for a Chinese browser, and mints nothing.
+        let audit = NewAuditEvent::new(Actor::Cli, "link.created", Outcome::Ok, "expired link", wxhub::now_ms());
+        r.app.store.create_link(r.tenant, r.component, "expiredlink0000000001", 3, None, "", Some(wxhub::now_ms() - 1), &audit, wxhub::now_ms()).await.unwrap();
+        let minted = r.calls("api_create_preauthcode").len();
+        let expired = r.app.client.get(r.app.url("/authorize/expiredlink0000000001")).header("accept-language", "zh-CN").send().await.unwrap().text().await.unwrap();
+        assert!(expired.contains("link-problem") && expired.contains("已过期") && !expired.contains("<svg"), "{expired}");
+        assert_eq!(r.calls("api_create_preauthcode").len(), minted);
         // Every change was audited with the acting user.
         let audit = common::raw_strings(db, "SELECT kind || ' ' || actor_label FROM audit_events WHERE kind LIKE 'link.%' ORDER BY id").await;
         assert_eq!(audit, vec!["link.created op@acme.test".to_owned(), "link.revoked op@acme.test".to_owned()]);

@@ -84,7 +84,7 @@ impl Engine {
         };
         let code = SecretString::from(minted.pre_auth_code.expose().to_owned());
         // WeChat says 600–1800 s; a nonsense lifetime is clamped rather than trusted.
-        let lifetime_ms = minted.expires_in.clamp(60, 3600) * 1000;
+        let lifetime_ms = minted.expires_in.clamp(20, 3600) * 1000;
         let expires_at = now + lifetime_ms;
         self.store
             .record_pre_auth_code(&link, &code, expires_at, now)

@@ -3,7 +3,9 @@
 //!
 //! The list is one query with an optional condition per filter, built here with numbered
 //! placeholders so the same text runs on both databases; the token health comes from a join on the
-//! account's access-token credential rather than one query per row.
+//! account's access-token credential (by its unique key, so each row is an index lookup) rather
+//! than one query per row, and `authorizers (tenant_id, authorized_at)` lets a page be read in
+//! order without sorting the whole tenant.
 
 use super::{read, Store, StoreError};
 use crate::domain::{Authorizer, TenantId};
@@ -106,7 +108,7 @@ impl Store {
              a.updated_at, c.expires_at AS token_expires_at, c.last_refreshed_at AS token_refreshed_at, \
              COALESCE(c.failure_count, 0) AS token_failures, c.last_error_code AS token_error_code, \
              c.last_error_at AS token_error_at \
-             FROM authorizers a LEFT JOIN credentials c ON c.authorizer_id = a.id AND c.kind = 'authorizer_access_token' \
+             FROM authorizers a LEFT JOIN credentials c ON c.component_id = a.component_id AND c.kind = 'authorizer_access_token' AND c.subject = a.appid \
              WHERE {filter_sql} ORDER BY a.authorized_at DESC, a.id DESC LIMIT ${} OFFSET ${}",
             binds.len() + 1,
             binds.len() + 2

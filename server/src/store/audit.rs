@@ -79,11 +79,19 @@ impl Store {
         kind_prefix: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1 \
-             AND ($2 IS NULL OR authorizer_appid = $2) AND ($3 IS NULL OR kind LIKE $3) \
-             ORDER BY occurred_at DESC, id DESC LIMIT $4"
-        );
+        // Separate texts rather than `$2 IS NULL OR …`, so each can use its index.
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_events WHERE tenant_id = $1");
+        if authorizer_appid.is_some() {
+            sql.push_str(" AND authorizer_appid = $2");
+        } else {
+            sql.push_str(" AND $2 IS NULL");
+        }
+        if kind_prefix.is_some() {
+            sql.push_str(" AND kind LIKE $3");
+        } else {
+            sql.push_str(" AND $3 IS NULL");
+        }
+        sql.push_str(" ORDER BY occurred_at DESC, id DESC LIMIT $4");
         let prefix = kind_prefix.map(|p| format!("{p}%"));
         let rows: Vec<AuditRow> = read!(self, |pool| sqlx::query_as(&sql)
             .bind(tenant.0)
