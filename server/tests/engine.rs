@@ -440,6 +440,11 @@ on_both_databases! {
         let res = post(u, wxhub::wechat::xml::build_envelope(COMPONENT, &sealed.encrypt)).await.unwrap();
         assert_eq!(res.text().await.unwrap(), "success");
         assert_eq!(r.app.store.push_count(r.component).await.unwrap(), pushes + 2);
+        // Appids that cannot exist are unknown components, on both databases (PostgreSQL refuses NUL in text).
+        for garbage in ["wx%00", "%E4%B8%AD", &"w".repeat(200)] {
+            let res = post(r.app.url(&format!("/wechat/{garbage}/notify?timestamp=1&nonce=2&msg_signature=x")), body.clone()).await.unwrap();
+            assert_eq!(res.status().as_u16(), 404, "{garbage}");
+        }
         // The redirect with garbage: clear pages, nothing stored.
         assert_eq!(r.app.client.get(r.app.url("/authorize/nope/done?auth_code=x")).send().await.unwrap().status(), 404);
         r.stop().await;
@@ -604,6 +609,7 @@ on_both_databases! {
         assert_eq!(count(search("", "revoked", "").await), Some(0));
         assert_eq!(count(search("", "", "17").await), Some(0));
         assert_eq!(count(search("'; DROP TABLE authorizers; --", "<x>", "abc").await), Some(0));
+        assert_eq!(count(search("5a1c\u{0}", "", "").await), Some(1), "control characters are dropped, not sent to the database");
         let (status, detail) = ui(&op, &r, "account", &[("appid", OA)]).await;
         assert_eq!(status, 200, "{detail}");
         assert_eq!(detail["row"]["permissions"], serde_json::json!([1, 15]));
@@ -643,7 +649,7 @@ on_both_databases! {
         assert_eq!(r.calls("api_create_preauthcode").len(), minted);
         // Every change was audited with the acting user.
         let audit = common::raw_strings(db, "SELECT kind || ' ' || actor_label FROM audit_events WHERE kind LIKE 'link.%' ORDER BY id").await;
-        assert_eq!(audit, vec!["link.created op@acme.test".to_owned(), "link.revoked op@acme.test".to_owned()]);
+        assert_eq!(audit, vec!["link.created op@acme.test".to_owned(), "link.revoked op@acme.test".to_owned(), "link.created cli".to_owned()]);
         r.stop().await;
     };
 }

@@ -253,7 +253,12 @@ pub fn menu_tree(raw: &Value) -> Option<Menu> {
 /// The account query from the URL: unknown values are ignored rather than refused, so an old or
 /// hand-edited link still shows a page.
 fn account_filter(q: &AccountQuery) -> (AccountFilter, i64) {
-    let search: String = q.q.trim().chars().take(100).collect();
+    let search: String =
+        q.q.trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
     let status = AccountStatus::parse(q.status.trim()).map(|s| s.as_str().to_owned());
     let kind = match q.kind.trim() {
         k @ ("service" | "subscription" | "mini_program") => Some(k.to_owned()),

@@ -253,6 +253,12 @@ impl Engine {
         &self,
         appid: &str,
     ) -> Result<Option<Arc<ComponentEntry>>, EngineError> {
+        // Appids come from URLs; one that cannot exist never reaches the database (PostgreSQL
+        // refuses NUL bytes in text with an error, which would turn garbage into a 500).
+        if appid.is_empty() || appid.len() > 32 || !appid.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Ok(None);
+        }
         if let Some(entry) = unpoison(self.components.by_appid.read()).get(appid) {
             if entry.loaded_at.elapsed() < COMPONENT_TTL {
                 return Ok(Some(entry.clone()));

@@ -139,6 +139,11 @@ impl Engine {
     }
 
     pub(super) async fn refresh_one(&self, claim: ClaimedCredential) {
+        // WeChat's clock for the new token starts when it answers, which is before we hear the
+        // answer: counting the lifetime from the request keeps our expiry earlier than WeChat's,
+        // never later (a slow answer would otherwise make us serve a token WeChat already
+        // refuses).
+        let requested_at = crate::now_ms();
         let result = match claim.kind {
             CredentialKind::ComponentAccessToken => self.fetch_component_token(&claim).await,
             CredentialKind::AuthorizerAccessToken => {
@@ -152,7 +157,7 @@ impl Engine {
         };
         let now = crate::now_ms();
         let outcome = match result {
-            Ok(fresh) => self.store_fresh(&claim, fresh, now).await,
+            Ok(fresh) => self.store_fresh(&claim, fresh, requested_at, now).await,
             Err(e) => Err(e),
         };
         match outcome {
@@ -376,10 +381,11 @@ impl Engine {
         &self,
         claim: &ClaimedCredential,
         fresh: Fresh,
+        requested_at: i64,
         now: i64,
     ) -> Result<(), RefreshError> {
-        let expires_at = now + fresh.lifetime_s.max(1) * 1000;
-        let refresh_at = refresh_point(now, fresh.lifetime_s);
+        let expires_at = requested_at + fresh.lifetime_s.max(1) * 1000;
+        let refresh_at = refresh_point(requested_at, fresh.lifetime_s).max(now);
         let audit = NewAuditEvent::new(
             Actor::System,
             "token.refreshed",
@@ -411,7 +417,7 @@ impl Engine {
                 claim,
                 IssuedCredential {
                     value: &fresh.value,
-                    issued_at: now,
+                    issued_at: requested_at,
                     expires_at,
                     refresh_at,
                 },

@@ -565,6 +565,15 @@ impl Store {
         &self,
         public_id: &str,
     ) -> Result<Option<AuthorizationLink>, StoreError> {
+        // Ids come from URLs: anything that cannot be one (NUL bytes, which PostgreSQL refuses in
+        // text, slashes, overlong strings) is simply not found.
+        let plausible = (1..=64).contains(&public_id.len())
+            && public_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plausible {
+            return Ok(None);
+        }
         type LinkRow = (
             i64,
             String,
