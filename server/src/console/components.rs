@@ -8,16 +8,12 @@ use app::error::AppError;
 use app::services::RequestCtx;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{store_error, user_actor, Console};
+use super::{bilingual, store_error, user_actor, Console};
 use crate::auth::service::internal;
 use crate::domain::{
     Component, ComponentOwner, ComponentSecrets, CredentialKind, NewAuditEvent, NewComponent,
     Outcome, TenantId,
 };
-
-fn bilingual((field, en, zh): (&'static str, String, String)) -> AppError {
-    AppError::invalid_bilingual(field, en, zh)
-}
 
 fn step(en: &str, zh: &str, ok: bool, detail_en: String, detail_zh: String) -> CheckStep {
     CheckStep {

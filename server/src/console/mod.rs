@@ -141,6 +141,11 @@ fn store_error(context: &str) -> impl Fn(crate::store::StoreError) -> AppError +
     move |e| internal(context, e)
 }
 
+/// A shared validation rule's (field, English, Chinese) as the UI's error.
+fn bilingual((field, en, zh): (&'static str, String, String)) -> AppError {
+    AppError::invalid_bilingual(field, en, zh)
+}
+
 fn user_actor(user: &SessionUser) -> Actor {
     Actor::User {
         id: UserId(user.id),
@@ -563,8 +568,7 @@ impl ConsoleService for Console {
 
     async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm) -> Result<LinkView, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
-        let valid = app::validate::link_form(&form)
-            .map_err(|(field, en, zh)| AppError::invalid_bilingual(field, en, zh))?;
+        let valid = app::validate::link_form(&form).map_err(bilingual)?;
         let err = store_error("a link could not be created");
         // The component must be one this tenant may use: its own or a shared one.
         let component = self

@@ -8,7 +8,7 @@ use app::model::Role;
 use app::services::RequestCtx;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{store_error, user_actor, Console};
+use super::{bilingual, store_error, user_actor, Console};
 use crate::auth::service::internal;
 use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, NewUser, Outcome, User, UserId, UserStatus};
 use crate::store::NewApiKey;
@@ -34,10 +34,6 @@ fn user_view(u: User, me: i64) -> UserView {
         created_at: u.created_at,
         last_login_at: u.last_login_at,
     }
-}
-
-fn bilingual((field, en, zh): (&'static str, String, String)) -> AppError {
-    AppError::invalid_bilingual(field, en, zh)
 }
 
 impl Console {

@@ -560,55 +560,6 @@ impl Store {
         })
     }
 
-    /// A link by its public id (the public pages; no tenant is known there).
-    pub async fn link_by_public_id(
-        &self,
-        public_id: &str,
-    ) -> Result<Option<AuthorizationLink>, StoreError> {
-        // Ids come from URLs: anything that cannot be one (NUL bytes, which PostgreSQL refuses in
-        // text, slashes, overlong strings) is simply not found.
-        let plausible = (1..=64).contains(&public_id.len())
-            && public_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !plausible {
-            return Ok(None);
-        }
-        type LinkRow = (
-            i64,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<String>,
-            String,
-            i64,
-            Option<i64>,
-            Option<i64>,
-        );
-        let row: Option<LinkRow> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, public_id, tenant_id, component_id, auth_type, biz_appid, note, created_at, expires_at, revoked_at \
-                 FROM authorization_links WHERE public_id = $1",
-            )
-            .bind(public_id)
-            .fetch_optional(pool)
-            .await
-        })?;
-        Ok(row.map(|r| AuthorizationLink {
-            id: LinkId(r.0),
-            public_id: r.1,
-            tenant_id: TenantId(r.2),
-            component_id: ComponentId(r.3),
-            auth_type: u8::try_from(r.4).unwrap_or(3),
-            biz_appid: r.5,
-            note: r.6,
-            created_at: r.7,
-            expires_at: r.8,
-            revoked_at: r.9,
-        }))
-    }
-
     /// Remembers a pre_auth_code minted for a link, so the `authorized` push that names it can be
     /// attributed to the link's tenant.
     pub async fn record_pre_auth_code(

@@ -99,6 +99,28 @@ impl Store {
         Ok(row.map(link_record))
     }
 
+    /// A link by its public id (the public pages; no tenant is known there).
+    pub async fn link_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<AuthorizationLink>, StoreError> {
+        // Ids come from URLs: anything that cannot be one (NUL bytes, which PostgreSQL refuses in
+        // text, slashes, overlong strings) is simply not found.
+        let plausible = (1..=64).contains(&public_id.len())
+            && public_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plausible {
+            return Ok(None);
+        }
+        let sql = format!("{LINK_SELECT} WHERE l.public_id = $1");
+        let row: Option<LinkRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(public_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row.map(|r| link_record(r).link))
+    }
+
     /// Revokes one of the tenant's links; `false` when it is not the tenant's or was already
     /// revoked (nothing changes then, and nothing is audited).
     pub async fn revoke_link(
