@@ -241,3 +241,101 @@ pub async fn check_component(id: i64) -> Result<Vec<crate::dto::CheckStep>, AppE
         .await
         .map_err(fail)
 }
+
+// ---- platform staff ----
+
+#[server(prefix = "/ui", endpoint = "tenants")]
+pub async fn tenants() -> Result<Vec<crate::dto::TenantView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.platform.tenants(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-tenant")]
+pub async fn create_tenant(
+    form: crate::dto::NewTenantForm,
+) -> Result<crate::dto::TenantView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .create_tenant(&ctx, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-tenant-suspended")]
+pub async fn set_tenant_suspended(id: i64, suspended: bool) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .set_tenant_suspended(&ctx, id, suspended)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "all-users")]
+pub async fn all_users() -> Result<Vec<crate::dto::StaffUserView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.platform.all_users(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-any-user")]
+pub async fn create_any_user(
+    form: crate::dto::NewStaffUserForm,
+) -> Result<crate::dto::StaffUserView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .create_any_user(&ctx, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-any-user-active")]
+pub async fn set_any_user_active(id: i64, active: bool) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .set_any_user_active(&ctx, id, active)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "authorizations")]
+pub async fn authorizations(
+    query: crate::dto::AuthorizationQuery,
+) -> Result<crate::dto::AuthorizationPage, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .authorizations(&ctx, query)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "audit")]
+pub async fn audit(query: crate::dto::AuditQuery) -> Result<crate::dto::AuditPage, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.platform.audit(&ctx, query).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "timeline")]
+pub async fn timeline(
+    component: String,
+    appid: String,
+) -> Result<crate::dto::AccountTimeline, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .timeline(&ctx, &component, &appid)
+        .await
+        .map_err(fail)
+}

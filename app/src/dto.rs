@@ -354,3 +354,152 @@ pub struct CheckStep {
     pub detail_en: String,
     pub detail_zh: String,
 }
+
+// ---- Platform staff (cross-tenant) ----
+
+/// A tenant on the platform's tenants page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantView {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub suspended: bool,
+    pub created_at: i64,
+    pub users: i64,
+    pub accounts: i64,
+    pub api_keys: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewTenantForm {
+    pub slug: String,
+    pub name: String,
+}
+
+/// Any user of the platform, as platform staff see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffUserView {
+    pub user: UserView,
+    /// The tenant's slug and name; `None` for platform staff.
+    pub tenant: Option<(String, String)>,
+}
+
+/// A user created by a platform admin: in any tenant (tenant roles) or on the platform (staff roles).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewStaffUserForm {
+    pub email: String,
+    /// Any role; tenant roles need `tenant`.
+    pub role: String,
+    /// A tenant's slug; empty for platform roles.
+    pub tenant: String,
+    pub password: String,
+}
+
+/// The filters of the cross-tenant authorizations page, carried in the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthorizationQuery {
+    /// A tenant's slug.
+    pub tenant: String,
+    /// A component's appid.
+    pub component: String,
+    pub status: String,
+    pub permission: String,
+    /// Authorized on or after this day (YYYY-MM-DD, UTC).
+    pub from: String,
+    /// Authorized on or before this day (YYYY-MM-DD, UTC).
+    pub to: String,
+    pub page: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRowView {
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub component_appid: String,
+    pub appid: String,
+    pub name: String,
+    pub kind: AccountKindLabel,
+    pub status: AccountStatus,
+    pub permissions: Vec<i64>,
+    pub authorized_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A tenant or component to choose in a filter: (value in the URL, label).
+pub type FilterChoice = (String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationPage {
+    pub rows: Vec<AuthorizationRowView>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub tenants: Vec<FilterChoice>,
+    pub components: Vec<FilterChoice>,
+}
+
+/// The audit log's filters, carried in the URL (and in the CSV export's link).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    /// A tenant's slug.
+    pub tenant: String,
+    /// A component's appid.
+    pub component: String,
+    /// An authorizer's appid.
+    pub account: String,
+    /// An exact kind (`token.refreshed`) or a family ending in a dot (`token.`).
+    pub kind: String,
+    /// Part of who acted: an email, an API key's name, `system`, `wechat`.
+    pub actor: String,
+    /// `ok`, `failed` or `denied`.
+    pub outcome: String,
+    /// From this day (YYYY-MM-DD, UTC), inclusive.
+    pub from: String,
+    /// To this day (YYYY-MM-DD, UTC), inclusive.
+    pub to: String,
+    /// Events older than this event id (the next page's cursor).
+    pub before: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRowView {
+    pub id: i64,
+    pub occurred_at: i64,
+    pub tenant_slug: Option<String>,
+    pub component_appid: Option<String>,
+    pub authorizer_appid: Option<String>,
+    pub actor_kind: String,
+    pub actor: String,
+    pub kind: String,
+    pub outcome: String,
+    pub summary: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditRowView>,
+    /// The cursor of the next (older) page, when there is one.
+    pub next_before: Option<i64>,
+    pub per_page: i64,
+    pub tenants: Vec<FilterChoice>,
+    pub components: Vec<FilterChoice>,
+}
+
+/// One account's whole history on one component, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTimeline {
+    pub appid: String,
+    pub name: String,
+    pub component_appid: String,
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub status: AccountStatus,
+    pub permissions: Vec<i64>,
+    pub history: Vec<PermissionChange>,
+    pub events: Vec<AuditRowView>,
+}

@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod model;
 mod pages;
 pub mod permissions;
+mod routes;
 #[cfg(feature = "ssr")]
 pub mod services;
 pub mod validate;
@@ -21,7 +22,7 @@ pub mod validate;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 use crate::api::{current_user, Login, Logout};
 use crate::error::AppError;
@@ -76,20 +77,21 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| if text.is_empty() { "wxhub".to_owned() } else { format!("{text} · wxhub") }/>
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view=pages::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/authorize/:link") view=pages::LinkPage ssr=SsrMode::Async/>
-                <Route path=path!("/authorize/:link/done") view=pages::DonePage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view={Lazy::<routes::LoginRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/authorize/:link") view={Lazy::<routes::LinkRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/authorize/:link/done") view={Lazy::<routes::DoneRoute>::new()} ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=pages::Console ssr=SsrMode::Async>
-                    <Route path=path!("") view=pages::Dashboard/>
-                    <Route path=path!("accounts") view=pages::AccountsPage/>
-                    <Route path=path!("accounts/:appid") view=pages::AccountPage/>
-                    <Route path=path!("links") view=pages::LinksPage/>
-                    <Route path=path!("components") view=pages::ComponentsPage/>
-                    <Route path=path!("api-keys") view=pages::ApiKeysPage/>
-                    <Route path=path!("users") view=pages::UsersPage/>
-                    <Route path=path!("tenants") view=|| pages::not_built("Tenants", "租户")/>
-                    <Route path=path!("authorizations") view=|| pages::not_built("Authorizations", "授权记录")/>
-                    <Route path=path!("audit") view=|| pages::not_built("Audit log", "审计日志")/>
+                    <Route path=path!("") view={Lazy::<routes::DashboardRoute>::new()}/>
+                    <Route path=path!("accounts") view={Lazy::<routes::AccountsRoute>::new()}/>
+                    <Route path=path!("accounts/:appid") view={Lazy::<routes::AccountRoute>::new()}/>
+                    <Route path=path!("links") view={Lazy::<routes::LinksRoute>::new()}/>
+                    <Route path=path!("components") view={Lazy::<routes::ComponentsRoute>::new()}/>
+                    <Route path=path!("api-keys") view={Lazy::<routes::ApiKeysRoute>::new()}/>
+                    <Route path=path!("users") view={Lazy::<routes::UsersRoute>::new()}/>
+                    <Route path=path!("tenants") view={Lazy::<routes::TenantsRoute>::new()}/>
+                    <Route path=path!("authorizations") view={Lazy::<routes::AuthorizationsRoute>::new()}/>
+                    <Route path=path!("authorizations/:component/:appid") view={Lazy::<routes::TimelineRoute>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<routes::AuditRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

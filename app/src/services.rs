@@ -8,9 +8,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::dto::{
-    AccountDetail, AccountPage, AccountQuery, ApiKeyView, AuthorizedAccount, CheckStep,
-    ComponentChoice, ComponentForm, ComponentView, CreatedApiKey, Dashboard, DoneOutcome, LinkView,
-    NewLinkForm, NewUserForm, PublicLink, UserView,
+    AccountDetail, AccountPage, AccountQuery, AccountTimeline, ApiKeyView, AuditPage, AuditQuery,
+    AuthorizationPage, AuthorizationQuery, AuthorizedAccount, CheckStep, ComponentChoice,
+    ComponentForm, ComponentView, CreatedApiKey, Dashboard, DoneOutcome, LinkView, NewLinkForm,
+    NewStaffUserForm, NewTenantForm, NewUserForm, PublicLink, StaffUserView, TenantView, UserView,
 };
 use crate::error::AppError;
 use crate::model::SessionUser;
@@ -102,12 +103,59 @@ pub trait AuthorizePageService: Send + Sync + 'static {
     ) -> Result<DoneOutcome, AppError>;
 }
 
+/// Platform staff: admins manage tenants and users of every tenant; admins and auditors read
+/// every authorization and the whole audit log. Every method checks the role first; auditors are
+/// refused every change.
+#[async_trait]
+pub trait PlatformService: Send + Sync + 'static {
+    async fn tenants(&self, ctx: &RequestCtx) -> Result<Vec<TenantView>, AppError>;
+    async fn create_tenant(
+        &self,
+        ctx: &RequestCtx,
+        form: NewTenantForm,
+    ) -> Result<TenantView, AppError>;
+    /// Suspending a tenant signs its users out and stops its API keys at once.
+    async fn set_tenant_suspended(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        suspended: bool,
+    ) -> Result<(), AppError>;
+    async fn all_users(&self, ctx: &RequestCtx) -> Result<Vec<StaffUserView>, AppError>;
+    async fn create_any_user(
+        &self,
+        ctx: &RequestCtx,
+        form: NewStaffUserForm,
+    ) -> Result<StaffUserView, AppError>;
+    async fn set_any_user_active(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        active: bool,
+    ) -> Result<(), AppError>;
+    async fn authorizations(
+        &self,
+        ctx: &RequestCtx,
+        query: AuthorizationQuery,
+    ) -> Result<AuthorizationPage, AppError>;
+    async fn audit(&self, ctx: &RequestCtx, query: AuditQuery) -> Result<AuditPage, AppError>;
+    /// Every event matching the filters (not one page), as CSV.
+    async fn audit_csv(&self, ctx: &RequestCtx, query: AuditQuery) -> Result<String, AppError>;
+    async fn timeline(
+        &self,
+        ctx: &RequestCtx,
+        component_appid: &str,
+        appid: &str,
+    ) -> Result<AccountTimeline, AppError>;
+}
+
 /// Every service the UI uses, provided to the Leptos context once at startup.
 #[derive(Clone)]
 pub struct Services {
     pub auth: Arc<dyn AuthService>,
     pub console: Arc<dyn ConsoleService>,
     pub authorize: Arc<dyn AuthorizePageService>,
+    pub platform: Arc<dyn PlatformService>,
 }
 
 /// Pulls the services and the request context out of the Leptos context of a server function.

@@ -626,3 +626,197 @@ mod tests {
         );
     }
 }
+
+/// A day as `YYYY-MM-DD` (UTC) → Unix ms at its start. Empty is `None`; anything else is an error
+/// naming the expected form.
+pub fn day_start_ms(field: &str, input: &str) -> Result<Option<i64>, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let bad = || format!("{field}: a date as YYYY-MM-DD");
+    let mut parts = s.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<i64>(), d.parse::<i64>()) else {
+        return Err(bad());
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(bad()),
+    };
+    if !(1970..=9999).contains(&y) || d < 1 || d > days_in_month {
+        return Err(bad());
+    }
+    // Days since 1970-01-01 (civil-from-days inverse, Howard Hinnant's algorithm).
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(Some(days * 86_400_000))
+}
+
+/// The end of a day given as `YYYY-MM-DD` (the start of the next one), for inclusive "to" filters.
+pub fn day_end_ms(field: &str, input: &str) -> Result<Option<i64>, String> {
+    Ok(day_start_ms(field, input)?.map(|start| start + 86_400_000))
+}
+
+/// A new tenant: (slug, name), or the first field that breaks a rule as (field, English, Chinese).
+pub fn tenant_form(
+    form: &crate::dto::NewTenantForm,
+) -> Result<(String, String), (&'static str, String, String)> {
+    let slug = slug(&form.slug).map_err(|en| {
+        (
+            "slug",
+            en,
+            "标识为 2 到 40 位小写字母、数字或连字符".to_owned(),
+        )
+    })?;
+    let name = display_name("name", &form.name).map_err(|en| {
+        (
+            "name",
+            en,
+            "名称必填，最多 100 个字符，且不能包含控制字符".to_owned(),
+        )
+    })?;
+    Ok((slug, name))
+}
+
+/// The first field of a form that breaks a rule, as (field, English, Chinese).
+pub type FieldProblem = (&'static str, String, String);
+
+/// A user made by a platform admin: (email, role, tenant slug for tenant roles).
+pub fn staff_user_form(
+    form: &crate::dto::NewStaffUserForm,
+) -> Result<(String, crate::model::Role, Option<String>), FieldProblem> {
+    let email =
+        email(&form.email).map_err(|en| ("email", en, "请输入有效的邮箱地址".to_owned()))?;
+    let role = crate::model::Role::parse(form.role.trim())
+        .ok_or_else(|| ("role", "choose a role".to_owned(), "请选择角色".to_owned()))?;
+    let tenant = match (role.is_platform(), form.tenant.trim()) {
+        (true, "") => None,
+        (true, _) => {
+            return Err((
+                "tenant",
+                "platform staff belong to no tenant; leave the tenant empty".into(),
+                "平台人员不属于任何租户，请留空".into(),
+            ))
+        }
+        (false, "") => {
+            return Err((
+                "tenant",
+                "a tenant role needs a tenant".into(),
+                "租户角色需要选择租户".into(),
+            ))
+        }
+        (false, t) => Some(slug(t).map_err(|en| ("tenant", en, "租户标识无效".to_owned()))?),
+    };
+    new_password(&form.password).map_err(|en| {
+        (
+            "password",
+            en,
+            format!("密码至少 {PASSWORD_MIN_CHARS} 个字符，不能包含换行"),
+        )
+    })?;
+    Ok((email, role, tenant))
+}
+
+#[cfg(test)]
+mod platform_rule_tests {
+    use super::*;
+    use crate::dto::{NewStaffUserForm, NewTenantForm};
+
+    #[test]
+    fn days_are_utc_midnights_and_garbage_is_refused() {
+        assert_eq!(day_start_ms("from", ""), Ok(None));
+        assert_eq!(day_start_ms("from", "1970-01-01"), Ok(Some(0)));
+        assert_eq!(
+            day_start_ms("from", "2026-11-23"),
+            Ok(Some(1_795_392_000_000))
+        );
+        assert_eq!(
+            day_start_ms("from", "2024-02-29"),
+            Ok(Some(1_709_164_800_000))
+        );
+        assert_eq!(day_end_ms("to", "1970-01-01"), Ok(Some(86_400_000)));
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-1",
+            "26-11-23",
+            "yesterday",
+            "2026-11-23T00:00",
+            "1969-12-31",
+            "２０２６-11-23",
+            "2026-11-\u{0}1",
+        ] {
+            let err = day_start_ms("from", bad).unwrap_err();
+            assert!(err.starts_with("from:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn tenant_and_staff_user_forms() {
+        assert_eq!(
+            tenant_form(&NewTenantForm {
+                slug: " globex ".into(),
+                name: "Globex".into()
+            }),
+            Ok(("globex".into(), "Globex".into()))
+        );
+        assert_eq!(
+            tenant_form(&NewTenantForm {
+                slug: "Globex!".into(),
+                name: "G".into()
+            })
+            .unwrap_err()
+            .0,
+            "slug"
+        );
+        assert_eq!(
+            tenant_form(&NewTenantForm {
+                slug: "globex".into(),
+                name: "".into()
+            })
+            .unwrap_err()
+            .0,
+            "name"
+        );
+        let form = |role: &str, tenant: &str| NewStaffUserForm {
+            email: "a@b.example".into(),
+            role: role.into(),
+            tenant: tenant.into(),
+            password: "long enough password".into(),
+        };
+        assert!(staff_user_form(&form("platform-auditor", "")).is_ok_and(|(_, _, t)| t.is_none()));
+        assert_eq!(
+            staff_user_form(&form("tenant-admin", "acme")).map(|(_, _, t)| t),
+            Ok(Some("acme".into()))
+        );
+        assert_eq!(
+            staff_user_form(&form("tenant-admin", "")).unwrap_err().0,
+            "tenant"
+        );
+        assert_eq!(
+            staff_user_form(&form("platform-admin", "acme"))
+                .unwrap_err()
+                .0,
+            "tenant"
+        );
+        assert_eq!(staff_user_form(&form("root", "")).unwrap_err().0, "role");
+        let mut short = form("platform-admin", "");
+        short.password = "short".into();
+        assert_eq!(staff_user_form(&short).unwrap_err().0, "password");
+    }
+}

@@ -39,6 +39,8 @@ pub const KEYS: &[&str] = &[
     "session_idle_minutes",
     "trust_forwarded_for",
     "shutdown_grace_seconds",
+    "api_rate_per_second",
+    "api_rate_burst",
 ];
 
 /// The keys whose environment values are numbers or booleans.
@@ -51,6 +53,8 @@ const TYPED_KEYS: &[&str] = &[
     "session_idle_minutes",
     "trust_forwarded_for",
     "shutdown_grace_seconds",
+    "api_rate_per_second",
+    "api_rate_burst",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,8 @@ struct RawSettings {
     session_idle_minutes: u64,
     trust_forwarded_for: bool,
     shutdown_grace_seconds: u64,
+    api_rate_per_second: u32,
+    api_rate_burst: u32,
 }
 
 impl Default for RawSettings {
@@ -126,6 +132,8 @@ impl Default for RawSettings {
             session_idle_minutes: 12 * 60,
             trust_forwarded_for: false,
             shutdown_grace_seconds: 10,
+            api_rate_per_second: 200,
+            api_rate_burst: 400,
         }
     }
 }
@@ -273,6 +281,9 @@ pub struct Settings {
     pub site_root: PathBuf,
     pub session_idle_minutes: u64,
     pub trust_forwarded_for: bool,
+    /// Tenant API requests each key may make per second, and in a burst.
+    pub api_rate_per_second: u32,
+    pub api_rate_burst: u32,
     pub shutdown_grace_seconds: u64,
 }
 
@@ -399,6 +410,16 @@ impl Settings {
                 "ticket_stale_seconds must be between 1 and 86400".into(),
             ));
         }
+        if !(1..=1_000_000).contains(&raw.api_rate_per_second) {
+            return Err(ConfigError::Invalid(
+                "api_rate_per_second must be between 1 and 1000000".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&raw.api_rate_burst) {
+            return Err(ConfigError::Invalid(
+                "api_rate_burst must be between 1 and 1000000".into(),
+            ));
+        }
         if raw.shutdown_grace_seconds > 3600 {
             return Err(ConfigError::Invalid(
                 "shutdown_grace_seconds must be at most 3600".into(),
@@ -429,6 +450,8 @@ impl Settings {
             session_idle_minutes: raw.session_idle_minutes,
             trust_forwarded_for: raw.trust_forwarded_for,
             shutdown_grace_seconds: raw.shutdown_grace_seconds,
+            api_rate_per_second: raw.api_rate_per_second,
+            api_rate_burst: raw.api_rate_burst,
         })
     }
 
@@ -636,6 +659,8 @@ mod tests {
                 "wechat_timeout_seconds",
             ),
             (&[("WXHUB_LOG", "[[[")], "log"),
+            (&[("WXHUB_API_RATE_PER_SECOND", "0")], "api_rate_per_second"),
+            (&[("WXHUB_API_RATE_BURST", "many")], "api_rate_burst"),
             (
                 &[("WXHUB_SESSION_IDLE_MINUTES", "-5")],
                 "session_idle_minutes",

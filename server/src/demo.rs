@@ -154,7 +154,7 @@ pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> 
         );
         store
             .update_component(
-                tenant,
+                crate::domain::ComponentOwner::Tenant(tenant),
                 component.id,
                 DEMO_COMPONENT_NAME,
                 None,

@@ -78,6 +78,7 @@ pub async fn open_store(
 
 pub struct Application {
     engine: Arc<Engine>,
+    api: Arc<crate::api::TenantApi>,
     local_addr: SocketAddr,
     base_url: Url,
     store: Store,
@@ -135,9 +136,25 @@ impl Application {
             client,
             EngineSettings::from_settings(&settings),
         );
+        let api_keys = crate::api::ApiKeys::new(
+            store.clone(),
+            crate::api::RateLimit {
+                per_second: std::num::NonZeroU32::new(settings.api_rate_per_second)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+                burst: std::num::NonZeroU32::new(settings.api_rate_burst)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            },
+        );
+        let api = crate::api::TenantApi::new(
+            store.clone(),
+            engine.clone(),
+            api_keys.clone(),
+            base_url.clone(),
+        );
         let console = Arc::new(crate::console::Console::new(
             store.clone(),
             engine.clone(),
+            api_keys.clone(),
             accounts.clone(),
             hasher,
             crate::console::PublicUrls {
@@ -149,6 +166,7 @@ impl Application {
         let services = app::services::Services {
             auth: Arc::new(accounts),
             console: console.clone(),
+            platform: console.clone(),
             authorize: console,
         };
         let state = AppState {
@@ -158,11 +176,13 @@ impl Application {
             settings: Arc::new(settings),
             public_origin,
             engine: engine.clone(),
+            api: api.clone(),
         };
 
         let shutdown = CancellationToken::new();
         let background = TaskTracker::new();
         background.spawn(session_sweeper(store.clone(), shutdown.clone()));
+        background.spawn(api_keys.flush_loop(shutdown.clone()));
         engine.start(&background, shutdown.clone()).await?;
 
         let router = http::router(state);
@@ -177,6 +197,7 @@ impl Application {
         tracing::info!(%local_addr, database = store.dialect().name, "wxhub is listening");
         Ok(Application {
             engine,
+            api,
             local_addr,
             base_url,
             store,
@@ -202,6 +223,11 @@ impl Application {
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// The tenant API's state (its key cache, for tests that flush last-used times).
+    pub fn api(&self) -> &Arc<crate::api::TenantApi> {
+        &self.api
     }
 
     pub fn store(&self) -> &Store {

@@ -18,10 +18,14 @@ const MASK: &str = "••••••••••••";
 pub fn ComponentsPage() -> impl IntoView {
     let lang = use_lang();
     let user = expect_context::<SessionUser>();
-    if user.tenant.is_none() {
-        return crate::pages::not_built("Shared components", "共享第三方平台").into_any();
-    }
-    let can_write = user.role.can_write();
+    // Platform staff manage the shared components here (admins edit, auditors read); a tenant's
+    // users see their own and the shared ones, and edit only their own.
+    let staff = user.tenant.is_none();
+    let can_write = if staff {
+        user.role == crate::model::Role::PlatformAdmin
+    } else {
+        user.role.can_write()
+    };
     let save = ServerAction::<SaveComponent>::new();
     let check = ServerAction::<CheckComponent>::new();
     let list = Resource::new(move || save.version().get(), |_| components());
@@ -31,8 +35,8 @@ pub fn ComponentsPage() -> impl IntoView {
     // The component whose check result is shown.
     let checked = RwSignal::new(None::<i64>);
     view! {
-        <Title text=lang.t("Components", "第三方平台")/>
-        <h1>{lang.t("Components", "第三方平台")}</h1>
+        <Title text=if staff { lang.t("Shared components", "共享第三方平台") } else { lang.t("Components", "第三方平台") }/>
+        <h1>{if staff { lang.t("Shared components", "共享第三方平台") } else { lang.t("Components", "第三方平台") }}</h1>
         <p class="muted">{lang.t("A component is a third-party platform registered on WeChat's Open Platform. Paste its two callback URLs into WeChat's console; wxhub does the rest.",
             "第三方平台需在微信开放平台登记。把下面的两个回调 URL 填入微信开放平台，其余交给 wxhub。")}</p>
         <Show when=move || copied.get().is_some()>
@@ -50,7 +54,7 @@ pub fn ComponentsPage() -> impl IntoView {
                     let for_edit = c.clone();
                     let notify = c.notify_url.clone();
                     let message = c.message_url.clone();
-                    let editable = can_write && !c.shared;
+                    let editable = can_write && c.shared == staff;
                     view! {
                         <section class="card component" data-component=c.appid.clone()>
                             <div class="card-head">

@@ -150,7 +150,11 @@ pub fn Dashboard() -> impl IntoView {
             <section class="card">
                 <p data-test="welcome">{format!("{} · {}", user.email, role_label(lang, user.role))}</p>
                 <p class="muted">{scope}</p>
-                <p class="muted">{lang.t("The cross-tenant pages (tenants, authorizations, audit log) are not built yet.", "跨租户页面（租户、授权记录、审计日志）尚未开放。")}</p>
+                <nav class="quick-links">
+                    <a class="button ghost" href="/tenants">{lang.t("Tenants", "租户")}</a>
+                    <a class="button ghost" href="/authorizations">{lang.t("Authorizations", "授权记录")}</a>
+                    <a class="button ghost" href="/audit">{lang.t("Audit log", "审计日志")}</a>
+                </nav>
             </section>
         }.into_any();
     }
@@ -230,17 +234,4 @@ pub fn Dashboard() -> impl IntoView {
             })}
         </Suspense>
     }.into_any()
-}
-
-/// A section of the console that has not been built yet. Says so, instead of pretending.
-pub fn not_built(title_en: &'static str, title_zh: &'static str) -> impl IntoView {
-    let lang = use_lang();
-    let title = lang.t(title_en, title_zh);
-    view! {
-        <Title text=title/>
-        <h1>{title}</h1>
-        <section class="card empty" data-test="not-built">
-            <p class="muted">{lang.t("This section is not available yet.", "此功能尚未开放。")}</p>
-        </section>
-    }
 }

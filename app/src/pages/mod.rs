@@ -7,14 +7,16 @@ mod components;
 mod console;
 mod links;
 mod login;
+mod platform;
 mod team;
 
 pub use accounts::{AccountPage, AccountsPage};
 pub use authorize::{DonePage, LinkPage};
 pub use components::ComponentsPage;
-pub use console::{not_built, Console, Dashboard};
+pub use console::{Console, Dashboard};
 pub use links::LinksPage;
 pub use login::LoginPage;
+pub use platform::{AuditPage, AuthorizationsPage, StaffUsersPage, TenantsPage, TimelinePage};
 pub use team::{ApiKeysPage, UsersPage};
 
 use leptos::prelude::*;

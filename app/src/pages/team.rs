@@ -131,7 +131,7 @@ pub fn UsersPage() -> impl IntoView {
     let lang = use_lang();
     let me = expect_context::<SessionUser>();
     if me.tenant.is_none() {
-        return crate::pages::not_built("Users", "用户").into_any();
+        return view! { <crate::pages::StaffUsersPage/> }.into_any();
     }
     let can_write = me.role.can_write();
     let create = ServerAction::<CreateUser>::new();

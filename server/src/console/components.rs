@@ -1,11 +1,13 @@
 //! The console's components: a tenant's own ("bring your own") third-party platforms, which its
-//! admins add and edit, and the platform's shared ones, which it may use but not change. Secrets go
+//! admins add and edit, and the platform's shared ones, which tenants may use but not change and
+//! which platform admins add and edit (auditors read them). Secrets go
 //! in and never come out: the page shows them masked, and an edit that leaves a secret empty keeps
 //! the stored one. The callback URLs are the exact strings to paste into WeChat's console.
 
 use app::dto::{CheckStep, ComponentForm, ComponentView};
 use app::error::AppError;
-use app::services::RequestCtx;
+use app::model::{Role, SessionUser};
+use app::services::{AuthService, RequestCtx};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{bilingual, store_error, user_actor, Console};
@@ -54,12 +56,62 @@ impl Console {
         })
     }
 
-    /// One of the components this tenant may use.
-    async fn usable_component(&self, tenant: TenantId, id: i64) -> Result<Component, AppError> {
-        self.store
-            .list_components_for_tenant(tenant)
-            .await
-            .map_err(store_error("components could not be read"))?
+    /// Whose components the signed-in user works with: a tenant user their tenant's (its own and
+    /// the shared ones, editing only its own), platform staff the shared ones. With `write`, only
+    /// tenant admins and platform admins pass.
+    async fn component_scope(
+        &self,
+        ctx: &RequestCtx,
+        write: bool,
+    ) -> Result<(SessionUser, ComponentOwner), AppError> {
+        let user = self
+            .accounts
+            .current_user(ctx)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let scope = match &user.tenant {
+            Some(t) => ComponentOwner::Tenant(TenantId(t.id)),
+            None if user.role.is_platform() => ComponentOwner::Platform,
+            None => return Err(AppError::Forbidden),
+        };
+        let may_write = match scope {
+            ComponentOwner::Tenant(_) => user.role.can_write(),
+            ComponentOwner::Platform => user.role == Role::PlatformAdmin,
+        };
+        if write && !may_write {
+            return Err(AppError::Forbidden);
+        }
+        Ok((user, scope))
+    }
+
+    /// The components a scope sees: a tenant's own and the shared ones, or the shared ones.
+    async fn scope_components(&self, scope: ComponentOwner) -> Result<Vec<Component>, AppError> {
+        let err = store_error("components could not be read");
+        Ok(match scope {
+            ComponentOwner::Tenant(tenant) => self
+                .store
+                .list_components_for_tenant(tenant)
+                .await
+                .map_err(err)?,
+            ComponentOwner::Platform => self
+                .store
+                .list_all_components()
+                .await
+                .map_err(err)?
+                .into_iter()
+                .filter(|c| c.owner == ComponentOwner::Platform)
+                .collect(),
+        })
+    }
+
+    /// One of the components the scope sees.
+    async fn usable_component(
+        &self,
+        scope: ComponentOwner,
+        id: i64,
+    ) -> Result<Component, AppError> {
+        self.scope_components(scope)
+            .await?
             .into_iter()
             .find(|c| c.id.0 == id)
             .ok_or(AppError::NotFound)
@@ -69,14 +121,9 @@ impl Console {
         &self,
         ctx: &RequestCtx,
     ) -> Result<Vec<ComponentView>, AppError> {
-        let (_, tenant) = self.tenant_user(ctx).await?;
+        let (_, scope) = self.component_scope(ctx, false).await?;
         let mut views = Vec::new();
-        for c in self
-            .store
-            .list_components_for_tenant(tenant)
-            .await
-            .map_err(store_error("components could not be read"))?
-        {
+        for c in self.scope_components(scope).await? {
             views.push(self.component_view(c).await?);
         }
         Ok(views)
@@ -87,14 +134,14 @@ impl Console {
         ctx: &RequestCtx,
         form: ComponentForm,
     ) -> Result<ComponentView, AppError> {
-        let (user, tenant) = self.tenant_admin(ctx).await?;
+        let (user, scope) = self.component_scope(ctx, true).await?;
         let valid = app::validate::component_form(&form).map_err(bilingual)?;
         let now = crate::now_ms();
         let secret = |v: &Option<String>| v.clone().map(SecretString::from);
         let component = match valid.id {
             Some(id) => {
-                let existing = self.usable_component(tenant, id).await?;
-                if existing.owner != ComponentOwner::Tenant(tenant) {
+                let existing = self.usable_component(scope, id).await?;
+                if existing.owner != scope {
                     return Err(AppError::Forbidden);
                 }
                 if existing.appid != valid.appid {
@@ -127,7 +174,7 @@ impl Console {
                 let updated = self
                     .store
                     .update_component(
-                        tenant,
+                        scope,
                         existing.id,
                         &valid.name,
                         secret(&valid.token).as_ref(),
@@ -166,7 +213,7 @@ impl Console {
                     .create_component(
                         &NewComponent {
                             appid: valid.appid.clone(),
-                            owner: ComponentOwner::Tenant(tenant),
+                            owner: scope,
                             name: valid.name.clone(),
                             secrets: ComponentSecrets {
                                 message_token: token,
@@ -200,8 +247,8 @@ impl Console {
         ctx: &RequestCtx,
         id: i64,
     ) -> Result<Vec<CheckStep>, AppError> {
-        let (_, tenant) = self.tenant_user(ctx).await?;
-        let component = self.usable_component(tenant, id).await?;
+        let (_, scope) = self.component_scope(ctx, false).await?;
+        let component = self.usable_component(scope, id).await?;
         let err = store_error("a component could not be checked");
         let now = crate::now_ms();
         let mut steps = Vec::new();

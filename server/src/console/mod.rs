@@ -6,6 +6,7 @@
 //! WeChat are logged here and reach the browser only as `AppError::Internal`.
 
 mod components;
+mod platform;
 mod team;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ impl PublicUrls {
 pub struct Console {
     store: Store,
     engine: Arc<Engine>,
+    /// The tenant API's key cache: a key revoked here stops working at once.
+    api_keys: Arc<crate::api::ApiKeys>,
     accounts: AccountService,
     hasher: PasswordHasher,
     urls: PublicUrls,
@@ -69,6 +72,7 @@ impl Console {
     pub fn new(
         store: Store,
         engine: Arc<Engine>,
+        api_keys: Arc<crate::api::ApiKeys>,
         accounts: AccountService,
         hasher: PasswordHasher,
         urls: PublicUrls,
@@ -76,6 +80,7 @@ impl Console {
         Self {
             store,
             engine,
+            api_keys,
             accounts,
             hasher,
             urls,

@@ -24,7 +24,7 @@ fn key_view(k: ApiKey) -> ApiKeyView {
     }
 }
 
-fn user_view(u: User, me: i64) -> UserView {
+pub(super) fn user_view(u: User, me: i64) -> UserView {
     UserView {
         is_me: u.id.0 == me,
         id: u.id.0,
@@ -119,6 +119,7 @@ impl Console {
             .revoke_api_key(tenant, ApiKeyId(id), audit, crate::now_ms())
             .await
             .map_err(&err)?;
+        self.api_keys.forget(ApiKeyId(id));
         Ok(())
     }
 

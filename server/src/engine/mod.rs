@@ -309,6 +309,82 @@ impl Engine {
             .get(component, CredentialKind::AuthorizerAccessToken, appid, now)
     }
 
+    /// A tenant's system says WeChat refused `presented` as the account's access token. If it is
+    /// still the current token, the credential becomes due now; a report about a token that was
+    /// already replaced, or a second report while the refresh is under way, changes nothing (no
+    /// stampede). True when this report started a refresh.
+    pub async fn token_rejected(
+        &self,
+        component: ComponentId,
+        appid: &str,
+        presented: &str,
+        now: i64,
+    ) -> Result<bool, EngineError> {
+        use subtle::ConstantTimeEq;
+        let Some(current) =
+            self.cache
+                .get(component, CredentialKind::AuthorizerAccessToken, appid, 0)
+        else {
+            return Ok(false);
+        };
+        let same: bool = current
+            .value
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into();
+        if !same {
+            return Ok(false);
+        }
+        let forced = self
+            .store
+            .refresh_now_if_current(
+                component,
+                CredentialKind::AuthorizerAccessToken,
+                appid,
+                &current.fingerprint(),
+                now,
+            )
+            .await?;
+        if forced {
+            self.wake_refresh.notify_one();
+        }
+        Ok(forced)
+    }
+
+    /// The account's JS-SDK ticket. The first request for an account starts keeping one (from
+    /// then on it is refreshed like a token) and waits up to `wait` for WeChat's answer.
+    pub async fn jsapi_ticket(
+        &self,
+        component: ComponentId,
+        authorizer: crate::domain::AuthorizerId,
+        tenant: crate::domain::TenantId,
+        appid: &str,
+        wait: Duration,
+    ) -> Result<Option<CachedToken>, EngineError> {
+        let kind = CredentialKind::JsapiTicket;
+        if let Some(ticket) = self.cache.get(component, kind, appid, crate::now_ms()) {
+            return Ok(Some(ticket));
+        }
+        if self
+            .store
+            .ensure_jsapi_ticket(component, authorizer, tenant, appid, crate::now_ms())
+            .await?
+        {
+            self.wake_refresh.notify_one();
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(ticket) = self.cache.get(component, kind, appid, crate::now_ms()) {
+                return Ok(Some(ticket));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Wakes the workers (tests, and a fresh ticket or code).
     pub fn wake(&self) {
         self.wake_jobs.notify_one();

@@ -1,10 +1,11 @@
 //! The HTTP edge: one axum router for the Leptos pages and server functions, the ops endpoints,
-//! the WeChat callbacks and (later) the tenant API.
+//! the WeChat callbacks and the tenant API.
 //!
 //! Sessions are layered onto the UI routes only: static files, health checks and machine APIs
 //! never touch the session store.
 
 mod error;
+mod export;
 mod health;
 mod lang;
 mod middleware;
@@ -42,6 +43,7 @@ pub struct AppState {
     /// when no public URL is configured, and then the request's Host is the reference.
     pub public_origin: Option<Arc<str>>,
     pub engine: Arc<crate::engine::Engine>,
+    pub api: Arc<crate::api::TenantApi>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -64,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         )));
 
     let ui = Router::<AppState>::new()
+        .route("/platform/audit.csv", get(export::audit_csv))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -108,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/lang/{code}", get(lang::switch))
         .merge(machines)
+        .merge(crate::api::router())
         .merge(statics)
         .merge(ui)
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::client_ip))

@@ -37,13 +37,13 @@ pub struct AccountListRow {
     pub token: TokenState,
 }
 
-enum Bind {
+pub(super) enum Bind {
     Int(i64),
     Text(String),
 }
 
 /// `%` and `_` typed by a user are literal characters, not wildcards.
-fn like_pattern(text: &str) -> String {
+pub(super) fn like_pattern(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('%');
     for c in text.chars() {

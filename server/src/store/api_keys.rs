@@ -122,4 +122,26 @@ impl Store {
             Ok::<_, StoreError>(true)
         })
     }
+
+    /// Records when keys were last used (batched by the API layer; a key's time only moves
+    /// forward, so two instances flushing in either order agree).
+    pub async fn touch_api_keys(&self, used: &[(ApiKeyId, i64)]) -> Result<(), StoreError> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for (id, at) in used {
+                sqlx::query(
+                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                )
+                .bind(*at)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
 }

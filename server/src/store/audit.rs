@@ -10,7 +10,7 @@ const COLUMNS: &str =
     "id, occurred_at, tenant_id, component_id, authorizer_appid, actor_kind, actor_id, actor_label, kind, outcome, summary, detail, ip";
 
 #[derive(sqlx::FromRow)]
-struct AuditRow {
+pub(super) struct AuditRow {
     id: i64,
     occurred_at: i64,
     tenant_id: Option<i64>,

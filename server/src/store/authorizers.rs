@@ -43,7 +43,7 @@ const COLUMNS: &str = "id, tenant_id, component_id, appid, account_kind, nick_na
      authorized_at, revoked_at, updated_at";
 
 #[derive(sqlx::FromRow)]
-struct AuthorizerRow {
+pub(super) struct AuthorizerRow {
     id: i64,
     tenant_id: i64,
     component_id: i64,

@@ -139,14 +139,14 @@ impl Store {
         Ok(rows.into_iter().map(Component::from).collect())
     }
 
-    /// Renames a tenant's own component and replaces whichever secrets are given (each sealed
+    /// Renames a component of `owner` (a tenant's own, or a shared one) and replaces whichever secrets are given (each sealed
     /// anew). A new EncodingAESKey keeps the current one as the previous key, so pushes sealed
-    /// with it during the switch in WeChat's console still open. `None` when the tenant owns no
-    /// such component.
+    /// with it during the switch in WeChat's console still open. `None` when `owner` owns no such
+    /// component.
     #[allow(clippy::too_many_arguments)]
     pub async fn update_component(
         &self,
-        tenant: TenantId,
+        owner: ComponentOwner,
         id: ComponentId,
         name: &str,
         token: Option<&SecretString>,
@@ -158,9 +158,13 @@ impl Store {
         let Some(current) = self.component_by_id(id).await? else {
             return Ok(None);
         };
-        if current.owner != ComponentOwner::Tenant(tenant) {
+        if current.owner != owner {
             return Ok(None);
         }
+        let tenant = match owner {
+            ComponentOwner::Tenant(t) => Some(t),
+            ComponentOwner::Platform => None,
+        };
         let keyring = self.keyring()?;
         let appid = current.appid.clone();
         let seal =
@@ -181,7 +185,11 @@ impl Store {
             "UPDATE components SET name = $1, message_token_sealed = COALESCE($2, message_token_sealed), \
              appsecret_sealed = COALESCE($3, appsecret_sealed), encoding_aes_key_sealed = COALESCE($4, encoding_aes_key_sealed), \
              previous_encoding_aes_key_sealed = COALESCE($5, previous_encoding_aes_key_sealed), updated_at = $6 \
-             WHERE id = $7 AND owner_tenant_id = $8 RETURNING {COLUMNS}"
+             WHERE id = $7 AND {} RETURNING {COLUMNS}",
+            match owner {
+                ComponentOwner::Tenant(_) => "owner_tenant_id = $8",
+                ComponentOwner::Platform => "owner_tenant_id IS NULL AND $8 IS NULL",
+            }
         );
         let row: Option<ComponentRow> = write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -193,11 +201,11 @@ impl Store {
                 .bind(previous.as_deref())
                 .bind(now)
                 .bind(id.0)
-                .bind(tenant.0)
+                .bind(tenant.map(|t| t.0))
                 .fetch_optional(&mut *tx)
                 .await?;
             if row.is_some() {
-                let audit = audit.clone().tenant(Some(tenant)).component(id);
+                let audit = audit.clone().tenant(tenant).component(id);
                 bind_audit!(sqlx::query(super::audit::INSERT), &audit)
                     .execute(&mut *tx)
                     .await?;

@@ -92,6 +92,10 @@ macro_rules! store_ticket_tx {
 }
 pub(crate) use store_ticket_tx;
 
+/// The `refresh_at` of a credential whose refresh was forced (see [`Store::refresh_now_if_current`]):
+/// long past, so it is due at once and claimed first.
+pub const FORCED_REFRESH_AT: i64 = 1;
+
 /// Notifications that some instance changed live credentials.
 pub struct CredentialChanges {
     listener: sqlx::postgres::PgListener,
@@ -458,7 +462,12 @@ impl Store {
     }
 
     /// Makes a credential due now, but only if its current value is the one named (so a report
-    /// about an already replaced token does nothing: no stampede).
+    /// about an already replaced token does nothing: no stampede) and it is not due already.
+    ///
+    /// A forced row gets `refresh_at = FORCED_REFRESH_AT` rather than `now`: two reports racing on
+    /// PostgreSQL each carry their own `now`, and the one that waited for the other's row lock
+    /// re-checks `refresh_at > its now`, which a `now` from a moment later would still pass.
+    /// The fixed value in the past fails that check for every report after the first.
     pub async fn refresh_now_if_current(
         &self,
         component: ComponentId,
@@ -469,7 +478,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         write!(self, |pool| {
             sqlx::query(
-                "UPDATE credentials SET refresh_at = $5, next_attempt_at = NULL \
+                "UPDATE credentials SET refresh_at = $6, next_attempt_at = NULL \
                  WHERE component_id = $1 AND kind = $2 AND subject = $3 AND value_fingerprint = $4 \
                  AND refresh_at IS NOT NULL AND refresh_at > $5",
             )
@@ -477,6 +486,34 @@ impl Store {
             .bind(kind.as_str())
             .bind(subject)
             .bind(current_fingerprint)
+            .bind(now)
+            .bind(FORCED_REFRESH_AT)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+        })
+        .map_err(Into::into)
+    }
+
+    /// Starts keeping an authorizer's JS-SDK ticket (the first JS-SDK request for the account): a
+    /// row due now, which the engine then refreshes like any token. True if it was not kept yet.
+    pub async fn ensure_jsapi_ticket(
+        &self,
+        component: ComponentId,
+        authorizer: AuthorizerId,
+        tenant: TenantId,
+        appid: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO credentials (component_id, authorizer_id, tenant_id, kind, subject, refresh_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'jsapi_ticket', $4, $5, $5, $5) ON CONFLICT (component_id, kind, subject) DO NOTHING",
+            )
+            .bind(component.0)
+            .bind(authorizer.0)
+            .bind(tenant.0)
+            .bind(appid)
             .bind(now)
             .execute(pool)
             .await

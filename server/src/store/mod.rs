@@ -23,6 +23,7 @@ mod dialect;
 mod error;
 mod links;
 mod meta;
+mod platform;
 mod pushes;
 mod sessions;
 mod tenants;
@@ -49,6 +50,7 @@ pub use credentials::{
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use links::LinkRecord;
+pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use throttle::ThrottlePolicy;
 

@@ -104,9 +104,20 @@ impl Store {
 
     /// The users of one tenant.
     pub async fn list_tenant_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY email");
+        self.list_users_where(Some(tenant)).await
+    }
+
+    /// The users of one tenant, or (`None`) everyone: the platform-staff path.
+    pub(super) async fn list_users_where(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql = match tenant {
+            Some(_) => format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY email"),
+            None => format!("SELECT {COLUMNS} FROM users WHERE $1 IS NULL ORDER BY email"),
+        };
         let rows: Vec<UserRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(tenant.0)
+            .bind(tenant.map(|t| t.0))
             .fetch_all(pool)
             .await)?;
         rows.into_iter().map(User::try_from).collect()
@@ -134,18 +145,46 @@ impl Store {
         audit: NewAuditEvent,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.set_user_status_where(Some(tenant), id, status, audit, now)
+            .await
+    }
+
+    /// Enables or disables any user (platform admins). False when there is no such user.
+    pub async fn set_any_user_status(
+        &self,
+        id: UserId,
+        status: UserStatus,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.set_user_status_where(None, id, status, audit, now)
+            .await
+    }
+
+    async fn set_user_status_where(
+        &self,
+        tenant: Option<TenantId>,
+        id: UserId,
+        status: UserStatus,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = match tenant {
+            Some(_) => {
+                "UPDATE users SET status = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4"
+            }
+            None => "UPDATE users SET status = $1, updated_at = $2 WHERE id = $3 AND $4 IS NULL",
+        };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE users SET status = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
-            )
-            .bind(status.as_str())
-            .bind(now)
-            .bind(id.0)
-            .bind(tenant.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let done = sqlx::query(sql)
+                .bind(status.as_str())
+                .bind(now)
+                .bind(id.0)
+                .bind(tenant.map(|t| t.0))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if done == 0 {
                 return Ok(false);
             }
@@ -157,7 +196,7 @@ impl Store {
             }
             bind_audit!(
                 sqlx::query(super::audit::INSERT),
-                &audit.clone().tenant(Some(tenant))
+                &audit.clone().tenant(tenant.or(audit.tenant_id))
             )
             .execute(&mut *tx)
             .await?;

@@ -4,6 +4,8 @@
 //! missing server into a failure instead of a skip.
 #![allow(dead_code)]
 
+pub mod rig;
+
 use std::time::{Duration, Instant};
 
 use sqlx::Connection as _;
