@@ -557,17 +557,18 @@ async fn create_link(
         },
     };
     let max_seconds = i64::from(app::validate::LINK_MAX_HOURS) * 3600;
-    let expires_in =
-        match body.expires_in {
-            None => None,
-            Some(s) if (60..=max_seconds).contains(&s) => Some(s),
-            Some(_) => return Err(ApiError::invalid(
+    let expires_in = match body.expires_in {
+        None => None,
+        Some(s) if (60..=max_seconds).contains(&s) => Some(s),
+        Some(_) => {
+            return Err(ApiError::invalid(
                 "expires_in",
                 format!(
                     "seconds from 60 to {max_seconds}, or absent for a link that does not expire"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     // The console's rules, so a link is judged the same whichever way it is made.
     let form = app::dto::NewLinkForm {
         component_id: component.id.0.to_string(),
