@@ -341,7 +341,7 @@ fn migrate_prints_the_schema_version() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("schema version 3"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("schema version 4"), "{}", stdout(&o));
     assert!(Path::new(&db).exists());
 }
 

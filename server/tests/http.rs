@@ -96,7 +96,7 @@ on_both_databases! {
         assert_eq!(res.status(), StatusCode::OK);
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["status"], "ready");
-        assert_eq!(body["schema_version"], 3);
+        assert_eq!(body["schema_version"], 4);
         assert!(session_cookie(&app.client.get(app.url("/healthz")).send().await.unwrap().headers().clone()).is_none());
         app.stop().await;
     };

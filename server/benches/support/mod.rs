@@ -76,7 +76,10 @@ pub async fn seed_accounts(store: &Store, tenant: TenantId, component: Component
                     refresh: Some(&refresh),
                 },
                 &audit,
-                now - (i as i64) * 1000,
+                // Every row is written "now" (a millisecond apart, for a stable order): the token
+                // cache follows rows changed since its cursor, and would never see a row dated
+                // in the past.
+                now + i as i64,
             )
             .await
             .expect("seed");

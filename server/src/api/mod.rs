@@ -40,8 +40,10 @@ use crate::store::Store;
 
 /// Largest request body the API reads (its bodies are a URL or a note).
 pub const BODY_LIMIT: usize = 16 * 1024;
-/// How long an account's component and status are trusted without reading them again.
-const DIRECTORY_TTL: Duration = Duration::from_secs(5);
+/// How long an account's component and status are trusted without reading them again. Long
+/// enough to keep reads off the database under load; a revocation does not wait for it (the
+/// token leaves the engine's cache at once, and a missing token forces a fresh read).
+const DIRECTORY_TTL: Duration = Duration::from_secs(30);
 /// A token is served only with at least this much life left; a caller needs time to use it.
 const MIN_TOKEN_LIFE_MS: i64 = 5_000;
 /// How long a first JS-SDK request waits for WeChat to issue the ticket.
@@ -62,8 +64,10 @@ pub struct TenantApi {
     engine: Arc<Engine>,
     pub keys: Arc<ApiKeys>,
     public_base: url::Url,
-    directory: RwLock<HashMap<(TenantId, String), AccountEntry>>,
+    directory: Arc<RwLock<Directory>>,
 }
+
+type Directory = HashMap<(TenantId, String), AccountEntry>;
 
 impl std::fmt::Debug for TenantApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,12 +111,17 @@ impl TenantApi {
             engine,
             keys,
             public_base,
-            directory: RwLock::new(HashMap::new()),
+            directory: Arc::new(RwLock::new(HashMap::new())),
         })
     }
 
-    /// The tenant's account `appid`: from the directory when checked recently (`fresh` forces a
-    /// read). Not found covers "another tenant's".
+    /// The tenant's account `appid` (`fresh` forces a read). Not found covers "another
+    /// tenant's".
+    ///
+    /// An entry checked within [`DIRECTORY_TTL`] is used as is. An older one is still answered at
+    /// once while a background read replaces it (stale-while-revalidate): the busiest endpoint
+    /// never waits on the database for an account it has seen. A revoked account is caught
+    /// sooner anyway: its token leaves the engine's cache, and a missing token forces a read.
     async fn account(
         &self,
         tenant: TenantId,
@@ -121,11 +130,12 @@ impl TenantApi {
     ) -> Result<AccountEntry, ApiError> {
         let key = (tenant, appid.to_owned());
         if !fresh {
-            if let Some(entry) = unpoison(self.directory.read())
-                .get(&key)
-                .filter(|e| e.checked_at.elapsed() < DIRECTORY_TTL)
-            {
-                return Ok(*entry);
+            let known = unpoison(self.directory.read()).get(&key).copied();
+            if let Some(entry) = known {
+                if entry.checked_at.elapsed() >= DIRECTORY_TTL {
+                    self.revalidate(key);
+                }
+                return Ok(entry);
             }
         }
         let found = self
@@ -133,9 +143,43 @@ impl TenantApi {
             .authorizer(tenant, appid)
             .await
             .map_err(store_error("reading an account"))?;
+        match Self::remember(&self.directory, key, found) {
+            Some(entry) => Ok(entry),
+            None => Err(ApiError::NotFound),
+        }
+    }
+
+    /// Re-reads a stale directory entry in the background (once: the entry counts as checked
+    /// from now, so requests meanwhile do not start more reads).
+    fn revalidate(&self, key: (TenantId, String)) {
+        if let Some(e) = unpoison(self.directory.write()).get_mut(&key) {
+            if e.checked_at.elapsed() < DIRECTORY_TTL {
+                return;
+            }
+            e.checked_at = Instant::now();
+        }
+        let store = self.store.clone();
+        let directory = self.directory.clone();
+        tokio::spawn(async move {
+            match store.authorizer(key.0, &key.1).await {
+                Ok(found) => {
+                    Self::remember(&directory, key, found);
+                }
+                Err(e) => tracing::warn!(error = %e, "could not re-read an account for the API"),
+            }
+        });
+    }
+
+    /// Records what storage said about an account; `None` when it does not exist.
+    fn remember(
+        directory: &RwLock<Directory>,
+        key: (TenantId, String),
+        found: Option<crate::domain::Authorizer>,
+    ) -> Option<AccountEntry> {
+        let mut directory = unpoison(directory.write());
         let Some(a) = found else {
-            unpoison(self.directory.write()).remove(&key);
-            return Err(ApiError::NotFound);
+            directory.remove(&key);
+            return None;
         };
         let entry = AccountEntry {
             component: a.component_id,
@@ -143,12 +187,11 @@ impl TenantApi {
             status: a.status,
             checked_at: Instant::now(),
         };
-        let mut directory = unpoison(self.directory.write());
         if directory.len() > 200_000 {
             directory.retain(|_, e| e.checked_at.elapsed() < DIRECTORY_TTL);
         }
         directory.insert(key, entry);
-        Ok(entry)
+        Some(entry)
     }
 
     /// Refuses accounts that cannot have a token.
