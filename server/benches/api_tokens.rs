@@ -121,7 +121,10 @@ end
     .expect("write script");
     drop(f);
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
-    println!("{backend}, {n} accounts, {connections} connections, {seconds} s, wrk -t{}:", support::env_usize("WXHUB_BENCH_WRK_THREADS", 2));
+    println!(
+        "{backend}, {n} accounts, {connections} connections, {seconds} s, wrk -t{}:",
+        support::env_usize("WXHUB_BENCH_WRK_THREADS", 2)
+    );
     let out = Command::new("wrk")
         .args([
             &format!("-t{}", support::env_usize("WXHUB_BENCH_WRK_THREADS", 2)),

@@ -281,6 +281,16 @@ on_both_databases! {
         let (_, v) = api.get(&format!("/api/v1/authorizers/{OA}/access-token"), &acme).await;
         assert_eq!(code(&v), "authorizer_revoked");
         assert!(v.get("access_token").is_none());
+        let (s, v) = api.post(&config, &acme, r#"{"url": "https://shop.example.com/"}"#).await;
+        assert_eq!((s, code(&v)), (409, "authorizer_revoked"));
+
+        // The owner authorizes again: tokens and JS-SDK signatures are served again.
+        authorized(&r, OA, &[1]).await;
+        assert!(wait_for(Duration::from_secs(10), || async {
+            api.get(&format!("/api/v1/authorizers/{OA}/access-token"), &acme).await.0 == 200
+        }).await, "a re-authorized account is served again");
+        let (s, v) = api.post(&config, &acme, r#"{"url": "https://shop.example.com/"}"#).await;
+        assert_eq!(s, 200, "the JS-SDK ticket is kept again after re-authorization: {v}");
 
         // A key revoked in the console stops working at once; its last use was recorded.
         let op = {

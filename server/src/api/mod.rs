@@ -211,11 +211,26 @@ impl TenantApi {
         }
     }
 
+    /// The account, if it can have a token now. A refusal is never made from the directory alone:
+    /// the account may have been revoked or authorized again since, so its status is read first.
+    async fn usable_account(
+        &self,
+        tenant: TenantId,
+        appid: &str,
+    ) -> Result<AccountEntry, ApiError> {
+        let entry = self.account(tenant, appid, false).await?;
+        if entry.status == AuthorizerStatus::Authorized {
+            return Ok(entry);
+        }
+        let entry = self.account(tenant, appid, true).await?;
+        Self::usable(&entry)?;
+        Ok(entry)
+    }
+
     async fn access_token(&self, caller: &ApiCaller, appid: &str) -> Result<AccessToken, ApiError> {
         let now = crate::now_ms();
-        let mut entry = self.account(caller.tenant, appid, false).await?;
+        let mut entry = self.usable_account(caller.tenant, appid).await?;
         for attempt in 0..2 {
-            Self::usable(&entry)?;
             if let Some(token) =
                 self.engine
                     .authorizer_token(entry.component, appid, now + MIN_TOKEN_LIFE_MS)
@@ -230,6 +245,7 @@ impl TenantApi {
             // No token in memory: the account may have just been revoked; read its status once.
             if attempt == 0 {
                 entry = self.account(caller.tenant, appid, true).await?;
+                Self::usable(&entry)?;
             }
         }
         Err(ApiError::NotReady {
@@ -470,8 +486,7 @@ async fn token_rejected(
         ));
     }
     let api = &state.api;
-    let entry = api.account(caller.tenant, &appid, false).await?;
-    TenantApi::usable(&entry)?;
+    let entry = api.usable_account(caller.tenant, &appid).await?;
     let now = crate::now_ms();
     let refreshing = api
         .engine
@@ -529,8 +544,7 @@ async fn jssdk_config(
     let appid = path_appid(&appid)?;
     let url = valid_page_url(&body.url)?;
     let api = &state.api;
-    let entry = api.account(caller.tenant, &appid, false).await?;
-    TenantApi::usable(&entry)?;
+    let entry = api.usable_account(caller.tenant, &appid).await?;
     let ticket = api
         .engine
         .jsapi_ticket(

@@ -496,7 +496,9 @@ impl Store {
     }
 
     /// Starts keeping an authorizer's JS-SDK ticket (the first JS-SDK request for the account): a
-    /// row due now, which the engine then refreshes like any token. True if it was not kept yet.
+    /// row due now, which the engine then refreshes like any token. A row left dormant by a
+    /// revocation (no `refresh_at`) is woken the same way once the account is back. True if the
+    /// ticket was not being kept.
     pub async fn ensure_jsapi_ticket(
         &self,
         component: ComponentId,
@@ -508,7 +510,10 @@ impl Store {
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO credentials (component_id, authorizer_id, tenant_id, kind, subject, refresh_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'jsapi_ticket', $4, $5, $5, $5) ON CONFLICT (component_id, kind, subject) DO NOTHING",
+                 VALUES ($1, $2, $3, 'jsapi_ticket', $4, $5, $5, $5) ON CONFLICT (component_id, kind, subject) \
+                 DO UPDATE SET refresh_at = excluded.refresh_at, next_attempt_at = NULL, authorizer_id = excluded.authorizer_id, \
+                 tenant_id = excluded.tenant_id, updated_at = excluded.updated_at \
+                 WHERE credentials.refresh_at IS NULL",
             )
             .bind(component.0)
             .bind(authorizer.0)
