@@ -6,16 +6,17 @@
 //! cargo bench -p server --bench accounts_page    # WXHUB_BENCH_AUTHORIZERS=10000 WXHUB_BENCH_REQUESTS=300
 //! ```
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use wxhub::admin::Admin;
 use wxhub::auth::PasswordHasher;
 use wxhub::config::{DatabaseUrl, Overrides, Settings};
-use wxhub::domain::{Actor, NewAuditEvent, Outcome};
+use wxhub::domain::Actor;
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::startup::Application;
-use wxhub::store::{IssuedCredential, NewAuthorization};
 
 const COMPONENT: &str = "wx0be4c40000000004";
 const PASSWORD: &str = "correct horse battery";
@@ -76,35 +77,7 @@ fn main() {
             .await
             .expect("component");
         let seeded = Instant::now();
-        let now = wxhub::now_ms();
-        let access = SecretString::from("A".repeat(110));
-        let refresh = SecretString::from(format!("refreshtoken@@@{}", "R".repeat(45)));
-        for i in 0..n {
-            let appid = format!("wx{i:016}");
-            let audit = NewAuditEvent::new(Actor::System, "authorizer.authorized", Outcome::Ok, "seeded", now);
-            store
-                .record_authorization(
-                    &NewAuthorization {
-                        tenant: tenant.id,
-                        component: component.id,
-                        appid: &appid,
-                        func_ids: &[1, 2, 3, 15],
-                        link: None,
-                        source: "bench",
-                        access: Some(IssuedCredential {
-                            value: &access,
-                            issued_at: now,
-                            expires_at: now + 7_200_000,
-                            refresh_at: now + 6_000_000,
-                        }),
-                        refresh: Some(&refresh),
-                    },
-                    &audit,
-                    now - (i as i64) * 1000,
-                )
-                .await
-                .expect("seed");
-        }
+        support::seed_accounts(&store, tenant.id, component.id, n).await;
         eprintln!("seeded {n} accounts in {:.1} s", seeded.elapsed().as_secs_f64());
         let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
         let base = format!("http://{}", app.local_addr());

@@ -6,16 +6,17 @@
 //! cargo bench -p server --bench rss_authorizers   # WXHUB_BENCH_AUTHORIZERS=100000 WXHUB_BENCH_WATCH=6
 //! ```
 
+mod support;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use wxhub::admin::Admin;
 use wxhub::config::{DatabaseUrl, Overrides, Settings};
-use wxhub::domain::{Actor, NewAuditEvent, Outcome};
+use wxhub::domain::Actor;
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::startup::{open_store, Application};
-use wxhub::store::{IssuedCredential, NewAuthorization};
 
 const COMPONENT: &str = "wx0be4c40000000003";
 
@@ -120,42 +121,7 @@ fn main() {
             )
             .await
             .expect("component");
-        let now = wxhub::now_ms();
-        // Realistic sizes: WeChat's authorizer tokens are ~110 characters, refresh tokens ~60.
-        let access = SecretString::from("A".repeat(110));
-        let refresh = SecretString::from(format!("refreshtoken@@@{}", "R".repeat(45)));
-        for i in 0..n {
-            let appid = format!("wx{i:016}");
-            let audit = NewAuditEvent::new(
-                Actor::System,
-                "authorizer.authorized",
-                Outcome::Ok,
-                "seeded",
-                now,
-            );
-            store
-                .record_authorization(
-                    &NewAuthorization {
-                        tenant: tenant.id,
-                        component: component.id,
-                        appid: &appid,
-                        func_ids: &[1, 2, 3, 15],
-                        link: None,
-                        source: "bench",
-                        access: Some(IssuedCredential {
-                            value: &access,
-                            issued_at: now,
-                            expires_at: now + 7_200_000,
-                            refresh_at: now + 6_000_000,
-                        }),
-                        refresh: Some(&refresh),
-                    },
-                    &audit,
-                    now,
-                )
-                .await
-                .expect("seed");
-        }
+        support::seed_accounts(&store, tenant.id, component.id, n).await;
         store.close().await;
     });
     eprintln!(

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::i18n::{format_duration, use_lang, Lang};
 use crate::model::SessionUser;
 use crate::pages::links::copy_to_clipboard;
+use crate::pages::FieldError;
 
 const MASK: &str = "••••••••••••";
 
@@ -190,11 +191,6 @@ fn ComponentEditor(
             }
         }
     };
-    let error_for = move |field: &'static str| {
-        move || {
-            problem.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
-        }
-    };
     let keep = move || {
         if editing.get().is_some() {
             format!("{MASK} ({})", lang.t("unchanged", "不修改"))
@@ -208,16 +204,16 @@ fn ComponentEditor(
             <h2>{move || if is_edit() { lang.t("Edit component", "编辑第三方平台") } else { lang.t("Add your own component", "添加自有第三方平台") }}</h2>
             <form class="form grid" on:submit=submit novalidate data-test="component-form" autocomplete="off">
                 <label for="c-appid">"AppID"</label>
-                <div><input id="c-appid" maxlength="18" bind:value=appid prop:readonly=is_edit placeholder="wx…"/>{error_for("appid")}</div>
+                <div><input id="c-appid" maxlength="18" bind:value=appid prop:readonly=is_edit placeholder="wx…"/><FieldError problem field="appid"/></div>
                 <label for="c-name">{lang.t("Name", "名称")}</label>
-                <div><input id="c-name" maxlength="100" bind:value=name/>{error_for("name")}</div>
+                <div><input id="c-name" maxlength="100" bind:value=name/><FieldError problem field="name"/></div>
                 <label for="c-secret">"AppSecret"</label>
-                <div><input id="c-secret" type="password" autocomplete="new-password" maxlength="32" bind:value=appsecret placeholder=keep/>{error_for("appsecret")}</div>
+                <div><input id="c-secret" type="password" autocomplete="new-password" maxlength="32" bind:value=appsecret placeholder=keep/><FieldError problem field="appsecret"/></div>
                 <label for="c-token">{lang.t("Message token", "消息校验 Token")}</label>
-                <div><input id="c-token" type="password" autocomplete="new-password" maxlength="32" bind:value=token placeholder=keep/>{error_for("token")}</div>
+                <div><input id="c-token" type="password" autocomplete="new-password" maxlength="32" bind:value=token placeholder=keep/><FieldError problem field="token"/></div>
                 <label for="c-aes">"EncodingAESKey"</label>
                 <div>
-                    <input id="c-aes" type="password" autocomplete="new-password" maxlength="43" bind:value=aes placeholder=keep/>{error_for("encoding_aes_key")}
+                    <input id="c-aes" type="password" autocomplete="new-password" maxlength="43" bind:value=aes placeholder=keep/><FieldError problem field="encoding_aes_key"/>
                     <div class="muted small">{lang.t("A new key keeps the old one for messages already on their way.", "更换后，旧 Key 仍可解密途中的消息。")}</div>
                 </div>
                 <div></div>

@@ -9,6 +9,7 @@ use crate::dto::{LinkState, LinkView, NewLinkForm};
 use crate::error::AppError;
 use crate::i18n::{format_time, use_lang, Lang};
 use crate::model::SessionUser;
+use crate::pages::FieldError;
 
 pub fn auth_type_label(lang: Lang, t: u8) -> &'static str {
     match t {
@@ -199,14 +200,6 @@ fn NewLink(create: ServerAction<CreateLink>) -> impl IntoView {
             }
         }
     };
-    let error_for = move |field: &'static str| {
-        move || {
-            problem
-                .get()
-                .filter(|(f, _)| f == field)
-                .map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
-        }
-    };
     let created = move || create.value().get().and_then(|r| r.ok());
     view! {
         <section class="card">
@@ -230,7 +223,7 @@ fn NewLink(create: ServerAction<CreateLink>) -> impl IntoView {
                             }
                         })}
                     </Suspense>
-                    {error_for("component_id")}
+                    <FieldError problem field="component_id"/>
                 </div>
                 <label for="auth_type">{lang.t("Account types", "可授权账号")}</label>
                 <div>
@@ -239,22 +232,22 @@ fn NewLink(create: ServerAction<CreateLink>) -> impl IntoView {
                         <option value="1">{auth_type_label(lang, 1)}</option>
                         <option value="2">{auth_type_label(lang, 2)}</option>
                     </select>
-                    {error_for("auth_type")}
+                    <FieldError problem field="auth_type"/>
                 </div>
                 <label for="biz_appid">{lang.t("Only this account (optional)", "仅限此账号（可选）")}</label>
                 <div>
                     <input id="biz_appid" name="biz_appid" placeholder="wx…" maxlength="18" bind:value=biz_appid/>
-                    {error_for("biz_appid")}
+                    <FieldError problem field="biz_appid"/>
                 </div>
                 <label for="note">{lang.t("Note", "备注")}</label>
                 <div>
                     <input id="note" name="note" maxlength="200" bind:value=note placeholder=lang.t("Who is this for?", "发给谁？")/>
-                    {error_for("note")}
+                    <FieldError problem field="note"/>
                 </div>
                 <label for="expires_in_hours">{lang.t("Expires after (hours, empty = never)", "有效期（小时，留空为永久）")}</label>
                 <div>
                     <input id="expires_in_hours" name="expires_in_hours" inputmode="numeric" bind:value=expires/>
-                    {error_for("expires_in_hours")}
+                    <FieldError problem field="expires_in_hours"/>
                 </div>
                 <div></div>
                 <div>

@@ -45,6 +45,28 @@ pub fn LangSwitch() -> impl IntoView {
     }
 }
 
+/// What is wrong with a form: the field (empty for the whole form) and the message to show.
+pub type FormProblem = Option<(String, String)>;
+
+/// A server's answer as a form problem: an invalid field names itself, anything else is the
+/// form's.
+pub fn form_problem(lang: crate::i18n::Lang, e: &crate::error::AppError) -> (String, String) {
+    match e {
+        crate::error::AppError::Invalid { field, .. } => (field.clone(), e.message(lang)),
+        other => (String::new(), other.message(lang)),
+    }
+}
+
+/// The message beside a form field, when the form's problem is about that field.
+#[component]
+pub fn FieldError(problem: ReadSignal<FormProblem>, field: &'static str) -> impl IntoView {
+    move || {
+        problem.get().filter(|(f, _)| f == field).map(
+            |(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> },
+        )
+    }
+}
+
 /// `encodeURIComponent` for a query value.
 pub fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

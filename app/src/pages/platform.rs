@@ -24,6 +24,7 @@ use crate::model::{Role, SessionUser};
 use crate::pages::authorize::{kind_text, permission_name};
 use crate::pages::console::{role_label, status_text};
 use crate::pages::encode_component;
+use crate::pages::FieldError;
 use crate::permissions::PERMISSION_SETS;
 
 fn loading(lang: Lang) -> impl IntoView {
@@ -32,13 +33,6 @@ fn loading(lang: Lang) -> impl IntoView {
 
 fn failure(lang: Lang, e: &AppError) -> AnyView {
     view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any()
-}
-
-fn field_problem(lang: Lang, e: &AppError) -> (String, String) {
-    match e {
-        AppError::Invalid { field, .. } => (field.clone(), e.message(lang)),
-        other => (String::new(), other.message(lang)),
-    }
 }
 
 /// A query string from (name, value) pairs, leaving out empty values.
@@ -84,7 +78,7 @@ pub fn TenantsPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let (problem, set_problem) = signal(None::<(String, String)>);
     Effect::new(move |_| match create.value().get() {
-        Some(Err(e)) => set_problem.set(Some(field_problem(lang, &e))),
+        Some(Err(e)) => set_problem.set(Some(crate::pages::form_problem(lang, &e))),
         Some(Ok(_)) => {
             slug.set(String::new());
             name.set(String::new());
@@ -107,11 +101,6 @@ pub fn TenantsPage() -> impl IntoView {
             }
         }
     };
-    let error_for = move |field: &'static str| {
-        move || {
-            problem.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
-        }
-    };
     view! {
         <Title text=lang.t("Tenants", "租户")/>
         <h1>{lang.t("Tenants", "租户")}</h1>
@@ -120,9 +109,9 @@ pub fn TenantsPage() -> impl IntoView {
                 <h2>{lang.t("New tenant", "新建租户")}</h2>
                 <form class="form grid" on:submit=submit novalidate data-test="new-tenant">
                     <label for="tenant-slug">{lang.t("Slug", "标识")}</label>
-                    <div><input id="tenant-slug" maxlength="40" bind:value=slug placeholder="acme"/>{error_for("slug")}</div>
+                    <div><input id="tenant-slug" maxlength="40" bind:value=slug placeholder="acme"/><FieldError problem field="slug"/></div>
                     <label for="tenant-name">{lang.t("Name", "名称")}</label>
-                    <div><input id="tenant-name" maxlength="100" bind:value=name placeholder=lang.t("Acme Ltd", "某某有限公司")/>{error_for("name")}</div>
+                    <div><input id="tenant-name" maxlength="100" bind:value=name placeholder=lang.t("Acme Ltd", "某某有限公司")/><FieldError problem field="name"/></div>
                     <div></div>
                     <div>
                         <button type="submit" class="button primary" data-test="create-tenant" disabled=move || create.pending().get()>{lang.t("Create tenant", "创建租户")}</button>
@@ -208,7 +197,7 @@ pub fn StaffUsersPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let (problem, set_problem) = signal(None::<(String, String)>);
     Effect::new(move |_| match create.value().get() {
-        Some(Err(e)) => set_problem.set(Some(field_problem(lang, &e))),
+        Some(Err(e)) => set_problem.set(Some(crate::pages::form_problem(lang, &e))),
         Some(Ok(_)) => {
             email.set(String::new());
             password.set(String::new());
@@ -233,11 +222,6 @@ pub fn StaffUsersPage() -> impl IntoView {
             }
         }
     };
-    let error_for = move |field: &'static str| {
-        move || {
-            problem.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
-        }
-    };
     view! {
         <Title text=lang.t("Users", "用户")/>
         <h1>{lang.t("Users", "用户")}</h1>
@@ -246,13 +230,13 @@ pub fn StaffUsersPage() -> impl IntoView {
                 <h2>{lang.t("Add a user", "添加用户")}</h2>
                 <form class="form grid" on:submit=submit novalidate data-test="new-staff-user">
                     <label for="su-email">{lang.t("Email", "邮箱")}</label>
-                    <div><input id="su-email" type="email" maxlength="254" bind:value=email/>{error_for("email")}</div>
+                    <div><input id="su-email" type="email" maxlength="254" bind:value=email/><FieldError problem field="email"/></div>
                     <label for="su-role">{lang.t("Role", "角色")}</label>
                     <div>
                         <select id="su-role" bind:value=role>
                             {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str()>{role_label(lang, r)}</option> }).collect_view()}
                         </select>
-                        {error_for("role")}
+                        <FieldError problem field="role"/>
                     </div>
                     <label for="su-tenant">{lang.t("Tenant", "租户")}</label>
                     <div>
@@ -264,10 +248,10 @@ pub fn StaffUsersPage() -> impl IntoView {
                                 })}
                             </Suspense>
                         </select>
-                        {error_for("tenant")}
+                        <FieldError problem field="tenant"/>
                     </div>
                     <label for="su-password">{lang.t("Initial password", "初始密码")}</label>
-                    <div><input id="su-password" type="password" autocomplete="new-password" maxlength="1024" bind:value=password/>{error_for("password")}</div>
+                    <div><input id="su-password" type="password" autocomplete="new-password" maxlength="1024" bind:value=password/><FieldError problem field="password"/></div>
                     <div></div>
                     <div>
                         <button type="submit" class="button primary" data-test="create-staff-user" disabled=move || create.pending().get()>{lang.t("Add user", "添加")}</button>

@@ -8,18 +8,11 @@ use crate::api::{
     api_keys, users, CreateApiKey, CreateUser, RevokeApiKey, SetUserActive, SetUserRole,
 };
 use crate::dto::NewUserForm;
-use crate::error::AppError;
-use crate::i18n::{format_time, use_lang, Lang};
+use crate::i18n::{format_time, use_lang};
 use crate::model::{Role, SessionUser};
 use crate::pages::console::role_label;
 use crate::pages::links::copy_to_clipboard;
-
-fn field_error(lang: Lang, e: &AppError) -> (String, String) {
-    match e {
-        AppError::Invalid { field, .. } => (field.clone(), e.message(lang)),
-        other => (String::new(), other.message(lang)),
-    }
-}
+use crate::pages::FieldError;
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
@@ -37,7 +30,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     let (copied, set_copied) = signal(None::<String>);
     Effect::new(move |_| {
         if let Some(Err(e)) = create.value().get() {
-            set_problem.set(Some(field_error(lang, &e).1));
+            set_problem.set(Some(crate::pages::form_problem(lang, &e).1));
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -153,7 +146,7 @@ pub fn UsersPage() -> impl IntoView {
     let (problem, set_problem) = signal(None::<(String, String)>);
     Effect::new(move |_| {
         if let Some(Err(e)) = create.value().get() {
-            set_problem.set(Some(field_error(lang, &e)));
+            set_problem.set(Some(crate::pages::form_problem(lang, &e)));
         } else if let Some(Ok(_)) = create.value().get() {
             email.set(String::new());
             password.set(String::new());
@@ -176,11 +169,6 @@ pub fn UsersPage() -> impl IntoView {
             }
         }
     };
-    let error_for = move |field: &'static str| {
-        move || {
-            problem.get().filter(|(f, _)| f == field).map(|(_, m)| view! { <span class="field-error" role="alert" data-field=field>{m}</span> })
-        }
-    };
     let change_error = move || {
         set_active
             .value()
@@ -197,17 +185,17 @@ pub fn UsersPage() -> impl IntoView {
                 <h2>{lang.t("Add a user", "添加用户")}</h2>
                 <form class="form grid" on:submit=submit novalidate data-test="new-user">
                     <label for="user-email">{lang.t("Email", "邮箱")}</label>
-                    <div><input id="user-email" type="email" maxlength="254" bind:value=email/>{error_for("email")}</div>
+                    <div><input id="user-email" type="email" maxlength="254" bind:value=email/><FieldError problem field="email"/></div>
                     <label for="user-role">{lang.t("Role", "角色")}</label>
                     <div>
                         <select id="user-role" bind:value=role>
                             <option value="tenant-viewer">{role_label(lang, Role::TenantViewer)}</option>
                             <option value="tenant-admin">{role_label(lang, Role::TenantAdmin)}</option>
                         </select>
-                        {error_for("role")}
+                        <FieldError problem field="role"/>
                     </div>
                     <label for="user-password">{lang.t("Initial password", "初始密码")}</label>
-                    <div><input id="user-password" type="password" autocomplete="new-password" maxlength="1024" bind:value=password/>{error_for("password")}</div>
+                    <div><input id="user-password" type="password" autocomplete="new-password" maxlength="1024" bind:value=password/><FieldError problem field="password"/></div>
                     <div></div>
                     <div>
                         <button type="submit" class="button primary" data-test="create-user" disabled=move || create.pending().get()>{lang.t("Add user", "添加")}</button>

@@ -167,6 +167,17 @@ pub fn kind_label(a: &Authorizer) -> AccountKindLabel {
     }
 }
 
+fn permission_change(h: crate::domain::AuthorizerChange) -> PermissionChange {
+    PermissionChange {
+        change: h.change,
+        source: h.source,
+        permissions: h.permissions,
+        added: h.added,
+        removed: h.removed,
+        occurred_at: h.occurred_at,
+    }
+}
+
 fn status_dto(s: AuthorizerStatus) -> AccountStatus {
     AccountStatus::parse(s.as_str()).unwrap_or(AccountStatus::Pending)
 }
@@ -449,14 +460,7 @@ impl ConsoleService for Console {
             .map_err(&err)?
             .into_iter()
             .rev()
-            .map(|h| PermissionChange {
-                change: h.change,
-                source: h.source,
-                permissions: h.permissions,
-                added: h.added,
-                removed: h.removed,
-                occurred_at: h.occurred_at,
-            })
+            .map(permission_change)
             .collect();
         let events = self
             .store

@@ -7,21 +7,20 @@ use std::collections::HashMap;
 
 use app::dto::{
     AccountTimeline, AuditPage, AuditQuery, AuditRowView, AuthorizationPage, AuthorizationQuery,
-    AuthorizationRowView, FilterChoice, NewStaffUserForm, NewTenantForm, PermissionChange,
-    StaffUserView, TenantView,
+    AuthorizationRowView, FilterChoice, NewStaffUserForm, NewTenantForm, StaffUserView, TenantView,
 };
 use app::error::AppError;
 use app::model::{Role, SessionUser};
 use app::services::{AuthService, PlatformService, RequestCtx};
 use async_trait::async_trait;
-use secrecy::SecretString;
 
 use super::team::user_view;
-use super::{bilingual, kind_label, status_dto, store_error, user_actor, Console};
+use super::{
+    bilingual, kind_label, permission_change, status_dto, store_error, user_actor, Console,
+};
 use crate::auth::service::internal;
 use crate::domain::{
-    AuditEvent, ComponentId, NewAuditEvent, NewUser, Outcome, TenantId, TenantStatus, UserId,
-    UserStatus,
+    AuditEvent, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId, UserStatus,
 };
 use crate::store::{AuditFilter, AuthorizationFilter, TenantSummary};
 
@@ -410,12 +409,6 @@ impl PlatformService for Console {
                     .ok_or_else(|| unknown("tenant", "no tenant has this slug", "没有这个租户"))?,
             ),
         };
-        let password = SecretString::from(form.password);
-        let password_hash = self
-            .hasher
-            .hash(&password)
-            .await
-            .map_err(|e| internal("a password could not be hashed", e))?;
         let now = crate::now_ms();
         let where_ = tenant
             .as_ref()
@@ -430,30 +423,15 @@ impl PlatformService for Console {
         .tenant(tenant.as_ref().map(|t| t.id))
         .ip(ctx.client_ip);
         let user = self
-            .store
-            .create_user(
-                &NewUser {
-                    email,
-                    display_name: String::new(),
-                    password_hash,
-                    role,
-                    tenant_id: tenant.as_ref().map(|t| t.id),
-                },
+            .insert_user(
+                email,
+                role,
+                tenant.as_ref().map(|t| t.id),
+                form.password,
                 audit,
                 now,
             )
-            .await
-            .map_err(|e| {
-                if e.is_conflict_on("email") {
-                    AppError::invalid_bilingual(
-                        "email",
-                        "a user with this email already exists",
-                        "该邮箱已被使用",
-                    )
-                } else {
-                    internal("a user could not be created", e)
-                }
-            })?;
+            .await?;
         Ok(StaffUserView {
             tenant: tenant.map(|t| (t.slug, t.name)),
             user: user_view(user, me.id),
@@ -717,14 +695,7 @@ impl PlatformService for Console {
             .await
             .map_err(&err)?
             .into_iter()
-            .map(|h| PermissionChange {
-                change: h.change,
-                source: h.source,
-                permissions: h.permissions,
-                added: h.added,
-                removed: h.removed,
-                occurred_at: h.occurred_at,
-            })
+            .map(permission_change)
             .collect();
         let events = self
             .store

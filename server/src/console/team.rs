@@ -123,6 +123,49 @@ impl Console {
         Ok(())
     }
 
+    /// Creates a user with a freshly hashed password (the console's and the platform's "add a
+    /// user"); a taken email is the form's error, not a server error.
+    pub(super) async fn insert_user(
+        &self,
+        email: String,
+        role: Role,
+        tenant: Option<crate::domain::TenantId>,
+        password: String,
+        audit: NewAuditEvent,
+        now: i64,
+    ) -> Result<User, AppError> {
+        let password = SecretString::from(password);
+        let password_hash = self
+            .hasher
+            .hash(&password)
+            .await
+            .map_err(|e| internal("a password could not be hashed", e))?;
+        self.store
+            .create_user(
+                &NewUser {
+                    email,
+                    display_name: String::new(),
+                    password_hash,
+                    role,
+                    tenant_id: tenant,
+                },
+                audit,
+                now,
+            )
+            .await
+            .map_err(|e| {
+                if e.is_conflict_on("email") {
+                    AppError::invalid_bilingual(
+                        "email",
+                        "a user with this email already exists",
+                        "该邮箱已被使用",
+                    )
+                } else {
+                    internal("a user could not be created", e)
+                }
+            })
+    }
+
     pub(super) async fn list_users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
         let (me, tenant) = self.tenant_user(ctx).await?;
         Ok(self
@@ -156,12 +199,6 @@ impl Console {
                 "该邮箱已被使用",
             ));
         }
-        let password = SecretString::from(form.password);
-        let password_hash = self
-            .hasher
-            .hash(&password)
-            .await
-            .map_err(|e| internal("a password could not be hashed", e))?;
         let now = crate::now_ms();
         let audit = NewAuditEvent::new(
             user_actor(&me),
@@ -173,30 +210,8 @@ impl Console {
         .tenant(Some(tenant))
         .ip(ctx.client_ip);
         let user = self
-            .store
-            .create_user(
-                &NewUser {
-                    email: email.clone(),
-                    display_name: String::new(),
-                    password_hash,
-                    role,
-                    tenant_id: Some(tenant),
-                },
-                audit,
-                now,
-            )
-            .await
-            .map_err(|e| {
-                if e.is_conflict_on("email") {
-                    AppError::invalid_bilingual(
-                        "email",
-                        "a user with this email already exists",
-                        "该邮箱已被使用",
-                    )
-                } else {
-                    internal("a user could not be created", e)
-                }
-            })?;
+            .insert_user(email, role, Some(tenant), form.password, audit, now)
+            .await?;
         Ok(user_view(user, me.id))
     }
 
