@@ -122,6 +122,18 @@ test("a platform admin manages tenants and users and audits every authorization"
   expect(lines[0]).toBe("id,occurred_at,tenant,component,account,actor_kind,actor,kind,outcome,summary,ip");
   expect(lines.slice(1).every((l) => l.includes(",tenant."))).toBe(true);
   expect(lines.length).toBeGreaterThanOrEqual(4);
+
+  // The same pages in Chinese.
+  await page.locator("[data-test=lang-switch]").click();
+  await expect(page.getByRole("heading", { name: "审计日志", level: 1 })).toBeVisible();
+  await expect(page.locator("[data-test=audit-csv]")).toHaveText("导出 CSV");
+  await page.screenshot({ path: `${shots}/platform-audit-zh.png`, fullPage: true });
+  await page.goto("/tenants");
+  await expect(page.getByRole("heading", { name: "租户", level: 1 })).toBeVisible();
+  await expect(page.locator('[data-tenant="globex"] [data-test=tenant-state]')).toHaveText("正常");
+  await page.screenshot({ path: `${shots}/platform-tenants-zh.png`, fullPage: true });
+  await page.locator("[data-test=lang-switch]").click();
+  await expect(page.getByRole("heading", { name: "Tenants", level: 1 })).toBeVisible();
 });
 
 test("an auditor reads everything and is offered no change", async ({ page }) => {

@@ -31,7 +31,14 @@ pub fn LangSwitch() -> impl IntoView {
     let lang = use_lang();
     let location = use_location();
     let href = move || {
-        let here = format!("{}{}", location.pathname.get(), location.search.get());
+        // The router's `search` has no leading `?` (the browser's does; accept either).
+        let search = location.search.get();
+        let search = search.trim_start_matches('?');
+        let here = if search.is_empty() {
+            location.pathname.get()
+        } else {
+            format!("{}?{search}", location.pathname.get())
+        };
         format!(
             "/lang/{}?next={}",
             lang.other().code(),

@@ -494,7 +494,7 @@ pub fn AuditPage() -> impl IntoView {
                         <datalist id="audit-kinds">
                             {["authorizer.", "token.", "token.refreshed", "token.refresh_failed", "token.rejected_reported", "link.", "api_key.", "user.", "tenant.", "component.", "audit.exported"].into_iter().map(|k| view! { <option value=k></option> }).collect_view()}
                         </datalist>
-                        <input name="actor" placeholder=lang.t("Actor (email, key, system)", "操作者（邮箱、密钥、system）") prop:value=q.actor.clone() aria-label=lang.t("Actor", "操作者")/>
+                        <input name="actor" placeholder=lang.t("Actor (email, key, system)", "操作者（邮箱或密钥）") prop:value=q.actor.clone() aria-label=lang.t("Actor", "操作者")/>
                         <select name="outcome" aria-label=lang.t("Outcome", "结果") prop:value=q.outcome.clone()>
                             <option value="">{lang.t("Any outcome", "全部结果")}</option>
                             <option value="ok">"ok"</option><option value="failed">"failed"</option><option value="denied">"denied"</option>
