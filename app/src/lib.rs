@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("authorizations") view={Lazy::<routes::AuthorizationsRoute>::new()}/>
                     <Route path=path!("authorizations/:component/:appid") view={Lazy::<routes::TimelineRoute>::new()}/>
                     <Route path=path!("audit") view={Lazy::<routes::AuditRoute>::new()}/>
+                    <Route path=path!("platform/users") view={Lazy::<routes::StaffUsersRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -179,3 +179,15 @@ impl LazyRoute for AuditRoute {
         view! { <pages::AuditPage/> }.into_any()
     }
 }
+
+#[derive(Debug)]
+pub struct StaffUsersRoute;
+#[lazy_route]
+impl LazyRoute for StaffUsersRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::StaffUsersPage/> }.into_any()
+    }
+}

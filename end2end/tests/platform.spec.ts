@@ -139,12 +139,15 @@ test("a platform admin manages tenants and users and audits every authorization"
 test("an auditor reads everything and is offered no change", async ({ page }) => {
   await signIn(page, AUDITOR, AUDITOR_PASSWORD);
   await expect(page.locator("[data-test=welcome]")).toContainText("Platform auditor");
-  for (const path of ["/tenants", "/users", "/components", "/authorizations", "/audit"]) {
+  for (const path of ["/tenants", "/platform/users", "/components", "/authorizations", "/audit"]) {
     await page.goto(path);
     await hydrated(page);
     await expect(page.locator("main.content h1")).toBeVisible();
     await expect(page.locator("main.content form.form, main.content [data-test^=toggle], main.content [data-test^=create]")).toHaveCount(0);
   }
+  await page.goto("/users");
+  await expect(page).toHaveURL(/\/platform\/users$/);
+  await expect(page.locator('[data-user="operator@wxhub.demo"]')).toBeVisible();
   await page.goto("/tenants");
   await expect(page.locator('[data-tenant="globex"]')).toBeVisible();
   await page.screenshot({ path: `${shots}/auditor-tenants.png`, fullPage: true });

@@ -124,7 +124,8 @@ pub fn UsersPage() -> impl IntoView {
     let lang = use_lang();
     let me = expect_context::<SessionUser>();
     if me.tenant.is_none() {
-        return view! { <crate::pages::StaffUsersPage/> }.into_any();
+        // Staff manage every tenant's users on their own page (its own chunk of the bundle).
+        return view! { <leptos_router::components::Redirect path="/platform/users"/> }.into_any();
     }
     let can_write = me.role.can_write();
     let create = ServerAction::<CreateUser>::new();
