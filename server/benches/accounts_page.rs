@@ -13,20 +13,12 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use wxhub::admin::Admin;
 use wxhub::auth::PasswordHasher;
-use wxhub::config::{DatabaseUrl, Overrides, Settings};
 use wxhub::domain::Actor;
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::startup::Application;
 
 const COMPONENT: &str = "wx0be4c40000000004";
 const PASSWORD: &str = "correct horse battery";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -35,21 +27,10 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 fn main() {
     wxhub::return_large_allocations_to_the_os();
-    let n = env_usize("WXHUB_BENCH_AUTHORIZERS", 10_000);
-    let requests = env_usize("WXHUB_BENCH_REQUESTS", 300);
+    let n = support::env_usize("WXHUB_BENCH_AUTHORIZERS", 10_000);
+    let requests = support::env_usize("WXHUB_BENCH_REQUESTS", 300);
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::load_from(
-        None,
-        &Overrides {
-            listen: Some("127.0.0.1:0".into()),
-            ..Default::default()
-        },
-        Vec::<(String, String)>::new(),
-    )
-    .expect("settings");
-    settings.database_url = DatabaseUrl::sqlite_file(&dir.path().join("accounts.db"));
-    settings.database_url_configured = true;
-    settings.wechat_api_base = "http://127.0.0.1:9".parse().expect("url");
+    let settings = support::settings(dir.path(), None);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use wxhub::admin::Admin;
-use wxhub::config::{DatabaseUrl, Overrides, Settings};
+use wxhub::config::{DatabaseUrl, Settings};
 use wxhub::domain::Actor;
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::startup::{open_store, Application};
@@ -32,19 +32,10 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The bench's settings with the database at `db` (a SQLite file).
 fn settings(db: &std::path::Path) -> Settings {
-    let mut settings = Settings::load_from(
-        None,
-        &Overrides {
-            listen: Some("127.0.0.1:0".into()),
-            ..Default::default()
-        },
-        Vec::<(String, String)>::new(),
-    )
-    .expect("settings");
+    let mut settings = support::settings(db.parent().unwrap_or(db), None);
     settings.database_url = DatabaseUrl::sqlite_file(db);
-    settings.database_url_configured = true;
-    settings.wechat_api_base = "http://127.0.0.1:9".parse().expect("url");
     settings
 }
 
