@@ -124,6 +124,14 @@ on_both_databases! {
         assert_eq!(accounts[0]["status"], "authorized");
         assert_eq!(accounts[0]["component_appid"], COMPONENT);
         assert_eq!(accounts[0]["permission_ids"], json!([1, 4]));
+        let (s, only) = api.get("/api/v1/authorizers?status=authorized", &acme).await;
+        assert_eq!((s, only["authorizers"].as_array().unwrap().len()), (200, 1));
+        let (s, none) = api.get("/api/v1/authorizers?status=revoked", &acme).await;
+        assert_eq!((s, none), (200, json!({ "authorizers": [] })));
+        for bad in ["?status=sleeping", "?colour=red", "?status=%00"] {
+            let (s, v) = api.get(&format!("/api/v1/authorizers{bad}"), &acme).await;
+            assert_eq!((s, code(&v)), (422, "invalid_request"), "{bad}");
+        }
         let (s, one) = api.get(&format!("/api/v1/authorizers/{OA}"), &acme).await;
         assert_eq!(s, 200);
         assert_eq!(one["permissions"][0]["name"], "Message management");

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -401,10 +401,26 @@ async fn component_appids(
         .collect())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+}
+
 async fn list_authorizers(
     State(state): State<AppState>,
     caller: ApiCaller,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Ok(Query(query)) = query else {
+        return Err(ApiError::invalid("query", "the only parameter is status"));
+    };
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(AuthorizerStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("status", "pending, authorized, revoked or needs_reauth")
+        })?),
+    };
     let api = &state.api;
     let accounts = api
         .store
@@ -414,6 +430,7 @@ async fn list_authorizers(
     let components = component_appids(&api.store, caller.tenant).await?;
     let list: Vec<AuthorizerSummary> = accounts
         .iter()
+        .filter(|a| status.is_none_or(|s| a.status == s))
         .map(|a| {
             summary(
                 a,
