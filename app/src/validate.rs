@@ -628,13 +628,13 @@ mod tests {
 }
 
 /// A day as `YYYY-MM-DD` (UTC) → Unix ms at its start. Empty is `None`; anything else is an error
-/// naming the expected form.
-pub fn day_start_ms(field: &str, input: &str) -> Result<Option<i64>, String> {
+/// naming the expected form (the caller names the field).
+pub fn day_start_ms(input: &str) -> Result<Option<i64>, String> {
     let s = input.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    let bad = || format!("{field}: a date as YYYY-MM-DD");
+    let bad = || "a date as YYYY-MM-DD".to_owned();
     let mut parts = s.splitn(3, '-');
     let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
@@ -667,8 +667,8 @@ pub fn day_start_ms(field: &str, input: &str) -> Result<Option<i64>, String> {
 }
 
 /// The end of a day given as `YYYY-MM-DD` (the start of the next one), for inclusive "to" filters.
-pub fn day_end_ms(field: &str, input: &str) -> Result<Option<i64>, String> {
-    Ok(day_start_ms(field, input)?.map(|start| start + 86_400_000))
+pub fn day_end_ms(input: &str) -> Result<Option<i64>, String> {
+    Ok(day_start_ms(input)?.map(|start| start + 86_400_000))
 }
 
 /// A new tenant: (slug, name), or the first field that breaks a rule as (field, English, Chinese).
@@ -738,17 +738,11 @@ mod platform_rule_tests {
 
     #[test]
     fn days_are_utc_midnights_and_garbage_is_refused() {
-        assert_eq!(day_start_ms("from", ""), Ok(None));
-        assert_eq!(day_start_ms("from", "1970-01-01"), Ok(Some(0)));
-        assert_eq!(
-            day_start_ms("from", "2026-11-23"),
-            Ok(Some(1_795_392_000_000))
-        );
-        assert_eq!(
-            day_start_ms("from", "2024-02-29"),
-            Ok(Some(1_709_164_800_000))
-        );
-        assert_eq!(day_end_ms("to", "1970-01-01"), Ok(Some(86_400_000)));
+        assert_eq!(day_start_ms(""), Ok(None));
+        assert_eq!(day_start_ms("1970-01-01"), Ok(Some(0)));
+        assert_eq!(day_start_ms("2026-11-23"), Ok(Some(1_795_392_000_000)));
+        assert_eq!(day_start_ms("2024-02-29"), Ok(Some(1_709_164_800_000)));
+        assert_eq!(day_end_ms("1970-01-01"), Ok(Some(86_400_000)));
         for bad in [
             "2023-02-29",
             "2026-13-01",
@@ -761,8 +755,11 @@ mod platform_rule_tests {
             "２０２６-11-23",
             "2026-11-\u{0}1",
         ] {
-            let err = day_start_ms("from", bad).unwrap_err();
-            assert!(err.starts_with("from:"), "{bad}: {err}");
+            assert_eq!(
+                day_start_ms(bad),
+                Err("a date as YYYY-MM-DD".to_owned()),
+                "{bad}"
+            );
         }
     }
 

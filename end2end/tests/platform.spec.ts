@@ -109,7 +109,7 @@ test("a platform admin manages tenants and users and audits every authorization"
   await expect(rows).toHaveCount(3); // created, suspended, reactivated
   await page.screenshot({ path: `${shots}/platform-audit.png`, fullPage: true });
   await page.goto("/audit?from=yesterday");
-  await expect(page.getByRole("alert")).toContainText("from: a date as YYYY-MM-DD");
+  await expect(page.getByRole("alert")).toHaveText("from: a date as YYYY-MM-DD");
 
   // The CSV of a filtered view holds exactly that view.
   await page.goto("/audit?kind=tenant.");

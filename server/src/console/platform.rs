@@ -248,8 +248,8 @@ impl Console {
         let day = |field: &'static str, v: Result<Option<i64>, String>| {
             v.map_err(|en| AppError::invalid_bilingual(field, en, "日期格式应为 YYYY-MM-DD"))
         };
-        let from = day("from", app::validate::day_start_ms("from", &q.from))?;
-        let to = day("to", app::validate::day_end_ms("to", &q.to))?;
+        let from = day("from", app::validate::day_start_ms(&q.from))?;
+        let to = day("to", app::validate::day_end_ms(&q.to))?;
         Ok(AuditFilter {
             tenant,
             component,
