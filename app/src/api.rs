@@ -117,13 +117,13 @@ pub async fn public_link(public_id: String) -> Result<crate::dto::PublicLink, Ap
 #[server(prefix = "/ui", endpoint = "public-link-landed")]
 pub async fn public_link_landed(
     public_id: String,
-    since: i64,
+    ticket: String,
 ) -> Result<Option<crate::dto::AuthorizedAccount>, AppError> {
     use crate::services::{fail, services};
     let services = services().map_err(fail)?;
     services
         .authorize
-        .link_landed(&public_id, since)
+        .link_landed(&public_id, &ticket)
         .await
         .map_err(fail)
 }
@@ -133,11 +133,11 @@ pub async fn authorization_done(
     public_id: String,
     auth_code: Option<String>,
 ) -> Result<crate::dto::DoneOutcome, AppError> {
-    use crate::services::{fail, services};
+    use crate::services::{client_ip, fail, services};
     let services = services().map_err(fail)?;
     services
         .authorize
-        .complete(&public_id, auth_code.as_deref())
+        .complete(client_ip(), &public_id, auth_code.as_deref())
         .await
         .map_err(fail)
 }

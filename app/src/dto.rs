@@ -88,6 +88,9 @@ pub struct ReadyLink {
     pub renew_at: i64,
     /// The server's clock when this was made, so the browser can correct for its own.
     pub server_now: i64,
+    /// Sealed by the server: "this page was opened at …". The page sends it back to ask whether an
+    /// account has authorized since; nobody can ask about earlier ones.
+    pub landing_ticket: String,
 }
 
 /// The redirect target's outcome.
@@ -100,6 +103,9 @@ pub enum DoneOutcome {
     Failed,
     MissingCode,
     UnknownLink,
+    /// The link was withdrawn (or has expired) before the owner came back: nothing was done.
+    LinkRevoked,
+    LinkExpired,
 }
 
 /// Service account, subscription account or mini program, from WeChat's account info.

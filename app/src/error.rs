@@ -12,6 +12,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Too many failed sign-in attempts. Try again in {retry_after_secs} seconds.")]
     Throttled { retry_after_secs: u64 },
+    /// Too many requests from one address (or for one link) on a public page.
+    #[error("Too many requests. Try again in {retry_after_secs} seconds.")]
+    RateLimited { retry_after_secs: u64 },
     #[error("Please sign in.")]
     Unauthenticated,
     #[error("You do not have access to this.")]
@@ -60,6 +63,9 @@ impl AppError {
             (AppError::Throttled { retry_after_secs }, Lang::Zh) => {
                 format!("登录失败次数过多，请 {retry_after_secs} 秒后再试。")
             }
+            (AppError::RateLimited { retry_after_secs }, Lang::Zh) => {
+                format!("请求过于频繁，请 {retry_after_secs} 秒后再试。")
+            }
             (AppError::Unauthenticated, Lang::Zh) => "请先登录。".into(),
             (AppError::Forbidden, Lang::Zh) => "你没有权限访问此内容。".into(),
             (AppError::Invalid { message_zh, .. }, Lang::Zh) => message_zh.clone(),
@@ -73,7 +79,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
-            AppError::Throttled { .. } => 429,
+            AppError::Throttled { .. } | AppError::RateLimited { .. } => 429,
             AppError::Forbidden => 403,
             AppError::Invalid { .. } => 422,
             AppError::NotFound => 404,

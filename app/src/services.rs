@@ -89,15 +89,18 @@ pub trait AuthorizePageService: Send + Sync + 'static {
     /// The link page: a pre_auth_code that is valid for a while yet, and the URLs and QR code
     /// built from it.
     async fn open_link(&self, public_id: &str) -> Result<PublicLink, AppError>;
-    /// The account that authorized through this link at or after `since` (Unix ms), if any.
+    /// The account that authorized through this link since the page that holds `landing_ticket`
+    /// was opened, if any.
     async fn link_landed(
         &self,
         public_id: &str,
-        since: i64,
+        landing_ticket: &str,
     ) -> Result<Option<AuthorizedAccount>, AppError>;
-    /// WeChat's redirect: exchanges the code (idempotent with the `authorized` push).
+    /// WeChat's redirect: exchanges the code (idempotent with the `authorized` push). Limited per
+    /// client address and per link.
     async fn complete(
         &self,
+        client_ip: Option<IpAddr>,
         public_id: &str,
         auth_code: Option<&str>,
     ) -> Result<DoneOutcome, AppError>;
@@ -175,6 +178,12 @@ pub fn context() -> Result<(Services, RequestCtx), AppError> {
 /// The services alone, for the public pages that have no session.
 pub fn services() -> Result<Services, AppError> {
     leptos::prelude::use_context::<Services>().ok_or(AppError::Internal)
+}
+
+/// The client's address, where the server knows it (public pages rate-limit by it).
+pub fn client_ip() -> Option<IpAddr> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientIp>().map(|ip| ip.0))
 }
 
 /// True when the request is a plain HTML form post (no JavaScript): the answer must be a redirect.

@@ -176,6 +176,7 @@ fn main() {
                             refresh_at: now - 1_000,
                         }),
                         refresh: Some(&refresh),
+                        event_at: now,
                     },
                     &audit,
                     now,

@@ -41,6 +41,15 @@ pub const KEYS: &[&str] = &[
     "shutdown_grace_seconds",
     "api_rate_per_second",
     "api_rate_burst",
+    "push_max_age_seconds",
+    "audit_retention_days",
+    "push_retention_days",
+    "job_retention_days",
+    "session_max_hours",
+    "forced_refresh_interval_seconds",
+    "forced_refreshes_per_hour",
+    "metrics_listen",
+    "metrics_token",
 ];
 
 /// The keys whose environment values are numbers or booleans.
@@ -55,6 +64,13 @@ const TYPED_KEYS: &[&str] = &[
     "shutdown_grace_seconds",
     "api_rate_per_second",
     "api_rate_burst",
+    "push_max_age_seconds",
+    "audit_retention_days",
+    "push_retention_days",
+    "job_retention_days",
+    "session_max_hours",
+    "forced_refresh_interval_seconds",
+    "forced_refreshes_per_hour",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +122,15 @@ struct RawSettings {
     shutdown_grace_seconds: u64,
     api_rate_per_second: u32,
     api_rate_burst: u32,
+    push_max_age_seconds: u64,
+    audit_retention_days: u64,
+    push_retention_days: u64,
+    job_retention_days: u64,
+    session_max_hours: u64,
+    forced_refresh_interval_seconds: u64,
+    forced_refreshes_per_hour: u32,
+    metrics_listen: String,
+    metrics_token: Option<String>,
 }
 
 impl Default for RawSettings {
@@ -134,6 +159,15 @@ impl Default for RawSettings {
             shutdown_grace_seconds: 10,
             api_rate_per_second: 200,
             api_rate_burst: 400,
+            push_max_age_seconds: 1800,
+            audit_retention_days: 400,
+            push_retention_days: 7,
+            job_retention_days: 7,
+            session_max_hours: 7 * 24,
+            forced_refresh_interval_seconds: 30,
+            forced_refreshes_per_hour: 600,
+            metrics_listen: "127.0.0.1:9464".into(),
+            metrics_token: None,
         }
     }
 }
@@ -285,6 +319,23 @@ pub struct Settings {
     pub api_rate_per_second: u32,
     pub api_rate_burst: u32,
     pub shutdown_grace_seconds: u64,
+    /// A push whose CreateTime is older than this is refused (replay protection that outlives the
+    /// de-duplication rows).
+    pub push_max_age_seconds: u64,
+    /// How long audit events, received pushes and finished jobs are kept.
+    pub audit_retention_days: u64,
+    pub push_retention_days: u64,
+    pub job_retention_days: u64,
+    /// A session ends this long after sign-in, however active.
+    pub session_max_hours: u64,
+    /// A tenant's report of a rejected token forces a refresh at most this often per account...
+    pub forced_refresh_interval_seconds: u64,
+    /// ...and at most this many per hour per tenant.
+    pub forced_refreshes_per_hour: u32,
+    /// Where `/metrics` is served on its own (default loopback); `None`: not on its own listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// With a token, `/metrics` is also served on the public listener to bearers of it.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Settings {
@@ -420,6 +471,60 @@ impl Settings {
                 "api_rate_burst must be between 1 and 1000000".into(),
             ));
         }
+        let range = |key: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{key} must be between {min} and {max} (got {value})"
+                )))
+            }
+        };
+        range("push_max_age_seconds", raw.push_max_age_seconds, 60, 86_400)?;
+        range("audit_retention_days", raw.audit_retention_days, 1, 36_500)?;
+        range("job_retention_days", raw.job_retention_days, 1, 3_650)?;
+        range("session_max_hours", raw.session_max_hours, 1, 24 * 365)?;
+        range(
+            "forced_refresh_interval_seconds",
+            raw.forced_refresh_interval_seconds,
+            1,
+            3_600,
+        )?;
+        range(
+            "forced_refreshes_per_hour",
+            u64::from(raw.forced_refreshes_per_hour),
+            1,
+            1_000_000,
+        )?;
+        // Received pushes are the replay window's memory: they must outlive it.
+        let push_retention = range("push_retention_days", raw.push_retention_days, 1, 3_650)?;
+        if push_retention * 86_400 <= raw.push_max_age_seconds {
+            return Err(ConfigError::Invalid(
+                "push_retention_days must be longer than push_max_age_seconds".into(),
+            ));
+        }
+        let metrics_listen = match raw.metrics_listen.trim() {
+            "off" | "" => None,
+            text => Some(text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "metrics_listen must be an address like 127.0.0.1:9464, or off (got {:?})",
+                    raw.metrics_listen
+                ))
+            })?),
+        };
+        let metrics_token = match raw.metrics_token.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t)
+                if t.len() >= 16 && t.len() <= 256 && t.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Some(SecretString::from(t.to_owned()))
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "metrics_token must be 16 to 256 printable characters without spaces".into(),
+                ))
+            }
+        };
         if raw.shutdown_grace_seconds > 3600 {
             return Err(ConfigError::Invalid(
                 "shutdown_grace_seconds must be at most 3600".into(),
@@ -452,6 +557,15 @@ impl Settings {
             shutdown_grace_seconds: raw.shutdown_grace_seconds,
             api_rate_per_second: raw.api_rate_per_second,
             api_rate_burst: raw.api_rate_burst,
+            push_max_age_seconds: raw.push_max_age_seconds,
+            audit_retention_days: raw.audit_retention_days,
+            push_retention_days: raw.push_retention_days,
+            job_retention_days: raw.job_retention_days,
+            session_max_hours: raw.session_max_hours,
+            forced_refresh_interval_seconds: raw.forced_refresh_interval_seconds,
+            forced_refreshes_per_hour: raw.forced_refreshes_per_hour,
+            metrics_listen,
+            metrics_token,
         })
     }
 
@@ -616,6 +730,27 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_private_by_default_and_the_token_is_a_secret() {
+        let s = Settings::load_from(None, &Overrides::default(), env(&[])).unwrap();
+        assert_eq!(
+            s.metrics_listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9464")
+        );
+        assert!(s.metrics_token.is_none());
+        let s = Settings::load_from(
+            None,
+            &Overrides::default(),
+            env(&[
+                ("WXHUB_METRICS_LISTEN", "off"),
+                ("WXHUB_METRICS_TOKEN", "scrape-me-please-0123"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.metrics_listen.is_none());
+        assert!(!format!("{s:?}").contains("scrape-me-please"));
+    }
+
+    #[test]
     fn unrelated_wxhub_variables_are_ignored() {
         let s = Settings::load_from(
             None,
@@ -668,6 +803,45 @@ mod tests {
             (
                 &[("WXHUB_MASTER_KEY", "k"), ("WXHUB_MASTER_KEY_FILE", "/k")],
                 "master_key",
+            ),
+            (
+                &[("WXHUB_PUSH_MAX_AGE_SECONDS", "5")],
+                "push_max_age_seconds",
+            ),
+            (
+                &[("WXHUB_PUSH_MAX_AGE_SECONDS", "forever")],
+                "push_max_age_seconds",
+            ),
+            (
+                &[("WXHUB_AUDIT_RETENTION_DAYS", "0")],
+                "audit_retention_days",
+            ),
+            (
+                &[("WXHUB_PUSH_RETENTION_DAYS", "-1")],
+                "push_retention_days",
+            ),
+            (
+                &[
+                    ("WXHUB_PUSH_RETENTION_DAYS", "1"),
+                    ("WXHUB_PUSH_MAX_AGE_SECONDS", "86400"),
+                ],
+                "push_retention_days",
+            ),
+            (&[("WXHUB_JOB_RETENTION_DAYS", "x")], "job_retention_days"),
+            (&[("WXHUB_SESSION_MAX_HOURS", "0")], "session_max_hours"),
+            (
+                &[("WXHUB_FORCED_REFRESH_INTERVAL_SECONDS", "0")],
+                "forced_refresh_interval_seconds",
+            ),
+            (
+                &[("WXHUB_FORCED_REFRESHES_PER_HOUR", "-3")],
+                "forced_refreshes_per_hour",
+            ),
+            (&[("WXHUB_METRICS_LISTEN", "loopback")], "metrics_listen"),
+            (&[("WXHUB_METRICS_TOKEN", "short")], "metrics_token"),
+            (
+                &[("WXHUB_METRICS_TOKEN", "has a space in it somewhere")],
+                "metrics_token",
             ),
         ];
         for (vars, key) in cases {

@@ -15,6 +15,8 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod refusals;
+pub mod retention;
 pub mod secrets;
 pub mod simulator;
 pub mod startup;

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
 
-use crate::auth::service::ThrottleSettings;
+use crate::auth::service::{SessionPolicy, ThrottleSettings};
 use crate::auth::{AccountService, PasswordHasher};
 use crate::config::{ConfigError, Settings};
 use crate::engine::{Engine, EngineSettings};
@@ -80,6 +80,8 @@ pub struct Application {
     engine: Arc<Engine>,
     api: Arc<crate::api::TenantApi>,
     local_addr: SocketAddr,
+    /// Where the private metrics listener is bound, if it is on.
+    metrics_addr: Option<SocketAddr>,
     base_url: Url,
     store: Store,
     shutdown: CancellationToken,
@@ -127,14 +129,22 @@ impl Application {
             .build();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = PasswordHasher::new(cores * 2);
-        let accounts =
-            AccountService::new(store.clone(), hasher.clone(), ThrottleSettings::default());
         let grace = Duration::from_secs(settings.shutdown_grace_seconds);
         let client = WechatClient::new(&ClientSettings::from_settings(&settings))?;
         let engine = Engine::new(
             store.clone(),
             client,
             EngineSettings::from_settings(&settings),
+        );
+        let accounts = AccountService::new(
+            store.clone(),
+            hasher.clone(),
+            ThrottleSettings::default(),
+            SessionPolicy {
+                idle_ms: settings.session_idle_minutes as i64 * 60_000,
+                max_ms: settings.session_max_hours as i64 * 3_600_000,
+            },
+            engine.refusals.clone(),
         );
         let api_keys = crate::api::ApiKeys::new(
             store.clone(),
@@ -169,6 +179,7 @@ impl Application {
             platform: console.clone(),
             authorize: console,
         };
+        let settings_metrics_listen = settings.metrics_listen;
         let state = AppState {
             leptos_options,
             store: store.clone(),
@@ -181,9 +192,37 @@ impl Application {
 
         let shutdown = CancellationToken::new();
         let background = TaskTracker::new();
-        background.spawn(session_sweeper(store.clone(), shutdown.clone()));
+        background.spawn(crate::retention::retention_loop(
+            store.clone(),
+            crate::retention::RetentionSettings::from_settings(&state.settings),
+            shutdown.clone(),
+        ));
         background.spawn(api_keys.flush_loop(shutdown.clone()));
         engine.start(&background, shutdown.clone()).await?;
+
+        let metrics_addr = match settings_metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|e| StartupError::Io(e.to_string()))?;
+                let router = http::metrics_router(engine.clone());
+                let stop = shutdown.clone();
+                background.spawn(async move {
+                    let served = axum::serve(listener, router)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await;
+                    if let Err(e) = served {
+                        tracing::warn!(error = %e, "the metrics listener stopped");
+                    }
+                });
+                tracing::info!(%bound, "metrics are served on their own listener");
+                Some(bound)
+            }
+            None => None,
+        };
 
         let router = http::router(state);
         let server = tokio::spawn(
@@ -199,6 +238,7 @@ impl Application {
             engine,
             api,
             local_addr,
+            metrics_addr,
             base_url,
             store,
             shutdown,
@@ -214,6 +254,10 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.local_addr.port()
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The externally visible base URL (the public URL, or the bound address).
@@ -292,21 +336,5 @@ impl Application {
         }
         self.store.close().await;
         tracing::info!("stopped");
-    }
-}
-
-/// Deletes expired sessions every ten minutes until shutdown.
-async fn session_sweeper(store: Store, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        match store.sessions_delete_expired(crate::now_ms()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(deleted = n, "expired sessions removed"),
-            Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
-        }
     }
 }

@@ -21,6 +21,7 @@ fn server(db: &TestDb, key: Option<&str>) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("WXHUB_DATABASE_URL", db.url.expose())
         .env("WXHUB_LOG", "warn")
+        .env("WXHUB_METRICS_LISTEN", "127.0.0.1:0")
         .current_dir(std::env::temp_dir());
     if let Some(k) = key {
         cmd.env("WXHUB_MASTER_KEY", k);
@@ -341,7 +342,7 @@ fn migrate_prints_the_schema_version() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("schema version 4"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("schema version 5"), "{}", stdout(&o));
     assert!(Path::new(&db).exists());
 }
 

@@ -83,7 +83,10 @@ on_both_databases! {
         // Every refresh is audited.
         let audit = r.app.store.tenant_audit(r.tenant, 500).await.unwrap();
         assert!(audit.iter().filter(|e| e.kind == "token.refreshed" && e.authorizer_appid.as_deref() == Some(OA)).count() >= 3);
-        let metrics = r.app.client.get(r.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        // Metrics are on the private listener; the public one has none without a token.
+        assert_eq!(r.app.client.get(r.app.url("/metrics")).send().await.unwrap().status(), 404);
+        let private = r.app.app.as_ref().unwrap().metrics_addr().expect("a metrics listener");
+        let metrics = r.app.client.get(format!("http://{private}/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("wxhub_refreshes_total{kind=\"authorizer_access_token\"}"), "{metrics}");
         assert!(metrics.contains("wxhub_ticket_age_seconds"), "{metrics}");
         r.stop().await;
@@ -152,8 +155,8 @@ on_both_databases! {
         let before = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().iter().filter(|e| e.kind == "refresh_token.recovered").count();
         assert!(wait_for(Duration::from_secs(20), || async {
             r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().iter().filter(|e| e.kind == "refresh_token.recovered").count() > before
-        }).await, "61023 was recovered from the authorizer list");
-        assert!(!r.calls("api_get_authorizer_list").is_empty());
+        }).await, "61023 was recovered");
+        assert!(r.calls("api_get_authorizer_list").is_empty(), "per account, from api_get_authorizer_info, without scanning the list");
         let want = r.sim.with_state(|s, _| s.refresh_token(COMPONENT, OA)).unwrap();
         let have = r.app.store.refresh_token(r.component, OA).await.unwrap().unwrap();
         use secrecy::ExposeSecret;
@@ -215,7 +218,7 @@ on_both_databases! {
         assert_eq!((again.status().as_u16(), again.text().await.unwrap()), (200, "success".to_owned()));
         assert_eq!(r.app.store.push_count(r.component).await.unwrap(), pushes + 1, "the replay was not stored twice");
         // Unknown InfoTypes are acknowledged and kept.
-        let unknown = format!("<xml><AppId>{COMPONENT}</AppId><CreateTime>1</CreateTime><InfoType>brand_new</InfoType><Foo>bar</Foo></xml>");
+        let unknown = format!("<xml><AppId>{COMPONENT}</AppId><CreateTime>{}</CreateTime><InfoType>brand_new</InfoType><Foo>bar</Foo></xml>", wxhub::now_ms() / 1000);
         let sealed = crypto.encrypt(&unknown, "1700000000", "43");
         let u = r.app.url(&format!("/wechat/{COMPONENT}/notify?timestamp=1700000000&nonce=43&msg_signature={}", sealed.msg_signature));
         let res = post(u, wxhub::wechat::xml::build_envelope(COMPONENT, &sealed.encrypt)).await.unwrap();
@@ -293,6 +296,15 @@ on_both_databases! {
         assert_eq!(href_of(&again, "pc-link").unwrap(), pc);
         assert_eq!(r.calls("api_create_preauthcode").len(), 1);
 
+        // The page carries a sealed "opened at" ticket: it may ask whether an account has landed
+        // since, and nobody can ask about earlier ones.
+        let (status, opened) = ui(&reqwest::Client::new(), &r, "public-link", &[("public_id", &public_id)]).await;
+        assert_eq!(status, 200);
+        let ticket = opened["Ready"]["landing_ticket"].as_str().expect("a landing ticket").to_owned();
+        for forged in ["", "0", "v1.0.AAAA", &ticket[..ticket.len() - 2]] {
+            let (status, landed) = ui(&reqwest::Client::new(), &r, "public-link-landed", &[("public_id", &public_id), ("ticket", forged)]).await;
+            assert_eq!((status, landed), (200, serde_json::Value::Null), "{forged:?}");
+        }
         // The owner confirms on WeChat's page and comes back to the done page.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         assert_eq!(http.get(&pc).send().await.unwrap().status(), 200);
@@ -306,8 +318,11 @@ on_both_databases! {
         let html = done.text().await.unwrap();
         assert!(html.contains("data-outcome=\"authorized\"") && html.contains(OA), "{html}");
         assert!(html.contains("授权完成") && html.contains("菜单管理"), "in the owner's language, permissions named");
-        let (status, landed) = ui(&reqwest::Client::new(), &r, "public-link-landed", &[("public_id", &public_id), ("since", "0")]).await;
+        let (status, landed) = ui(&reqwest::Client::new(), &r, "public-link-landed", &[("public_id", &public_id), ("ticket", &ticket)]).await;
         assert_eq!((status, landed["appid"].as_str()), (200, Some(OA)), "{landed}");
+        // A ticket of another link says nothing about this one.
+        let (_, elsewhere) = ui(&reqwest::Client::new(), &r, "public-link-landed", &[("public_id", "someotherlink"), ("ticket", &ticket)]).await;
+        assert_eq!(elsewhere, serde_json::Value::Null);
         // The used code is not offered again.
         let fresh = r.app.client.get(r.app.url(&format!("/authorize/{public_id}"))).send().await.unwrap().text().await.unwrap();
         assert_ne!(href_of(&fresh, "pc-link").unwrap(), pc);

@@ -32,6 +32,7 @@ fn spawn_instance(db: &TestDb, wechat: &str) -> Instance {
         .env("WXHUB_DATABASE_URL", db.url.expose())
         .env("WXHUB_MASTER_KEY", "01".repeat(32))
         .env("WXHUB_LISTEN", "127.0.0.1:0")
+        .env("WXHUB_METRICS_LISTEN", "127.0.0.1:0")
         .env("WXHUB_LOG_FORMAT", "json")
         .env("WXHUB_LOG", "warn,wxhub=info")
         .env("WXHUB_WECHAT_API_BASE", wechat)

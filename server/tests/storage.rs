@@ -179,9 +179,12 @@ on_both_databases! {
         assert!(!s.session_insert("h1", None, "{}", NOW + 1000).await.unwrap(), "insert never overwrites");
         assert_eq!(s.session_load("h1", NOW).await.unwrap().unwrap().data, "{\"user_id\":1}");
         assert!(s.session_load("h1", NOW + 1000).await.unwrap().is_none(), "expired at its expiry");
-        s.session_upsert("h1", Some(u.id.0), "{\"v\":2}", NOW + 5000).await.unwrap();
+        assert!(s.session_update("h1", Some(u.id.0), "{\"v\":2}", NOW + 5000).await.unwrap());
         assert_eq!(s.session_load("h1", NOW + 1000).await.unwrap().unwrap().data, "{\"v\":2}");
-        s.session_upsert("h2", None, "{}", NOW + 10).await.unwrap();
+        // An update never creates: a deleted (signed-out) session stays deleted.
+        assert!(!s.session_update("h2", None, "{}", NOW + 10).await.unwrap());
+        assert!(s.session_load("h2", NOW).await.unwrap().is_none());
+        assert!(s.session_insert("h2", None, "{}", NOW + 10).await.unwrap());
         assert_eq!(s.sessions_delete_expired(NOW + 100).await.unwrap(), 1);
         assert_eq!(s.sessions_count_for_user(u.id.0).await.unwrap(), 1);
         let other = tenant(&s, "other").await;
@@ -196,19 +199,51 @@ on_both_databases! {
     throttle_locks_after_the_threshold_and_doubles => async |db: &TestDb| {
         let s = store(db).await;
         let p = ThrottlePolicy { threshold: 3, window_ms: 60_000, base_lock_ms: 1_000, max_lock_ms: 3_000 };
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW).await.unwrap(), None);
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW + 1).await.unwrap(), None);
+        let reserve = |at: i64| { let s = s.clone(); async move { s.throttle_reserve(&[("account:a", p)], at).await.unwrap() } };
+        // Each attempt is counted before it is checked; the third sets the lock for the ones after.
+        assert_eq!(reserve(NOW).await, None);
+        assert_eq!(reserve(NOW + 1).await, None);
         assert_eq!(s.throttle_locked_until(&["account:a"], NOW + 2).await.unwrap(), None);
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW + 2).await.unwrap(), Some(NOW + 2 + 1_000));
+        assert_eq!(reserve(NOW + 2).await, None, "the third attempt itself goes ahead");
         assert_eq!(s.throttle_locked_until(&["account:a", "ip:1.2.3.4"], NOW + 3).await.unwrap(), Some(NOW + 1_002));
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW + 3).await.unwrap(), Some(NOW + 3 + 2_000));
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW + 4).await.unwrap(), Some(NOW + 4 + 3_000), "capped");
-        assert_eq!(s.throttle_locked_until(&["account:a"], NOW + 10_000).await.unwrap(), None, "lock ran out");
+        assert_eq!(reserve(NOW + 3).await, Some(NOW + 1_002), "locked: refused, and not counted");
+        assert_eq!(reserve(NOW + 1_002).await, None, "the lock ran out: the fourth is counted");
+        assert_eq!(s.throttle_locked_until(&["account:a"], NOW + 1_003).await.unwrap(), Some(NOW + 1_002 + 2_000), "doubled");
+        assert_eq!(reserve(NOW + 3_002).await, None);
+        assert_eq!(s.throttle_locked_until(&["account:a"], NOW + 3_003).await.unwrap(), Some(NOW + 3_002 + 3_000), "capped");
+        // A success hands its reservation back, lifting a lock the count no longer justifies.
+        s.throttle_release("account:a", &p).await.unwrap();
+        assert_eq!(s.throttle_locked_until(&["account:a"], NOW + 3_003).await.unwrap(), Some(NOW + 6_002), "4 of 3: still locked");
+        s.throttle_release("account:a", &p).await.unwrap();
+        s.throttle_release("account:a", &p).await.unwrap();
+        assert_eq!(s.throttle_locked_until(&["account:a"], NOW + 3_003).await.unwrap(), None, "2 of 3: lifted");
         // After the window, counting starts over.
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW + 120_000).await.unwrap(), None);
+        assert_eq!(reserve(NOW + 120_000).await, None);
+        let count = raw_strings(db, "SELECT CAST(failures AS TEXT) FROM login_throttle").await;
+        assert_eq!(count, vec!["1".to_owned()]);
+        // Two keys are reserved together: one locked key refuses both, counting neither.
+        let two = [("account:b", p), ("ip:9.9.9.9", ThrottlePolicy { threshold: 1, ..p })];
+        assert_eq!(s.throttle_reserve(&two, NOW).await.unwrap(), None);
+        assert_eq!(s.throttle_reserve(&two, NOW + 1).await.unwrap(), Some(NOW + 1_000));
         s.throttle_clear("account:a").await.unwrap();
-        assert_eq!(s.throttle_record_failure("account:a", &p, NOW + 120_001).await.unwrap(), None);
-        assert_eq!(raw_count(db, "login_throttle").await, 1);
+        assert_eq!(raw_count(db, "login_throttle").await, 2);
+    };
+
+    parallel_guesses_never_pass_the_threshold => async |db: &TestDb| {
+        let s = store(db).await;
+        let p = ThrottlePolicy { threshold: 5, window_ms: 60_000, base_lock_ms: 60_000, max_lock_ms: 60_000 };
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move { s.throttle_reserve(&[("account:victim", p)], NOW).await }));
+        }
+        let mut passed = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap().is_none() {
+                passed += 1;
+            }
+        }
+        assert_eq!(passed, 5, "exactly the threshold's worth of guesses reach the password check");
     };
 
     tenant_calls_never_see_another_tenants_rows => async |db: &TestDb| {
@@ -245,9 +280,9 @@ on_both_databases! {
         for i in 0..64 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
-                s.session_upsert(&format!("h{i}"), None, "{}", NOW + 10_000).await?;
+                s.session_insert(&format!("h{i}"), None, "{}", NOW + 10_000).await?;
                 s.append_audit(&cli_event("load.test")).await?;
-                s.throttle_record_failure("account:shared", &ThrottlePolicy { threshold: 1000, window_ms: 60_000, base_lock_ms: 1, max_lock_ms: 1 }, NOW).await
+                s.throttle_reserve(&[("account:shared", ThrottlePolicy { threshold: 1000, window_ms: 60_000, base_lock_ms: 1, max_lock_ms: 1 })], NOW).await
             }));
         }
         for t in tasks {

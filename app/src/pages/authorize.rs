@@ -80,14 +80,15 @@ pub fn LinkPage() -> impl IntoView {
     let public_id = move || params.with(|p| p.get("link").unwrap_or_default());
     let link = Resource::new(public_id, public_link);
     let (landed, set_landed) = signal(None::<AuthorizedAccount>);
-    // The moment from which an authorization counts as "through this page", on the server's clock.
-    let opened_at = StoredValue::new(None::<i64>);
+    // The server's sealed note of when this page was opened: an authorization counts as "through
+    // this page" from then on (the first one is kept across code renewals).
+    let opened_at = StoredValue::new(None::<String>);
 
     // Renew the code before it expires, for as long as the page is open.
     Effect::new(move |_| {
         if let Some(Ok(PublicLink::Ready(ready))) = link.get() {
             if opened_at.get_value().is_none() {
-                opened_at.set_value(Some(ready.server_now - 5_000));
+                opened_at.set_value(Some(ready.landing_ticket.clone()));
             }
             let delay = (ready.renew_at - ready.server_now).max(5_000) as u64;
             set_timeout(move || link.refetch(), Duration::from_millis(delay));
@@ -104,12 +105,12 @@ pub fn LinkPage() -> impl IntoView {
             if landed.get_untracked().is_some() {
                 return;
             }
-            let Some(since) = opened_at.get_value() else {
+            let Some(ticket) = opened_at.get_value() else {
                 return;
             };
             let id = public_id();
             leptos::task::spawn_local(async move {
-                if let Ok(Some(account)) = public_link_landed(id, since).await {
+                if let Ok(Some(account)) = public_link_landed(id, ticket).await {
                     set_landed.set(Some(account));
                 }
             });
@@ -273,6 +274,24 @@ pub fn DonePage() -> impl IntoView {
                                 <section class="card narrow" data-test="done" data-outcome="unknown-link">
                                     <h1>{lang.t("No such authorization link", "授权链接不存在")}</h1>
                                     <p class="muted">{lang.t("Check that the address was copied completely.", "请检查链接是否完整复制。")}</p>
+                                </section>
+                            }.into_any()
+                        }
+                        Ok(DoneOutcome::LinkRevoked) => {
+                            status(410);
+                            view! {
+                                <section class="card narrow" data-test="done" data-outcome="link-revoked">
+                                    <h1>{lang.t("This link has been withdrawn", "此授权链接已停用")}</h1>
+                                    <p class="muted">{lang.t("Nothing was done. Ask whoever sent it for a new one.", "未做任何处理。请联系发送链接的人获取新的链接。")}</p>
+                                </section>
+                            }.into_any()
+                        }
+                        Ok(DoneOutcome::LinkExpired) => {
+                            status(410);
+                            view! {
+                                <section class="card narrow" data-test="done" data-outcome="link-expired">
+                                    <h1>{lang.t("This link has expired", "此授权链接已过期")}</h1>
+                                    <p class="muted">{lang.t("Nothing was done here. Ask whoever sent it for a new one.", "此处未做任何处理。请联系发送链接的人获取新的链接。")}</p>
                                 </section>
                             }.into_any()
                         }

@@ -74,6 +74,7 @@ pub async fn seed_accounts(store: &Store, tenant: TenantId, component: Component
                         refresh_at: now + 6_000_000,
                     }),
                     refresh: Some(&refresh),
+                    event_at: now,
                 },
                 &audit,
                 // Every row is written "now" (a millisecond apart, for a stable order): the token

@@ -7,6 +7,13 @@
 //! directory, and the token from the engine's cache, so a hit touches no database. Every answer
 //! that is not a success is one [`ApiError`] with one JSON shape. A key only ever sees its own
 //! tenant: every lookup is by (tenant, appid), and another tenant's account is "not found".
+//!
+//! The directory may be up to a minute old, so it is never the last word on ownership: every token
+//! and ticket the engine holds carries the tenant its account belongs to, and one that names
+//! another tenant sends the request back to the database. An account that moved to another tenant
+//! (re-authorized through that tenant's link) is therefore not found for its old tenant from the
+//! moment the move reaches this instance's cache: at once on the instance that recorded it, and on
+//! the others with the change notification (PostgreSQL NOTIFY, within the 1-second poll at worst).
 
 mod error;
 pub mod keys;
@@ -34,7 +41,7 @@ pub use keys::{ApiCaller, ApiKeys, RateLimit};
 use crate::domain::{
     Actor, AuthorizerId, AuthorizerStatus, ComponentId, NewAuditEvent, Outcome, TenantId,
 };
-use crate::engine::Engine;
+use crate::engine::{Engine, Rejected};
 use crate::http::AppState;
 use crate::store::Store;
 
@@ -227,6 +234,20 @@ impl TenantApi {
         Ok(entry)
     }
 
+    /// Whether a token the engine holds may go to `caller`: it names the caller's tenant, or the
+    /// database (read now, not the directory) says the account is the caller's.
+    async fn owned(
+        &self,
+        caller: &ApiCaller,
+        appid: &str,
+        token_tenant: Option<TenantId>,
+    ) -> Result<AccountEntry, ApiError> {
+        let entry = self
+            .account(caller.tenant, appid, token_tenant != Some(caller.tenant))
+            .await?;
+        Ok(entry)
+    }
+
     async fn access_token(&self, caller: &ApiCaller, appid: &str) -> Result<AccessToken, ApiError> {
         let now = crate::now_ms();
         let mut entry = self.usable_account(caller.tenant, appid).await?;
@@ -235,6 +256,15 @@ impl TenantApi {
                 self.engine
                     .authorizer_token(entry.component, appid, now + MIN_TOKEN_LIFE_MS)
             {
+                if token.tenant != Some(caller.tenant) {
+                    // Moved to another tenant (or the cache has not heard yet that it moved here).
+                    let checked = self.owned(caller, appid, token.tenant).await?;
+                    Self::usable(&checked)?;
+                    if checked.component != entry.component {
+                        entry = checked;
+                        continue;
+                    }
+                }
                 return Ok(AccessToken {
                     authorizer_appid: appid.to_owned(),
                     access_token: token.value.expose_secret().to_owned(),
@@ -504,12 +534,26 @@ async fn token_rejected(
     }
     let api = &state.api;
     let entry = api.usable_account(caller.tenant, &appid).await?;
-    let now = crate::now_ms();
-    let refreshing = api
+    let token_tenant = api
         .engine
-        .token_rejected(entry.component, &appid, token, now)
+        .authorizer_token(entry.component, &appid, 0)
+        .and_then(|t| t.tenant);
+    if token_tenant.is_some() && token_tenant != Some(caller.tenant) {
+        api.owned(&caller, &appid, token_tenant).await?;
+    }
+    let now = crate::now_ms();
+    let outcome = api
+        .engine
+        .token_rejected(entry.component, caller.tenant, &appid, token, now)
         .await
         .map_err(|e| ApiError::internal("forcing a refresh", e))?;
+    let refreshing = match outcome {
+        Rejected::Refreshing => true,
+        Rejected::NotCurrent | Rejected::AlreadyHandled => false,
+        Rejected::OverBudget { retry_after_s } => {
+            return Err(ApiError::RateLimited { retry_after_s })
+        }
+    };
     if refreshing {
         let audit = NewAuditEvent::new(
             Actor::ApiKey {
@@ -577,6 +621,10 @@ async fn jssdk_config(
             message: "WeChat has not issued this account's JS-SDK ticket yet".into(),
             retry_after_s: 2,
         })?;
+    if ticket.tenant != Some(caller.tenant) {
+        let checked = api.owned(&caller, &appid, ticket.tenant).await?;
+        TenantApi::usable(&checked)?;
+    }
     let timestamp = crate::now_ms() / 1000;
     let nonce_str = Alphanumeric.sample_string(&mut rand::thread_rng(), 16);
     let signature = crate::wechat::links::jssdk_signature(

@@ -4,7 +4,13 @@
 //! password wrong, the user disabled or the tenant suspended; the real reason goes to the audit
 //! log. Repeated failures lock the submitted account name and the client address for a while
 //! (`ThrottlePolicy`); the lock is keyed on what was typed, so it says nothing about which accounts
-//! exist.
+//! exist. Each attempt is reserved against the throttle before its password is hashed, so guesses
+//! sent in parallel are held to the threshold too; attempts refused by a lock are audited through
+//! the bounded `RefusalLog`.
+//!
+//! Sessions end after `WXHUB_SESSION_IDLE_MINUTES` without a request, and in any case
+//! `WXHUB_SESSION_MAX_HOURS` after sign-in. The session is written only when it changes; to slide
+//! the idle expiry, an active session is marked changed at most every few minutes.
 
 use std::net::IpAddr;
 
@@ -14,9 +20,36 @@ use app::services::{AuthService, RequestCtx};
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use super::{PasswordHasher, SESSION_USER_ID};
+use super::{PasswordHasher, SESSION_SIGNED_IN_AT, SESSION_TOUCHED_AT, SESSION_USER_ID};
 use crate::domain::{Actor, NewAuditEvent, Outcome, TenantStatus, User, UserId, UserStatus};
+use crate::refusals::RefusalLog;
 use crate::store::{Store, StoreError, ThrottlePolicy};
+
+/// How long a session lives.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Idle expiry (what the session layer's `OnInactivity` is set to), in ms.
+    pub idle_ms: i64,
+    /// Absolute lifetime from sign-in, in ms.
+    pub max_ms: i64,
+}
+
+impl SessionPolicy {
+    /// How often an active session is re-saved so its idle expiry slides: a tenth of the idle
+    /// time, at least a minute (never more writes than that per session).
+    fn touch_every_ms(&self) -> i64 {
+        (self.idle_ms / 10).max(60_000)
+    }
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_ms: 12 * 3_600_000,
+            max_ms: 7 * 24 * 3_600_000,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleSettings {
@@ -50,6 +83,8 @@ pub struct AccountService {
     store: Store,
     hasher: PasswordHasher,
     throttle: ThrottleSettings,
+    sessions: SessionPolicy,
+    refusals: std::sync::Arc<RefusalLog>,
 }
 
 /// Logs the real error and gives the UI the generic one.
@@ -59,11 +94,19 @@ pub(crate) fn internal(context: &str, e: impl std::fmt::Display) -> AppError {
 }
 
 impl AccountService {
-    pub fn new(store: Store, hasher: PasswordHasher, throttle: ThrottleSettings) -> Self {
+    pub fn new(
+        store: Store,
+        hasher: PasswordHasher,
+        throttle: ThrottleSettings,
+        sessions: SessionPolicy,
+        refusals: std::sync::Arc<RefusalLog>,
+    ) -> Self {
         Self {
             store,
             hasher,
             throttle,
+            sessions,
+            refusals,
         }
     }
 
@@ -88,21 +131,8 @@ impl AccountService {
         }))
     }
 
-    async fn fail(
-        &self,
-        keys: &[String],
-        reason: &str,
-        typed: &str,
-        ip: Option<IpAddr>,
-        now: i64,
-    ) -> AppError {
-        let mut lock: Option<i64> = None;
-        for (key, policy) in keys.iter().zip([self.throttle.account, self.throttle.ip]) {
-            match self.store.throttle_record_failure(key, &policy, now).await {
-                Ok(l) => lock = lock.max(l),
-                Err(e) => return internal("recording a failed sign-in", e),
-            }
-        }
+    /// A failed attempt: its count was reserved already; the reason goes to the audit log.
+    async fn fail(&self, reason: &str, typed: &str, ip: Option<IpAddr>, now: i64) -> AppError {
         let event = NewAuditEvent::new(
             Actor::Anonymous,
             "user.login",
@@ -111,7 +141,7 @@ impl AccountService {
             now,
         )
         .ip(ip)
-        .detail(serde_json::json!({ "email": typed, "reason": reason, "locked_until": lock }));
+        .detail(serde_json::json!({ "email": typed, "reason": reason }));
         if let Err(e) = self.store.append_audit(&event).await {
             return internal("auditing a failed sign-in", e);
         }
@@ -136,11 +166,20 @@ impl AuthService for AccountService {
         password: &str,
     ) -> Result<SessionUser, AppError> {
         let now = crate::now_ms();
-        // What was typed, normalised the way stored emails are, bounded so the key stays small.
-        let typed: String = email.trim().to_lowercase().chars().take(254).collect();
+        // What was typed, normalised the way stored emails are, without control characters (a NUL
+        // byte would make PostgreSQL refuse the key), bounded so the key stays small.
+        let typed: String = email
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(254)
+            .collect();
         let keys = throttle_keys(&typed, ctx.client_ip);
-        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        match self.store.throttle_locked_until(&key_refs, now).await {
+        let policies = [self.throttle.account, self.throttle.ip];
+        let reserve: Vec<(&str, ThrottlePolicy)> =
+            keys.iter().map(String::as_str).zip(policies).collect();
+        match self.store.throttle_reserve(&reserve, now).await {
             Ok(Some(until)) => {
                 let event = NewAuditEvent::new(
                     Actor::Anonymous,
@@ -151,33 +190,27 @@ impl AuthService for AccountService {
                 )
                 .ip(ctx.client_ip)
                 .detail(serde_json::json!({ "email": typed, "locked_until": until }));
-                self.store
-                    .append_audit(&event)
-                    .await
-                    .map_err(|e| internal("auditing a throttled sign-in", e))?;
+                let source = ctx
+                    .client_ip
+                    .map_or_else(|| "unknown address".to_owned(), |ip| ip.to_string());
+                self.refusals.record(event, &source).await;
                 let secs = ((until - now) as u64).div_ceil(1000).max(1);
                 return Err(AppError::Throttled {
                     retry_after_secs: secs,
                 });
             }
             Ok(None) => {}
-            Err(e) => return Err(internal("reading the sign-in throttle", e)),
+            Err(e) => return Err(internal("reserving a sign-in attempt", e)),
         }
 
         let Ok(email) = app::validate::email(email) else {
             return Err(self
-                .fail(&keys, "malformed email", &typed, ctx.client_ip, now)
+                .fail("malformed email", &typed, ctx.client_ip, now)
                 .await);
         };
         if password.is_empty() || password.len() > app::validate::PASSWORD_MAX_BYTES {
             return Err(self
-                .fail(
-                    &keys,
-                    "password empty or too long",
-                    &typed,
-                    ctx.client_ip,
-                    now,
-                )
+                .fail("password empty or too long", &typed, ctx.client_ip, now)
                 .await);
         }
         let found = self
@@ -198,18 +231,16 @@ impl AuthService for AccountService {
         let user = match (user, matched) {
             (None, _) => {
                 return Err(self
-                    .fail(&keys, "unknown account", &typed, ctx.client_ip, now)
+                    .fail("unknown account", &typed, ctx.client_ip, now)
                     .await)
             }
             (Some(_), false) => {
                 return Err(self
-                    .fail(&keys, "wrong password", &typed, ctx.client_ip, now)
+                    .fail("wrong password", &typed, ctx.client_ip, now)
                     .await)
             }
             (Some(u), true) if u.status != UserStatus::Active => {
-                return Err(self
-                    .fail(&keys, "user disabled", &typed, ctx.client_ip, now)
-                    .await)
+                return Err(self.fail("user disabled", &typed, ctx.client_ip, now).await)
             }
             (Some(u), true) => u,
         };
@@ -219,7 +250,7 @@ impl AuthService for AccountService {
             .map_err(|e| internal("loading the user's tenant", e))?
         else {
             return Err(self
-                .fail(&keys, "tenant suspended", &typed, ctx.client_ip, now)
+                .fail("tenant suspended", &typed, ctx.client_ip, now)
                 .await);
         };
 
@@ -228,14 +259,26 @@ impl AuthService for AccountService {
             .cycle_id()
             .await
             .map_err(|e| internal("rotating the session id", e))?;
-        ctx.session
-            .insert(SESSION_USER_ID, user.id.0)
-            .await
-            .map_err(|e| internal("writing the session", e))?;
+        for (key, value) in [
+            (SESSION_USER_ID, user.id.0),
+            (SESSION_SIGNED_IN_AT, now),
+            (SESSION_TOUCHED_AT, now),
+        ] {
+            ctx.session
+                .insert(key, value)
+                .await
+                .map_err(|e| internal("writing the session", e))?;
+        }
         self.store
             .throttle_clear(&keys[0])
             .await
             .map_err(|e| internal("clearing the sign-in throttle", e))?;
+        if let Some(ip_key) = keys.get(1) {
+            self.store
+                .throttle_release(ip_key, &self.throttle.ip)
+                .await
+                .map_err(|e| internal("releasing a sign-in attempt", e))?;
+        }
         self.store
             .record_login(user.id, now)
             .await
@@ -302,6 +345,24 @@ impl AuthService for AccountService {
             }
         };
         let Some(id) = user_id else { return Ok(None) };
+        let now = crate::now_ms();
+        let signed_in_at: Option<i64> = ctx.session.get(SESSION_SIGNED_IN_AT).await.ok().flatten();
+        // Past its absolute lifetime (or from before there was one): over, however active.
+        if signed_in_at.is_none_or(|at| now - at > self.sessions.max_ms) {
+            ctx.session
+                .flush()
+                .await
+                .map_err(|e| internal("ending an old session", e))?;
+            return Ok(None);
+        }
+        let touched_at: Option<i64> = ctx.session.get(SESSION_TOUCHED_AT).await.ok().flatten();
+        if touched_at.is_none_or(|at| now - at >= self.sessions.touch_every_ms()) {
+            // Changing the session makes the layer save it, which moves its idle expiry.
+            ctx.session
+                .insert(SESSION_TOUCHED_AT, now)
+                .await
+                .map_err(|e| internal("extending a session", e))?;
+        }
         let user = self
             .store
             .user(UserId(id))

@@ -2,6 +2,11 @@
 //! everything else: they survive restarts and are shared by every instance. The record is stored
 //! under SHA-256 of its id; the signed-in user's id is copied into a column so that disabling a
 //! user can end their sessions.
+//!
+//! The layer saves a session only when it changed (no `always_save`): a random cookie writes
+//! nothing, and `save` never inserts, so a deleted session stays deleted. Sign-in inserts
+//! (`create`); `AccountService` marks the session changed every few minutes of activity so that
+//! its idle expiry slides, and ends it at its absolute lifetime.
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
@@ -60,10 +65,17 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> SessionResult<()> {
         let (user_id, data) = encode(record)?;
-        self.store
-            .session_upsert(&key(&record.id), user_id, &data, expiry_ms(record))
+        // Only an existing record is updated: a session deleted meanwhile (signed out in another
+        // tab, the user disabled) is not brought back by a request that loaded it earlier.
+        let updated = self
+            .store
+            .session_update(&key(&record.id), user_id, &data, expiry_ms(record))
             .await
-            .map_err(backend)
+            .map_err(backend)?;
+        if !updated {
+            tracing::debug!("a session deleted meanwhile was not saved again");
+        }
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> SessionResult<Option<Record>> {

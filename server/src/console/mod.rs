@@ -7,6 +7,7 @@
 
 mod components;
 mod platform;
+mod public;
 mod team;
 
 use std::sync::Arc;
@@ -14,16 +15,14 @@ use std::sync::Arc;
 use app::dto::{
     AccountDetail, AccountKindLabel, AccountPage, AccountQuery, AccountRow, AccountStatus,
     ApiKeyView, AuthorizedAccount, CheckStep, ComponentChoice, ComponentForm, ComponentHealth,
-    ComponentView, CreatedApiKey, Dashboard, DoneOutcome, EventView, LinkState, LinkView, Menu,
-    MenuButton, NewLinkForm, NewUserForm, PermissionChange, PublicLink, ReadyLink, TokenHealth,
-    TokenView, UserView,
+    ComponentView, CreatedApiKey, Dashboard, EventView, LinkState, LinkView, Menu, MenuButton,
+    NewLinkForm, NewUserForm, PermissionChange, TokenHealth, TokenView, UserView,
 };
 use app::error::AppError;
 use app::model::SessionUser;
-use app::services::{AuthService, AuthorizePageService, ConsoleService, RequestCtx};
+use app::services::{AuthService, ConsoleService, RequestCtx};
 use async_trait::async_trait;
 use rand::distributions::{Alphanumeric, DistString};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use url::Url;
 
@@ -33,7 +32,7 @@ use crate::domain::{
     Actor, AuditEvent, AuthorizationLink, Authorizer, AuthorizerStatus, ComponentOwner,
     CredentialKind, LinkId, NewAuditEvent, Outcome, TenantId, UserId,
 };
-use crate::engine::{Engine, LinkOpening, RedirectOutcome};
+use crate::engine::Engine;
 use crate::store::{AccountFilter, LinkRecord, Store, TokenState};
 use crate::wechat::links::{AuthType, AuthorizationRequest};
 
@@ -66,6 +65,7 @@ pub struct Console {
     accounts: AccountService,
     hasher: PasswordHasher,
     urls: PublicUrls,
+    public_limits: Arc<public::PublicLimits>,
 }
 
 impl Console {
@@ -84,6 +84,7 @@ impl Console {
             accounts,
             hasher,
             urls,
+            public_limits: Arc::new(public::PublicLimits::default()),
         }
     }
 
@@ -333,13 +334,28 @@ impl ConsoleService for Console {
                 .await
                 .map_err(&err)?;
             let last_push_at = self.store.last_push_at(c.id).await.map_err(&err)?;
+            let shared = c.owner == ComponentOwner::Platform;
+            // A shared component's raw error is WeChat's text, which may name the platform's
+            // egress address: tenants see the errcode's documented meaning instead.
             let (last_error, last_error_at) = token
                 .as_ref()
                 .filter(|t| t.failure_count > 0)
-                .map(|t| (t.last_error.clone(), t.last_refreshed_at))
+                .map(|t| {
+                    let text = if shared {
+                        t.last_error_code.map(|code| {
+                            crate::wechat::errcode::meaning(code).map_or_else(
+                                || format!("WeChat refused the call: errcode {code}"),
+                                |m| format!("errcode {code}: {} / {}", m.en, m.zh),
+                            )
+                        })
+                    } else {
+                        t.last_error.clone()
+                    };
+                    (text, t.last_error_at)
+                })
                 .unwrap_or((None, None));
             components.push(ComponentHealth {
-                shared: c.owner == ComponentOwner::Platform,
+                shared,
                 appid: c.appid,
                 name: c.name,
                 ticket_age_ms: ticket.and_then(|t| t.issued_at).map(|at| now - at),
@@ -722,102 +738,6 @@ impl ConsoleService for Console {
 
     async fn check_component(&self, ctx: &RequestCtx, id: i64) -> Result<Vec<CheckStep>, AppError> {
         self.run_component_check(ctx, id).await
-    }
-}
-
-/// The public pages, on the same services.
-#[async_trait]
-impl AuthorizePageService for Console {
-    async fn open_link(&self, public_id: &str) -> Result<PublicLink, AppError> {
-        let now = crate::now_ms();
-        let opening = self
-            .engine
-            .open_link(public_id, now)
-            .await
-            .map_err(|e| internal("a link page could not be opened", e))?;
-        Ok(match opening {
-            LinkOpening::Unknown => PublicLink::Unknown,
-            LinkOpening::Expired => PublicLink::Expired,
-            LinkOpening::Revoked => PublicLink::Revoked,
-            LinkOpening::Unavailable => PublicLink::Unavailable,
-            LinkOpening::Ready {
-                link,
-                component_appid,
-                platform_name,
-                pre_auth_code,
-                expires_at,
-            } => {
-                let (pc_url, mobile_url) = authorization_urls(
-                    &self.urls,
-                    &link,
-                    &component_appid,
-                    pre_auth_code.expose_secret(),
-                );
-                let qr_svg =
-                    qr_svg(&mobile_url).map_err(|e| internal("a QR code could not be drawn", e))?;
-                let lifetime = expires_at - now;
-                // Renew well before the end: two minutes, or a fifth of a short lifetime.
-                let margin = (lifetime / 5).min(120_000);
-                PublicLink::Ready(ReadyLink {
-                    public_id: link.public_id,
-                    platform_name,
-                    auth_type: link.auth_type,
-                    pc_url,
-                    mobile_url,
-                    qr_svg,
-                    code_expires_at: expires_at,
-                    renew_at: (expires_at - margin).max(now + 5_000),
-                    server_now: now,
-                })
-            }
-        })
-    }
-
-    async fn link_landed(
-        &self,
-        public_id: &str,
-        since: i64,
-    ) -> Result<Option<AuthorizedAccount>, AppError> {
-        let err = store_error("a link's status could not be read");
-        if public_id.is_empty() || public_id.len() > 64 {
-            return Ok(None);
-        }
-        let Some(link) = self
-            .store
-            .link_by_public_id(public_id)
-            .await
-            .map_err(&err)?
-        else {
-            return Ok(None);
-        };
-        Ok(self
-            .store
-            .latest_authorization_through_link(link.id, since)
-            .await
-            .map_err(&err)?
-            .map(|a| authorized_account(&a)))
-    }
-
-    async fn complete(
-        &self,
-        public_id: &str,
-        auth_code: Option<&str>,
-    ) -> Result<DoneOutcome, AppError> {
-        let outcome = self
-            .engine
-            .complete_redirect(public_id, auth_code, std::time::Duration::from_secs(8))
-            .await
-            .map_err(|e| internal("an authorization redirect could not be completed", e))?;
-        Ok(match outcome {
-            RedirectOutcome::Authorized(a) => DoneOutcome::Authorized(authorized_account(&a)),
-            RedirectOutcome::Pending => DoneOutcome::Pending,
-            RedirectOutcome::Failed(reason) => {
-                tracing::info!(reason = %reason, "an authorization redirect's code was refused");
-                DoneOutcome::Failed
-            }
-            RedirectOutcome::MissingCode => DoneOutcome::MissingCode,
-            RedirectOutcome::UnknownLink => DoneOutcome::UnknownLink,
-        })
     }
 }
 

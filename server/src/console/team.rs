@@ -186,20 +186,37 @@ impl Console {
         let (me, tenant) = self.tenant_admin(ctx).await?;
         let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
         let err = store_error("a user could not be created");
-        if self
-            .store
-            .user_for_login(&email)
-            .await
-            .map_err(&err)?
-            .is_some()
-        {
+        let now = crate::now_ms();
+        if let Some((existing, _)) = self.store.user_for_login(&email).await.map_err(&err)? {
+            if existing.tenant_id == Some(tenant) {
+                return Err(AppError::invalid_bilingual(
+                    "email",
+                    "this person is already in your team",
+                    "该成员已在你的团队中",
+                ));
+            }
+            // Someone else's user (another tenant's, or platform staff): the answer must not tell
+            // whose, or even that it exists there. Staff can see the attempt in the audit log.
+            let audit = NewAuditEvent::new(
+                user_actor(&me),
+                "user.create_refused",
+                Outcome::Denied,
+                format!(
+                    "{} tried to add an email that is in use outside the tenant",
+                    me.email
+                ),
+                now,
+            )
+            // Staff only: the tenant's own log must not say it either.
+            .ip(ctx.client_ip)
+            .detail(serde_json::json!({ "email": email, "tenant_id": tenant.0 }));
+            self.store.append_audit(&audit).await.map_err(&err)?;
             return Err(AppError::invalid_bilingual(
                 "email",
-                "a user with this email already exists",
-                "该邮箱已被使用",
+                "this email cannot be used for a new user here; ask the person for another address, or ask platform staff",
+                "该邮箱无法在此添加新用户；请换一个邮箱，或联系平台管理员",
             ));
         }
-        let now = crate::now_ms();
         let audit = NewAuditEvent::new(
             user_actor(&me),
             "user.created",

@@ -10,12 +10,42 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{backoff_ms, refresh_point, Engine, EngineError};
+use super::{backoff_ms, refresh_point, ComponentEntry, Engine, EngineError};
 use crate::domain::{Actor, LinkId, NewAuditEvent, Outcome, TenantId};
 use crate::secrets::fingerprint;
+use crate::store::failpoints::FailPoint;
 use crate::store::{
     AuthorizerProfileUpdate, ClaimedJob, IssuedCredential, JobOutcome, NewAuthorization, NewJob,
 };
+
+/// WeChat's answer about an authorization, as kept (sealed) on the job row.
+// No Debug: it holds tokens.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct ExchangeAnswer {
+    authorizer_appid: String,
+    access_token: Option<String>,
+    expires_in: Option<i64>,
+    refresh_token: Option<String>,
+    func_ids: Vec<i64>,
+    /// When the request that produced it was sent (ms): lifetimes count from here.
+    requested_at: i64,
+    /// From `api_get_authorizer_info` after the code was found spent, not from the exchange.
+    recovered: bool,
+}
+
+impl ExchangeAnswer {
+    fn from_info(info: crate::wechat::api::AuthorizationInfo, requested_at: i64) -> Self {
+        Self {
+            authorizer_appid: info.authorizer_appid,
+            access_token: info.access_token.map(|t| t.into_inner()),
+            expires_in: info.expires_in,
+            refresh_token: info.refresh_token.map(|t| t.into_inner()),
+            func_ids: info.func_info.iter().map(|f| f.id).collect(),
+            requested_at,
+            recovered: false,
+        }
+    }
+}
 use crate::wechat::api::WechatError;
 use crate::wechat::errcode::ErrcodeClass;
 
@@ -125,6 +155,7 @@ impl Engine {
         if let Err(e) = finished {
             tracing::warn!(error = %e, "could not record a job's outcome");
         }
+        self.job_finished.notify_waiters();
     }
 
     /// Maps a WeChat failure to a retry decision; a refused component token is refreshed first.
@@ -144,6 +175,7 @@ impl Engine {
                             "",
                             &token.fingerprint(),
                             now,
+                            None,
                         )
                         .await;
                     self.wake_refresh.notify_one();
@@ -160,6 +192,10 @@ impl Engine {
         }
     }
 
+    /// Turns an authorization code into a stored account. WeChat's answer is kept on the job row
+    /// before anything else can fail; a retry starts from it. A code that an earlier attempt spent
+    /// without keeping the answer, or that someone else spent, is recovered from
+    /// `api_get_authorizer_info` (which carries the refresh token), so the account is never lost.
     async fn exchange_code(&self, job: &ClaimedJob) -> Result<(), JobError> {
         let component_id = job
             .component_id
@@ -168,47 +204,16 @@ impl Engine {
             .component_by_id(component_id)
             .await?
             .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
+        let answer = match self.store.open_job_result(job)? {
+            Some(saved) => serde_json::from_str::<ExchangeAnswer>(saved.expose_secret())
+                .map_err(|_| JobError::Fatal("the stored answer is unreadable".into()))?,
+            None => self.obtain_answer(job, &entry).await?,
+        };
         let now = crate::now_ms();
-        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
-            return Err(JobError::Retry("no component token yet".into(), 2_000));
-        };
-        let code = self
-            .store
-            .open_job_secret(job)?
-            .ok_or_else(|| JobError::Fatal("the job lost its authorization code".into()))?;
-        let info = match self
-            .client
-            .query_auth(
-                component_token.value.expose_secret(),
-                &entry.component.appid,
-                code.expose_secret(),
-            )
-            .await
-        {
-            Ok(info) => info,
-            Err(err) => {
-                let decision = self.wechat_job_error(job, err.clone()).await;
-                if let JobError::Fatal(_) = decision {
-                    let audit = NewAuditEvent::new(
-                        Actor::System,
-                        "authorization.exchange_failed",
-                        Outcome::Failed,
-                        format!("could not exchange an authorization code: {err}"),
-                        now,
-                    )
-                    .tenant(job.tenant_id)
-                    .component(component_id)
-                    .detail(
-                        json!({ "errcode": err.errcode(), "source": job.payload.get("source") }),
-                    );
-                    let _ = self.store.append_audit(&audit).await;
-                }
-                return Err(decision);
-            }
-        };
-        // Whose account is it? The link the code came through, else the pre_auth_code's link,
-        // else the component's owner. A shared component's account with none of these cannot be
-        // attributed and is held for staff.
+        // Whose account is it? The link the code came through, else the pre_auth_code's link, else
+        // the tenant that already holds the account (the owner changed its permissions in WeChat's
+        // own pages), else the component's owner. A shared component's new account with none of
+        // these cannot be attributed and is held for staff.
         let payload_link = job
             .payload
             .get("link_id")
@@ -224,11 +229,18 @@ impl Engine {
                 }
             }
         }
+        if tenant.is_none() {
+            tenant = self
+                .store
+                .authorizer_of_component(component_id, &answer.authorizer_appid)
+                .await?
+                .map(|a| a.tenant_id);
+        }
         let tenant = tenant.or(entry.component.owner.tenant_id());
         let Some(tenant) = tenant else {
             let message = format!(
                 "{} authorized the shared component {} but no authorization link names it",
-                info.authorizer_appid, entry.component.appid
+                answer.authorizer_appid, entry.component.appid
             );
             self.store
                 .raise_alert(
@@ -242,22 +254,20 @@ impl Engine {
                 .await?;
             return Err(JobError::Fatal(message));
         };
-        let func_ids: Vec<i64> = info.func_info.iter().map(|f| f.id).collect();
-        let access_value = info
-            .access_token
+        let access_value = answer.access_token.clone().map(SecretString::from);
+        let refresh_value = answer.refresh_token.clone().map(SecretString::from);
+        let lifetime = answer.expires_in.unwrap_or(7200);
+        // A token from an answer kept across a crash may be near its end: then the engine fetches
+        // a fresh one instead.
+        let access = access_value
             .as_ref()
-            .map(|t| SecretString::from(t.expose().to_owned()));
-        let refresh_value = info
-            .refresh_token
-            .as_ref()
-            .map(|t| SecretString::from(t.expose().to_owned()));
-        let lifetime = info.expires_in.unwrap_or(7200);
-        let access = access_value.as_ref().map(|value| IssuedCredential {
-            value,
-            issued_at: now,
-            expires_at: now + lifetime * 1000,
-            refresh_at: refresh_point(now, lifetime),
-        });
+            .map(|value| IssuedCredential {
+                value,
+                issued_at: answer.requested_at,
+                expires_at: answer.requested_at + lifetime * 1000,
+                refresh_at: refresh_point(answer.requested_at, lifetime).max(now),
+            })
+            .filter(|a| a.expires_at - now > (lifetime * 1000 / 2).min(60_000));
         let source = job
             .payload
             .get("source")
@@ -268,38 +278,78 @@ impl Engine {
         } else {
             Actor::Wechat
         };
+        // WeChat's time for the event where the push gave it; a redirect arrives moments after the
+        // owner confirmed, so the job's creation stands in for it, in whole seconds like WeChat's
+        // CreateTime (events within one second apply in the order they arrive).
+        let event_at = job
+            .payload
+            .get("event_at")
+            .and_then(Value::as_i64)
+            .unwrap_or(job.created_at - job.created_at.rem_euclid(1000));
+        let func_ids = &answer.func_ids;
         let audit = NewAuditEvent::new(
-            actor,
+            actor.clone(),
             "authorizer.authorized",
             Outcome::Ok,
             format!(
-                "{} authorized {} with permission sets {:?}",
-                info.authorizer_appid, entry.component.appid, func_ids
+                "{} authorized {} with permission sets {:?}{}",
+                answer.authorizer_appid,
+                entry.component.appid,
+                func_ids,
+                if answer.recovered {
+                    " (recovered from api_get_authorizer_info)"
+                } else {
+                    ""
+                }
             ),
             now,
         )
         .tenant(Some(tenant))
         .component(component_id)
-        .authorizer(&info.authorizer_appid)
-        .detail(json!({ "permissions": func_ids, "source": source, "link_id": link.map(|l| l.0) }));
+        .authorizer(&answer.authorizer_appid)
+        .detail(json!({
+            "permissions": func_ids,
+            "source": source,
+            "link_id": link.map(|l| l.0),
+            "recovered": answer.recovered,
+        }));
         let recorded = self
             .store
             .record_authorization(
                 &NewAuthorization {
                     tenant,
                     component: component_id,
-                    appid: &info.authorizer_appid,
-                    func_ids: &func_ids,
+                    appid: &answer.authorizer_appid,
+                    func_ids,
                     link,
                     source,
                     access,
                     refresh: refresh_value.as_ref(),
+                    event_at,
                 },
                 &audit,
                 now,
             )
             .await?;
-        tracing::info!(authorizer = %info.authorizer_appid, change = recorded.change, "authorization recorded");
+        if recorded.change == "superseded" {
+            let audit = NewAuditEvent::new(
+                actor,
+                "authorization.superseded",
+                Outcome::Ok,
+                format!(
+                    "an authorization of {} was not applied: a later change (a revocation or a newer authorization) was applied already",
+                    answer.authorizer_appid
+                ),
+                now,
+            )
+            .tenant(Some(tenant))
+            .component(component_id)
+            .authorizer(&answer.authorizer_appid)
+            .detail(json!({ "event_at": event_at, "source": source }));
+            self.store.append_audit(&audit).await?;
+            return Ok(());
+        }
+        tracing::info!(authorizer = %answer.authorizer_appid, change = recorded.change, "authorization recorded");
         // WeChat accepts a pre_auth_code once; the link page must not offer it again.
         if let Some(fp) = job.payload.get("pre_auth_code_fp").and_then(Value::as_str) {
             self.store
@@ -308,12 +358,15 @@ impl Engine {
         }
         self.cache.sync(&self.store).await?;
         for kind in [FETCH_INFO, FETCH_MENU] {
-            let key = format!("{kind}:{}:{}:{now}", component_id.0, info.authorizer_appid);
+            let key = format!(
+                "{kind}:{}:{}:{now}",
+                component_id.0, answer.authorizer_appid
+            );
             let follow_up = NewJob {
                 kind,
                 tenant: Some(tenant),
                 component: Some(component_id),
-                payload: json!({ "authorizer_appid": info.authorizer_appid }),
+                payload: json!({ "authorizer_appid": answer.authorizer_appid }),
                 secret: None,
                 dedupe_key: &key,
                 run_at: now,
@@ -323,6 +376,176 @@ impl Engine {
         }
         self.wake_jobs.notify_one();
         Ok(())
+    }
+
+    /// WeChat's answer for a job that has none stored: the exchange itself, or a recovery when the
+    /// code is spent already.
+    async fn obtain_answer(
+        &self,
+        job: &ClaimedJob,
+        entry: &ComponentEntry,
+    ) -> Result<ExchangeAnswer, JobError> {
+        let component_id = entry.component.id;
+        let now = crate::now_ms();
+        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
+            return Err(JobError::Retry("no component token yet".into(), 2_000));
+        };
+        let named = job
+            .payload
+            .get("authorizer_appid")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if job.wechat_called_at.is_some() {
+            // An earlier attempt sent the code and did not keep the answer (it died, or storage
+            // failed): the code is spent. Never send it again.
+            return self
+                .recover_authorization(job, entry, &component_token, named)
+                .await;
+        }
+        let code = self
+            .store
+            .open_job_secret(job)?
+            .ok_or_else(|| JobError::Fatal("the job lost its authorization code".into()))?;
+        self.store.mark_job_called_wechat(job, now).await?;
+        let requested_at = crate::now_ms();
+        match self
+            .client
+            .query_auth(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                code.expose_secret(),
+            )
+            .await
+        {
+            Ok(info) => {
+                self.store
+                    .fail_points()
+                    .check(FailPoint::ExchangeAnswered)?;
+                let answer = ExchangeAnswer::from_info(info, requested_at);
+                self.keep_answer(job, &answer).await;
+                Ok(answer)
+            }
+            // Spent by someone else (another system on the same component): WeChat still knows
+            // the account, and the push named it.
+            Err(err) if err.errcode() == Some(61009) && named.is_some() => {
+                self.recover_authorization(job, entry, &component_token, named)
+                    .await
+            }
+            Err(err) => {
+                let decision = self.wechat_job_error(job, err.clone()).await;
+                if let JobError::Fatal(_) = decision {
+                    let audit = NewAuditEvent::new(
+                        Actor::System,
+                        "authorization.exchange_failed",
+                        Outcome::Failed,
+                        format!(
+                            "could not exchange an authorization code: {}",
+                            err.describe()
+                        ),
+                        now,
+                    )
+                    .tenant(job.tenant_id)
+                    .component(component_id)
+                    .detail(
+                        json!({ "errcode": err.errcode(), "source": job.payload.get("source") }),
+                    );
+                    let _ = self.store.append_audit(&audit).await;
+                }
+                Err(decision)
+            }
+        }
+    }
+
+    /// The authorization behind a spent code, from `api_get_authorizer_info`: the account's current
+    /// refresh token and permission sets. Only the push names the account; a redirect's job waits
+    /// for it (the push adds the appid to this job when it arrives).
+    async fn recover_authorization(
+        &self,
+        job: &ClaimedJob,
+        entry: &ComponentEntry,
+        component_token: &super::CachedToken,
+        named: Option<String>,
+    ) -> Result<ExchangeAnswer, JobError> {
+        let Some(appid) = named else {
+            return Err(JobError::Retry(
+                "the code was spent and its answer lost; waiting for WeChat's push to name the account".into(),
+                15_000,
+            ));
+        };
+        let requested_at = crate::now_ms();
+        let details = match self
+            .client
+            .get_authorizer_info(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                &appid,
+            )
+            .await
+        {
+            Ok(d) => d,
+            Err(err) => return Err(self.wechat_job_error(job, err).await),
+        };
+        let authorization = details.authorization;
+        if authorization.authorizer_appid != appid {
+            return Err(JobError::Fatal(format!(
+                "api_get_authorizer_info answered for {} instead of {appid}",
+                authorization.authorizer_appid
+            )));
+        }
+        let Some(refresh) = authorization.refresh_token else {
+            return Err(JobError::Fatal(format!(
+                "WeChat holds no refresh token for {appid}; its owner must authorize again"
+            )));
+        };
+        let answer = ExchangeAnswer {
+            authorizer_appid: appid,
+            access_token: None,
+            expires_in: None,
+            refresh_token: Some(refresh.into_inner()),
+            func_ids: authorization.func_info.iter().map(|f| f.id).collect(),
+            requested_at,
+            recovered: true,
+        };
+        self.keep_answer(job, &answer).await;
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            "authorization.recovered",
+            Outcome::Ok,
+            format!(
+                "the authorization code of {} was already spent; its refresh token was recovered from api_get_authorizer_info",
+                answer.authorizer_appid
+            ),
+            crate::now_ms(),
+        )
+        .tenant(job.tenant_id)
+        .component(entry.component.id)
+        .authorizer(&answer.authorizer_appid);
+        self.store.append_audit(&audit).await?;
+        Ok(answer)
+    }
+
+    /// Stores WeChat's answer on the job row, trying a few times: it is the only copy of a refresh
+    /// token until the account is recorded. If storage stays down, the answer still goes on to be
+    /// recorded from memory, and a later attempt recovers it from WeChat.
+    async fn keep_answer(&self, job: &ClaimedJob, answer: &ExchangeAnswer) {
+        let Ok(text) = serde_json::to_string(answer) else {
+            return;
+        };
+        let text = SecretString::from(text);
+        let mut delay = Duration::from_millis(100);
+        for attempt in 1..=5 {
+            match self.store.save_job_result(job, &text).await {
+                Ok(()) => return,
+                Err(e) if attempt == 5 => {
+                    tracing::error!(error = %e, authorizer = %answer.authorizer_appid, "could not keep WeChat's answer to an exchange");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "keeping WeChat's answer to an exchange failed; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
     }
 
     /// Queues a fresh fetch of an account's menu (the console's "refresh" button).
@@ -451,21 +674,32 @@ impl Engine {
     }
 
     /// Waits (bounded) until the exchange queued under `key` has finished; for the redirect page.
+    /// Woken when a job finishes on this instance; a job another instance finishes is seen by a
+    /// slow re-read.
     pub async fn wait_for_exchange(
         &self,
         key: &str,
         deadline: Duration,
     ) -> Option<crate::store::JobState> {
-        let start = tokio::time::Instant::now();
+        let until = tokio::time::Instant::now() + deadline;
         loop {
-            match self.store.job_state(key).await {
-                Ok(Some(state)) if state.status == "done" || state.status == "dead" => {
-                    return Some(state)
+            let finished = self.job_finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            let state = self.store.job_state(key).await.ok().flatten();
+            if let Some(s) = &state {
+                if s.status == "done" || s.status == "dead" {
+                    return state;
                 }
-                Ok(state) if start.elapsed() >= deadline => return state,
-                Err(_) if start.elapsed() >= deadline => return None,
-                _ => tokio::time::sleep(Duration::from_millis(25)).await,
             }
+            if tokio::time::Instant::now() >= until {
+                return state;
+            }
+            let _ = tokio::time::timeout_at(
+                until.min(tokio::time::Instant::now() + Duration::from_millis(500)),
+                finished,
+            )
+            .await;
         }
     }
 }

@@ -30,7 +30,7 @@ pub enum LinkOpening {
 
 impl Engine {
     pub async fn open_link(&self, public_id: &str, now: i64) -> Result<LinkOpening, EngineError> {
-        if public_id.is_empty() || public_id.len() > 64 {
+        if !super::plausible_public_id(public_id) {
             return Ok(LinkOpening::Unknown);
         }
         let Some(link) = self.store.link_by_public_id(public_id).await? else {

@@ -17,6 +17,7 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     pub refreshes: Family<Labels, Counter>,
     pub failures: Family<Labels, Counter>,
+    pub refresh_outcomes: Family<Labels, Counter>,
     pub pushes: Family<Labels, Counter>,
     pub ticket_age_seconds: Family<Labels, Gauge>,
     pub token_ttl_seconds: Family<Labels, Gauge>,
@@ -36,6 +37,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("wxhub");
         let refreshes = Family::<Labels, Counter>::default();
         let failures = Family::<Labels, Counter>::default();
+        let refresh_outcomes = Family::<Labels, Counter>::default();
         let pushes = Family::<Labels, Counter>::default();
         let ticket_age_seconds = Family::<Labels, Gauge>::default();
         let token_ttl_seconds = Family::<Labels, Gauge>::default();
@@ -51,6 +53,11 @@ impl Default for Metrics {
             "refresh_failures",
             "Failed refreshes, by kind and errcode (or timeout, transport, http_N)",
             failures.clone(),
+        );
+        registry.register(
+            "refresh_outcomes",
+            "How each claimed refresh ended: refreshed, postponed, no_component_token, failed, authorization_lost, internal, lease_lost",
+            refresh_outcomes.clone(),
         );
         registry.register(
             "pushes",
@@ -82,6 +89,7 @@ impl Default for Metrics {
             registry: Mutex::new(registry),
             refreshes,
             failures,
+            refresh_outcomes,
             pushes,
             ticket_age_seconds,
             token_ttl_seconds,
@@ -100,6 +108,13 @@ pub fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 impl Metrics {
+    /// How many claimed refreshes ended with `outcome` (tests and the soak harness read this).
+    pub fn refresh_outcome_count(&self, outcome: &str) -> u64 {
+        self.refresh_outcomes
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .get()
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());

@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 pub use cache::{CacheKey, CachedToken, TokenCache};
 pub use links::LinkOpening;
 pub use metrics::Metrics;
-pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
+pub use notify::{plausible_public_id, NotifyError, NotifyQuery, RedirectOutcome};
 
 use crate::domain::{Component, ComponentId, ComponentSecrets, CredentialKind};
 use crate::store::{Store, StoreError};
@@ -59,6 +59,14 @@ pub struct EngineSettings {
     pub ticket_stale_after: Duration,
     pub health_interval: Duration,
     pub cache_sync_interval: Duration,
+    /// A push whose CreateTime is older than this is refused (replays of pruned pushes).
+    pub push_max_age: Duration,
+    /// Refusals of one kind from one source are audited once per this window, then counted.
+    pub refusal_window: Duration,
+    /// A reported rejection forces a refresh of one account at most this often...
+    pub forced_refresh_interval: Duration,
+    /// ...and each tenant at most this many times per hour.
+    pub forced_refreshes_per_hour: u32,
 }
 
 impl Default for EngineSettings {
@@ -73,6 +81,10 @@ impl Default for EngineSettings {
             ticket_stale_after: Duration::from_secs(20 * 60),
             health_interval: Duration::from_secs(30),
             cache_sync_interval: Duration::from_secs(1),
+            push_max_age: Duration::from_secs(1800),
+            refusal_window: Duration::from_secs(60),
+            forced_refresh_interval: Duration::from_secs(30),
+            forced_refreshes_per_hour: 600,
         }
     }
 }
@@ -91,6 +103,9 @@ impl EngineSettings {
                 .max(Duration::from_secs(5)),
             // Look often enough to notice staleness within a quarter of the period.
             health_interval: (stale / 4).clamp(Duration::from_millis(250), Duration::from_secs(30)),
+            push_max_age: Duration::from_secs(settings.push_max_age_seconds),
+            forced_refresh_interval: Duration::from_secs(settings.forced_refresh_interval_seconds),
+            forced_refreshes_per_hour: settings.forced_refreshes_per_hour,
             ..Self::default()
         }
     }
@@ -105,6 +120,19 @@ pub fn instance_name() -> String {
         .unwrap_or_else(|| "wxhub".into());
     let tag: u16 = rand::thread_rng().gen();
     format!("{host}-{}-{tag:04x}", std::process::id())
+}
+
+/// What a report of a rejected token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    /// The token was current: it is being refreshed now.
+    Refreshing,
+    /// The token was already replaced (or there is none): nothing to do.
+    NotCurrent,
+    /// A refresh is under way already, or one ran within the interval: nothing more to do.
+    AlreadyHandled,
+    /// The tenant has used its forced refreshes for now.
+    OverBudget { retry_after_s: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,13 +167,28 @@ pub struct Engine {
     pub cache: TokenCache,
     pub metrics: Metrics,
     pub settings: EngineSettings,
+    /// Audit events of refusals (forged pushes, refused redirects, locked sign-ins), bounded.
+    pub refusals: Arc<crate::refusals::RefusalLog>,
     components: ComponentDirectory,
     wake_jobs: Notify,
     wake_refresh: Notify,
+    /// Told whenever a job ends on this instance (the redirect page waits on it).
+    job_finished: Notify,
     global: Arc<Semaphore>,
     per_component: Mutex<HashMap<ComponentId, Arc<Semaphore>>>,
     start_push_requested: Mutex<HashMap<ComponentId, i64>>,
+    /// Components whose authorizers are held for want of a component token (released when it
+    /// comes).
+    held_components: Mutex<std::collections::HashSet<ComponentId>>,
+    /// The newest ticket's time per component appid, for the ticket-age gauge.
+    ticket_issued_at: Mutex<HashMap<String, i64>>,
+    /// Forced refreshes left per tenant (see [`Engine::token_rejected`]).
+    forced_budget: governor::DefaultKeyedRateLimiter<i64>,
+    /// The latest scan of each component's authorizer list, shared by concurrent recoveries.
+    list_scans: Mutex<HashMap<ComponentId, Arc<tokio::sync::Mutex<Option<ListScan>>>>>,
 }
+
+type ListScan = (tokio::time::Instant, Arc<HashMap<String, String>>);
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,7 +221,15 @@ pub fn backoff_ms(failures: i64) -> i64 {
 
 impl Engine {
     pub fn new(store: Store, client: WechatClient, settings: EngineSettings) -> Arc<Self> {
+        let forced_budget = governor::RateLimiter::keyed(governor::Quota::per_hour(
+            std::num::NonZeroU32::new(settings.forced_refreshes_per_hour)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        ));
         Arc::new(Self {
+            refusals: Arc::new(crate::refusals::RefusalLog::new(
+                store.clone(),
+                settings.refusal_window,
+            )),
             store,
             client,
             cache: TokenCache::default(),
@@ -188,8 +239,13 @@ impl Engine {
             components: ComponentDirectory::default(),
             wake_jobs: Notify::new(),
             wake_refresh: Notify::new(),
+            job_finished: Notify::new(),
             per_component: Mutex::new(HashMap::new()),
             start_push_requested: Mutex::new(HashMap::new()),
+            list_scans: Mutex::new(HashMap::new()),
+            ticket_issued_at: Mutex::new(HashMap::new()),
+            held_components: Mutex::new(std::collections::HashSet::new()),
+            forced_budget,
         })
     }
 
@@ -204,6 +260,7 @@ impl Engine {
         tracker.spawn(self.clone().refresh_loop(tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().job_loop(tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().health_loop(shutdown.clone()));
+        tracker.spawn(self.refusals.clone().flush_loop(shutdown.clone()));
         tracker.spawn(self.clone().cache_loop(shutdown));
         Ok(())
     }
@@ -312,20 +369,24 @@ impl Engine {
     /// A tenant's system says WeChat refused `presented` as the account's access token. If it is
     /// still the current token, the credential becomes due now; a report about a token that was
     /// already replaced, or a second report while the refresh is under way, changes nothing (no
-    /// stampede). True when this report started a refresh.
+    /// stampede). A forced refresh costs the component's WeChat quota, which on a shared component
+    /// is every tenant's, so it is rationed: at most one per account per
+    /// `forced_refresh_interval` (across instances: the rule is in the database), and at most
+    /// `forced_refreshes_per_hour` per tenant (per instance).
     pub async fn token_rejected(
         &self,
         component: ComponentId,
+        tenant: crate::domain::TenantId,
         appid: &str,
         presented: &str,
         now: i64,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<Rejected, EngineError> {
         use subtle::ConstantTimeEq;
         let Some(current) =
             self.cache
                 .get(component, CredentialKind::AuthorizerAccessToken, appid, 0)
         else {
-            return Ok(false);
+            return Ok(Rejected::NotCurrent);
         };
         let same: bool = current
             .value
@@ -334,7 +395,32 @@ impl Engine {
             .ct_eq(presented.as_bytes())
             .into();
         if !same {
-            return Ok(false);
+            return Ok(Rejected::NotCurrent);
+        }
+        let forced_before = now - self.settings.forced_refresh_interval.as_millis() as i64;
+        let fingerprint = current.fingerprint();
+        // Only a report that would force a refresh spends the tenant's budget.
+        if !self
+            .store
+            .may_force_refresh(
+                component,
+                CredentialKind::AuthorizerAccessToken,
+                appid,
+                &fingerprint,
+                now,
+                forced_before,
+            )
+            .await?
+        {
+            return Ok(Rejected::AlreadyHandled);
+        }
+        if let Err(not_until) = self.forced_budget.check_key(&tenant.0) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Ok(Rejected::OverBudget {
+                retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
         }
         let forced = self
             .store
@@ -342,14 +428,17 @@ impl Engine {
                 component,
                 CredentialKind::AuthorizerAccessToken,
                 appid,
-                &current.fingerprint(),
+                &fingerprint,
                 now,
+                Some(forced_before),
             )
             .await?;
         if forced {
             self.wake_refresh.notify_one();
+            Ok(Rejected::Refreshing)
+        } else {
+            Ok(Rejected::AlreadyHandled)
         }
-        Ok(forced)
     }
 
     /// The account's JS-SDK ticket. The first request for an account starts keeping one (from
@@ -442,6 +531,9 @@ impl Engine {
             if let Err(e) = self.check_tickets().await {
                 tracing::warn!(error = %e, "ticket health check failed");
             }
+            if let Err(e) = self.update_stored_gauges().await {
+                tracing::warn!(error = %e, "metrics gauges could not be updated");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(self.settings.health_interval) => {}
@@ -449,8 +541,9 @@ impl Engine {
         }
     }
 
-    /// Refreshes the state gauges (called by `/metrics` before rendering).
-    pub async fn update_gauges(&self) -> Result<(), EngineError> {
+    /// Refreshes the gauges that need the database (two counts). Run by the health loop, never by
+    /// `/metrics`: a scrape costs the database nothing.
+    pub async fn update_stored_gauges(&self) -> Result<(), EngineError> {
         let now = crate::now_ms();
         self.metrics
             .queue_depth
@@ -458,6 +551,13 @@ impl Engine {
         self.metrics
             .due_credentials
             .set(self.store.due_credentials(now).await?);
+        Ok(())
+    }
+
+    /// Sets the gauges that memory knows (ticket ages, cached tokens and their time left); called
+    /// by `/metrics` just before rendering.
+    pub fn update_memory_gauges(&self) {
+        let now = crate::now_ms();
         self.metrics.cached_tokens.set(self.cache.len() as i64);
         for (kind, ttl) in self.cache.min_ttl_by_kind(now) {
             self.metrics
@@ -465,14 +565,24 @@ impl Engine {
                 .get_or_create(&metrics::labels(&[("kind", kind.as_str())]))
                 .set(ttl / 1000);
         }
-        for c in self.store.list_all_components().await? {
-            if let Some((_, issued_at)) = self.store.latest_ticket(c.id).await? {
-                self.metrics
-                    .ticket_age_seconds
-                    .get_or_create(&metrics::labels(&[("component", &c.appid)]))
-                    .set((now - issued_at) / 1000);
-            }
+        let tickets: Vec<(String, i64)> = unpoison(self.ticket_issued_at.lock())
+            .iter()
+            .map(|(appid, at)| (appid.clone(), *at))
+            .collect();
+        for (appid, at) in tickets {
+            self.metrics
+                .ticket_age_seconds
+                .get_or_create(&metrics::labels(&[("component", &appid)]))
+                .set((now - at) / 1000);
         }
-        Ok(())
+    }
+
+    /// Remembers the newest ticket's time of a component (for the ticket-age gauge).
+    pub(crate) fn note_ticket(&self, component_appid: &str, issued_at: i64) {
+        let mut tickets = unpoison(self.ticket_issued_at.lock());
+        let entry = tickets
+            .entry(component_appid.to_owned())
+            .or_insert(issued_at);
+        *entry = (*entry).max(issued_at);
     }
 }

@@ -2,9 +2,14 @@
 //!
 //! A push is checked in the order that costs an attacker the most and us the least: the component
 //! must exist, the signature over the raw `<Encrypt>` text must match, the plaintext must name our
-//! appid, and the XML must parse. Only then is anything stored, in one transaction that also
-//! de-duplicates WeChat's retries; slow work goes to the job queue and the caller answers
-//! `success` at once.
+//! appid, the XML must parse, and its `CreateTime` must be recent. Only then is anything stored, in
+//! one transaction that also de-duplicates WeChat's retries; slow work goes to the job queue and
+//! the caller answers `success` at once.
+//!
+//! The time window is what keeps replays out once old de-duplication rows are pruned, and what
+//! keeps a signer (a tenant knows its own component's keys) from pinning "the newest event" of an
+//! account or a ticket far in the future. Refusals are audited through the `RefusalLog` (bounded),
+//! and metric labels take a fixed set of values, so signed garbage cannot grow either.
 
 use std::time::Duration;
 
@@ -46,6 +51,8 @@ pub enum NotifyError {
     Malformed(String),
     #[error("the message is for another component")]
     WrongAppId,
+    #[error("the message's CreateTime is outside the accepted window")]
+    OutOfWindow,
     #[error(transparent)]
     Internal(#[from] EngineError),
 }
@@ -61,6 +68,7 @@ impl NotifyError {
             NotifyError::Decrypt(_) => "bad_ciphertext",
             NotifyError::Malformed(_) => "bad_xml",
             NotifyError::WrongAppId => "wrong_appid",
+            NotifyError::OutOfWindow => "out_of_window",
             NotifyError::Internal(_) => "internal",
         }
     }
@@ -76,6 +84,8 @@ pub enum RedirectOutcome {
     /// Still being exchanged (WeChat is slow); it will appear shortly.
     Pending,
     Failed(String),
+    LinkRevoked,
+    LinkExpired,
 }
 
 impl Engine {
@@ -90,13 +100,13 @@ impl Engine {
         let result = self.accept_notify_inner(component_appid, query, body).await;
         let now = crate::now_ms();
         let (info_type, outcome) = match &result {
-            Ok((info_type, PushOutcome::Accepted)) => (info_type.clone(), "accepted"),
-            Ok((info_type, PushOutcome::Duplicate)) => (info_type.clone(), "duplicate"),
-            Err(e) => ("rejected".to_owned(), e.code()),
+            Ok((info_type, PushOutcome::Accepted)) => (info_type_label(info_type), "accepted"),
+            Ok((info_type, PushOutcome::Duplicate)) => (info_type_label(info_type), "duplicate"),
+            Err(e) => ("rejected", e.code()),
         };
         self.metrics
             .pushes
-            .get_or_create(&labels(&[("info_type", &info_type), ("outcome", outcome)]))
+            .get_or_create(&labels(&[("info_type", info_type), ("outcome", outcome)]))
             .inc();
         match result {
             Ok((_, outcome)) => Ok(outcome),
@@ -121,9 +131,8 @@ impl Engine {
                             .component(c.component.id)
                             .tenant(c.component.owner.tenant_id());
                     }
-                    if let Err(store_error) = self.store.append_audit(&audit).await {
-                        tracing::warn!(error = %store_error, "could not audit a refused push");
-                    }
+                    let source = format!("{}:{}", appid_for_log(component_appid), e.code());
+                    self.refusals.record(audit, &source).await;
                 }
                 Err(e)
             }
@@ -179,6 +188,14 @@ impl Engine {
             return Err(NotifyError::WrongAppId);
         }
         let now = crate::now_ms();
+        let event_at = push
+            .create_time
+            .checked_mul(1000)
+            .filter(|at| {
+                let max_age = self.settings.push_max_age.as_millis() as i64;
+                *at >= now - max_age && *at <= now + PUSH_MAX_AHEAD_MS
+            })
+            .ok_or(NotifyError::OutOfWindow)?;
         let component = entry.component.id;
         let dedupe_key = fingerprint(&push.dedupe_key());
         let payload = SecretString::from(decrypted.message);
@@ -199,6 +216,7 @@ impl Engine {
                         "pre_auth_code_fp": change.pre_auth_code.as_deref().map(fingerprint),
                         "source": "push",
                         "info_type": push.info_type,
+                        "event_at": event_at,
                     }),
                 ));
                 Some(change.authorizer_appid.clone())
@@ -213,7 +231,7 @@ impl Engine {
         let effect = match (&push.kind, &ticket_value, &code_value, &exchange) {
             (PushKind::VerifyTicket { .. }, Some(ticket), _, _) => PushEffect::Ticket {
                 ticket,
-                issued_at: push.create_time * 1000,
+                issued_at: event_at,
                 lifetime_ms: self.settings.ticket_lifetime.as_millis() as i64,
                 wake_component_token: self
                     .cache
@@ -264,6 +282,7 @@ impl Engine {
             authorizer_appid: authorizer_appid.as_deref(),
             dedupe_key: &dedupe_key,
             create_time: push.create_time,
+            event_at,
             payload: &payload,
         };
         // Tickets arrive every ten minutes per component and are recorded in received_pushes;
@@ -276,21 +295,21 @@ impl Engine {
             .map_err(EngineError::from)?;
         if outcome == PushOutcome::Accepted {
             match &push.kind {
-                PushKind::VerifyTicket { .. } => self.wake_refresh.notify_one(),
+                PushKind::VerifyTicket { .. } => {
+                    self.note_ticket(&entry.component.appid, event_at);
+                    self.wake_refresh.notify_one()
+                }
                 PushKind::Authorized(_) | PushKind::UpdateAuthorized(_) => {
                     self.wake_jobs.notify_one()
                 }
-                PushKind::Unauthorized { authorizer_appid } => {
-                    self.cache.remove(
-                        component,
-                        crate::domain::CredentialKind::AuthorizerAccessToken,
-                        authorizer_appid,
-                    );
-                    self.cache.remove(
-                        component,
-                        crate::domain::CredentialKind::JsapiTicket,
-                        authorizer_appid,
-                    );
+                PushKind::Unauthorized { .. } => {
+                    // A revocation that applied cleared the account's tokens in the same
+                    // transaction; one older than the account's newest event changed nothing.
+                    // Either way the cache learns it now, not at the next poll.
+                    self.cache
+                        .sync(&self.store)
+                        .await
+                        .map_err(EngineError::from)?;
                 }
                 _ => {}
             }
@@ -300,22 +319,34 @@ impl Engine {
 
     /// The account owner's browser came back from WeChat with `auth_code`: queue the exchange
     /// (a no-op if the push already did) and wait a little for it, so the page can say how it went.
+    /// A revoked or expired link does no work at all; neither does a code that cannot be one.
+    /// Waiting is on the job queue's notification, not a poll.
     pub async fn complete_redirect(
         &self,
         link_public_id: &str,
         auth_code: Option<&str>,
         wait: Duration,
     ) -> Result<RedirectOutcome, EngineError> {
+        if !plausible_public_id(link_public_id) {
+            return Ok(RedirectOutcome::UnknownLink);
+        }
         let Some(link) = self.store.link_by_public_id(link_public_id).await? else {
             return Ok(RedirectOutcome::UnknownLink);
         };
+        let now = crate::now_ms();
+        if link.revoked_at.is_some() {
+            return Ok(RedirectOutcome::LinkRevoked);
+        }
+        if link.expires_at.is_some_and(|at| at <= now) {
+            return Ok(RedirectOutcome::LinkExpired);
+        }
+        // WeChat's codes are printable ASCII without spaces; anything else is not worth a call.
         let Some(code) = auth_code
             .map(str::trim)
-            .filter(|c| !c.is_empty() && c.len() <= 512)
+            .filter(|c| !c.is_empty() && c.len() <= 512 && c.bytes().all(|b| b.is_ascii_graphic()))
         else {
             return Ok(RedirectOutcome::MissingCode);
         };
-        let now = crate::now_ms();
         let key = exchange_key(link.component_id, code);
         let secret = SecretString::from(code.to_owned());
         let job = NewJob {
@@ -333,13 +364,21 @@ impl Engine {
         let state = self.wait_for_exchange(&key, wait).await;
         Ok(match state {
             Some(s) if s.status == "done" => {
-                // The account this link produced most recently is the one just stored (the push
-                // may have won the race; it attributes through the pre_auth_code to this link).
-                match self
+                // The account this very code authorized, if it belongs to this link's tenant.
+                let appid = self
                     .store
-                    .latest_authorization_through_link(link.id, 0)
+                    .job_result_appid(&key)
                     .await?
-                {
+                    .or_else(|| s.authorizer_appid.clone());
+                let account = match appid {
+                    Some(appid) => self
+                        .store
+                        .authorizer_of_component(link.component_id, &appid)
+                        .await?
+                        .filter(|a| a.tenant_id == link.tenant_id),
+                    None => None,
+                };
+                match account {
                     Some(a) => RedirectOutcome::Authorized(Box::new(a)),
                     None => RedirectOutcome::Pending,
                 }
@@ -350,6 +389,42 @@ impl Engine {
             _ => RedirectOutcome::Pending,
         })
     }
+}
+
+/// A link's public id as `Store::create_link` makes them; anything else is not looked up (a NUL
+/// byte would make PostgreSQL refuse the query, turning garbage into a 500).
+pub fn plausible_public_id(public_id: &str) -> bool {
+    !public_id.is_empty()
+        && public_id.len() <= 64
+        && public_id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// How far ahead of our clock a push's CreateTime may be (clocks differ a little).
+const PUSH_MAX_AHEAD_MS: i64 = 5 * 60_000;
+
+/// The InfoTypes WeChat documents, as metric label values; anything else is `other`, so a signer
+/// cannot create metric series at will.
+fn info_type_label(info_type: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "component_verify_ticket",
+        "authorized",
+        "updateauthorized",
+        "unauthorized",
+        "notify_third_fasteregister",
+        "notify_third_fastregisterbetaapp",
+        "notify_third_fastverifybetaapp",
+        "wxa_nickname_audit",
+        "notify_icpfiling_verify_result",
+        "notify_apply_icpfiling_result",
+        "notify_3rd_wxa_auth",
+        "notify_3rd_wxa_wxverify",
+        "notify_3rd_wxa_auth_and_icp",
+    ];
+    KNOWN
+        .iter()
+        .copied()
+        .find(|k| *k == info_type)
+        .unwrap_or("other")
 }
 
 /// Appids in the URL are outside input: keep log lines short and printable.

@@ -13,7 +13,7 @@ use super::{
     EngineError,
 };
 use crate::domain::{Actor, ComponentId, CredentialKind, NewAuditEvent, Outcome};
-use crate::store::{ClaimedCredential, IssuedCredential};
+use crate::store::{ClaimedCredential, IssuedCredential, LossOutcome};
 use crate::wechat::api::WechatError;
 use crate::wechat::errcode::ErrcodeClass;
 
@@ -21,7 +21,16 @@ use crate::wechat::errcode::ErrcodeClass;
 enum RefreshError {
     /// Not a failure: something it depends on is not there yet; try again after this many ms.
     NotReady(&'static str, i64),
+    /// The component has no token to refresh authorizers with: every authorizer of it waits.
+    NoComponentToken,
     Wechat(WechatError),
+    /// WeChat refused the account's refresh token (61023 that no recovery cured) or says the
+    /// account is not authorized (61003). `refused` is the fingerprint of the refresh token that
+    /// was tried (`None`: none was stored), which fences the verdict.
+    Lost {
+        err: WechatError,
+        refused: Option<String>,
+    },
     Internal(EngineError),
     LeaseLost,
 }
@@ -43,10 +52,18 @@ struct Fresh {
     value: SecretString,
     lifetime_s: i64,
     refresh_token: Option<SecretString>,
+    /// When the call that produced it was sent: lifetimes count from here (WeChat's clock starts
+    /// before we hear the answer), and it orders refresh tokens (a later one wins).
+    requested_at: i64,
 }
 
 /// How long "system busy" (-1, timeouts, 5xx) and "over quota" (45009) hold a component.
 const BUSY_PAUSE_MS: i64 = 30_000;
+/// How long a component without a token holds its authorizers (a fresh component token releases
+/// them at once).
+const NO_COMPONENT_TOKEN_PAUSE_MS: i64 = 60_000;
+/// How long one scan of a component's authorizer list serves every account recovering from it.
+const LIST_SCAN_TTL: Duration = Duration::from_secs(60);
 const QUOTA_PAUSE_MS: i64 = 300_000;
 /// A component token this close to expiry is not used to refresh authorizers.
 const COMPONENT_TOKEN_MARGIN_MS: i64 = 10_000;
@@ -139,11 +156,6 @@ impl Engine {
     }
 
     pub(super) async fn refresh_one(&self, claim: ClaimedCredential) {
-        // WeChat's clock for the new token starts when it answers, which is before we hear the
-        // answer: counting the lifetime from the request keeps our expiry earlier than WeChat's,
-        // never later (a slow answer would otherwise make us serve a token WeChat already
-        // refuses).
-        let requested_at = crate::now_ms();
         let result = match claim.kind {
             CredentialKind::ComponentAccessToken => self.fetch_component_token(&claim).await,
             CredentialKind::AuthorizerAccessToken => {
@@ -155,17 +167,57 @@ impl Engine {
                 Err(RefreshError::NotReady("not refreshable", 24 * 3_600_000))
             }
         };
-        let now = crate::now_ms();
-        let outcome = match result {
-            Ok(fresh) => self.store_fresh(&claim, fresh, requested_at, now).await,
+        let result = match result {
+            Ok(fresh) => match self
+                .store
+                .fail_points()
+                .check(crate::store::failpoints::FailPoint::RefreshAnswered)
+            {
+                Ok(()) => Ok(fresh),
+                Err(e) => Err(RefreshError::Internal(e.into())),
+            },
             Err(e) => Err(e),
         };
+        let now = crate::now_ms();
+        let outcome = match result {
+            Ok(fresh) => self.store_fresh(&claim, fresh, now).await,
+            Err(e) => Err(e),
+        };
+        let outcome_label = match &outcome {
+            Ok(()) => "refreshed",
+            Err(RefreshError::NotReady(..)) => "postponed",
+            Err(RefreshError::NoComponentToken) => "no_component_token",
+            Err(RefreshError::Wechat(_)) => "failed",
+            Err(RefreshError::Lost { .. }) => "authorization_lost",
+            Err(RefreshError::Internal(_)) => "internal",
+            Err(RefreshError::LeaseLost) => "lease_lost",
+        };
+        self.metrics
+            .refresh_outcomes
+            .get_or_create(&labels(&[("outcome", outcome_label)]))
+            .inc();
         match outcome {
             Ok(()) => {
                 self.metrics
                     .refreshes
                     .get_or_create(&labels(&[("kind", claim.kind.as_str())]))
                     .inc();
+                if claim.kind == CredentialKind::ComponentAccessToken
+                    && unpoison(self.held_components.lock()).remove(&claim.component_id)
+                {
+                    // Authorizers held for want of a component token may go now.
+                    match self
+                        .store
+                        .resume_component_authorizers(claim.component_id, now)
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(_) => self.wake_refresh.notify_one(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not resume a component's authorizers")
+                        }
+                    }
+                }
             }
             Err(RefreshError::NotReady(why, retry_ms)) => {
                 tracing::debug!(kind = claim.kind.as_str(), subject = %claim.subject, why, "refresh postponed");
@@ -173,7 +225,31 @@ impl Engine {
                     tracing::warn!(error = %e, "could not release a credential");
                 }
             }
+            Err(RefreshError::NoComponentToken) => {
+                // One claim finds out for the whole component: its authorizers wait for the
+                // component token instead of being claimed and released one by one.
+                let until = now + NO_COMPONENT_TOKEN_PAUSE_MS;
+                tracing::debug!(
+                    component = claim.component_id.0,
+                    "no component token; holding its authorizers"
+                );
+                unpoison(self.held_components.lock()).insert(claim.component_id);
+                if let Err(e) = self.store.release_credential(&claim, until).await {
+                    tracing::warn!(error = %e, "could not release a credential");
+                }
+                if let Err(e) = self
+                    .store
+                    .pause_component_authorizers(claim.component_id, until)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not hold a component's authorizers");
+                }
+            }
             Err(RefreshError::Wechat(err)) => self.refresh_failed(&claim, err, now).await,
+            Err(RefreshError::Lost { err, refused }) => {
+                self.authorization_lost(&claim, &err, refused.as_deref(), now)
+                    .await
+            }
             Err(RefreshError::Internal(e)) => {
                 tracing::error!(error = %e, kind = claim.kind.as_str(), subject = %claim.subject, "refresh failed inside wxhub");
                 let next = now + backoff_ms(claim.failure_count + 1);
@@ -204,6 +280,7 @@ impl Engine {
         let Some((ticket, _issued_at)) = self.store.latest_ticket(claim.component_id).await? else {
             return Err(RefreshError::NotReady("no ticket yet", 30_000));
         };
+        let requested_at = crate::now_ms();
         let token = self
             .client
             .component_token(
@@ -217,6 +294,7 @@ impl Engine {
             value: SecretString::from(token.component_access_token.into_inner()),
             lifetime_s: token.expires_in,
             refresh_token: None,
+            requested_at,
         })
     }
 
@@ -226,7 +304,7 @@ impl Engine {
         now: i64,
     ) -> Result<CachedToken, RefreshError> {
         self.component_token(component, now + COMPONENT_TOKEN_MARGIN_MS)
-            .ok_or(RefreshError::NotReady("no component token yet", 2_000))
+            .ok_or(RefreshError::NoComponentToken)
     }
 
     async fn fetch_authorizer_token(
@@ -239,16 +317,30 @@ impl Engine {
             return Err(RefreshError::NotReady("component is gone", 3_600_000));
         };
         let component_token = self.usable_component_token(claim.component_id, now)?;
-        let Some(refresh) = self
+        let stored = self
             .store
             .refresh_token(claim.component_id, &claim.subject)
-            .await?
-        else {
-            return Err(RefreshError::Wechat(WechatError::Api {
+            .await?;
+        let Some(refresh) = stored else {
+            // Nothing to refresh with: WeChat still knows the account's refresh token.
+            let missing = WechatError::Api {
                 code: 61023,
                 errmsg: "no refresh token stored".into(),
-            }));
+            };
+            if may_recover
+                && self
+                    .recover_refresh_token(claim, &entry.component.appid, &component_token, None)
+                    .await?
+            {
+                return Box::pin(self.fetch_authorizer_token(claim, false)).await;
+            }
+            return Err(RefreshError::Lost {
+                err: missing,
+                refused: None,
+            });
         };
+        let refused = crate::secrets::fingerprint(refresh.expose_secret());
+        let requested_at = crate::now_ms();
         let result = self
             .client
             .authorizer_token(
@@ -268,6 +360,7 @@ impl Engine {
                     value: SecretString::from(token.authorizer_access_token.into_inner()),
                     lifetime_s: token.expires_in,
                     refresh_token: returned,
+                    requested_at,
                 })
             }
             Err(err) if may_recover && err.errcode() == Some(61023) => {
@@ -276,27 +369,136 @@ impl Engine {
                         claim,
                         &entry.component.appid,
                         &component_token,
-                        &refresh,
+                        Some(&refresh),
                     )
                     .await?
                 {
                     true => Box::pin(self.fetch_authorizer_token(claim, false)).await,
-                    false => Err(RefreshError::Wechat(err)),
+                    false => Err(RefreshError::Lost {
+                        err,
+                        refused: Some(refused),
+                    }),
                 }
             }
+            Err(err) if err.class() == ErrcodeClass::AuthorizationLost => Err(RefreshError::Lost {
+                err,
+                refused: Some(refused),
+            }),
             Err(err) => Err(RefreshError::Wechat(err)),
         }
     }
 
-    /// 61023: looks the account up in WeChat's authorizer list; a refresh token there that differs
-    /// from ours replaces it. Returns whether one was recovered.
+    /// WeChat refused (or we lack) the account's refresh token: asks WeChat for the current one,
+    /// first with `api_get_authorizer_info` for this account, then from one scan of the component's
+    /// authorizer list shared by every account recovering at the same time (a mass 61023 costs one
+    /// scan, not one per account). A token that differs from ours replaces it. Returns whether one
+    /// was recovered. The lease is extended first: recovery takes extra calls.
     async fn recover_refresh_token(
         &self,
         claim: &ClaimedCredential,
         component_appid: &str,
         component_token: &CachedToken,
-        ours: &SecretString,
+        ours: Option<&SecretString>,
     ) -> Result<bool, RefreshError> {
+        let lease_ms = self.settings.lease.as_millis() as i64;
+        if !self
+            .store
+            .extend_lease(claim, crate::now_ms() + lease_ms)
+            .await?
+        {
+            return Err(RefreshError::LeaseLost);
+        }
+        let differs =
+            |theirs: &str| !theirs.is_empty() && ours.is_none_or(|o| o.expose_secret() != theirs);
+        let requested_at = crate::now_ms();
+        let mut found: Option<(String, &'static str)> = match self
+            .client
+            .get_authorizer_info(
+                component_token.value.expose_secret(),
+                component_appid,
+                &claim.subject,
+            )
+            .await
+        {
+            Ok(details) => details
+                .authorization
+                .refresh_token
+                .map(|t| t.into_inner())
+                .filter(|t| differs(t))
+                .map(|t| (t, "api_get_authorizer_info")),
+            // 61003: WeChat says the account is not authorized; no list will say otherwise.
+            Err(err) if err.class() == ErrcodeClass::AuthorizationLost => return Ok(false),
+            Err(err) => {
+                tracing::info!(subject = %claim.subject, error = %err, "api_get_authorizer_info failed during recovery; scanning the list");
+                None
+            }
+        };
+        if found.is_none() {
+            let scan = self
+                .authorizer_list_scan(claim.component_id, component_appid, component_token)
+                .await
+                .map_err(RefreshError::Wechat)?;
+            found = scan
+                .get(&claim.subject)
+                .filter(|t| differs(t))
+                .map(|t| (t.clone(), "api_get_authorizer_list"));
+        }
+        let Some((theirs, source)) = found else {
+            return Ok(false);
+        };
+        let now = crate::now_ms();
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            "refresh_token.recovered",
+            Outcome::Ok,
+            format!(
+                "recovered the refresh token of {} from {source}{}",
+                claim.subject,
+                if ours.is_some() {
+                    " after 61023"
+                } else {
+                    " (none was stored)"
+                }
+            ),
+            now,
+        )
+        .tenant(claim.tenant_id)
+        .component(claim.component_id)
+        .authorizer(&claim.subject)
+        .detail(serde_json::json!({ "source": source }));
+        self.store
+            .save_refresh_token(
+                claim.component_id,
+                claim.authorizer_id,
+                claim.tenant_id,
+                &claim.subject,
+                &SecretString::from(theirs),
+                requested_at,
+                Some(&audit),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Every authorizer of a component and its refresh token, from `api_get_authorizer_list`,
+    /// scanned at most once per [`LIST_SCAN_TTL`] per component however many accounts ask at once.
+    async fn authorizer_list_scan(
+        &self,
+        component: ComponentId,
+        component_appid: &str,
+        component_token: &CachedToken,
+    ) -> Result<Arc<std::collections::HashMap<String, String>>, WechatError> {
+        let slot = unpoison(self.list_scans.lock())
+            .entry(component)
+            .or_default()
+            .clone();
+        let mut held = slot.lock().await;
+        if let Some((at, scan)) = held.as_ref() {
+            if at.elapsed() < LIST_SCAN_TTL {
+                return Ok(scan.clone());
+            }
+        }
+        let mut scan = std::collections::HashMap::new();
         let mut offset = 0u32;
         loop {
             let page = self
@@ -307,53 +509,21 @@ impl Engine {
                     offset,
                     500,
                 )
-                .await
-                .map_err(RefreshError::Wechat)?;
-            if let Some(found) = page
-                .list
-                .iter()
-                .find(|i| i.authorizer_appid == claim.subject)
-            {
-                let Some(theirs) = found
-                    .refresh_token
-                    .as_ref()
-                    .filter(|t| !t.expose().is_empty())
-                else {
-                    return Ok(false);
-                };
-                if theirs.expose() == ours.expose_secret() {
-                    return Ok(false);
-                }
-                let now = crate::now_ms();
-                let audit = NewAuditEvent::new(
-                    Actor::System,
-                    "refresh_token.recovered",
-                    Outcome::Ok,
-                    format!(
-                        "recovered the refresh token of {} from the authorizer list after 61023",
-                        claim.subject
-                    ),
-                    now,
-                )
-                .tenant(claim.tenant_id)
-                .component(claim.component_id)
-                .authorizer(&claim.subject);
-                self.store
-                    .replace_refresh_token(
-                        claim,
-                        &SecretString::from(theirs.expose().to_owned()),
-                        &audit,
-                        now,
-                    )
-                    .await?;
-                return Ok(true);
-            }
+                .await?;
             let fetched = page.list.len() as u32;
+            for item in page.list {
+                if let Some(token) = item.refresh_token {
+                    scan.insert(item.authorizer_appid, token.into_inner());
+                }
+            }
             offset += fetched;
             if fetched == 0 || i64::from(offset) >= page.total_count {
-                return Ok(false);
+                break;
             }
         }
+        let scan = Arc::new(scan);
+        *held = Some((tokio::time::Instant::now(), scan.clone()));
+        Ok(scan)
     }
 
     async fn fetch_jsapi_ticket(&self, claim: &ClaimedCredential) -> Result<Fresh, RefreshError> {
@@ -365,6 +535,7 @@ impl Engine {
         ) else {
             return Err(RefreshError::NotReady("no authorizer token yet", 2_000));
         };
+        let requested_at = crate::now_ms();
         let ticket = self
             .client
             .get_jsapi_ticket(token.value.expose_secret())
@@ -374,6 +545,7 @@ impl Engine {
             value: SecretString::from(ticket.ticket.into_inner()),
             lifetime_s: ticket.expires_in,
             refresh_token: None,
+            requested_at,
         })
     }
 
@@ -381,9 +553,11 @@ impl Engine {
         &self,
         claim: &ClaimedCredential,
         fresh: Fresh,
-        requested_at: i64,
         now: i64,
     ) -> Result<(), RefreshError> {
+        // Counting the lifetime from the request keeps our expiry earlier than WeChat's, never
+        // later (a slow answer would otherwise make us serve a token WeChat already refuses).
+        let requested_at = fresh.requested_at;
         let expires_at = requested_at + fresh.lifetime_s.max(1) * 1000;
         let refresh_at = refresh_point(requested_at, fresh.lifetime_s).max(now);
         let audit = NewAuditEvent::new(
@@ -411,7 +585,7 @@ impl Engine {
         } else {
             audit.authorizer(&claim.subject)
         };
-        let version = self
+        let written = self
             .store
             .complete_refresh(
                 claim,
@@ -425,8 +599,17 @@ impl Engine {
                 &audit,
                 now,
             )
-            .await?
-            .ok_or(RefreshError::LeaseLost)?;
+            .await;
+        let version = match written {
+            Ok(Some(version)) => version,
+            Ok(None) => return Err(RefreshError::LeaseLost),
+            Err(e) => {
+                if let Some(refresh) = &fresh.refresh_token {
+                    self.keep_refresh_token(claim, refresh, requested_at).await;
+                }
+                return Err(e.into());
+            }
+        };
         self.cache.put(
             CacheKey {
                 component: claim.component_id,
@@ -515,6 +698,7 @@ impl Engine {
                             subject,
                             &token.fingerprint(),
                             now,
+                            None,
                         )
                         .await
                     {
@@ -524,12 +708,6 @@ impl Engine {
                     }
                 }
                 next = now + 2_000;
-            }
-            ErrcodeClass::AuthorizationLost
-                if claim.kind == CredentialKind::AuthorizerAccessToken =>
-            {
-                self.authorization_lost(claim, &err, now).await;
-                return;
             }
             ErrcodeClass::TicketProblem => {
                 // A new ticket makes the token due again at once (`store_ticket`).
@@ -542,9 +720,10 @@ impl Engine {
             "token.refresh_failed",
             Outcome::Failed,
             format!(
-                "{} refresh failed{}: {err}",
+                "{} refresh failed{}: {}",
                 claim.kind.as_str(),
-                subject_suffix(&claim.subject)
+                subject_suffix(&claim.subject),
+                err.describe()
             ),
             now,
         )
@@ -582,38 +761,82 @@ impl Engine {
         }
     }
 
-    /// 61023 that the authorizer list could not cure, or 61003: the account must authorize again.
-    async fn authorization_lost(&self, claim: &ClaimedCredential, err: &WechatError, now: i64) {
+    /// The write-back of a refresh failed, and WeChat had handed us a new refresh token with it:
+    /// stores that token on its own, trying for a while. Whatever happens to the access token, the
+    /// refresh token must not be lost (if it is anyway, recovery asks WeChat for it later).
+    async fn keep_refresh_token(
+        &self,
+        claim: &ClaimedCredential,
+        refresh: &SecretString,
+        requested_at: i64,
+    ) {
+        let mut delay = Duration::from_millis(100);
+        for attempt in 1..=6 {
+            match self
+                .store
+                .save_refresh_token(
+                    claim.component_id,
+                    claim.authorizer_id,
+                    claim.tenant_id,
+                    &claim.subject,
+                    refresh,
+                    requested_at,
+                    None,
+                )
+                .await
+            {
+                Ok(_) => return,
+                Err(e) if attempt == 6 => {
+                    tracing::error!(error = %e, subject = %claim.subject, "a new refresh token could not be stored; it will be recovered from WeChat");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "storing a new refresh token failed; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+    }
+
+    /// 61023 that no recovery cured, or 61003: the account must authorize again. Fenced by the
+    /// lease and by the refresh token that was refused (see `Store::lose_authorization`).
+    async fn authorization_lost(
+        &self,
+        claim: &ClaimedCredential,
+        err: &WechatError,
+        refused: Option<&str>,
+        now: i64,
+    ) {
         let audit = NewAuditEvent::new(
             Actor::System,
             "authorization.lost",
             Outcome::Failed,
-            format!("{} needs to authorize again: {err}", claim.subject),
+            format!(
+                "{} needs to authorize again: {}",
+                claim.subject,
+                err.describe()
+            ),
             now,
         )
         .tenant(claim.tenant_id)
         .component(claim.component_id)
         .authorizer(&claim.subject)
         .detail(serde_json::json!({ "errcode": err.errcode() }));
-        let next = now + 3_600_000;
-        if let Err(e) = self
-            .store
-            .fail_refresh(claim, &err.to_string(), err.errcode(), next, None, now)
-            .await
-        {
-            tracing::warn!(error = %e, "could not record a failed refresh");
-        }
         match self
             .store
-            .mark_needs_reauth(claim.component_id, &claim.subject, &audit, now)
+            .lose_authorization(claim, refused, &err.to_string(), err.errcode(), &audit, now)
             .await
         {
-            Ok(_) => {
-                let message = format!("{} must authorize again ({err})", claim.subject);
+            Ok(LossOutcome::Marked(tenant)) => {
+                let message = format!(
+                    "{} must authorize again ({})",
+                    claim.subject,
+                    err.describe()
+                );
                 if let Err(e) = self
                     .store
                     .raise_alert(
-                        claim.tenant_id,
+                        Some(tenant),
                         Some(claim.component_id),
                         claim.authorizer_id,
                         "reauthorization_needed",
@@ -625,6 +848,14 @@ impl Engine {
                     tracing::warn!(error = %e, "could not raise an alert");
                 }
             }
+            Ok(LossOutcome::RefreshTokenChanged) => {
+                tracing::info!(subject = %claim.subject, "a new refresh token arrived meanwhile; refreshing again with it");
+                self.wake_refresh.notify_one();
+            }
+            Ok(LossOutcome::LeaseLost) => {
+                tracing::info!(subject = %claim.subject, "lease lost before an account could be marked lost; another worker owns it now");
+            }
+            Ok(LossOutcome::NotAuthorized) => {}
             Err(e) => tracing::warn!(error = %e, "could not mark an authorization as lost"),
         }
     }
@@ -643,6 +874,9 @@ impl Engine {
                 .latest_ticket(component.id)
                 .await?
                 .map(|(_, at)| at);
+            if let Some(at) = latest {
+                self.note_ticket(&component.appid, at);
+            }
             // A component that never had a ticket counts from its creation: WeChat pushes every
             // ten minutes, so a new component is waiting, not stale.
             let fresh = latest.unwrap_or(component.created_at) > now - stale_ms;

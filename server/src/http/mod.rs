@@ -26,6 +26,18 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use error::HttpError;
 
+/// The private metrics listener's router: `/metrics` without a token (bind it to loopback or a
+/// private network), nothing else.
+pub fn metrics_router(engine: Arc<crate::engine::Engine>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let engine = engine.clone();
+            async move { wechat::render_metrics(&engine) }
+        }),
+    )
+}
+
 use crate::auth::SqlSessionStore;
 use crate::config::Settings;
 use crate::store::Store;
@@ -60,7 +72,6 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.settings.public_url_is_https())
-        .with_always_save(true)
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
             state.settings.session_idle_minutes as i64,
         )));

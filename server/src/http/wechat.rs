@@ -3,7 +3,8 @@
 //! - `POST /wechat/{component_appid}/notify` — the authorization-event URL. WeChat posts from its
 //!   own servers, so these routes have no session, no origin check, and a small body limit; every
 //!   refusal is a short plain-text 4xx (WeChat only reads the status) and an audit event.
-//! - `GET /metrics` — Prometheus (OpenMetrics text).
+//! - `GET /metrics` — Prometheus (OpenMetrics text), on the public listener only to the bearer of
+//!   `WXHUB_METRICS_TOKEN`; without a token on the private `WXHUB_METRICS_LISTEN` (loopback).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -74,16 +75,43 @@ fn notify_query(uri: &axum::http::Uri) -> NotifyQuery {
     q
 }
 
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    if let Err(e) = state.engine.update_gauges().await {
-        tracing::warn!(error = %e, "metrics gauges could not be updated");
+/// `/metrics` on the public listener: only with `WXHUB_METRICS_TOKEN`, and only to its bearer.
+/// (The private listener, `WXHUB_METRICS_LISTEN`, serves [`render_metrics`] without a token.)
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    use secrecy::ExposeSecret;
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &state.settings.metrics_token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok: bool = presented
+        .as_bytes()
+        .ct_eq(expected.expose_secret().as_bytes())
+        .into();
+    if !ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
+            "a metrics token is required",
+        )
+            .into_response();
     }
+    render_metrics(&state.engine)
+}
+
+/// The metrics as OpenMetrics text, from memory (the engine's health loop keeps the gauges).
+pub fn render_metrics(engine: &crate::engine::Engine) -> Response {
+    engine.update_memory_gauges();
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.engine.metrics.render(),
+        engine.metrics.render(),
     )
         .into_response()
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::state::{error_body, AccountSeed, ComponentSeed, Lifetimes, WxErr};
@@ -81,6 +81,7 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/sim/control/push-drops", put(put_push_drops))
+        .route("/sim/control/refresh-rotation", put(put_refresh_rotation))
         .route("/sim/control/tickets", post(push_ticket))
         .route("/sim/control/pre-auth-codes", post(mint_pre_auth_code))
         .route("/sim/control/authorizations", post(authorize))
@@ -333,6 +334,23 @@ async fn put_push_drops(State(sim): Sim, body: Bytes) -> Response {
             Json(d).into_response()
         }
         Ok(_) => bad_request("percent must be between 0 and 100"),
+        Err(r) => *r,
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    enabled: bool,
+}
+
+/// `{"enabled": true}`: every refresh answers with a new refresh token.
+async fn put_refresh_rotation(State(sim): Sim, body: Bytes) -> Response {
+    match parse::<Rotation>(&body) {
+        Ok(r) => {
+            sim.with_state(|s, _| s.rotate_refresh_tokens = r.enabled);
+            Json(r).into_response()
+        }
         Err(r) => *r,
     }
 }

@@ -49,6 +49,8 @@ pub struct SimSettings {
     /// Where WeChat's memory (authorizations, tokens, codes, tickets) is kept across restarts;
     /// none keeps it in memory only. Components and accounts still come from the seed.
     pub state_file: Option<std::path::PathBuf>,
+    /// Issue a new refresh token on every refresh (see `SimState::rotate_refresh_tokens`).
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for SimSettings {
@@ -60,6 +62,7 @@ impl Default for SimSettings {
             push_attempts: 3,
             hang: Duration::from_secs(30),
             state_file: None,
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -499,6 +502,7 @@ impl Simulator {
         seed: Seed,
     ) -> Result<Self, SimError> {
         let mut state = SimState::new(settings.lifetimes);
+        state.rotate_refresh_tokens = settings.rotate_refresh_tokens;
         for component in seed.components {
             state.add_component(component).map_err(SimError::Seed)?;
         }

@@ -219,6 +219,10 @@ pub struct SimState {
     pub sent_messages: Vec<SentMessage>,
     pub outbox: Vec<PendingPush>,
     pending_restore: HashMap<String, SavedComponent>,
+    /// Every `api_authorizer_token` answers with a new refresh token (the old one keeps working
+    /// for `refresh_token_grace`). WeChat normally returns the same one; this is the harshest case
+    /// for a platform that might drop a refresh token on the floor.
+    pub rotate_refresh_tokens: bool,
 }
 
 const KEPT_TICKETS: usize = 256;
@@ -363,6 +367,7 @@ impl SimState {
             sent_messages: Vec::new(),
             outbox: Vec::new(),
             pending_restore: HashMap::new(),
+            rotate_refresh_tokens: false,
         }
     }
 
@@ -819,7 +824,20 @@ impl SimState {
         if !current && !in_grace {
             return Err(WxErr(61023));
         }
-        let refresh = auth.refresh_token.clone();
+        let refresh = if self.rotate_refresh_tokens {
+            let grace = self.lifetimes.refresh_token_grace * 1000;
+            let fresh = random("refreshtoken@@@", 43);
+            let auth = self
+                .components
+                .get_mut(&component)
+                .and_then(|c| c.authorizations.get_mut(&authorizer))
+                .ok_or(WxErr(61003))?;
+            let old = std::mem::replace(&mut auth.refresh_token, fresh.clone());
+            auth.previous_refresh = Some((old, now + grace));
+            fresh
+        } else {
+            auth.refresh_token.clone()
+        };
         let (access, expires_in) = self.mint_authorizer_token(&component, &authorizer, now);
         Ok(json!({
             "authorizer_access_token": access,

@@ -3,11 +3,21 @@
 //!
 //! Recording an authorization is one transaction: the account, its permission rows, a history
 //! entry with what changed, its first access token and its refresh token, and the audit event. A
-//! crash therefore leaves either all of it or none (and the exchange job runs again).
+//! crash therefore leaves either all of it or none. None is not a loss: the exchange job stored
+//! WeChat's answer (sealed, on the job row) before calling this, and runs again from that answer
+//! rather than from the spent code; an answer lost even so is recovered through
+//! `api_get_authorizer_info` (see `engine::jobs`).
+//!
+//! Authorization events are applied in WeChat's order, not in arrival order: each account keeps the
+//! time of the newest event applied to it (`last_event_at`, WeChat's CreateTime, whole seconds), and
+//! an older one changes nothing. Events within the same second apply in the order they arrive.
+//! Marking an account as lost (`needs_reauth`) is fenced twice: by the refresh lease of the worker
+//! that found it lost, and by the refresh token it tried, so a slow worker never marks an account
+//! that was refreshed or authorized again meanwhile.
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::credentials::{purpose, upsert_refresh_token, IssuedCredential};
+use super::credentials::{purpose, upsert_refresh_token, ClaimedCredential, IssuedCredential};
 use super::{bind_audit, read, write, Store, StoreError};
 use crate::domain::{
     AuthorizationLink, Authorizer, AuthorizerChange, AuthorizerId, AuthorizerStatus, ComponentId,
@@ -25,17 +35,36 @@ pub struct NewAuthorization<'a> {
     pub source: &'a str,
     pub access: Option<IssuedCredential<'a>>,
     pub refresh: Option<&'a SecretString>,
+    /// When the authorization happened, on WeChat's clock where known (the push's CreateTime), in
+    /// ms. An account whose newest applied event is later is left as it is.
+    pub event_at: i64,
 }
 
 /// What recording it changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedAuthorization {
     pub id: AuthorizerId,
-    /// `authorized` (new or back after revocation), `reauthorized` (same sets) or
-    /// `permissions_changed`.
+    /// `authorized` (new or back after revocation), `reauthorized` (same sets),
+    /// `permissions_changed`, or `superseded` (a later event was applied already; nothing changed).
     pub change: &'static str,
     pub added: Vec<i64>,
     pub removed: Vec<i64>,
+    /// The tenant the account belonged to before, when this moved it to another tenant.
+    pub moved_from: Option<TenantId>,
+}
+
+/// What marking an account as lost did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossOutcome {
+    /// The account now needs re-authorization; its tenant.
+    Marked(TenantId),
+    /// The worker's lease had expired: someone else owns the refresh now; nothing was changed.
+    LeaseLost,
+    /// The stored refresh token is no longer the one that failed (a refresh or a re-authorization
+    /// stored a new one): the account is refreshed again at once with it.
+    RefreshTokenChanged,
+    /// The account was not authorized any more (revoked, or already lost).
+    NotAuthorized,
 }
 
 const COLUMNS: &str = "id, tenant_id, component_id, appid, account_kind, nick_name, head_img, user_name, principal_name, alias, \
@@ -190,18 +219,52 @@ impl Store {
             )
         });
         let select = format!(
-            "SELECT id, func_info, status FROM authorizers WHERE component_id = $1 AND appid = $2{}",
+            "SELECT id, func_info, status, tenant_id, last_event_at FROM authorizers WHERE component_id = $1 AND appid = $2{}",
             self.dialect.lock_row_suffix
         );
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let existing: Option<(i64, String, String)> = sqlx::query_as(&select)
+            let existing: Option<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(&select)
                 .bind(new.component.0)
                 .bind(new.appid)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let (id, change, added, removed) = match existing {
-                Some((id, old_funcs, status)) => {
+            // A revocation WeChat pushed after this authorization happened, applied before this
+            // (slower) exchange finished, wins even over an account we never stored.
+            let revoked_at: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(create_time) FROM received_pushes WHERE component_id = $1 AND authorizer_appid = $2 AND info_type = 'unauthorized'",
+            )
+            .bind(new.component.0)
+            .bind(new.appid)
+            .fetch_one(&mut *tx)
+            .await?;
+            let revoked_later = revoked_at
+                .and_then(|s| s.checked_mul(1000))
+                .is_some_and(|at| at > new.event_at);
+            let (id, change, added, removed, moved_from) = match existing {
+                None if revoked_later => {
+                    tx.rollback().await?;
+                    return Ok(RecordedAuthorization {
+                        id: AuthorizerId(0),
+                        change: "superseded",
+                        added: Vec::new(),
+                        removed: Vec::new(),
+                        moved_from: None,
+                    });
+                }
+                Some((id, _, _, _, last))
+                    if revoked_later || last.is_some_and(|last| last > new.event_at) =>
+                {
+                    tx.rollback().await?;
+                    return Ok(RecordedAuthorization {
+                        id: AuthorizerId(id),
+                        change: "superseded",
+                        added: Vec::new(),
+                        removed: Vec::new(),
+                        moved_from: None,
+                    });
+                }
+                Some((id, old_funcs, status, old_tenant, _)) => {
                     let old: Vec<i64> = serde_json::from_str(&old_funcs).unwrap_or_default();
                     let added: Vec<i64> =
                         funcs.iter().copied().filter(|f| !old.contains(f)).collect();
@@ -216,21 +279,38 @@ impl Store {
                     };
                     sqlx::query(
                         "UPDATE authorizers SET tenant_id = $1, func_info = $2, status = 'authorized', link_id = COALESCE($3, link_id), \
-                         authorized_at = $4, revoked_at = NULL, updated_at = $4 WHERE id = $5",
+                         authorized_at = $4, revoked_at = NULL, updated_at = $4, \
+                         last_event_at = CASE WHEN last_event_at IS NULL OR last_event_at < $6 THEN $6 ELSE last_event_at END WHERE id = $5",
                     )
                     .bind(new.tenant.0)
                     .bind(json_ids(&funcs))
                     .bind(new.link.map(|l| l.0))
                     .bind(now)
                     .bind(id)
+                    .bind(new.event_at)
                     .execute(&mut *tx)
                     .await?;
-                    (id, change, added, removed)
+                    let moved_from = (old_tenant != new.tenant.0).then_some(TenantId(old_tenant));
+                    if moved_from.is_some() {
+                        // Every credential of the account follows it, so no cache anywhere keeps
+                        // serving it to the tenant it left.
+                        sqlx::query(
+                            "UPDATE credentials SET tenant_id = $1, version = version + 1, updated_at = $2 \
+                             WHERE component_id = $3 AND subject = $4 AND kind IN ('authorizer_access_token', 'authorizer_refresh_token', 'jsapi_ticket')",
+                        )
+                        .bind(new.tenant.0)
+                        .bind(now)
+                        .bind(new.component.0)
+                        .bind(new.appid)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    (id, change, added, removed, moved_from)
                 }
                 None => {
                     let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO authorizers (tenant_id, component_id, appid, func_info, status, link_id, authorized_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 'authorized', $5, $6, $6, $6) RETURNING id",
+                        "INSERT INTO authorizers (tenant_id, component_id, appid, func_info, status, link_id, authorized_at, created_at, updated_at, last_event_at) \
+                         VALUES ($1, $2, $3, $4, 'authorized', $5, $6, $6, $6, $7) RETURNING id",
                     )
                     .bind(new.tenant.0)
                     .bind(new.component.0)
@@ -238,9 +318,10 @@ impl Store {
                     .bind(json_ids(&funcs))
                     .bind(new.link.map(|l| l.0))
                     .bind(now)
+                    .bind(new.event_at)
                     .fetch_one(&mut *tx)
                     .await?;
-                    (id, "authorized", funcs.clone(), Vec::new())
+                    (id, "authorized", funcs.clone(), Vec::new(), None)
                 }
             };
             sqlx::query("DELETE FROM authorizer_permissions WHERE authorizer_id = $1")
@@ -269,30 +350,51 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            if let Some((sealed, print, issued_at, expires_at, refresh_at)) = &access {
-                sqlx::query(
-                    "INSERT INTO credentials (component_id, authorizer_id, tenant_id, kind, subject, value_sealed, value_fingerprint, \
-                     issued_at, expires_at, refresh_at, last_refreshed_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 'authorizer_access_token', $4, $5, $6, $7, $8, $9, $10, $10, $10) \
-                     ON CONFLICT (component_id, kind, subject) DO UPDATE SET authorizer_id = excluded.authorizer_id, \
-                     tenant_id = excluded.tenant_id, value_sealed = excluded.value_sealed, value_fingerprint = excluded.value_fingerprint, \
-                     issued_at = excluded.issued_at, expires_at = excluded.expires_at, refresh_at = excluded.refresh_at, \
-                     lease_owner = NULL, lease_expires_at = NULL, failure_count = 0, next_attempt_at = NULL, last_error = NULL, \
-                     last_error_code = NULL, last_refreshed_at = excluded.last_refreshed_at, version = credentials.version + 1, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(new.component.0)
-                .bind(id)
-                .bind(new.tenant.0)
-                .bind(new.appid)
-                .bind(sealed)
-                .bind(print)
-                .bind(*issued_at)
-                .bind(*expires_at)
-                .bind(*refresh_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            match &access {
+                Some((sealed, print, issued_at, expires_at, refresh_at)) => {
+                    sqlx::query(
+                        "INSERT INTO credentials (component_id, authorizer_id, tenant_id, kind, subject, value_sealed, value_fingerprint, \
+                         issued_at, expires_at, refresh_at, last_refreshed_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, 'authorizer_access_token', $4, $5, $6, $7, $8, $9, $10, $10, $10) \
+                         ON CONFLICT (component_id, kind, subject) DO UPDATE SET authorizer_id = excluded.authorizer_id, \
+                         tenant_id = excluded.tenant_id, value_sealed = excluded.value_sealed, value_fingerprint = excluded.value_fingerprint, \
+                         issued_at = excluded.issued_at, expires_at = excluded.expires_at, refresh_at = excluded.refresh_at, \
+                         lease_owner = NULL, lease_expires_at = NULL, failure_count = 0, next_attempt_at = NULL, last_error = NULL, \
+                         last_error_code = NULL, last_refreshed_at = excluded.last_refreshed_at, version = credentials.version + 1, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(new.component.0)
+                    .bind(id)
+                    .bind(new.tenant.0)
+                    .bind(new.appid)
+                    .bind(sealed)
+                    .bind(print)
+                    .bind(*issued_at)
+                    .bind(*expires_at)
+                    .bind(*refresh_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // No usable access token came with it (recovered from the refresh token alone, or
+                // WeChat's answer was stored too long ago): the engine fetches one at once.
+                None if refresh.is_some() => {
+                    sqlx::query(
+                        "INSERT INTO credentials (component_id, authorizer_id, tenant_id, kind, subject, refresh_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, 'authorizer_access_token', $4, $5, $5, $5) \
+                         ON CONFLICT (component_id, kind, subject) DO UPDATE SET authorizer_id = excluded.authorizer_id, \
+                         tenant_id = excluded.tenant_id, refresh_at = excluded.refresh_at, lease_owner = NULL, lease_expires_at = NULL, \
+                         failure_count = 0, next_attempt_at = NULL, version = credentials.version + 1, updated_at = excluded.updated_at",
+                    )
+                    .bind(new.component.0)
+                    .bind(id)
+                    .bind(new.tenant.0)
+                    .bind(new.appid)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {}
             }
             super::notify_credentials!(self, tx);
             if let Some((sealed, print)) = &refresh {
@@ -310,78 +412,116 @@ impl Store {
             bind_audit!(sqlx::query(super::audit::INSERT), audit)
                 .execute(&mut *tx)
                 .await?;
+            self.fail_points
+                .check(super::failpoints::FailPoint::RecordAuthorization)?;
             tx.commit().await?;
             Ok(RecordedAuthorization {
                 id: AuthorizerId(id),
                 change,
                 added,
                 removed,
+                moved_from,
             })
         })
     }
 
-    /// Marks an authorization as revoked (`unauthorized` push) or lost (`needs_reauth`): its tokens
-    /// stop being refreshed and served; the refresh token and the history stay. Returns false if
-    /// there was nothing to change.
-    pub async fn end_authorization(
+    /// Marks the account of `claim` (an authorizer access token) as needing re-authorization:
+    /// WeChat refused its refresh token and no other could be found. Fenced (see the module docs):
+    /// nothing changes unless `claim` still holds its lease and the stored refresh token is still
+    /// the one that was refused (`refused_print`, `None` when there was none). The access token
+    /// stays served until it expires, but is no longer refreshed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn lose_authorization(
         &self,
-        component: ComponentId,
-        appid: &str,
-        status: AuthorizerStatus,
-        source: &str,
+        claim: &ClaimedCredential,
+        refused_print: Option<&str>,
+        error: &str,
+        errcode: Option<i64>,
         audit: &NewAuditEvent,
         now: i64,
-    ) -> Result<Option<TenantId>, StoreError> {
+    ) -> Result<LossOutcome, StoreError> {
+        let lease = format!(
+            "SELECT id FROM credentials WHERE id = $1 AND lease_owner = $2 AND lease_token = $3{}",
+            self.dialect.lock_row_suffix
+        );
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let row: Option<(i64, i64)> = sqlx::query_as(
-                "UPDATE authorizers SET status = $1, revoked_at = $2, updated_at = $2 \
-                 WHERE component_id = $3 AND appid = $4 AND status <> $1 AND status <> 'revoked' RETURNING id, tenant_id",
+            let held: Option<i64> = sqlx::query_scalar(&lease)
+                .bind(claim.id.0)
+                .bind(&claim.lease_owner)
+                .bind(claim.lease_token)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if held.is_none() {
+                tx.rollback().await?;
+                return Ok(LossOutcome::LeaseLost);
+            }
+            let stored: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT value_fingerprint FROM credentials WHERE component_id = $1 AND kind = 'authorizer_refresh_token' AND subject = $2",
             )
-            .bind(status.as_str())
+            .bind(claim.component_id.0)
+            .bind(&claim.subject)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if stored.flatten().as_deref() != refused_print {
+                sqlx::query(
+                    "UPDATE credentials SET lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = NULL WHERE id = $1",
+                )
+                .bind(claim.id.0)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(LossOutcome::RefreshTokenChanged);
+            }
+            sqlx::query(
+                "UPDATE credentials SET lease_owner = NULL, lease_expires_at = NULL, failure_count = failure_count + 1, \
+                 next_attempt_at = NULL, last_error = $1, last_error_code = $2, last_error_at = $3 WHERE id = $4",
+            )
+            .bind(error)
+            .bind(errcode)
             .bind(now)
-            .bind(component.0)
-            .bind(appid)
+            .bind(claim.id.0)
+            .execute(&mut *tx)
+            .await?;
+            let row: Option<(i64, i64)> = sqlx::query_as(
+                "UPDATE authorizers SET status = 'needs_reauth', revoked_at = $1, updated_at = $1 \
+                 WHERE component_id = $2 AND appid = $3 AND status = 'authorized' RETURNING id, tenant_id",
+            )
+            .bind(now)
+            .bind(claim.component_id.0)
+            .bind(&claim.subject)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((id, tenant)) = row else {
-                tx.rollback().await?;
-                return Ok(None);
+                tx.commit().await?;
+                return Ok(LossOutcome::NotAuthorized);
             };
             sqlx::query(
-                "INSERT INTO authorizer_history (tenant_id, authorizer_id, change, source, occurred_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO authorizer_history (tenant_id, authorizer_id, change, source, occurred_at) VALUES ($1, $2, 'needs_reauth', 'engine', $3)",
             )
             .bind(tenant)
             .bind(id)
-            .bind(status.as_str())
-            .bind(source)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            // The cache follows updated_at and drops a credential whose value is gone. A revoked
-            // account's tokens are dead at once; a lost refresh token leaves the current access
-            // token working until it expires, so it is still served, just never refreshed.
-            let sql = if status == AuthorizerStatus::Revoked {
-                "UPDATE credentials SET value_sealed = NULL, value_fingerprint = NULL, expires_at = NULL, refresh_at = NULL, \
-                 lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = $1 \
-                 WHERE component_id = $2 AND subject = $3 AND kind IN ('authorizer_access_token', 'jsapi_ticket')"
-            } else {
+            // The current access token works until it expires, so it is still served, just never
+            // refreshed; so is a JS-SDK ticket.
+            sqlx::query(
                 "UPDATE credentials SET refresh_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
-                 WHERE component_id = $2 AND subject = $3 AND kind IN ('authorizer_access_token', 'jsapi_ticket')"
-            };
+                 WHERE component_id = $2 AND subject = $3 AND kind IN ('authorizer_access_token', 'jsapi_ticket')",
+            )
+            .bind(now)
+            .bind(claim.component_id.0)
+            .bind(&claim.subject)
+            .execute(&mut *tx)
+            .await?;
             super::notify_credentials!(self, tx);
-            sqlx::query(sql)
-                .bind(now)
-                .bind(component.0)
-                .bind(appid)
-                .execute(&mut *tx)
-                .await?;
             let audit = audit.clone().tenant(Some(TenantId(tenant)));
             bind_audit!(sqlx::query(super::audit::INSERT), &audit)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(Some(TenantId(tenant)))
+            Ok(LossOutcome::Marked(TenantId(tenant)))
         })
     }
 

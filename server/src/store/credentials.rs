@@ -4,8 +4,12 @@
 //! its own with a fresh `lease_token`, and every write-back names that token, so a worker whose
 //! lease expired (it was slow, or killed) cannot overwrite what another worker wrote since. On
 //! PostgreSQL the claim skips rows another instance is claiming at the same moment; on SQLite the
-//! single writer makes the claim exclusive anyway. The refresh token of an authorizer is written in
-//! the same transaction as the access token it came with.
+//! single writer makes the claim exclusive anyway.
+//!
+//! Refresh tokens are the one thing that may never be lost, so they are not fenced by the lease:
+//! a refresh token WeChat handed us is stored whatever happens to the access token it came with
+//! (a lost lease, a failed audit insert), fenced only by "issued later than the one stored". The
+//! access token and its audit event are fenced as above.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -16,7 +20,8 @@ use crate::domain::{
 use crate::secrets::fingerprint;
 
 /// Inserts or replaces an authorizer's refresh token inside an open transaction `$tx` (a macro, so
-/// the same text serves both databases' transaction types).
+/// the same text serves both databases' transaction types), unless the stored one was issued later
+/// (`$now` is when the token was asked for): a slow answer never overwrites a newer token.
 macro_rules! upsert_refresh_token {
     ($tx:expr, $component:expr, $authorizer:expr, $tenant:expr, $subject:expr, $sealed:expr, $print:expr, $now:expr) => {
         sqlx::query(
@@ -24,7 +29,8 @@ macro_rules! upsert_refresh_token {
              VALUES ($1, $2, $3, 'authorizer_refresh_token', $4, $5, $6, $7, $7, $7) \
              ON CONFLICT (component_id, kind, subject) DO UPDATE SET value_sealed = excluded.value_sealed, \
              value_fingerprint = excluded.value_fingerprint, issued_at = excluded.issued_at, authorizer_id = excluded.authorizer_id, \
-             tenant_id = excluded.tenant_id, version = credentials.version + 1, updated_at = excluded.updated_at",
+             tenant_id = excluded.tenant_id, version = credentials.version + 1, updated_at = excluded.updated_at \
+             WHERE credentials.issued_at IS NULL OR credentials.issued_at <= excluded.issued_at",
         )
         .bind($component.0)
         .bind($authorizer.map(|a: AuthorizerId| a.0))
@@ -190,6 +196,7 @@ pub struct CredentialHealth {
     pub next_attempt_at: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_code: Option<i64>,
+    pub last_error_at: Option<i64>,
     pub last_refreshed_at: Option<i64>,
     pub version: i64,
 }
@@ -306,9 +313,10 @@ impl Store {
             .collect()
     }
 
-    /// Writes a refreshed token back, if `claim` still holds the lease; with an authorizer's
-    /// token, its refresh token in the same transaction. Returns the row's new version, or `None`
-    /// when the lease was lost (nothing is written then).
+    /// Writes a refreshed token back, if `claim` still holds the lease. With an authorizer's token,
+    /// the refresh token WeChat returned is written in the same transaction, and kept even when the
+    /// lease turns out to be lost (see the module docs). Returns the row's new version, or `None`
+    /// when the lease was lost (then only the refresh token was written).
     pub async fn complete_refresh(
         &self,
         claim: &ClaimedCredential,
@@ -338,6 +346,18 @@ impl Store {
         });
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
+            if let Some((sealed_refresh, refresh_print)) = &refresh {
+                upsert_refresh_token!(
+                    tx,
+                    claim.component_id,
+                    claim.authorizer_id,
+                    claim.tenant_id,
+                    &claim.subject,
+                    sealed_refresh,
+                    refresh_print,
+                    issued.issued_at
+                )?;
+            }
             let version: Option<i64> = sqlx::query_scalar(
                 "UPDATE credentials SET value_sealed = $1, value_fingerprint = $2, issued_at = $3, expires_at = $4, refresh_at = $5, \
                  lease_owner = NULL, lease_expires_at = NULL, failure_count = 0, next_attempt_at = NULL, last_error = NULL, \
@@ -356,28 +376,95 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(version) = version else {
-                tx.rollback().await?;
+                // The access token is another worker's business now; the refresh token is ours to
+                // keep (it was written above only if it is newer than the stored one).
+                tx.commit().await?;
                 return Ok(None);
             };
             super::notify_credentials!(self, tx);
-            if let Some((sealed_refresh, refresh_print)) = &refresh {
-                upsert_refresh_token!(
-                    tx,
-                    claim.component_id,
-                    claim.authorizer_id,
-                    claim.tenant_id,
-                    &claim.subject,
-                    sealed_refresh,
-                    refresh_print,
-                    now
-                )?;
-            }
             bind_audit!(sqlx::query(super::audit::INSERT), audit)
                 .execute(&mut *tx)
                 .await?;
+            self.fail_points
+                .check(super::failpoints::FailPoint::CompleteRefresh)?;
             tx.commit().await?;
             Ok(Some(version))
         })
+    }
+
+    /// Stores a refresh token WeChat handed us outside a refresh's own write-back (its transaction
+    /// failed, or the token was recovered from WeChat), unless a later one is stored. `issued_at` is
+    /// when it was asked for. True when it was written.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn save_refresh_token(
+        &self,
+        component: ComponentId,
+        authorizer: Option<AuthorizerId>,
+        tenant: Option<TenantId>,
+        appid: &str,
+        refresh_token: &SecretString,
+        issued_at: i64,
+        audit: Option<&NewAuditEvent>,
+    ) -> Result<bool, StoreError> {
+        let sealed = self.keyring()?.seal_str(
+            &purpose(component, CredentialKind::AuthorizerRefreshToken, appid),
+            refresh_token,
+        );
+        let print = fingerprint(refresh_token.expose_secret());
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let written = upsert_refresh_token!(
+                tx, component, authorizer, tenant, appid, &sealed, &print, issued_at
+            )?
+            .rows_affected()
+                == 1;
+            if let (true, Some(audit)) = (written, audit) {
+                bind_audit!(sqlx::query(super::audit::INSERT), audit)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(written)
+        })
+    }
+
+    /// Pushes a held lease's expiry out (before a slow recovery), if it is still held.
+    pub async fn extend_lease(
+        &self,
+        claim: &ClaimedCredential,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE credentials SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND lease_token = $4",
+            )
+            .bind(until)
+            .bind(claim.id.0)
+            .bind(&claim.lease_owner)
+            .bind(claim.lease_token)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+        })
+        .map_err(Into::into)
+    }
+
+    /// The fingerprint of an authorizer's stored refresh token (to tell later whether it changed).
+    pub async fn refresh_token_fingerprint(
+        &self,
+        component: ComponentId,
+        appid: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let print: Option<Option<String>> = read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT value_fingerprint FROM credentials WHERE component_id = $1 AND kind = 'authorizer_refresh_token' AND subject = $2",
+            )
+            .bind(component.0)
+            .bind(appid)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(print.flatten())
     }
 
     /// Records a failed refresh (if the lease is still held): the error, and when to try again.
@@ -461,6 +548,50 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// Holds every authorizer token and JS-SDK ticket of a component until `until`: the component
+    /// has no token to refresh them with. [`Store::resume_component_authorizers`] lets them go as
+    /// soon as it has one.
+    pub async fn pause_component_authorizers(
+        &self,
+        component: ComponentId,
+        until: i64,
+    ) -> Result<u64, StoreError> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE credentials SET next_attempt_at = $2 WHERE component_id = $1 \
+                 AND kind IN ('authorizer_access_token', 'jsapi_ticket') AND refresh_at IS NOT NULL \
+                 AND (next_attempt_at IS NULL OR next_attempt_at < $2)",
+            )
+            .bind(component.0)
+            .bind(until)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(Into::into)
+    }
+
+    /// Releases the authorizers of a component that were held for want of a component token, now
+    /// that it has one again (each tries once; one that fails backs off again by itself).
+    pub async fn resume_component_authorizers(
+        &self,
+        component: ComponentId,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE credentials SET next_attempt_at = NULL WHERE component_id = $1 \
+                 AND kind IN ('authorizer_access_token', 'jsapi_ticket') AND next_attempt_at > $2",
+            )
+            .bind(component.0)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(Into::into)
+    }
+
     /// Makes a credential due now, but only if its current value is the one named (so a report
     /// about an already replaced token does nothing: no stampede) and it is not due already.
     ///
@@ -468,6 +599,10 @@ impl Store {
     /// PostgreSQL each carry their own `now`, and the one that waited for the other's row lock
     /// re-checks `refresh_at > its now`, which a `now` from a moment later would still pass.
     /// The fixed value in the past fails that check for every report after the first.
+    ///
+    /// With `forced_before`, only a credential not forced since that moment is forced (a
+    /// rejection report cannot make one account refresh more often than that), and the time is
+    /// noted; without it (the engine's own 40001 handling), nothing is rationed.
     pub async fn refresh_now_if_current(
         &self,
         component: ComponentId,
@@ -475,12 +610,15 @@ impl Store {
         subject: &str,
         current_fingerprint: &str,
         now: i64,
+        forced_before: Option<i64>,
     ) -> Result<bool, StoreError> {
         write!(self, |pool| {
             sqlx::query(
-                "UPDATE credentials SET refresh_at = $6, next_attempt_at = NULL \
+                "UPDATE credentials SET refresh_at = $6, next_attempt_at = NULL, \
+                 forced_at = CASE WHEN $7 IS NULL THEN forced_at ELSE $5 END \
                  WHERE component_id = $1 AND kind = $2 AND subject = $3 AND value_fingerprint = $4 \
-                 AND refresh_at IS NOT NULL AND refresh_at > $5",
+                 AND refresh_at IS NOT NULL AND refresh_at > $5 \
+                 AND ($7 IS NULL OR forced_at IS NULL OR forced_at < $7)",
             )
             .bind(component.0)
             .bind(kind.as_str())
@@ -488,11 +626,41 @@ impl Store {
             .bind(current_fingerprint)
             .bind(now)
             .bind(FORCED_REFRESH_AT)
+            .bind(forced_before)
             .execute(pool)
             .await
             .map(|r| r.rows_affected() == 1)
         })
         .map_err(Into::into)
+    }
+
+    /// Whether [`Store::refresh_now_if_current`] with `forced_before` would force this credential
+    /// now (a read: the caller spends a budget only on reports that would).
+    pub async fn may_force_refresh(
+        &self,
+        component: ComponentId,
+        kind: CredentialKind,
+        subject: &str,
+        current_fingerprint: &str,
+        now: i64,
+        forced_before: i64,
+    ) -> Result<bool, StoreError> {
+        let n: i64 = read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM credentials WHERE component_id = $1 AND kind = $2 AND subject = $3 \
+                 AND value_fingerprint = $4 AND refresh_at IS NOT NULL AND refresh_at > $5 \
+                 AND (forced_at IS NULL OR forced_at < $6)",
+            )
+            .bind(component.0)
+            .bind(kind.as_str())
+            .bind(subject)
+            .bind(current_fingerprint)
+            .bind(now)
+            .bind(forced_before)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(n > 0)
     }
 
     /// Starts keeping an authorizer's JS-SDK ticket (the first JS-SDK request for the account): a
@@ -525,43 +693,6 @@ impl Store {
             .map(|r| r.rows_affected() == 1)
         })
         .map_err(Into::into)
-    }
-
-    /// Replaces an authorizer's refresh token (recovered from WeChat's authorizer list).
-    pub async fn replace_refresh_token(
-        &self,
-        claim: &ClaimedCredential,
-        refresh_token: &SecretString,
-        audit: &NewAuditEvent,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let sealed = self.keyring()?.seal_str(
-            &purpose(
-                claim.component_id,
-                CredentialKind::AuthorizerRefreshToken,
-                &claim.subject,
-            ),
-            refresh_token,
-        );
-        let print = fingerprint(refresh_token.expose_secret());
-        write!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            upsert_refresh_token!(
-                tx,
-                claim.component_id,
-                claim.authorizer_id,
-                claim.tenant_id,
-                &claim.subject,
-                &sealed,
-                &print,
-                now
-            )?;
-            bind_audit!(sqlx::query(super::audit::INSERT), audit)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
-        })
     }
 
     /// The stored refresh token of an authorizer.
@@ -650,7 +781,7 @@ impl Store {
         read!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, subject, issued_at, expires_at, refresh_at, failure_count, next_attempt_at, last_error, \
-                 last_error_code, last_refreshed_at, version FROM credentials WHERE component_id = $1 AND kind = $2 AND subject = $3",
+                 last_error_code, last_error_at, last_refreshed_at, version FROM credentials WHERE component_id = $1 AND kind = $2 AND subject = $3",
             )
             .bind(component.0)
             .bind(kind.as_str())

@@ -21,10 +21,12 @@ mod components;
 mod credentials;
 mod dialect;
 mod error;
+pub mod failpoints;
 mod links;
 mod meta;
 mod platform;
 mod pushes;
+mod retention;
 mod sessions;
 mod tenants;
 mod throttle;
@@ -43,7 +45,9 @@ use sqlx::sqlite::{
 pub use accounts::{AccountFilter, AccountListRow, TokenState};
 pub use alerts::Alert;
 pub use api_keys::NewApiKey;
-pub use authorizers::{AuthorizerProfileUpdate, NewAuthorization, RecordedAuthorization};
+pub use authorizers::{
+    AuthorizerProfileUpdate, LossOutcome, NewAuthorization, RecordedAuthorization,
+};
 pub use credentials::{
     ClaimedCredential, CredentialChanges, CredentialHealth, CredentialSnapshot, IssuedCredential,
 };
@@ -52,6 +56,7 @@ pub use error::StoreError;
 pub use links::LinkRecord;
 pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
+pub use retention::{Cutoffs, Pruned};
 pub use throttle::ThrottlePolicy;
 
 use crate::config::{DatabaseKind, DatabaseUrl};
@@ -96,6 +101,7 @@ pub struct Store {
     pools: Pools,
     dialect: &'static Dialect,
     keyring: Option<Arc<Keyring>>,
+    fail_points: failpoints::FailPoints,
 }
 
 impl std::fmt::Debug for Store {
@@ -176,6 +182,7 @@ impl Store {
             pools,
             dialect,
             keyring: None,
+            fail_points: failpoints::FailPoints::default(),
         })
     }
 
@@ -187,6 +194,11 @@ impl Store {
 
     pub fn dialect(&self) -> &'static Dialect {
         self.dialect
+    }
+
+    /// The fail points of this store and every clone of it (tests; inert in release builds).
+    pub fn fail_points(&self) -> &failpoints::FailPoints {
+        &self.fail_points
     }
 
     pub(crate) fn keyring(&self) -> Result<&Keyring, StoreError> {

@@ -2,7 +2,14 @@
 //!
 //! A push is accepted in one transaction: its de-duplication row (WeChat retries the same push),
 //! and its immediate effect (a ticket stored, an exchange job queued, an authorization ended). So
-//! an acknowledged push is never lost, and a retried one is never processed twice.
+//! an acknowledged push is never lost, and a retried one is never processed twice. A revocation
+//! only applies to an account whose newest applied event is older than it (see
+//! `store::authorizers`). A push for a code whose exchange the redirect already queued adds what
+//! only the push knows (the account's appid, the pre_auth_code, WeChat's time) to that job.
+//!
+//! An exchange job keeps WeChat's answer on its row (`result_sealed`) as soon as it arrives, and
+//! the moment it first sent the code (`wechat_called_at`), so that no retry spends the code twice
+//! and no crash loses the refresh token in the answer.
 //!
 //! Jobs are claimed with a lease like credentials are; a job whose worker died is taken over when
 //! its lease expires, and a job that keeps failing ends `dead` with its last error.
@@ -12,9 +19,7 @@ use serde_json::Value;
 
 use super::credentials::store_ticket_tx;
 use super::{bind_audit, read, write, Store, StoreError};
-use crate::domain::{
-    AuthorizerStatus, ComponentId, CredentialKind, JobId, NewAuditEvent, TenantId,
-};
+use crate::domain::{ComponentId, CredentialKind, JobId, NewAuditEvent, TenantId};
 use crate::secrets::fingerprint;
 
 /// What a push does besides being recorded.
@@ -42,6 +47,8 @@ pub struct IncomingPush<'a> {
     /// Already hashed: the raw key may hold a ticket or a code.
     pub dedupe_key: &'a str,
     pub create_time: i64,
+    /// `create_time` in ms, already checked to be within the accepted window.
+    pub event_at: i64,
     pub payload: &'a SecretString,
 }
 
@@ -75,6 +82,11 @@ pub struct ClaimedJob {
     pub attempts: i64,
     pub max_attempts: i64,
     pub lease_owner: String,
+    pub created_at: i64,
+    /// WeChat's stored answer (sealed), from an earlier attempt.
+    pub result_sealed: Option<String>,
+    /// When an earlier attempt first sent this job's code to WeChat.
+    pub wechat_called_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -88,18 +100,43 @@ struct JobRow {
     dedupe_key: Option<String>,
     attempts: i64,
     max_attempts: i64,
+    created_at: i64,
+    result_sealed: Option<String>,
+    wechat_called_at: Option<i64>,
 }
 
 /// A job's state, for the redirect page and tests.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobState {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// The account the job is about, where its payload names it.
+    pub authorizer_appid: Option<String>,
 }
 
 fn job_purpose(dedupe_key: &str) -> String {
     format!("job:{dedupe_key}")
+}
+
+fn job_result_purpose(dedupe_key: &str) -> String {
+    format!("job-result:{dedupe_key}")
+}
+
+/// The existing job's payload with every field of `incoming` it lacks added.
+fn merge_payload(existing: &str, incoming: &Value) -> Option<String> {
+    let mut merged: Value = serde_json::from_str(existing).ok()?;
+    let (Some(into), Some(from)) = (merged.as_object_mut(), incoming.as_object()) else {
+        return None;
+    };
+    let mut changed = false;
+    for (k, v) in from {
+        if !v.is_null() && into.get(k).is_none_or(Value::is_null) {
+            into.insert(k.clone(), v.clone());
+            changed = true;
+        }
+    }
+    changed.then(|| merged.to_string())
 }
 
 macro_rules! insert_job {
@@ -163,6 +200,10 @@ impl Store {
                 .map(|s| keyring.seal_str(&job_purpose(job.dedupe_key), s)),
             _ => None,
         };
+        let existing_job = format!(
+            "SELECT payload FROM jobs WHERE dedupe_key = $1 AND status <> 'done'{}",
+            self.dialect.lock_row_suffix
+        );
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
@@ -203,16 +244,36 @@ impl Store {
                     }
                 }
                 PushEffect::Exchange(job) => {
-                    insert_job!(tx, job, job_secret.as_deref(), now)?;
+                    let queued = insert_job!(tx, job, job_secret.as_deref(), now)?.rows_affected();
+                    if queued == 0 {
+                        let existing: Option<String> = sqlx::query_scalar(&existing_job)
+                            .bind(job.dedupe_key)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if let Some(merged) = existing.and_then(|p| merge_payload(&p, &job.payload))
+                        {
+                            sqlx::query(
+                                "UPDATE jobs SET payload = $1, updated_at = $2, \
+                                 run_at = CASE WHEN status = 'queued' AND run_at > $2 THEN $2 ELSE run_at END WHERE dedupe_key = $3",
+                            )
+                            .bind(merged)
+                            .bind(now)
+                            .bind(job.dedupe_key)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
                 }
                 PushEffect::Revoke { authorizer_appid } => {
                     let row: Option<(i64, i64)> = sqlx::query_as(
-                        "UPDATE authorizers SET status = 'revoked', revoked_at = $1, updated_at = $1 \
-                         WHERE component_id = $2 AND appid = $3 AND status <> 'revoked' RETURNING id, tenant_id",
+                        "UPDATE authorizers SET status = 'revoked', revoked_at = $1, updated_at = $1, last_event_at = $4 \
+                         WHERE component_id = $2 AND appid = $3 AND status <> 'revoked' \
+                         AND (last_event_at IS NULL OR last_event_at <= $4) RETURNING id, tenant_id",
                     )
                     .bind(now)
                     .bind(push.component.0)
                     .bind(*authorizer_appid)
+                    .bind(push.event_at)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some((id, tenant)) = row {
@@ -278,7 +339,8 @@ impl Store {
             "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
                ORDER BY run_at LIMIT $4{}) \
-             RETURNING id, kind, tenant_id, component_id, payload, secret_sealed, dedupe_key, attempts, max_attempts",
+             RETURNING id, kind, tenant_id, component_id, payload, secret_sealed, dedupe_key, attempts, max_attempts, created_at, \
+             result_sealed, wechat_called_at",
             self.dialect.claim_suffix
         );
         let rows: Vec<JobRow> = write!(self, |pool| {
@@ -303,8 +365,64 @@ impl Store {
                 attempts: r.attempts,
                 max_attempts: r.max_attempts,
                 lease_owner: owner.to_owned(),
+                created_at: r.created_at,
+                result_sealed: r.result_sealed,
+                wechat_called_at: r.wechat_called_at,
             })
             .collect())
+    }
+
+    /// Notes that this attempt is about to send the job's code to WeChat (once per job: the first
+    /// attempt's time stays). Not fenced: whoever holds the job, the code is spent from here on.
+    pub async fn mark_job_called_wechat(
+        &self,
+        job: &ClaimedJob,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET wechat_called_at = $1 WHERE id = $2 AND wechat_called_at IS NULL",
+            )
+            .bind(now)
+            .bind(job.id.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Keeps WeChat's answer to the job (sealed) on its row, the first thing after it arrives. Not
+    /// fenced by the lease: the answer is the truth whoever holds the job now.
+    pub async fn save_job_result(
+        &self,
+        job: &ClaimedJob,
+        result: &SecretString,
+    ) -> Result<(), StoreError> {
+        let key = job
+            .dedupe_key
+            .as_deref()
+            .ok_or_else(|| StoreError::Corrupt("a job with a result has no key".into()))?;
+        let sealed = self.keyring()?.seal_str(&job_result_purpose(key), result);
+        write!(self, |pool| {
+            sqlx::query("UPDATE jobs SET result_sealed = $1 WHERE id = $2")
+                .bind(&sealed)
+                .bind(job.id.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The answer an earlier attempt stored, if any.
+    pub fn open_job_result(&self, job: &ClaimedJob) -> Result<Option<SecretString>, StoreError> {
+        match (&job.result_sealed, &job.dedupe_key) {
+            (Some(sealed), Some(key)) => Ok(Some(
+                self.keyring()?.open_str(&job_result_purpose(key), sealed)?,
+            )),
+            _ => Ok(None),
+        }
     }
 
     pub fn open_job_secret(&self, job: &ClaimedJob) -> Result<Option<SecretString>, StoreError> {
@@ -328,6 +446,8 @@ impl Store {
             JobOutcome::Dead(e) => ("dead", Some(e), None),
             JobOutcome::Retry(e, at) => ("queued", Some(e), Some(at)),
         };
+        self.fail_points
+            .check(super::failpoints::FailPoint::FinishJob)?;
         write!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET status = $1, last_error = COALESCE($2, last_error), run_at = COALESCE($3, run_at), \
@@ -349,13 +469,41 @@ impl Store {
     }
 
     pub async fn job_state(&self, dedupe_key: &str) -> Result<Option<JobState>, StoreError> {
-        read!(self, |pool| {
-            sqlx::query_as("SELECT status, attempts, last_error FROM jobs WHERE dedupe_key = $1")
+        let row: Option<(String, i64, Option<String>, String)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT status, attempts, last_error, payload FROM jobs WHERE dedupe_key = $1",
+            )
+            .bind(dedupe_key)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(|(status, attempts, last_error, payload)| JobState {
+            status,
+            attempts,
+            last_error,
+            authorizer_appid: serde_json::from_str::<Value>(&payload)
+                .ok()
+                .and_then(|p| p.get("authorizer_appid")?.as_str().map(str::to_owned)),
+        }))
+    }
+
+    /// The account named in the answer an exchange job kept, if it kept one.
+    pub async fn job_result_appid(&self, dedupe_key: &str) -> Result<Option<String>, StoreError> {
+        let sealed: Option<Option<String>> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT result_sealed FROM jobs WHERE dedupe_key = $1")
                 .bind(dedupe_key)
                 .fetch_optional(pool)
                 .await
-        })
-        .map_err(Into::into)
+        })?;
+        let Some(sealed) = sealed.flatten() else {
+            return Ok(None);
+        };
+        let text = self
+            .keyring()?
+            .open_str(&job_result_purpose(dedupe_key), &sealed)?;
+        Ok(serde_json::from_str::<Value>(text.expose_secret())
+            .ok()
+            .and_then(|v| v.get("authorizer_appid")?.as_str().map(str::to_owned)))
     }
 
     /// Jobs waiting or running (a metric).
@@ -391,25 +539,6 @@ impl Store {
             .await
         })
         .map_err(Into::into)
-    }
-
-    /// Marks the authorization of `appid` as needing re-authorization (61023 not recoverable).
-    pub async fn mark_needs_reauth(
-        &self,
-        component: ComponentId,
-        appid: &str,
-        audit: &NewAuditEvent,
-        now: i64,
-    ) -> Result<Option<TenantId>, StoreError> {
-        self.end_authorization(
-            component,
-            appid,
-            AuthorizerStatus::NeedsReauth,
-            "engine",
-            audit,
-            now,
-        )
-        .await
     }
 }
 

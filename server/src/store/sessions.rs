@@ -1,5 +1,6 @@
 //! Session records for tower-sessions (see `auth::session_store`). Keyed by a hash of the session
-//! id so a copy of the database does not hand out live cookies.
+//! id so a copy of the database does not hand out live cookies. A record is inserted once (at
+//! sign-in) and afterwards only updated: nothing re-creates a deleted one.
 
 use super::{read, write, Store, StoreError};
 
@@ -31,17 +32,19 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn session_upsert(
+    /// Updates an existing record; false (and nothing written) when it is gone, because a session
+    /// that was deleted (sign-out, a disabled user) must stay deleted even if a request that
+    /// loaded it before is still finishing.
+    pub async fn session_update(
         &self,
         id_hash: &str,
         user_id: Option<i64>,
         data: &str,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
-        write!(self, |pool| {
+    ) -> Result<bool, StoreError> {
+        let n = write!(self, |pool| {
             sqlx::query(
-                "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",
+                "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1",
             )
             .bind(id_hash)
             .bind(user_id)
@@ -51,7 +54,7 @@ impl Store {
             .await
             .map(|r| r.rows_affected())
         })?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// The record if it exists and has not expired at `now`.

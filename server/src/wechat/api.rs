@@ -79,6 +79,19 @@ impl WechatError {
         }
     }
 
+    /// What went wrong, without WeChat's own `errmsg`: that text can carry the server's egress
+    /// address (61004 "… requestIP: x.x.x.x") and a request id, which tenants of a shared
+    /// component must not see. The errcode and its documented meaning say the same thing.
+    pub fn describe(&self) -> String {
+        match self {
+            WechatError::Api { code, .. } => match errcode::meaning(*code) {
+                Some(m) => format!("WeChat refused the call: errcode {code} ({})", m.en),
+                None => format!("WeChat refused the call: errcode {code}"),
+            },
+            other => other.to_string(),
+        }
+    }
+
     /// A short label for metrics and audit events: the errcode, or the failure kind.
     pub fn label(&self) -> String {
         match self {

@@ -95,6 +95,8 @@ impl TestDb {
         s.database_url = self.url.clone();
         s.database_url_configured = true;
         s.shutdown_grace_seconds = 5;
+        // Many servers run at once in the tests: the private metrics listener takes any port.
+        s.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         if let Some(dir) = &self._dir {
             s.data_dir = dir.path().to_owned();
         }

@@ -31,6 +31,25 @@ pub async fn rig(
     lifetimes: Lifetimes,
     tweak: impl FnOnce(&mut wxhub::config::Settings),
 ) -> Rig {
+    build(db, lifetimes, false, tweak).await
+}
+
+/// The same rig, but its component is the platform's shared one: accounts belong to whichever
+/// tenant's link they came through.
+pub async fn shared_rig(
+    db: &TestDb,
+    lifetimes: Lifetimes,
+    tweak: impl FnOnce(&mut wxhub::config::Settings),
+) -> Rig {
+    build(db, lifetimes, true, tweak).await
+}
+
+async fn build(
+    db: &TestDb,
+    lifetimes: Lifetimes,
+    shared: bool,
+    tweak: impl FnOnce(&mut wxhub::config::Settings),
+) -> Rig {
     let sim = Simulator::start(
         "127.0.0.1:0".parse().unwrap(),
         SimSettings {
@@ -64,7 +83,7 @@ pub async fn rig(
         .create_component(
             COMPONENT,
             &seed.token,
-            Some("acme"),
+            (!shared).then_some("acme"),
             &SecretString::from(seed.secret.clone()),
             &SecretString::from(seed.encoding_aes_key.clone()),
         )
@@ -118,6 +137,16 @@ impl Rig {
     /// A link, a pre_auth_code minted for it, and the owner confirming on the simulated page;
     /// returns where WeChat sends the browser back.
     pub async fn authorize(&self, account: &str, funcs: &[i64]) -> String {
+        self.authorize_through(self.tenant, account, funcs).await
+    }
+
+    /// [`Rig::authorize`] through a link of `tenant`.
+    pub async fn authorize_through(
+        &self,
+        tenant: wxhub::domain::TenantId,
+        account: &str,
+        funcs: &[i64],
+    ) -> String {
         let token = self.component_token().await;
         let public_id = format!("l{}", super::random_suffix());
         let audit = NewAuditEvent::new(
@@ -131,7 +160,7 @@ impl Rig {
             .app
             .store
             .create_link(
-                self.tenant,
+                tenant,
                 self.component,
                 &public_id,
                 3,
@@ -190,6 +219,43 @@ impl Rig {
             .unwrap();
         assert_eq!(done.status(), 302);
         done.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Signs and posts a push to the notify URL as WeChat would (this test knows the component's
+    /// keys, as a tenant knows its own component's); returns the status and the body.
+    pub async fn push(&self, xml: &str) -> (u16, String) {
+        let crypto = wxhub::wechat::crypto::MsgCrypt::new(
+            &self.seed.token,
+            &self.seed.encoding_aes_key,
+            COMPONENT,
+        )
+        .unwrap();
+        let nonce = super::random_suffix();
+        let timestamp = (wxhub::now_ms() / 1000).to_string();
+        let sealed = crypto.encrypt(xml, &timestamp, &nonce);
+        let body = wxhub::wechat::xml::build_envelope(COMPONENT, &sealed.encrypt);
+        let url = self.app.url(&format!(
+            "/wechat/{COMPONENT}/notify?timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={}",
+            sealed.msg_signature
+        ));
+        let res = self.app.client.post(url).body(body).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// The refresh token wxhub holds for `appid`, and the one WeChat (the simulator) holds.
+    pub async fn refresh_tokens(&self, appid: &str) -> (Option<String>, Option<String>) {
+        use secrecy::ExposeSecret;
+        let ours = self
+            .app
+            .store
+            .refresh_token(self.component, appid)
+            .await
+            .unwrap()
+            .map(|t| t.expose_secret().to_owned());
+        let theirs = self
+            .sim
+            .with_state(|s, _| s.refresh_token(COMPONENT, appid));
+        (ours, theirs)
     }
 
     pub fn token_is_valid_at_wechat(&self, token: &str) -> bool {

@@ -1,0 +1,99 @@
+//! Pruning by age: audit events, received pushes, finished jobs, idle sign-in throttle rows and
+//! expired sessions. Each delete takes at most `batch` rows, oldest first, so a backlog is worked
+//! off in short transactions that never hold SQLite's single writer for long.
+
+use super::{write, Store, StoreError};
+
+/// What one pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub audit_events: u64,
+    pub received_pushes: u64,
+    pub jobs: u64,
+    pub throttle_rows: u64,
+    pub sessions: u64,
+}
+
+impl Pruned {
+    pub fn total(&self) -> u64 {
+        self.audit_events + self.received_pushes + self.jobs + self.throttle_rows + self.sessions
+    }
+}
+
+/// The cut-off times of one pass (Unix ms): rows older than these go.
+#[derive(Debug, Clone, Copy)]
+pub struct Cutoffs {
+    pub audit_before: i64,
+    pub pushes_before: i64,
+    pub jobs_before: i64,
+    /// Throttle rows whose window began before this and hold no lock any more.
+    pub throttle_before: i64,
+    pub now: i64,
+}
+
+impl Store {
+    /// Deletes up to `batch` rows of each kind past its cut-off.
+    pub async fn prune(&self, cut: &Cutoffs, batch: i64) -> Result<Pruned, StoreError> {
+        let run = |sql: &'static str, at: i64| async move {
+            write!(self, |pool| {
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(batch)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected())
+            })
+            .map_err(StoreError::from)
+        };
+        Ok(Pruned {
+            audit_events: run(
+                "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
+                cut.audit_before,
+            )
+            .await?,
+            received_pushes: run(
+                "DELETE FROM received_pushes WHERE id IN (SELECT id FROM received_pushes WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
+                cut.pushes_before,
+            )
+            .await?,
+            jobs: run(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at < $1 AND status IN ('done', 'dead') ORDER BY finished_at LIMIT $2)",
+                cut.jobs_before,
+            )
+            .await?,
+            throttle_rows: write!(self, |pool| {
+                sqlx::query(
+                    "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE window_started_at < $1 \
+                     AND (locked_until IS NULL OR locked_until <= $2) ORDER BY window_started_at LIMIT $3)",
+                )
+                .bind(cut.throttle_before)
+                .bind(cut.now)
+                .bind(batch)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+            })?,
+            sessions: run(
+                "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
+                cut.now,
+            )
+            .await?,
+        })
+    }
+
+    /// Row counts of the tables that grow with traffic (tests and the abuse benchmark).
+    pub async fn growth_counts(&self) -> Result<[(&'static str, i64); 5], StoreError> {
+        let mut out = [
+            ("audit_events", 0),
+            ("received_pushes", 0),
+            ("jobs", 0),
+            ("login_throttle", 0),
+            ("sessions", 0),
+        ];
+        for (table, count) in out.iter_mut() {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            *count = super::read!(self, |pool| sqlx::query_scalar(&sql).fetch_one(pool).await)?;
+        }
+        Ok(out)
+    }
+}
