@@ -357,7 +357,26 @@ impl Engine {
                 .await?;
         }
         self.cache.sync(&self.store).await?;
-        for kind in [FETCH_INFO, FETCH_MENU] {
+        // The profile now, so the owner's done page can name the account; a job if WeChat is slow.
+        let profiled = match tokio::time::timeout(
+            Duration::from_secs(3),
+            self.update_profile(&entry, &answer.authorizer_appid),
+        )
+        .await
+        {
+            Ok(Ok(Ok(()))) => true,
+            Ok(Ok(Err(err))) => {
+                tracing::info!(error = %err, "the profile will be fetched later");
+                false
+            }
+            Ok(Err(_)) | Err(_) => false,
+        };
+        let follow_ups: &[&str] = if profiled {
+            &[FETCH_MENU]
+        } else {
+            &[FETCH_INFO, FETCH_MENU]
+        };
+        for &kind in follow_ups {
             let key = format!(
                 "{kind}:{}:{}:{now}",
                 component_id.0, answer.authorizer_appid
@@ -594,6 +613,20 @@ impl Engine {
             .component_by_id(component_id)
             .await?
             .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
+        match self.update_profile(&entry, &appid).await? {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.wechat_job_error(job, err).await),
+        }
+    }
+
+    /// Fetches and stores the account's profile (`api_get_authorizer_info`). The outer error is
+    /// ours (storage, no token yet); the inner one is WeChat's, for the caller to judge.
+    async fn update_profile(
+        &self,
+        entry: &ComponentEntry,
+        appid: &str,
+    ) -> Result<Result<(), WechatError>, JobError> {
+        let component_id = entry.component.id;
         let now = crate::now_ms();
         let Some(component_token) = self.component_token(component_id, now + 5_000) else {
             return Err(JobError::Retry("no component token yet".into(), 2_000));
@@ -603,19 +636,19 @@ impl Engine {
             .get_authorizer_info(
                 component_token.value.expose_secret(),
                 &entry.component.appid,
-                &appid,
+                appid,
             )
             .await
         {
             Ok(d) => d,
-            Err(err) => return Err(self.wechat_job_error(job, err).await),
+            Err(err) => return Ok(Err(err)),
         };
         let p = &details.profile;
         let info_json = p.raw.to_string();
         self.store
             .update_authorizer_profile(
                 component_id,
-                &appid,
+                appid,
                 &AuthorizerProfileUpdate {
                     account_kind: if p.is_mini_program {
                         "mini_program"
@@ -636,7 +669,7 @@ impl Engine {
                 now,
             )
             .await?;
-        Ok(())
+        Ok(Ok(()))
     }
 
     async fn fetch_menu(&self, job: &ClaimedJob) -> Result<(), JobError> {
