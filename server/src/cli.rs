@@ -268,6 +268,16 @@ async fn serve(settings: Settings) -> CommandResult {
     };
     tracing::info!(settings = ?settings, "starting");
     let app = Application::build(settings, keyring).await?;
+    // Debug builds only: the crash tests name fail points for a real process to die at.
+    if cfg!(debug_assertions) {
+        if let Ok(spec) = std::env::var("WXHUB_FAILPOINTS") {
+            if let Err(e) = app.store().fail_points().arm_from_spec(&spec) {
+                app.stop().await?;
+                return Err(e.into());
+            }
+            tracing::warn!(%spec, "fail points armed (a test is running)");
+        }
+    }
     stop_on_signal(app.shutdown_token());
     app.run_until_stopped().await?;
     Ok(())

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::process::{spawn_instance, Instance};
 use common::{wait_for, Backend, TestDb};
 use secrecy::SecretString;
 use wxhub::admin::Admin;
@@ -18,65 +17,6 @@ use wxhub::simulator::{ComponentSeed, Lifetimes, Seed, SimSettings, Simulator};
 const COMPONENT: &str = "wx7e57c0de00000002";
 const ACCOUNTS: usize = 24;
 const LIFETIME_S: i64 = 8;
-
-struct Instance {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-fn spawn_instance(db: &TestDb, wechat: &str) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("WXHUB_DATABASE_URL", db.url.expose())
-        .env("WXHUB_MASTER_KEY", "01".repeat(32))
-        .env("WXHUB_LISTEN", "127.0.0.1:0")
-        .env("WXHUB_METRICS_LISTEN", "127.0.0.1:0")
-        .env("WXHUB_LOG_FORMAT", "json")
-        .env("WXHUB_LOG", "warn,wxhub=info")
-        .env("WXHUB_WECHAT_API_BASE", wechat)
-        .env("WXHUB_WECHAT_MP_BASE", wechat)
-        .env("WXHUB_WECHAT_OPEN_BASE", wechat)
-        .env("WXHUB_WECHAT_TIMEOUT_SECONDS", "2")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn server");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let addr = loop {
-        let found = log.lock().unwrap().iter().find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v["fields"]["message"] == "wxhub is listening" || l.contains("wxhub is listening"))
-                .then(|| {
-                    v["fields"]["local_addr"]
-                        .as_str()
-                        .or(v["local_addr"].as_str())
-                        .map(str::to_owned)
-                })
-                .flatten()
-        });
-        if let Some(a) = found {
-            break a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "instance did not start: {:?}",
-            log.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Instance { child, addr, log }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_refreshes_and_survive_a_kill() {
@@ -123,7 +63,7 @@ async fn three_instances_share_refreshes_and_survive_a_kill() {
     .await
     .unwrap();
     let wechat = sim.base_url();
-    let mut instances: Vec<Instance> = (0..3).map(|_| spawn_instance(&db, &wechat)).collect();
+    let mut instances: Vec<Instance> = (0..3).map(|_| spawn_instance(&db, &wechat, &[])).collect();
     // WeChat pushes to one address (the first instance, which is never killed).
     let notify = format!("http://{}/wechat/{COMPONENT}/notify", instances[0].addr);
     sim.with_state(|s, _| {

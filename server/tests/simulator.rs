@@ -685,6 +685,79 @@ async fn refresh_tokens_overlap_replace_and_revoke() {
 }
 
 #[tokio::test]
+async fn refresh_rotation_hands_out_a_new_refresh_token_every_time() {
+    let r = rig().await;
+    let token = r.token().await;
+    let c = &r.client;
+    let code = r.authorize_via_page(&token, OA, &[1]).await;
+    let first = c
+        .query_auth(&token, COMPONENT, &code)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap()
+        .into_inner();
+    let control = format!("{}/sim/control/refresh-rotation", r.sim.base_url());
+    let http = reqwest::Client::new();
+    for garbage in [
+        "",
+        "{}",
+        r#"{"enabled": "yes"}"#,
+        r#"{"enabled": true, "x": 1}"#,
+    ] {
+        let res = http.put(&control).body(garbage).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{garbage}");
+    }
+    let res = http
+        .put(&control)
+        .body(r#"{"enabled": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Each refresh answers with a new refresh token...
+    let second = c
+        .authorizer_token(&token, COMPONENT, OA, &first)
+        .await
+        .unwrap()
+        .authorizer_refresh_token
+        .unwrap()
+        .into_inner();
+    assert_ne!(second, first);
+    let third = c
+        .authorizer_token(&token, COMPONENT, OA, &second)
+        .await
+        .unwrap()
+        .authorizer_refresh_token
+        .unwrap()
+        .into_inner();
+    assert_ne!(third, second);
+    assert_eq!(
+        r.sim.with_state(|s, _| s.refresh_token(COMPONENT, OA)),
+        Some(third.clone())
+    );
+    // ...the one before keeps working for the grace period only, and the list and the account
+    // info tell the current one.
+    assert!(c
+        .authorizer_token(&token, COMPONENT, OA, &third)
+        .await
+        .is_ok());
+    r.sim.advance_clock(Duration::from_secs(301));
+    let token = r.token().await;
+    assert_eq!(
+        api_err(c.authorizer_token(&token, COMPONENT, OA, &third).await),
+        61023
+    );
+    let info = c.get_authorizer_info(&token, COMPONENT, OA).await.unwrap();
+    let current = info.authorization.refresh_token.unwrap().into_inner();
+    assert_eq!(
+        r.sim.with_state(|s, _| s.refresh_token(COMPONENT, OA)),
+        Some(current)
+    );
+    r.sim.stop().await;
+}
+
+#[tokio::test]
 async fn options_quota_and_list_paging() {
     let r = rig().await;
     let token = r.token().await;

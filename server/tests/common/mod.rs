@@ -4,6 +4,7 @@
 //! missing server into a failure instead of a skip.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod rig;
 
 use std::time::{Duration, Instant};
