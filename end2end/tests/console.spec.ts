@@ -110,6 +110,12 @@ test("an operator's link is authorized on the phone page and the account appears
   await phone.goto(linkUrl);
   await expect(phone.locator("[data-test=link-problem]")).toContainText("withdrawn");
   await phone.screenshot({ path: `${shots}/authorize-revoked.png`, fullPage: true });
+  // Someone comes back from WeChat to the withdrawn link: nothing is done, and the page says so.
+  const late = await phone.goto(`${linkUrl}/done?auth_code=queryauthcode@@@late`);
+  expect(late!.status()).toBe(410);
+  await expect(phone.locator("[data-test=done]")).toHaveAttribute("data-outcome", "link-revoked");
+  await expect(phone.locator("[data-test=done]")).toContainText("Nothing was done");
+  await phone.screenshot({ path: `${shots}/authorize-done-revoked.png`, fullPage: true });
 });
 
 test("a link that does not exist gets a clear page in the owner's language", async ({ browser }) => {

@@ -10,12 +10,13 @@ ALTER TABLE jobs ADD COLUMN wechat_called_at BIGINT;
 -- authorizers.last_event_at: WeChat's CreateTime (ms) of the newest authorization event applied to
 -- the account; an older one (a late retry of `unauthorized`) changes nothing.
 ALTER TABLE authorizers ADD COLUMN last_event_at BIGINT;
--- Retention: finished jobs, received pushes and idle throttle rows are pruned by age.
+-- Retention: finished jobs and idle throttle rows are pruned by age (received pushes per component,
+-- through received_pushes_time, so the busiest insert gains no index).
 CREATE INDEX jobs_finished ON jobs (finished_at);
-CREATE INDEX received_pushes_received ON received_pushes (received_at);
 CREATE INDEX login_throttle_window ON login_throttle (window_started_at);
--- An exchange that arrives after the account's revocation was pushed is recognised as older.
-CREATE INDEX received_pushes_account ON received_pushes (component_id, authorizer_appid, info_type);
+-- An exchange that arrives after the account's revocation was pushed is recognised as older. Only
+-- revocations are indexed: tickets, the busiest push, never touch it.
+CREATE INDEX received_pushes_revocations ON received_pushes (component_id, authorizer_appid) WHERE info_type = 'unauthorized';
 -- credentials.forced_at: when a tenant's rejected-token report last forced a refresh; one account is
 -- forced at most once per interval, whoever reports.
 ALTER TABLE credentials ADD COLUMN forced_at BIGINT;

@@ -53,12 +53,15 @@ struct Push {
 /// Distinct signed pushes, prepared up front so the generator does no crypto.
 fn pushes(base: &str, n: usize, offset: usize) -> Vec<Push> {
     let crypto = MsgCrypt::new(TOKEN, AES, COMPONENT).expect("static key");
+    // Now, as WeChat would stamp them: pushes outside the replay window are refused. Equal times
+    // still store every ticket (the newest or as new wins).
+    let now_s = wxhub::now_ms() / 1000;
     (0..n)
         .map(|i| {
             let seq = offset + i;
             let xml = format!(
                 "<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@bench{seq:010}]]></ComponentVerifyTicket></xml>",
-                1_700_000_000 + seq
+                now_s
             );
             let nonce = format!("{seq}");
             let sealed = crypto.encrypt(&xml, "1700000000", &nonce);

@@ -27,31 +27,15 @@ fn lifetimes() -> Lifetimes {
 
 /// A link of the rig's tenant; revoked when asked.
 async fn link(r: &Rig, revoked: bool) -> String {
-    let public_id = format!("l{}", common::random_suffix());
-    let audit = NewAuditEvent::new(
-        Actor::Cli,
-        "link.created",
-        Outcome::Ok,
-        "test",
-        wxhub::now_ms(),
-    );
-    let link = r
-        .app
-        .store
-        .create_link(
-            r.tenant,
-            r.component,
-            &public_id,
-            3,
-            None,
-            "",
-            None,
-            &audit,
-            wxhub::now_ms(),
-        )
-        .await
-        .unwrap();
+    let link = r.link(r.tenant).await;
     if revoked {
+        let audit = NewAuditEvent::new(
+            Actor::Cli,
+            "link.revoked",
+            Outcome::Ok,
+            "test",
+            wxhub::now_ms(),
+        );
         assert!(r
             .app
             .store
@@ -59,7 +43,7 @@ async fn link(r: &Rig, revoked: bool) -> String {
             .await
             .unwrap());
     }
-    public_id
+    link.public_id
 }
 
 async fn users(r: &Rig) {

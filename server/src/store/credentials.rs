@@ -449,24 +449,6 @@ impl Store {
         .map_err(Into::into)
     }
 
-    /// The fingerprint of an authorizer's stored refresh token (to tell later whether it changed).
-    pub async fn refresh_token_fingerprint(
-        &self,
-        component: ComponentId,
-        appid: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let print: Option<Option<String>> = read!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT value_fingerprint FROM credentials WHERE component_id = $1 AND kind = 'authorizer_refresh_token' AND subject = $2",
-            )
-            .bind(component.0)
-            .bind(appid)
-            .fetch_optional(pool)
-            .await
-        })?;
-        Ok(print.flatten())
-    }
-
     /// Records a failed refresh (if the lease is still held): the error, and when to try again.
     pub async fn fail_refresh(
         &self,

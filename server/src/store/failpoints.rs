@@ -54,6 +54,8 @@ pub enum FailAction {
     Abort,
 }
 
+// Release builds never read these: `check` is empty there.
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 struct Armed {
     action: FailAction,

@@ -148,30 +148,8 @@ impl Rig {
         funcs: &[i64],
     ) -> String {
         let token = self.component_token().await;
-        let public_id = format!("l{}", super::random_suffix());
-        let audit = NewAuditEvent::new(
-            Actor::Cli,
-            "link.created",
-            Outcome::Ok,
-            "test link",
-            wxhub::now_ms(),
-        );
-        let link = self
-            .app
-            .store
-            .create_link(
-                tenant,
-                self.component,
-                &public_id,
-                3,
-                None,
-                "",
-                None,
-                &audit,
-                wxhub::now_ms(),
-            )
-            .await
-            .unwrap();
+        let link = self.link(tenant).await;
+        let public_id = link.public_id.clone();
         let code = self
             .client
             .create_preauthcode(&token, COMPONENT)
@@ -219,6 +197,32 @@ impl Rig {
             .unwrap();
         assert_eq!(done.status(), 302);
         done.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// A new authorization link of `tenant` on the rig's component.
+    pub async fn link(&self, tenant: wxhub::domain::TenantId) -> wxhub::domain::AuthorizationLink {
+        let audit = NewAuditEvent::new(
+            Actor::Cli,
+            "link.created",
+            Outcome::Ok,
+            "test link",
+            wxhub::now_ms(),
+        );
+        self.app
+            .store
+            .create_link(
+                tenant,
+                self.component,
+                &format!("l{}", super::random_suffix()),
+                3,
+                None,
+                "",
+                None,
+                &audit,
+                wxhub::now_ms(),
+            )
+            .await
+            .unwrap()
     }
 
     /// Signs and posts a push to the notify URL as WeChat would (this test knows the component's
