@@ -236,6 +236,7 @@ fn pushes_in_any_order_leave_the_account_as_the_newest_says() {
         let cases = std::sync::atomic::AtomicUsize::new(0);
         let mut runner = TestRunner::new(Config {
             cases: 10,
+            max_shrink_iters: 32,
             failure_persistence: None,
             ..Config::default()
         });

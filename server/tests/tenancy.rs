@@ -61,6 +61,8 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     accounts: BTreeMap<usize, (usize, bool)>,
     suspended: [bool; 3],
+    /// The simulator's second of each account's latest revocation.
+    last_revoked_s: BTreeMap<usize, i64>,
 }
 
 impl Model {
@@ -164,7 +166,14 @@ impl World {
             }
             Op::Revoke { account } => {
                 let appid = appid(account);
+                // WeChat stamps pushes in whole seconds, and two revocations of one account in one
+                // second are one push to it (a retry): like a person, wait for the next second.
+                let last = model.last_revoked_s.get(&account).copied();
+                while last == Some(r.sim.now_ms() / 1000) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 if r.sim.revoke(wxhub_component(), &appid) {
+                    model.last_revoked_s.insert(account, r.sim.now_ms() / 1000);
                     let store = r.app.store.clone();
                     let revoked = wait_for(Duration::from_secs(20), || {
                         let (store, appid) = (store.clone(), appid.clone());
