@@ -183,16 +183,22 @@ pub fn parse() -> Result<Cli, ExitCode> {
 }
 
 /// One-line failure: the reason, then exit code 1.
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    let text = message.to_string();
-    eprintln!("error: {}", text.lines().next().unwrap_or("failed"));
+/// One line on stderr: the error and its whole chain of causes (`report::Chain`).
+fn fail(error: &(dyn std::error::Error + 'static)) -> ExitCode {
+    eprintln!("error: {}", crate::report::Chain(error));
+    ExitCode::FAILURE
+}
+
+/// [`fail`] for a message of our own.
+fn fail_with(message: String) -> ExitCode {
+    eprintln!("error: {}", message.lines().next().unwrap_or("failed"));
     ExitCode::FAILURE
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref(), &cli.overrides) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return fail(&e),
     };
     crate::telemetry::init(settings.log_format, &settings.log);
     let command = cli.command.unwrap_or(Command::Serve);
@@ -222,7 +228,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User(UserCommand::Create { email, role, tenant }) => {
             let password = match read_stdin_lines(1) {
                 Ok(mut lines) => lines.remove(0),
-                Err(e) => return fail(format!("password: {e}")),
+                Err(e) => return fail_with(format!("password: {e}")),
             };
             admin_command(settings, false, |admin| async move {
                 let user = admin.create_user(&PasswordHasher::new(1), &email, &role, tenant.as_deref(), &password).await?;
@@ -234,7 +240,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Component(ComponentCommand::Create(args)) => {
             let mut lines = match read_stdin_lines(2) {
                 Ok(lines) => lines,
-                Err(e) => return fail(format!("appsecret and EncodingAESKey: {e}")),
+                Err(e) => return fail_with(format!("appsecret and EncodingAESKey: {e}")),
             };
             let aes = lines.remove(1);
             let secret = lines.remove(0);
@@ -256,7 +262,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+        Err(e) => fail(e.as_ref()),
     }
 }
 

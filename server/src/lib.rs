@@ -16,6 +16,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod refusals;
+pub mod report;
 pub mod retention;
 pub mod secrets;
 pub mod simulator;

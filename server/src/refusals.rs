@@ -81,7 +81,7 @@ impl RefusalLog {
         };
         if write_now {
             if let Err(e) = self.store.append_audit(&event).await {
-                tracing::warn!(error = %e, kind = %event.kind, "could not audit a refusal");
+                tracing::warn!(error = %crate::report::Chain(&e), kind = %event.kind, "could not audit a refusal");
             }
         }
     }
@@ -112,7 +112,7 @@ impl RefusalLog {
             );
             summary.detail = json!({ "suppressed": slot.suppressed, "source": source, "window_s": self.window.as_secs() });
             if let Err(e) = self.store.append_audit(&summary).await {
-                tracing::warn!(error = %e, %kind, "could not write a refusal summary");
+                tracing::warn!(error = %crate::report::Chain(&e), %kind, "could not write a refusal summary");
             }
         }
     }

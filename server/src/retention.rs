@@ -70,7 +70,7 @@ pub async fn prune_once(store: &Store, settings: &RetentionSettings, shutdown: &
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "retention: pruning failed");
+                tracing::warn!(error = %crate::report::Chain(&e), "retention: pruning failed");
                 return;
             }
         }

@@ -215,7 +215,7 @@ impl Application {
                         .with_graceful_shutdown(stop.cancelled_owned())
                         .await;
                     if let Err(e) = served {
-                        tracing::warn!(error = %e, "the metrics listener stopped");
+                        tracing::warn!(error = %crate::report::Chain(&e), "the metrics listener stopped");
                     }
                 });
                 tracing::info!(%bound, "metrics are served on their own listener");

@@ -346,6 +346,42 @@ fn migrate_prints_the_schema_version() {
     assert!(Path::new(&db).exists());
 }
 
+#[tokio::test]
+async fn a_failed_migration_and_a_refused_connection_print_their_causes() {
+    // A database where a table of the first migration already exists: the migration fails, and
+    // the one line on stderr says why, down to SQLite's own words.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("taken.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE meta (x TEXT)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let migrate = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .env_clear()
+            .env("WXHUB_DATABASE_URL", url)
+            .arg("migrate")
+            .output()
+            .unwrap()
+    };
+    let o = migrate(&url);
+    assert_one_line_failure(&o, "migration failed");
+    let err = stderr(&o);
+    assert!(
+        err.contains("table meta already exists"),
+        "the cause: {err}"
+    );
+    // A database that refuses the connection: the reason, and no password.
+    let o = migrate("postgres://wxhub:hunter2@127.0.0.1:1/wxhub");
+    assert_one_line_failure(&o, "cannot reach PostgreSQL");
+    let err = stderr(&o);
+    assert!(err.to_lowercase().contains("refused"), "the cause: {err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
 #[test]
 fn simulate_refuses_garbage_flags_and_seeds() {
     let bin = || {

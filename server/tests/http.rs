@@ -98,6 +98,17 @@ on_both_databases! {
         assert_eq!(body["status"], "ready");
         assert_eq!(body["schema_version"], 5);
         assert!(session_cookie(&app.client.get(app.url("/healthz")).send().await.unwrap().headers().clone()).is_none());
+        // Every answer names its request; a proxy's id is kept, garbage is replaced.
+        let id_of = |res: reqwest::Response| res.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
+        let fresh = id_of(app.client.get(app.url("/healthz")).send().await.unwrap()).expect("an id");
+        assert_eq!(fresh.len(), 36, "a UUID: {fresh}");
+        let kept = id_of(app.client.get(app.url("/readyz")).header("x-request-id", "edge-42.a_b").send().await.unwrap());
+        assert_eq!(kept.as_deref(), Some("edge-42.a_b"));
+        for garbage in ["a b", &"x".repeat(65), "<script>", "é"] {
+            let res = app.client.get(app.url("/healthz")).header("x-request-id", garbage).send().await.unwrap();
+            let id = id_of(res).unwrap();
+            assert!(id != garbage && id.len() == 36, "{garbage:?} became {id:?}");
+        }
         app.stop().await;
     };
 

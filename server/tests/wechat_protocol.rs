@@ -298,4 +298,6 @@ async fn garbage_from_wechat_is_a_typed_error() {
         .unwrap_err();
     assert!(matches!(err, WechatError::Transport(_)), "{err:?}");
     assert!(!err.to_string().contains("secret-token-value"), "{err}");
+    // ... but it says why: the whole cause chain, down to the refused connection.
+    assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
 }

@@ -47,8 +47,9 @@ impl ApiError {
         }
     }
 
-    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
-        Self::Internal(format!("{context}: {cause}"))
+    /// An internal failure, with its whole cause chain for the log (the client sees none of it).
+    pub fn internal(context: &str, cause: impl std::error::Error + 'static) -> Self {
+        Self::Internal(format!("{context}: {}", crate::report::Chain(&cause)))
     }
 
     pub fn status(&self) -> StatusCode {

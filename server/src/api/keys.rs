@@ -229,7 +229,7 @@ impl ApiKeys {
                 _ = tokio::time::sleep(FLUSH_EVERY) => false,
             };
             if let Err(e) = self.flush_last_used().await {
-                tracing::warn!(error = %e, "could not record API key use");
+                tracing::warn!(error = %crate::report::Chain(&e), "could not record API key use");
             }
             if stopping {
                 return;

@@ -172,7 +172,9 @@ impl TenantApi {
                 Ok(found) => {
                     Self::remember(&directory, key, found);
                 }
-                Err(e) => tracing::warn!(error = %e, "could not re-read an account for the API"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not re-read an account for the API")
+                }
             }
         });
     }
@@ -572,7 +574,7 @@ async fn token_rejected(
         .component(entry.component)
         .authorizer(&appid);
         if let Err(e) = api.store.append_audit(&audit).await {
-            tracing::warn!(error = %e, "could not audit a rejected-token report");
+            tracing::warn!(error = %crate::report::Chain(&e), "could not audit a rejected-token report");
         }
     }
     Ok((

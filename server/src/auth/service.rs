@@ -87,9 +87,9 @@ pub struct AccountService {
     refusals: std::sync::Arc<RefusalLog>,
 }
 
-/// Logs the real error and gives the UI the generic one.
-pub(crate) fn internal(context: &str, e: impl std::fmt::Display) -> AppError {
-    tracing::error!(error = %e, "{context}");
+/// Logs the real error with its causes and gives the UI the generic one.
+pub(crate) fn internal(context: &str, e: impl std::error::Error + 'static) -> AppError {
+    tracing::error!(error = %crate::report::Chain(&e), "{context}");
     AppError::Internal
 }
 
@@ -340,7 +340,7 @@ impl AuthService for AccountService {
             Ok(id) => id,
             // A record we cannot read is treated as no session, not as a server error.
             Err(e) => {
-                tracing::warn!(error = %e, "unreadable session; treating as signed out");
+                tracing::warn!(error = %crate::report::Chain(&e), "unreadable session; treating as signed out");
                 None
             }
         };

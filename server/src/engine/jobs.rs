@@ -64,13 +64,13 @@ enum JobError {
 
 impl From<EngineError> for JobError {
     fn from(e: EngineError) -> Self {
-        JobError::Retry(format!("internal: {e}"), 5_000)
+        JobError::Retry(format!("internal: {}", crate::report::Chain(&e)), 5_000)
     }
 }
 
 impl From<crate::store::StoreError> for JobError {
     fn from(e: crate::store::StoreError) -> Self {
-        JobError::Retry(format!("storage: {e}"), 5_000)
+        JobError::Retry(format!("storage: {}", crate::report::Chain(&e)), 5_000)
     }
 }
 
@@ -101,7 +101,7 @@ impl Engine {
             {
                 Ok(j) => j,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not claim jobs");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not claim jobs");
                     Vec::new()
                 }
             };
@@ -127,6 +127,7 @@ impl Engine {
         }
     }
 
+    #[tracing::instrument(name = "job", skip_all, fields(job = job.id.0, kind = %job.kind, attempt = job.attempts))]
     async fn run_job(&self, job: ClaimedJob) {
         let result = match job.kind.as_str() {
             EXCHANGE_CODE => self.exchange_code(&job).await,
@@ -153,7 +154,7 @@ impl Engine {
             }
         };
         if let Err(e) = finished {
-            tracing::warn!(error = %e, "could not record a job's outcome");
+            tracing::warn!(error = %crate::report::Chain(&e), "could not record a job's outcome");
         }
         self.job_finished.notify_waiters();
     }
@@ -556,10 +557,10 @@ impl Engine {
             match self.store.save_job_result(job, &text).await {
                 Ok(()) => return,
                 Err(e) if attempt == 5 => {
-                    tracing::error!(error = %e, authorizer = %answer.authorizer_appid, "could not keep WeChat's answer to an exchange");
+                    tracing::error!(error = %crate::report::Chain(&e), authorizer = %answer.authorizer_appid, "could not keep WeChat's answer to an exchange");
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, attempt, "keeping WeChat's answer to an exchange failed; trying again");
+                    tracing::warn!(error = %crate::report::Chain(&e), attempt, "keeping WeChat's answer to an exchange failed; trying again");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }

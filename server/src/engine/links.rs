@@ -78,7 +78,7 @@ impl Engine {
         {
             Ok(minted) => minted,
             Err(e) => {
-                tracing::warn!(component = %component_appid, error = %e, "api_create_preauthcode failed");
+                tracing::warn!(component = %component_appid, error = %crate::report::Chain(&e), "api_create_preauthcode failed");
                 return Ok(LinkOpening::Unavailable);
             }
         };

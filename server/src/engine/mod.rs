@@ -495,7 +495,7 @@ impl Engine {
         let mut changes = match self.store.credential_changes().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "no change notifications; the token cache polls only");
+                tracing::warn!(error = %crate::report::Chain(&e), "no change notifications; the token cache polls only");
                 None
             }
         };
@@ -521,7 +521,7 @@ impl Engine {
                 changes = None;
             }
             if let Err(e) = self.cache.sync(&self.store).await {
-                tracing::warn!(error = %e, "token cache sync failed");
+                tracing::warn!(error = %crate::report::Chain(&e), "token cache sync failed");
             }
         }
     }
@@ -529,10 +529,10 @@ impl Engine {
     async fn health_loop(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.check_tickets().await {
-                tracing::warn!(error = %e, "ticket health check failed");
+                tracing::warn!(error = %crate::report::Chain(&e), "ticket health check failed");
             }
             if let Err(e) = self.update_stored_gauges().await {
-                tracing::warn!(error = %e, "metrics gauges could not be updated");
+                tracing::warn!(error = %crate::report::Chain(&e), "metrics gauges could not be updated");
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

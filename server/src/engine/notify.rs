@@ -90,6 +90,7 @@ pub enum RedirectOutcome {
 
 impl Engine {
     /// Handles one push to `/wechat/{component_appid}/notify`. `Ok` means answer `success`.
+    #[tracing::instrument(name = "push", skip_all, fields(component = %appid_for_log(component_appid)))]
     pub async fn accept_notify(
         &self,
         component_appid: &str,

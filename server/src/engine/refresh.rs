@@ -116,7 +116,7 @@ impl Engine {
             let claims = match claimed {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not claim due credentials");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not claim due credentials");
                     if !self
                         .idle(&self.wake_refresh, &shutdown, Duration::from_secs(1))
                         .await
@@ -155,6 +155,7 @@ impl Engine {
         }
     }
 
+    #[tracing::instrument(name = "refresh", skip_all, fields(kind = claim.kind.as_str(), subject = %claim.subject, component = claim.component_id.0))]
     pub(super) async fn refresh_one(&self, claim: ClaimedCredential) {
         let result = match claim.kind {
             CredentialKind::ComponentAccessToken => self.fetch_component_token(&claim).await,
@@ -214,7 +215,7 @@ impl Engine {
                         Ok(0) => {}
                         Ok(_) => self.wake_refresh.notify_one(),
                         Err(e) => {
-                            tracing::warn!(error = %e, "could not resume a component's authorizers")
+                            tracing::warn!(error = %crate::report::Chain(&e), "could not resume a component's authorizers")
                         }
                     }
                 }
@@ -222,7 +223,7 @@ impl Engine {
             Err(RefreshError::NotReady(why, retry_ms)) => {
                 tracing::debug!(kind = claim.kind.as_str(), subject = %claim.subject, why, "refresh postponed");
                 if let Err(e) = self.store.release_credential(&claim, now + retry_ms).await {
-                    tracing::warn!(error = %e, "could not release a credential");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not release a credential");
                 }
             }
             Err(RefreshError::NoComponentToken) => {
@@ -235,14 +236,14 @@ impl Engine {
                 );
                 unpoison(self.held_components.lock()).insert(claim.component_id);
                 if let Err(e) = self.store.release_credential(&claim, until).await {
-                    tracing::warn!(error = %e, "could not release a credential");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not release a credential");
                 }
                 if let Err(e) = self
                     .store
                     .pause_component_authorizers(claim.component_id, until)
                     .await
                 {
-                    tracing::warn!(error = %e, "could not hold a component's authorizers");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not hold a component's authorizers");
                 }
             }
             Err(RefreshError::Wechat(err)) => self.refresh_failed(&claim, err, now).await,
@@ -251,14 +252,14 @@ impl Engine {
                     .await
             }
             Err(RefreshError::Internal(e)) => {
-                tracing::error!(error = %e, kind = claim.kind.as_str(), subject = %claim.subject, "refresh failed inside wxhub");
+                tracing::error!(error = %crate::report::Chain(&e), kind = claim.kind.as_str(), subject = %claim.subject, "refresh failed inside wxhub");
                 let next = now + backoff_ms(claim.failure_count + 1);
                 if let Err(e) = self
                     .store
                     .fail_refresh(&claim, "internal error", None, next, None, now)
                     .await
                 {
-                    tracing::warn!(error = %e, "could not record a failed refresh");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not record a failed refresh");
                 }
             }
             Err(RefreshError::LeaseLost) => {
@@ -658,7 +659,7 @@ impl Engine {
                     .pause_component_refreshes(claim.component_id, next)
                     .await
                 {
-                    tracing::warn!(error = %e, "could not pause a component's refreshes");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not pause a component's refreshes");
                 }
             }
             ErrcodeClass::TokenInvalid if claim.kind != CredentialKind::ComponentAccessToken => {
@@ -704,7 +705,9 @@ impl Engine {
                     {
                         Ok(true) => self.wake_refresh.notify_one(),
                         Ok(false) => {}
-                        Err(e) => tracing::warn!(error = %e, "could not force a refresh"),
+                        Err(e) => {
+                            tracing::warn!(error = %crate::report::Chain(&e), "could not force a refresh")
+                        }
                     }
                 }
                 next = now + 2_000;
@@ -757,7 +760,7 @@ impl Engine {
             )
             .await
         {
-            tracing::warn!(error = %e, "could not record a failed refresh");
+            tracing::warn!(error = %crate::report::Chain(&e), "could not record a failed refresh");
         }
     }
 
@@ -787,10 +790,10 @@ impl Engine {
             {
                 Ok(_) => return,
                 Err(e) if attempt == 6 => {
-                    tracing::error!(error = %e, subject = %claim.subject, "a new refresh token could not be stored; it will be recovered from WeChat");
+                    tracing::error!(error = %crate::report::Chain(&e), subject = %claim.subject, "a new refresh token could not be stored; it will be recovered from WeChat");
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, attempt, "storing a new refresh token failed; trying again");
+                    tracing::warn!(error = %crate::report::Chain(&e), attempt, "storing a new refresh token failed; trying again");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
@@ -845,7 +848,7 @@ impl Engine {
                     )
                     .await
                 {
-                    tracing::warn!(error = %e, "could not raise an alert");
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not raise an alert");
                 }
             }
             Ok(LossOutcome::RefreshTokenChanged) => {
@@ -856,7 +859,9 @@ impl Engine {
                 tracing::info!(subject = %claim.subject, "lease lost before an account could be marked lost; another worker owns it now");
             }
             Ok(LossOutcome::NotAuthorized) => {}
-            Err(e) => tracing::warn!(error = %e, "could not mark an authorization as lost"),
+            Err(e) => {
+                tracing::warn!(error = %crate::report::Chain(&e), "could not mark an authorization as lost")
+            }
         }
     }
 

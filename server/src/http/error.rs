@@ -31,7 +31,7 @@ impl IntoResponse for HttpError {
         let (status, code) = self.status_and_code();
         let message = match &self {
             HttpError::Internal(source) => {
-                tracing::error!(error = %source, "request failed");
+                tracing::error!(error = %crate::report::Chain(source.as_ref()), "request failed");
                 "something went wrong on our side; it has been logged".to_owned()
             }
             other => other.to_string(),

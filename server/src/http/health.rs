@@ -12,7 +12,7 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, HttpError> {
     if let Err(e) = state.store.ping().await {
-        tracing::warn!(error = %e, "readiness: database unreachable");
+        tracing::warn!(error = %crate::report::Chain(&e), "readiness: database unreachable");
         return Err(HttpError::Unavailable("database unreachable".into()));
     }
     let schema = state

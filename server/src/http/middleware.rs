@@ -1,4 +1,4 @@
-//! Request middleware: who the client is, and refusing cross-origin writes.
+//! Request middleware: who the client is, the request's id, and refusing cross-origin writes.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,6 +9,26 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A request id a proxy sent is kept (so one id follows the request through both), but only if it
+/// looks like one: anything else (long, odd characters) is dropped, and a fresh one is made, so a
+/// client cannot write what it likes into every log line.
+pub async fn plausible_request_id(mut req: Request, next: Next) -> Response {
+    let plausible = req.headers().get(REQUEST_ID).is_none_or(|v| {
+        v.to_str().is_ok_and(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        })
+    });
+    if !plausible {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(req).await
+}
 
 /// Puts the client's address into the request extensions. The peer address is used unless the
 /// operator declared a trusted proxy (`trust_forwarded_for`): then the right-most

@@ -128,13 +128,24 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::client_ip))
         .layer(
             TraceLayer::new_for_http()
-                // Paths only: query strings can carry authorization codes.
+                // Paths only: query strings can carry authorization codes. The request id ties
+                // every line a request logs together, and is in the `x-request-id` answer.
                 .make_span_with(|req: &axum::http::Request<_>| {
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                    let request_id = req
+                        .headers()
+                        .get(middleware::REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
                 })
                 .on_request(())
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG).latency_unit(tower_http::LatencyUnit::Millis)),
         )
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
+        .layer(axum::middleware::from_fn(middleware::plausible_request_id))
         .with_state(state)
 }

@@ -159,6 +159,29 @@ impl Store {
                 Pools::Sqlite { reader, writer }
             }
             DatabaseKind::Postgres => {
+                // One direct connection first: a pool that cannot connect only reports that it
+                // timed out, and the reason (refused, unknown host, bad password) would be lost.
+                let unreachable = |why: String| {
+                    StoreError::Unavailable(format!(
+                        "cannot reach PostgreSQL at {}: {why}",
+                        url.redacted()
+                    ))
+                };
+                {
+                    use sqlx::Connection as _;
+                    match tokio::time::timeout(
+                        Duration::from_secs(10),
+                        sqlx::PgConnection::connect(url.expose()),
+                    )
+                    .await
+                    {
+                        Ok(Ok(probe)) => {
+                            let _ = probe.close().await;
+                        }
+                        Ok(Err(e)) => return Err(unreachable(error::describe_connect(&e))),
+                        Err(_) => return Err(unreachable("no answer within 10 s".into())),
+                    }
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(Duration::from_secs(10))

@@ -362,7 +362,9 @@ impl WechatClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("wxhub/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| WechatError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| {
+                WechatError::Transport(crate::report::Chain(&e.without_url()).to_string())
+            })?;
         Ok(Self {
             http,
             api_base: settings.api_base.as_str().trim_end_matches('/').to_owned(),
@@ -410,7 +412,9 @@ impl WechatClient {
         if e.is_timeout() {
             WechatError::Timeout(self.timeout)
         } else {
-            WechatError::Transport(e.without_url().to_string())
+            // The causes say what failed (refused, reset, DNS); the URL, which carries the
+            // token, is dropped first.
+            WechatError::Transport(crate::report::Chain(&e.without_url()).to_string())
         }
     }
 
