@@ -171,24 +171,8 @@ pub fn link_form(
             ))
         }
     };
-    let biz_appid = match form.biz_appid.trim() {
-        "" => None,
-        other => Some(appid("appid", other).map_err(|en| {
-            (
-                "biz_appid",
-                en,
-                "appid 应为 wx 加 16 位小写字母或数字".to_owned(),
-            )
-        })?),
-    };
-    let note = form.note.trim();
-    if note.chars().count() > 200 || note.chars().any(char::is_control) {
-        return Err((
-            "note",
-            "a note is at most 200 characters, without control characters".into(),
-            "备注最多 200 个字符，且不能包含控制字符".into(),
-        ));
-    }
+    let biz_appid = link_biz_appid(&form.biz_appid).map_err(|(en, zh)| ("biz_appid", en, zh))?;
+    let note = link_note(&form.note).map_err(|(en, zh)| ("note", en, zh))?;
     let expires_in_hours = match form.expires_in_hours.trim() {
         "" | "0" => None,
         hours => Some(
@@ -209,9 +193,31 @@ pub fn link_form(
         component_id,
         auth_type,
         biz_appid,
-        note: note.to_owned(),
+        note,
         expires_in_hours,
     })
+}
+
+/// A link's note: at most 200 characters, no control characters; trimmed.
+pub fn link_note(raw: &str) -> Result<String, (String, String)> {
+    let note = raw.trim();
+    if note.chars().count() > 200 || note.chars().any(char::is_control) {
+        return Err((
+            "a note is at most 200 characters, without control characters".into(),
+            "备注最多 200 个字符，且不能包含控制字符".into(),
+        ));
+    }
+    Ok(note.to_owned())
+}
+
+/// The one account a link is for, if any: empty means any account.
+pub fn link_biz_appid(raw: &str) -> Result<Option<String>, (String, String)> {
+    match raw.trim() {
+        "" => Ok(None),
+        other => appid("appid", other)
+            .map(Some)
+            .map_err(|en| (en, "appid 应为 wx 加 16 位小写字母或数字".to_owned())),
+    }
 }
 
 /// A new tenant user: (email, role), or the first field that breaks a rule as (field, English,

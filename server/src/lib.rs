@@ -15,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod ops;
 pub mod refusals;
 pub mod report;
 pub mod retention;

@@ -648,112 +648,45 @@ async fn create_link(
     caller: ApiCaller,
     ApiJson(body): ApiJson<NewLink>,
 ) -> Result<Response, ApiError> {
+    use crate::ops::links::{self, ComponentRef};
     let api = &state.api;
-    let usable: Vec<_> = api
-        .store
-        .list_components_for_tenant(caller.tenant)
-        .await
-        .map_err(store_error("reading components"))?
-        .into_iter()
-        .filter(|c| c.active)
-        .collect();
-    let component = match body.component_appid.as_deref().map(str::trim) {
-        Some(appid) => usable.iter().find(|c| c.appid == appid).ok_or_else(|| {
-            ApiError::invalid(
-                "component_appid",
-                "not a component this tenant may use (its own or a shared one, active)",
-            )
-        })?,
-        None => match usable.as_slice() {
-            [only] => only,
-            [] => {
-                return Err(ApiError::invalid(
-                    "component_appid",
-                    "the tenant has no active component to authorize",
-                ))
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "component_appid",
-                    "the tenant may use several components; name one",
-                ))
-            }
-        },
-    };
-    let max_seconds = i64::from(app::validate::LINK_MAX_HOURS) * 3600;
-    let expires_in = match body.expires_in {
-        None => None,
-        Some(s) if (60..=max_seconds).contains(&s) => Some(s),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "expires_in",
-                format!(
-                    "seconds from 60 to {max_seconds}, or absent for a link that does not expire"
-                ),
-            ))
-        }
-    };
-    // The console's rules, so a link is judged the same whichever way it is made.
-    let form = app::dto::NewLinkForm {
-        component_id: component.id.0.to_string(),
-        auth_type: match body.auth_type {
-            None => String::new(),
-            Some(t) => t.to_string(),
-        },
-        biz_appid: body.biz_appid.unwrap_or_default(),
-        note: body.note.unwrap_or_default(),
-        expires_in_hours: String::new(),
-    };
-    let valid =
-        app::validate::link_form(&form).map_err(|(field, en, _)| ApiError::invalid(field, en))?;
     let now = crate::now_ms();
-    let expires_at = expires_in.map(|s| now + s * 1000);
-    let public_id = Alphanumeric.sample_string(&mut rand::thread_rng(), 22);
-    let audit = NewAuditEvent::new(
-        Actor::ApiKey {
+    let who = crate::ops::TenantActor {
+        actor: Actor::ApiKey {
             id: caller.key_id,
             name: caller.key_name.clone(),
         },
-        "link.created",
-        Outcome::Ok,
-        format!(
-            "API key {:?} created an authorization link for {}",
-            caller.key_name, component.appid
-        ),
-        now,
-    )
-    .tenant(Some(caller.tenant))
-    .component(component.id)
-    .detail(json!({
-        "auth_type": valid.auth_type,
-        "biz_appid": valid.biz_appid,
-        "expires_at": expires_at,
-        "note": valid.note,
-    }));
-    api.store
-        .create_link(
-            caller.tenant,
-            component.id,
-            &public_id,
-            valid.auth_type,
-            valid.biz_appid.as_deref(),
-            &valid.note,
-            expires_at,
-            &audit,
-            now,
-        )
+        tenant: caller.tenant,
+        ip: None,
+    };
+    let new = links::NewLink {
+        component: match body.component_appid {
+            Some(appid) => ComponentRef::Appid(appid.trim().to_owned()),
+            None => ComponentRef::TheOnlyOne,
+        },
+        auth_type: body.auth_type.unwrap_or(3),
+        biz_appid: body.biz_appid,
+        note: body.note.unwrap_or_default(),
+        expires_in_ms: body.expires_in.map(|s| s.saturating_mul(1000)),
+    };
+    let link = links::create(&api.store, &who, new, now)
         .await
-        .map_err(store_error("creating a link"))?;
+        .map_err(|e| match e {
+            crate::ops::OpError::Invalid { field, en, .. } => ApiError::invalid(field, en),
+            crate::ops::OpError::NotFound => ApiError::NotFound,
+            crate::ops::OpError::Forbidden => ApiError::Unauthorized,
+            crate::ops::OpError::Store(e) => ApiError::internal("creating a link", e),
+        })?;
     let url = api
         .public_base
-        .join(&format!("authorize/{public_id}"))
+        .join(&format!("authorize/{}", link.public_id))
         .map_err(|e| ApiError::internal("building a link URL", e))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedLink {
-            id: public_id,
+            id: link.public_id,
             url: url.to_string(),
-            expires_at: expires_at.map(rfc3339),
+            expires_at: link.expires_at.map(rfc3339),
         }),
     )
         .into_response())

@@ -22,7 +22,6 @@ use app::error::AppError;
 use app::model::SessionUser;
 use app::services::{AuthService, ConsoleService, RequestCtx};
 use async_trait::async_trait;
-use rand::distributions::{Alphanumeric, DistString};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -148,6 +147,18 @@ fn store_error(context: &str) -> impl Fn(crate::store::StoreError) -> AppError +
 }
 
 /// A shared validation rule's (field, English, Chinese) as the UI's error.
+/// An operation's refusal as the UI's error; a storage failure is logged and becomes `Internal`.
+fn op_error(context: &str) -> impl Fn(crate::ops::OpError) -> AppError + '_ {
+    move |e| match e {
+        crate::ops::OpError::Invalid { field, en, zh } => {
+            AppError::invalid_bilingual(field, en, zh)
+        }
+        crate::ops::OpError::NotFound => AppError::NotFound,
+        crate::ops::OpError::Forbidden => AppError::Forbidden,
+        crate::ops::OpError::Store(e) => internal(context, e),
+    }
+}
+
 fn bilingual((field, en, zh): (&'static str, String, String)) -> AppError {
     AppError::invalid_bilingual(field, en, zh)
 }
@@ -593,67 +604,31 @@ impl ConsoleService for Console {
 
     async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm) -> Result<LinkView, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
+        // The form's own rules first (hours, and what the browser checks too), then the operation.
         let valid = app::validate::link_form(&form).map_err(bilingual)?;
-        let err = store_error("a link could not be created");
-        // The component must be one this tenant may use: its own or a shared one.
-        let component = self
-            .store
-            .list_components_for_tenant(tenant)
-            .await
-            .map_err(&err)?
-            .into_iter()
-            .find(|c| c.id.0 == valid.component_id && c.active)
-            .ok_or_else(|| {
-                AppError::invalid_bilingual(
-                    "component_id",
-                    "choose a component",
-                    "请选择第三方平台",
-                )
-            })?;
         let now = crate::now_ms();
-        let public_id = Alphanumeric.sample_string(&mut rand::thread_rng(), 22);
-        let expires_at = valid
-            .expires_in_hours
-            .map(|h| now + i64::from(h) * 3_600_000);
-        let audit = NewAuditEvent::new(
-            user_actor(&user),
-            "link.created",
-            Outcome::Ok,
-            format!(
-                "{} created an authorization link for {}",
-                user.email, component.appid
-            ),
-            now,
-        )
-        .tenant(Some(tenant))
-        .component(component.id)
-        .ip(ctx.client_ip)
-        .detail(json!({
-            "auth_type": valid.auth_type,
-            "biz_appid": valid.biz_appid,
-            "expires_at": expires_at,
-            "note": valid.note,
-        }));
-        let link = self
-            .store
-            .create_link(
-                tenant,
-                component.id,
-                &public_id,
-                valid.auth_type,
-                valid.biz_appid.as_deref(),
-                &valid.note,
-                expires_at,
-                &audit,
-                now,
-            )
+        let who = crate::ops::TenantActor {
+            actor: user_actor(&user),
+            tenant,
+            ip: ctx.client_ip,
+        };
+        let new = crate::ops::links::NewLink {
+            component: crate::ops::links::ComponentRef::Id(crate::domain::ComponentId(
+                valid.component_id,
+            )),
+            auth_type: valid.auth_type,
+            biz_appid: valid.biz_appid,
+            note: valid.note,
+            expires_in_ms: valid.expires_in_hours.map(|h| i64::from(h) * 3_600_000),
+        };
+        let link = crate::ops::links::create(&self.store, &who, new, now)
             .await
-            .map_err(&err)?;
+            .map_err(op_error("a link could not be created"))?;
         let record = self
             .store
             .link(tenant, link.id)
             .await
-            .map_err(&err)?
+            .map_err(store_error("a link could not be read"))?
             .ok_or(AppError::Internal)?;
         Ok(self.link_view(record, now))
     }

@@ -1,0 +1,55 @@
+//! Each operation exists once (issue 12): whichever edge calls it (the console, the tenant API, the
+//! CLI), the same rules apply and the same audit event is written, but for its actor.
+
+mod common;
+
+use common::rig::{rig, signed_in, ui};
+use common::TestDb;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use wxhub::admin::Admin;
+use wxhub::domain::Actor;
+use wxhub::simulator::Lifetimes;
+
+on_both_databases! {
+    a_link_made_in_the_console_and_one_made_by_the_api_are_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
+        let (_, key) = admin.create_api_key("acme", "orders service").await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let component = r.component.0.to_string();
+        let (status, view) = ui(&op, &r, "create-link", &[
+            ("form[component_id]", component.as_str()), ("form[auth_type]", "2"),
+            ("form[biz_appid]", "wx5a1c0ffee0000003"), ("form[note]", "  spring campaign "),
+            ("form[expires_in_hours]", ""),
+        ]).await;
+        assert_eq!(status, 200, "{view}");
+        let res = reqwest::Client::new().post(r.app.url("/api/v1/authorization-links"))
+            .bearer_auth(key.key.expose_secret())
+            .json(&json!({ "component_appid": wxhub_component(), "auth_type": 2, "biz_appid": "wx5a1c0ffee0000003", "note": "  spring campaign " }))
+            .send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        let events: Vec<_> = r.app.store.tenant_audit(r.tenant, 100).await.unwrap()
+            .into_iter().filter(|e| e.kind == "link.created").collect();
+        assert_eq!(events.len(), 2);
+        let detail = |i: usize| serde_json::from_str::<Value>(&events[i].detail).unwrap();
+        assert_eq!(detail(0), detail(1), "the same detail from both edges");
+        assert_eq!(detail(0)["note"], "spring campaign");
+        assert_eq!(events[0].component_id, events[1].component_id);
+        let actors: Vec<&str> = events.iter().map(|e| e.actor_kind.as_str()).collect();
+        assert!(actors.contains(&"user") && actors.contains(&"api_key"), "{actors:?}");
+        // The same rule refuses the same garbage on both edges, naming the field.
+        let (status, err) = ui(&op, &r, "create-link", &[("form[component_id]", component.as_str()), ("form[note]", "a\u{7}b")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("note")), "{err}");
+        let res = reqwest::Client::new().post(r.app.url("/api/v1/authorization-links"))
+            .bearer_auth(key.key.expose_secret()).json(&json!({ "note": "a\u{7}b" })).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "note", "{body}");
+        r.stop().await;
+    };
+}
+
+fn wxhub_component() -> &'static str {
+    common::rig::COMPONENT
+}
