@@ -31,6 +31,23 @@ pub enum AdminError {
     Hashing,
 }
 
+impl From<crate::ops::OpError> for AdminError {
+    fn from(e: crate::ops::OpError) -> Self {
+        match e {
+            crate::ops::OpError::Conflict { en, .. } => AdminError::Conflict(en),
+            crate::ops::OpError::Invalid { field, en, .. } => {
+                AdminError::Invalid { field, message: en }
+            }
+            crate::ops::OpError::NotFound => AdminError::NotFound("not found".into()),
+            crate::ops::OpError::Forbidden => AdminError::Invalid {
+                field: "actor",
+                message: "not allowed".into(),
+            },
+            crate::ops::OpError::Store(e) => AdminError::Store(e),
+        }
+    }
+}
+
 fn invalid(field: &'static str) -> impl FnOnce(String) -> AdminError {
     move |message| AdminError::Invalid { field, message }
 }
@@ -42,26 +59,9 @@ pub struct Admin {
 
 impl Admin {
     pub async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, AdminError> {
-        let slug = app::validate::slug(slug).map_err(invalid("slug"))?;
-        let name = app::validate::display_name("name", name).map_err(invalid("name"))?;
-        let now = crate::now_ms();
-        let audit = NewAuditEvent::new(
-            self.actor.clone(),
-            "tenant.created",
-            Outcome::Ok,
-            format!("tenant {slug} created"),
-            now,
-        )
-        .detail(serde_json::json!({ "slug": slug, "name": name }));
-        self.store
-            .create_tenant(&slug, &name, audit, now)
+        crate::ops::tenants::create(&self.store, &self.actor, None, slug, name, crate::now_ms())
             .await
-            .map_err(|e| match e {
-                e if e.is_conflict_on("slug") => {
-                    AdminError::Conflict(format!("a tenant with slug {slug:?} already exists"))
-                }
-                e => e.into(),
-            })
+            .map_err(AdminError::from)
     }
 
     async fn tenant(&self, slug: &str) -> Result<Tenant, AdminError> {

@@ -50,6 +50,30 @@ on_both_databases! {
     };
 }
 
+on_both_databases! {
+    a_tenant_made_in_the_console_and_one_made_by_the_cli_are_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "root@wxhub.test", "platform-admin", None, &SecretString::from("correct horse battery")).await.unwrap();
+        let root = signed_in(&r, "root@wxhub.test").await;
+        // The CLI's command runs `Admin::create_tenant`, which is the same operation.
+        admin.create_tenant("globex", "Globex Corp").await.unwrap();
+        let (status, view) = ui(&root, &r, "create-tenant", &[("form[slug]", "initech"), ("form[name]", "Initech Corp")]).await;
+        assert_eq!(status, 200, "{view}");
+        let events: Vec<_> = r.app.store.platform_audit(100).await.unwrap()
+            .into_iter().filter(|e| e.kind == "tenant.created").collect();
+        let details: Vec<Value> = events.iter().map(|e| serde_json::from_str(&e.detail).unwrap()).collect();
+        for (slug, name) in [("globex", "Globex Corp"), ("initech", "Initech Corp")] {
+            assert!(details.contains(&json!({ "slug": slug, "name": name })), "{details:?}");
+        }
+        // Taken slugs are refused alike: a field error in the console, a conflict for the CLI.
+        let (status, err) = ui(&root, &r, "create-tenant", &[("form[slug]", "globex"), ("form[name]", "Again")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("slug")), "{err}");
+        assert!(matches!(admin.create_tenant("initech", "Again").await, Err(wxhub::admin::AdminError::Conflict(_))));
+        r.stop().await;
+    };
+}
+
 fn wxhub_component() -> &'static str {
     common::rig::COMPONENT
 }

@@ -672,7 +672,8 @@ async fn create_link(
     let link = links::create(&api.store, &who, new, now)
         .await
         .map_err(|e| match e {
-            crate::ops::OpError::Invalid { field, en, .. } => ApiError::invalid(field, en),
+            crate::ops::OpError::Invalid { field, en, .. }
+            | crate::ops::OpError::Conflict { field, en, .. } => ApiError::invalid(field, en),
             crate::ops::OpError::NotFound => ApiError::NotFound,
             crate::ops::OpError::Forbidden => ApiError::Unauthorized,
             crate::ops::OpError::Store(e) => ApiError::internal("creating a link", e),

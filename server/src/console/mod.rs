@@ -150,7 +150,8 @@ fn store_error(context: &str) -> impl Fn(crate::store::StoreError) -> AppError +
 /// An operation's refusal as the UI's error; a storage failure is logged and becomes `Internal`.
 fn op_error(context: &str) -> impl Fn(crate::ops::OpError) -> AppError + '_ {
     move |e| match e {
-        crate::ops::OpError::Invalid { field, en, zh } => {
+        crate::ops::OpError::Invalid { field, en, zh }
+        | crate::ops::OpError::Conflict { field, en, zh } => {
             AppError::invalid_bilingual(field, en, zh)
         }
         crate::ops::OpError::NotFound => AppError::NotFound,

@@ -18,7 +18,6 @@ use super::team::user_view;
 use super::{
     bilingual, kind_label, permission_change, status_dto, store_error, user_actor, Console,
 };
-use crate::auth::service::internal;
 use crate::domain::{
     AuditEvent, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId, UserStatus,
 };
@@ -301,31 +300,16 @@ impl PlatformService for Console {
         form: NewTenantForm,
     ) -> Result<TenantView, AppError> {
         let me = self.platform_admin(ctx).await?;
-        let (slug, name) = app::validate::tenant_form(&form).map_err(bilingual)?;
-        let now = crate::now_ms();
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            "tenant.created",
-            Outcome::Ok,
-            format!("{} created the tenant {slug} ({name})", me.email),
-            now,
+        let tenant = crate::ops::tenants::create(
+            &self.store,
+            &user_actor(&me),
+            ctx.client_ip,
+            &form.slug,
+            &form.name,
+            crate::now_ms(),
         )
-        .ip(ctx.client_ip);
-        let tenant = self
-            .store
-            .create_tenant(&slug, &name, audit, now)
-            .await
-            .map_err(|e| {
-                if e.is_conflict_on("slug") {
-                    AppError::invalid_bilingual(
-                        "slug",
-                        "a tenant with this slug exists",
-                        "该标识已被使用",
-                    )
-                } else {
-                    internal("a tenant could not be created", e)
-                }
-            })?;
+        .await
+        .map_err(super::op_error("a tenant could not be created"))?;
         Ok(tenant_view(TenantSummary {
             tenant,
             users: 0,

@@ -8,6 +8,7 @@
 //! it; only the actor differs.
 
 pub mod links;
+pub mod tenants;
 
 use crate::domain::{Actor, TenantId};
 use crate::store::StoreError;
@@ -26,6 +27,13 @@ pub enum OpError {
     /// A field breaks a rule; the message in English and Chinese.
     #[error("{field}: {en}")]
     Invalid {
+        field: &'static str,
+        en: String,
+        zh: String,
+    },
+    /// The value is taken (a slug, an email); which field, in English and Chinese.
+    #[error("{field}: {en}")]
+    Conflict {
         field: &'static str,
         en: String,
         zh: String,
