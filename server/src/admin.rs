@@ -5,13 +5,12 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::api_keys::{self, MintedKey};
+use crate::auth::api_keys::MintedKey;
 use crate::auth::PasswordHasher;
 use crate::domain::{
     Actor, ApiKey, Component, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent,
     NewUser, Outcome, Role, Tenant, User,
 };
-use crate::store::NewApiKey;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -205,28 +204,13 @@ impl Admin {
         name: &str,
     ) -> Result<(ApiKey, MintedKey), AdminError> {
         let tenant = self.tenant(tenant_slug).await?;
-        let name = app::validate::display_name("name", name).map_err(invalid("name"))?;
-        let minted = api_keys::mint();
-        let now = crate::now_ms();
-        let created_by = match &self.actor {
-            Actor::User { id, .. } => Some(*id),
-            _ => None,
+        let who = crate::ops::TenantActor {
+            actor: self.actor.clone(),
+            tenant: tenant.id,
+            ip: None,
         };
-        let audit = NewAuditEvent::new(
-            self.actor.clone(),
-            "api_key.created",
-            Outcome::Ok,
-            format!("API key {name:?} created"),
-            now,
-        );
-        let new = NewApiKey {
-            tenant_id: tenant.id,
-            name: &name,
-            prefix: &minted.prefix,
-            key_hash: &minted.hash,
-            created_by,
-        };
-        let key = self.store.create_api_key(&new, audit, now).await?;
+        let (key, minted) =
+            crate::ops::api_keys::create(&self.store, &who, name, crate::now_ms()).await?;
         Ok((key, minted))
     }
 }

@@ -74,6 +74,35 @@ on_both_databases! {
     };
 }
 
+on_both_databases! {
+    an_api_key_made_in_the_console_and_one_made_by_the_cli_are_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        admin.create_api_key("acme", "from the cli").await.unwrap();
+        let (status, created) = ui(&op, &r, "create-api-key", &[("name", "from the console")]).await;
+        assert_eq!(status, 200, "{created}");
+        let events: Vec<_> = r.app.store.tenant_audit(r.tenant, 100).await.unwrap()
+            .into_iter().filter(|e| e.kind == "api_key.created").collect();
+        assert_eq!(events.len(), 2);
+        let keys = |i: usize| {
+            let v: Value = serde_json::from_str(&events[i].detail).unwrap();
+            let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(0), keys(1));
+        assert_eq!(keys(0), vec!["api_key_id", "name", "prefix"]);
+        assert!(events.iter().all(|e| e.summary.contains("created the API key")), "{events:?}");
+        // The same name rule on both edges.
+        let (status, err) = ui(&op, &r, "create-api-key", &[("name", "")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("name")), "{err}");
+        assert!(matches!(admin.create_api_key("acme", "").await, Err(wxhub::admin::AdminError::Invalid { field: "name", .. })));
+        r.stop().await;
+    };
+}
+
 fn wxhub_component() -> &'static str {
     common::rig::COMPONENT
 }

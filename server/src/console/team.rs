@@ -11,7 +11,6 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{bilingual, store_error, user_actor, Console};
 use crate::auth::service::internal;
 use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, NewUser, Outcome, User, UserId, UserStatus};
-use crate::store::NewApiKey;
 
 fn key_view(k: ApiKey) -> ApiKeyView {
     ApiKeyView {
@@ -57,32 +56,14 @@ impl Console {
         name: &str,
     ) -> Result<CreatedApiKey, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
-        let name = app::validate::api_key_name(name).map_err(bilingual)?;
-        let minted = crate::auth::api_keys::mint();
-        let now = crate::now_ms();
-        let audit = NewAuditEvent::new(
-            user_actor(&user),
-            "api_key.created",
-            Outcome::Ok,
-            format!("{} created the API key {name:?}", user.email),
-            now,
-        )
-        .ip(ctx.client_ip);
-        let key = self
-            .store
-            .create_api_key(
-                &NewApiKey {
-                    tenant_id: tenant,
-                    name: &name,
-                    prefix: &minted.prefix,
-                    key_hash: &minted.hash,
-                    created_by: Some(UserId(user.id)),
-                },
-                audit,
-                now,
-            )
+        let who = crate::ops::TenantActor {
+            actor: user_actor(&user),
+            tenant,
+            ip: ctx.client_ip,
+        };
+        let (key, minted) = crate::ops::api_keys::create(&self.store, &who, name, crate::now_ms())
             .await
-            .map_err(store_error("an API key could not be created"))?;
+            .map_err(super::op_error("an API key could not be created"))?;
         Ok(CreatedApiKey {
             key: key_view(key),
             secret: minted.key.expose_secret().to_owned(),
