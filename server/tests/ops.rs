@@ -103,6 +103,42 @@ on_both_databases! {
     };
 }
 
+on_both_databases! {
+    a_user_added_by_a_tenant_admin_by_staff_and_by_the_cli_is_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery");
+        admin.create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "root@wxhub.test", "platform-admin", None, &pw).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let root = signed_in(&r, "root@wxhub.test").await;
+        let (status, v) = ui(&op, &r, "create-user", &[("form[email]", "a@acme.test"), ("form[role]", "tenant-viewer"), ("form[password]", "a long enough password")]).await;
+        assert_eq!(status, 200, "{v}");
+        let (status, v) = ui(&root, &r, "create-any-user", &[("form[email]", "b@acme.test"), ("form[role]", "tenant-viewer"), ("form[tenant]", "acme"), ("form[password]", "a long enough password")]).await;
+        assert_eq!(status, 200, "{v}");
+        let events: Vec<_> = r.app.store.tenant_audit(r.tenant, 100).await.unwrap()
+            .into_iter().filter(|e| e.kind == "user.created").collect();
+        let detail = |email: &str| {
+            let e = events.iter()
+                .find(|e| serde_json::from_str::<Value>(&e.detail).unwrap()["email"] == email)
+                .unwrap_or_else(|| panic!("{email}: {events:?}"));
+            let v: Value = serde_json::from_str(&e.detail).unwrap();
+            (v["email"].clone(), v["role"].clone(), v["user_id"].is_number(), e.summary.clone())
+        };
+        for email in ["op@acme.test", "a@acme.test", "b@acme.test"] {
+            let (e, role, has_id, summary) = detail(email);
+            assert_eq!((e.as_str(), role.as_str(), has_id), (Some(email), Some(if email.starts_with("op") { "tenant-admin" } else { "tenant-viewer" }), true));
+            assert!(summary.contains(&format!("added {email} as")), "{summary}");
+        }
+        // One rule for a taken email on every edge.
+        let (status, err) = ui(&root, &r, "create-any-user", &[("form[email]", "a@acme.test"), ("form[role]", "tenant-viewer"), ("form[tenant]", "acme"), ("form[password]", "a long enough password")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("email")), "{err}");
+        assert!(matches!(admin.create_user(&hasher, "b@acme.test", "tenant-viewer", Some("acme"), &pw).await, Err(wxhub::admin::AdminError::Conflict(_))));
+        r.stop().await;
+    };
+}
+
 fn wxhub_component() -> &'static str {
     common::rig::COMPONENT
 }

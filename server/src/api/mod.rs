@@ -676,7 +676,9 @@ async fn create_link(
             | crate::ops::OpError::Conflict { field, en, .. } => ApiError::invalid(field, en),
             crate::ops::OpError::NotFound => ApiError::NotFound,
             crate::ops::OpError::Forbidden => ApiError::Unauthorized,
-            crate::ops::OpError::Store(e) => ApiError::internal("creating a link", e),
+            e @ (crate::ops::OpError::Store(_) | crate::ops::OpError::Other(_)) => {
+                ApiError::internal("creating a link", e)
+            }
         })?;
     let url = api
         .public_base

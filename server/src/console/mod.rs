@@ -157,6 +157,7 @@ fn op_error(context: &str) -> impl Fn(crate::ops::OpError) -> AppError + '_ {
         crate::ops::OpError::NotFound => AppError::NotFound,
         crate::ops::OpError::Forbidden => AppError::Forbidden,
         crate::ops::OpError::Store(e) => internal(context, e),
+        crate::ops::OpError::Other(e) => internal(context, crate::ops::Boxed(e)),
     }
 }
 

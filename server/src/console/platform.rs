@@ -393,29 +393,21 @@ impl PlatformService for Console {
                     .ok_or_else(|| unknown("tenant", "no tenant has this slug", "没有这个租户"))?,
             ),
         };
-        let now = crate::now_ms();
-        let where_ = tenant
-            .as_ref()
-            .map_or("the platform".to_owned(), |t| t.slug.clone());
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            "user.created",
-            Outcome::Ok,
-            format!("{} added {email} to {where_} as {role}", me.email),
-            now,
-        )
-        .tenant(tenant.as_ref().map(|t| t.id))
-        .ip(ctx.client_ip);
-        let user = self
-            .insert_user(
-                email,
-                role,
-                tenant.as_ref().map(|t| t.id),
-                form.password,
-                audit,
-                now,
-            )
-            .await?;
+        let adder = crate::ops::users::Adder::Platform {
+            actor: user_actor(&me),
+            ip: ctx.client_ip,
+        };
+        let password = secrecy::SecretString::from(form.password);
+        let new = crate::ops::users::NewMember {
+            email: &email,
+            role,
+            tenant: tenant.as_ref().map(|t| t.id),
+            password: &password,
+        };
+        let user =
+            crate::ops::users::create(&self.store, &self.hasher, &adder, new, crate::now_ms())
+                .await
+                .map_err(super::op_error("a user could not be created"))?;
         Ok(StaffUserView {
             tenant: tenant.map(|t| (t.slug, t.name)),
             user: user_view(user, me.id),

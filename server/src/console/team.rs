@@ -9,8 +9,7 @@ use app::services::RequestCtx;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{bilingual, store_error, user_actor, Console};
-use crate::auth::service::internal;
-use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, NewUser, Outcome, User, UserId, UserStatus};
+use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, Outcome, User, UserId, UserStatus};
 
 fn key_view(k: ApiKey) -> ApiKeyView {
     ApiKeyView {
@@ -104,49 +103,6 @@ impl Console {
         Ok(())
     }
 
-    /// Creates a user with a freshly hashed password (the console's and the platform's "add a
-    /// user"); a taken email is the form's error, not a server error.
-    pub(super) async fn insert_user(
-        &self,
-        email: String,
-        role: Role,
-        tenant: Option<crate::domain::TenantId>,
-        password: String,
-        audit: NewAuditEvent,
-        now: i64,
-    ) -> Result<User, AppError> {
-        let password = SecretString::from(password);
-        let password_hash = self
-            .hasher
-            .hash(&password)
-            .await
-            .map_err(|e| internal("a password could not be hashed", e))?;
-        self.store
-            .create_user(
-                &NewUser {
-                    email,
-                    display_name: String::new(),
-                    password_hash,
-                    role,
-                    tenant_id: tenant,
-                },
-                audit,
-                now,
-            )
-            .await
-            .map_err(|e| {
-                if e.is_conflict_on("email") {
-                    AppError::invalid_bilingual(
-                        "email",
-                        "a user with this email already exists",
-                        "该邮箱已被使用",
-                    )
-                } else {
-                    internal("a user could not be created", e)
-                }
-            })
-    }
-
     pub(super) async fn list_users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
         let (me, tenant) = self.tenant_user(ctx).await?;
         Ok(self
@@ -165,51 +121,24 @@ impl Console {
         form: NewUserForm,
     ) -> Result<UserView, AppError> {
         let (me, tenant) = self.tenant_admin(ctx).await?;
+        // The form's own rules first (the browser checks them too), then the operation.
         let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
-        let err = store_error("a user could not be created");
-        let now = crate::now_ms();
-        if let Some((existing, _)) = self.store.user_for_login(&email).await.map_err(&err)? {
-            if existing.tenant_id == Some(tenant) {
-                return Err(AppError::invalid_bilingual(
-                    "email",
-                    "this person is already in your team",
-                    "该成员已在你的团队中",
-                ));
-            }
-            // Someone else's user (another tenant's, or platform staff): the answer must not tell
-            // whose, or even that it exists there. Staff can see the attempt in the audit log.
-            let audit = NewAuditEvent::new(
-                user_actor(&me),
-                "user.create_refused",
-                Outcome::Denied,
-                format!(
-                    "{} tried to add an email that is in use outside the tenant",
-                    me.email
-                ),
-                now,
-            )
-            // Staff only: the tenant's own log must not say it either.
-            .ip(ctx.client_ip)
-            .detail(serde_json::json!({ "email": email, "tenant_id": tenant.0 }));
-            self.store.append_audit(&audit).await.map_err(&err)?;
-            return Err(AppError::invalid_bilingual(
-                "email",
-                "this email cannot be used for a new user here; ask the person for another address, or ask platform staff",
-                "该邮箱无法在此添加新用户；请换一个邮箱，或联系平台管理员",
-            ));
-        }
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            "user.created",
-            Outcome::Ok,
-            format!("{} added {email} as {role}", me.email),
-            now,
-        )
-        .tenant(Some(tenant))
-        .ip(ctx.client_ip);
-        let user = self
-            .insert_user(email, role, Some(tenant), form.password, audit, now)
-            .await?;
+        let adder = crate::ops::users::Adder::TenantAdmin(crate::ops::TenantActor {
+            actor: user_actor(&me),
+            tenant,
+            ip: ctx.client_ip,
+        });
+        let password = SecretString::from(form.password);
+        let new = crate::ops::users::NewMember {
+            email: &email,
+            role,
+            tenant: Some(tenant),
+            password: &password,
+        };
+        let user =
+            crate::ops::users::create(&self.store, &self.hasher, &adder, new, crate::now_ms())
+                .await
+                .map_err(super::op_error("a user could not be created"))?;
         Ok(user_view(user, me.id))
     }
 

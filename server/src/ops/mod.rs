@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod links;
 pub mod tenants;
+pub mod users;
 
 use crate::domain::{Actor, TenantId};
 use crate::store::StoreError;
@@ -45,6 +46,9 @@ pub enum OpError {
     Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something else of ours failed (password hashing); logged, never shown.
+    #[error("internal failure")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// How an audit summary names the actor: a user by email, a key as `API key "name"`.
@@ -52,6 +56,22 @@ pub(crate) fn named(actor: &Actor) -> String {
     match actor {
         Actor::ApiKey { name, .. } => format!("API key {name:?}"),
         other => other.label(),
+    }
+}
+
+/// A boxed error as an error of its own (for reports that take `impl Error`).
+#[derive(Debug)]
+pub struct Boxed(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Boxed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Boxed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }
 
