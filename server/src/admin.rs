@@ -1,16 +1,13 @@
-//! Administrative operations: creating tenants, users, components and API keys. The CLI, demo
-//! seeding and (later) the console call these; each validates its input with the shared rules,
-//! does its write in one transaction together with the audit event, and maps storage conflicts to
-//! errors that name the field.
+//! The CLI's (and demo seeding's) edge onto the operations: creating tenants, users, components
+//! and API keys. Each method decodes what the command line gives (slugs, role names) and calls the
+//! one operation in `ops` that the console calls too, mapping its error to one line that names the
+//! field or the conflict.
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::auth::api_keys::MintedKey;
 use crate::auth::PasswordHasher;
-use crate::domain::{
-    Actor, ApiKey, Component, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent,
-    Outcome, Role, Tenant, User,
-};
+use crate::domain::{Actor, ApiKey, Component, ComponentOwner, Role, Tenant, User};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -124,50 +121,27 @@ impl Admin {
         appsecret: &SecretString,
         encoding_aes_key: &SecretString,
     ) -> Result<Component, AdminError> {
-        let appid = app::validate::appid("appid", appid).map_err(invalid("appid"))?;
-        let token = app::validate::message_token(token).map_err(invalid("token"))?;
-        let appsecret =
-            app::validate::appsecret(appsecret.expose_secret()).map_err(invalid("appsecret"))?;
-        let aes = app::validate::encoding_aes_key(encoding_aes_key.expose_secret())
-            .map_err(invalid("encoding_aes_key"))?;
         let owner = match tenant_slug {
             Some(slug) => ComponentOwner::Tenant(self.tenant(slug).await?.id),
             None => ComponentOwner::Platform,
         };
-        let now = crate::now_ms();
-        let new = NewComponent {
-            appid: appid.clone(),
+        let token = SecretString::from(token.to_owned());
+        let input = crate::ops::components::NewComponentInput {
+            appid,
+            name: "",
+            token: &token,
+            appsecret,
+            encoding_aes_key,
+        };
+        Ok(crate::ops::components::create(
+            &self.store,
+            &self.actor,
+            None,
             owner,
-            name: String::new(),
-            secrets: ComponentSecrets {
-                message_token: SecretString::from(token),
-                appsecret: SecretString::from(appsecret),
-                encoding_aes_key: SecretString::from(aes),
-                previous_encoding_aes_key: None,
-            },
-        };
-        let shared = if owner == ComponentOwner::Platform {
-            " (shared)"
-        } else {
-            ""
-        };
-        let audit = NewAuditEvent::new(
-            self.actor.clone(),
-            "component.created",
-            Outcome::Ok,
-            format!("component {appid}{shared} created"),
-            now,
+            input,
+            crate::now_ms(),
         )
-        .detail(serde_json::json!({ "appid": appid, "shared": owner == ComponentOwner::Platform }));
-        self.store
-            .create_component(&new, audit, now)
-            .await
-            .map_err(|e| match e {
-                e if e.is_conflict_on("appid") => {
-                    AdminError::Conflict(format!("a component with appid {appid} already exists"))
-                }
-                e => e.into(),
-            })
+        .await?)
     }
 
     pub async fn create_api_key(

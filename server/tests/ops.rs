@@ -139,6 +139,38 @@ on_both_databases! {
     };
 }
 
+on_both_databases! {
+    a_component_registered_in_the_console_and_one_by_the_cli_are_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let secret = SecretString::from("0123456789abcdef0123456789abcdef".to_owned());
+        let aes = SecretString::from("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".to_owned());
+        admin.create_component("wx0000000000c11001", "clitoken", Some("acme"), &secret, &aes).await.unwrap();
+        let (status, v) = ui(&op, &r, "save-component", &[
+            ("form[id]", ""), ("form[appid]", "wx0000000000c11002"), ("form[name]", ""), ("form[token]", "consoletoken"),
+            ("form[appsecret]", "0123456789abcdef0123456789abcdef"), ("form[encoding_aes_key]", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+        ]).await;
+        assert_eq!(status, 200, "{v}");
+        let details: Vec<Value> = r.app.store.tenant_audit(r.tenant, 100).await.unwrap().into_iter()
+            .filter(|e| e.kind == "component.created").map(|e| serde_json::from_str(&e.detail).unwrap()).collect();
+        for appid in ["wx0000000000c11001", "wx0000000000c11002"] {
+            assert!(details.contains(&json!({ "appid": appid, "shared": false })), "{details:?}");
+        }
+        // A taken appid and a bad secret are refused alike on both edges.
+        assert!(matches!(admin.create_component("wx0000000000c11002", "clitoken2", Some("acme"), &secret, &aes).await, Err(wxhub::admin::AdminError::Conflict(_))));
+        let short = SecretString::from("short".to_owned());
+        assert!(matches!(admin.create_component("wx0000000000c11003", "clitoken3", Some("acme"), &short, &aes).await, Err(wxhub::admin::AdminError::Invalid { field: "appsecret", .. })));
+        let (status, err) = ui(&op, &r, "save-component", &[
+            ("form[id]", ""), ("form[appid]", "wx0000000000c11001"), ("form[name]", ""), ("form[token]", "consoletoken2"),
+            ("form[appsecret]", "0123456789abcdef0123456789abcdef"), ("form[encoding_aes_key]", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+        ]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("appid")), "{err}");
+        r.stop().await;
+    };
+}
+
 fn wxhub_component() -> &'static str {
     common::rig::COMPONENT
 }

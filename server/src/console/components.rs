@@ -11,11 +11,7 @@ use app::services::{AuthService, RequestCtx};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{bilingual, store_error, user_actor, Console};
-use crate::auth::service::internal;
-use crate::domain::{
-    Component, ComponentOwner, ComponentSecrets, CredentialKind, NewAuditEvent, NewComponent,
-    Outcome, TenantId,
-};
+use crate::domain::{Component, ComponentOwner, CredentialKind, NewAuditEvent, Outcome, TenantId};
 
 fn step(en: &str, zh: &str, ok: bool, detail_en: String, detail_zh: String) -> CheckStep {
     CheckStep {
@@ -201,42 +197,22 @@ impl Console {
                         "所有密钥均为必填",
                     ));
                 };
-                let audit = NewAuditEvent::new(
-                    user_actor(&user),
-                    "component.created",
-                    Outcome::Ok,
-                    format!("{} added the component {}", user.email, valid.appid),
+                crate::ops::components::create(
+                    &self.store,
+                    &user_actor(&user),
+                    ctx.client_ip,
+                    scope,
+                    crate::ops::components::NewComponentInput {
+                        appid: &valid.appid,
+                        name: &valid.name,
+                        token: &token,
+                        appsecret: &appsecret,
+                        encoding_aes_key: &aes,
+                    },
                     now,
                 )
-                .ip(ctx.client_ip);
-                self.store
-                    .create_component(
-                        &NewComponent {
-                            appid: valid.appid.clone(),
-                            owner: scope,
-                            name: valid.name.clone(),
-                            secrets: ComponentSecrets {
-                                message_token: token,
-                                appsecret,
-                                encoding_aes_key: aes,
-                                previous_encoding_aes_key: None,
-                            },
-                        },
-                        audit,
-                        now,
-                    )
-                    .await
-                    .map_err(|e| {
-                        if e.is_conflict_on("appid") {
-                            AppError::invalid_bilingual(
-                                "appid",
-                                "this appid is already registered",
-                                "该 appid 已登记",
-                            )
-                        } else {
-                            internal("a component could not be created", e)
-                        }
-                    })?
+                .await
+                .map_err(super::op_error("a component could not be created"))?
             }
         };
         self.component_view(component).await

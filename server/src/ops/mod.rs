@@ -8,6 +8,7 @@
 //! it; only the actor differs.
 
 pub mod api_keys;
+pub mod components;
 pub mod links;
 pub mod tenants;
 pub mod users;
