@@ -20,3 +20,5 @@ CREATE INDEX received_pushes_revocations ON received_pushes (component_id, autho
 -- credentials.forced_at: when a tenant's rejected-token report last forced a refresh; one account is
 -- forced at most once per interval, whoever reports.
 ALTER TABLE credentials ADD COLUMN forced_at BIGINT;
+-- A tenant's open alerts are read by tenant (the dashboard), not filtered from everyone's.
+CREATE INDEX alerts_tenant_open ON alerts (tenant_id, resolved_at, raised_at);

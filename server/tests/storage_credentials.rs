@@ -291,6 +291,17 @@ on_both_databases! {
         assert!(raw_count(db, "audit_events").await <= before + 3 + 1024 + 2, "bounded by the source cap");
     };
 
+    a_tenant_reads_its_own_open_alerts_only => async |db: &TestDb| {
+        let w = world(db).await;
+        let other = w.store.create_tenant("globex", "Globex", event("tenant.created"), NOW).await.unwrap();
+        w.store.raise_alert(Some(w.tenant), Some(w.component), None, "reauthorization_needed", "ours", NOW).await.unwrap();
+        w.store.raise_alert(Some(other.id), None, None, "reauthorization_needed", "theirs", NOW).await.unwrap();
+        w.store.raise_alert(None, Some(w.component), None, "ticket_stale", "platform's", NOW).await.unwrap();
+        let ours: Vec<String> = w.store.open_alerts_for_tenant(w.tenant, 50).await.unwrap().into_iter().map(|a| a.message).collect();
+        assert_eq!(ours, vec!["ours".to_owned()]);
+        assert_eq!(w.store.open_alerts().await.unwrap().len(), 3);
+    };
+
     old_rows_are_pruned_by_age_and_nothing_else => async |db: &TestDb| {
         let w = world(db).await;
         let day = 86_400_000;

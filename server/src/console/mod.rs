@@ -401,11 +401,10 @@ impl ConsoleService for Console {
             .collect();
         let open_alerts = self
             .store
-            .open_alerts()
+            .open_alerts_for_tenant(tenant, 50)
             .await
             .map_err(&err)?
             .into_iter()
-            .filter(|a| a.tenant_id == Some(tenant.0))
             .map(|a| a.message)
             .collect();
         Ok(Dashboard {

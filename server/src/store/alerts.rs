@@ -81,6 +81,25 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// One tenant's open alerts, newest first (the tenant dashboard).
+    pub async fn open_alerts_for_tenant(
+        &self,
+        tenant: crate::domain::TenantId,
+        limit: i64,
+    ) -> Result<Vec<Alert>, StoreError> {
+        read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, tenant_id, component_id, authorizer_id, kind, message, occurrences, raised_at, last_seen_at \
+                 FROM alerts WHERE resolved_at IS NULL AND tenant_id = $1 ORDER BY raised_at DESC LIMIT $2",
+            )
+            .bind(tenant.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Into::into)
+    }
+
     /// Open alerts (platform staff; tests).
     pub async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
         read!(self, |pool| {
