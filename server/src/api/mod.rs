@@ -23,7 +23,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +42,6 @@ use crate::domain::{
     Actor, AuthorizerId, AuthorizerStatus, ComponentId, NewAuditEvent, Outcome, TenantId,
 };
 use crate::engine::{Engine, Rejected};
-use crate::http::AppState;
 use crate::store::Store;
 
 /// Largest request body the API reads (its bodies are a URL or a note).
@@ -288,15 +287,20 @@ impl TenantApi {
 }
 
 /// Authenticates (and rate-limits) every API request.
-impl FromRequestParts<AppState> for ApiCaller {
+impl<S> FromRequestParts<S> for ApiCaller
+where
+    S: Send + Sync,
+    Arc<TenantApi>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let api = Arc::<TenantApi>::from_ref(state);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        state.api.keys.authenticate(header).await
+        api.keys.authenticate(header).await
     }
 }
 
@@ -440,7 +444,7 @@ struct ListQuery {
 }
 
 async fn list_authorizers(
-    State(state): State<AppState>,
+    State(api): State<Arc<TenantApi>>,
     caller: ApiCaller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -453,7 +457,6 @@ async fn list_authorizers(
             ApiError::invalid("status", "pending, authorized, revoked or needs_reauth")
         })?),
     };
-    let api = &state.api;
     let accounts = api
         .store
         .list_authorizers(caller.tenant)
@@ -474,12 +477,11 @@ async fn list_authorizers(
 }
 
 async fn get_authorizer(
-    State(state): State<AppState>,
+    State(api): State<Arc<TenantApi>>,
     caller: ApiCaller,
     Path(appid): Path<String>,
 ) -> Result<Json<AuthorizerDetail>, ApiError> {
     let appid = path_appid(&appid)?;
-    let api = &state.api;
     let a = api
         .store
         .authorizer(caller.tenant, &appid)
@@ -512,16 +514,16 @@ async fn get_authorizer(
 }
 
 async fn access_token(
-    State(state): State<AppState>,
+    State(api): State<Arc<TenantApi>>,
     caller: ApiCaller,
     Path(appid): Path<String>,
 ) -> Result<Json<AccessToken>, ApiError> {
     let appid = path_appid(&appid)?;
-    state.api.access_token(&caller, &appid).await.map(Json)
+    api.access_token(&caller, &appid).await.map(Json)
 }
 
 async fn token_rejected(
-    State(state): State<AppState>,
+    State(api): State<Arc<TenantApi>>,
     caller: ApiCaller,
     Path(appid): Path<String>,
     ApiJson(body): ApiJson<RejectedToken>,
@@ -534,7 +536,6 @@ async fn token_rejected(
             "the rejected access token, as it was served (1 to 1024 characters)",
         ));
     }
-    let api = &state.api;
     let entry = api.usable_account(caller.tenant, &appid).await?;
     let token_tenant = api
         .engine
@@ -599,14 +600,13 @@ fn valid_page_url(raw: &str) -> Result<String, ApiError> {
 }
 
 async fn jssdk_config(
-    State(state): State<AppState>,
+    State(api): State<Arc<TenantApi>>,
     caller: ApiCaller,
     Path(appid): Path<String>,
     ApiJson(body): ApiJson<JssdkRequest>,
 ) -> Result<Json<JssdkConfig>, ApiError> {
     let appid = path_appid(&appid)?;
     let url = valid_page_url(&body.url)?;
-    let api = &state.api;
     let entry = api.usable_account(caller.tenant, &appid).await?;
     let ticket = api
         .engine
@@ -644,12 +644,11 @@ async fn jssdk_config(
 }
 
 async fn create_link(
-    State(state): State<AppState>,
+    State(api): State<Arc<TenantApi>>,
     caller: ApiCaller,
     ApiJson(body): ApiJson<NewLink>,
 ) -> Result<Response, ApiError> {
     use crate::ops::links::{self, ComponentRef};
-    let api = &state.api;
     let now = crate::now_ms();
     let who = crate::ops::TenantActor {
         actor: Actor::ApiKey {
@@ -708,7 +707,12 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The routes under `/api/v1`.
-pub fn router() -> Router<AppState> {
+/// The routes under `/api/v1`, for any application state that can hand out the API's own.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<TenantApi>: FromRef<S>,
+{
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/authorizers", get(list_authorizers))

@@ -58,6 +58,12 @@ pub struct AppState {
     pub api: Arc<crate::api::TenantApi>,
 }
 
+impl FromRef<AppState> for Arc<crate::api::TenantApi> {
+    fn from_ref(state: &AppState) -> Self {
+        state.api.clone()
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
