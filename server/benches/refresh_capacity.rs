@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wxhub::domain::AuditKind;
 
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
@@ -155,7 +156,7 @@ fn main() {
             let refresh = SecretString::from(refresh);
             let audit = NewAuditEvent::new(
                 Actor::System,
-                "authorizer.authorized",
+                AuditKind::AuthorizerAuthorized,
                 Outcome::Ok,
                 "seeded",
                 now,

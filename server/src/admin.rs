@@ -1,5 +1,5 @@
 //! The CLI's (and demo seeding's) edge onto the operations: creating tenants, users, components
-//! and API keys. Each method decodes what the command line gives (slugs, role names) and calls the
+//! and API keys; enabling, disabling and re-roling users; revoking API keys. Each method decodes what the command line gives (slugs, role names) and calls the
 //! one operation in `ops` that the console calls too, mapping its error to one line that names the
 //! field or the conflict.
 
@@ -99,7 +99,7 @@ impl Admin {
             (_, Some(slug)) => Some(self.tenant(slug).await?.id),
             (true, None) => None,
         };
-        let adder = crate::ops::users::Adder::Platform {
+        let manager = crate::ops::users::Manager::Platform {
             actor: self.actor.clone(),
             ip: None,
         };
@@ -109,7 +109,7 @@ impl Admin {
             tenant,
             password,
         };
-        Ok(crate::ops::users::create(&self.store, hasher, &adder, new, crate::now_ms()).await?)
+        Ok(crate::ops::users::create(&self.store, hasher, &manager, new, crate::now_ms()).await?)
     }
 
     /// `tenant_slug == None` creates a shared (platform-owned) component.
@@ -158,5 +158,72 @@ impl Admin {
         let (key, minted) =
             crate::ops::api_keys::create(&self.store, &who, name, crate::now_ms()).await?;
         Ok((key, minted))
+    }
+
+    async fn user(&self, email: &str) -> Result<User, AdminError> {
+        let email = app::validate::email(email).map_err(invalid("email"))?;
+        self.store
+            .user_for_login(&email)
+            .await?
+            .map(|(user, _)| user)
+            .ok_or_else(|| AdminError::NotFound(format!("no user with email {email}")))
+    }
+
+    fn manager(&self) -> crate::ops::users::Manager {
+        crate::ops::users::Manager::Platform {
+            actor: self.actor.clone(),
+            ip: None,
+        }
+    }
+
+    pub async fn set_user_active(&self, email: &str, active: bool) -> Result<User, AdminError> {
+        let user = self.user(email).await?;
+        let manager = self.manager();
+        Ok(
+            crate::ops::users::set_active(&self.store, &manager, user.id, active, crate::now_ms())
+                .await?,
+        )
+    }
+
+    pub async fn set_user_role(&self, email: &str, role: &str) -> Result<User, AdminError> {
+        let role = match Role::parse(role.trim()) {
+            Some(r @ (Role::TenantAdmin | Role::TenantViewer)) => r,
+            _ => {
+                return Err(AdminError::Invalid {
+                    field: "role",
+                    message: "must be tenant-admin or tenant-viewer".into(),
+                })
+            }
+        };
+        let user = self.user(email).await?;
+        let manager = self.manager();
+        Ok(
+            crate::ops::users::set_role(&self.store, &manager, user.id, role, crate::now_ms())
+                .await?,
+        )
+    }
+
+    /// Revokes the key of `tenant_slug` whose prefix (as the console lists it) is `prefix`.
+    pub async fn revoke_api_key(
+        &self,
+        tenant_slug: &str,
+        prefix: &str,
+    ) -> Result<ApiKey, AdminError> {
+        let tenant = self.tenant(tenant_slug).await?;
+        let who = crate::ops::TenantActor {
+            actor: self.actor.clone(),
+            tenant: tenant.id,
+            ip: None,
+        };
+        let key = crate::ops::api_keys::KeyRef::Prefix(prefix.trim().trim_end_matches('…'));
+        crate::ops::api_keys::revoke(&self.store, &who, key, crate::now_ms())
+            .await
+            .map_err(|e| match e {
+                crate::ops::OpError::NotFound => AdminError::NotFound(format!(
+                    "tenant {} has no API key with prefix {prefix:?}",
+                    tenant.slug
+                )),
+                other => other.into(),
+            })
     }
 }

@@ -121,6 +121,24 @@ pub enum UserCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Disable a user (their sessions end at once)
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled user
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Make a tenant member an admin or a viewer
+    SetRole {
+        #[arg(long)]
+        email: String,
+        /// tenant-admin or tenant-viewer
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +170,14 @@ pub enum ApikeyCommand {
         tenant: String,
         #[arg(long)]
         name: String,
+    },
+    /// Revoke an API key by the prefix the console lists (wxh_…); instances stop accepting it
+    /// within seconds
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        prefix: String,
     },
 }
 
@@ -237,6 +263,24 @@ pub async fn run(cli: Cli) -> ExitCode {
             })
             .await
         }
+        Command::User(UserCommand::Disable { email }) => admin_command(settings, false, |admin| async move {
+            let user = admin.set_user_active(&email, false).await?;
+            println!("disabled user {} (id {}); their sessions have ended", user.email, user.id);
+            Ok(())
+        })
+        .await,
+        Command::User(UserCommand::Enable { email }) => admin_command(settings, false, |admin| async move {
+            let user = admin.set_user_active(&email, true).await?;
+            println!("enabled user {} (id {})", user.email, user.id);
+            Ok(())
+        })
+        .await,
+        Command::User(UserCommand::SetRole { email, role }) => admin_command(settings, false, |admin| async move {
+            let user = admin.set_user_role(&email, &role).await?;
+            println!("user {} (id {}) is now a {}", user.email, user.id, user.role);
+            Ok(())
+        })
+        .await,
         Command::Component(ComponentCommand::Create(args)) => {
             let mut lines = match read_stdin_lines(2) {
                 Ok(lines) => lines,
@@ -256,6 +300,12 @@ pub async fn run(cli: Cli) -> ExitCode {
             let (key, minted) = admin.create_api_key(&tenant, &name).await?;
             println!("created API key {:?} (id {}, prefix {}) for tenant {tenant}; it is shown only now:", key.name, key.id, key.prefix);
             println!("{}", minted.key.expose_secret());
+            Ok(())
+        })
+        .await,
+        Command::Apikey(ApikeyCommand::Revoke { tenant, prefix }) => admin_command(settings, false, |admin| async move {
+            let key = admin.revoke_api_key(&tenant, &prefix).await?;
+            println!("revoked API key {:?} (id {}, prefix {}) of tenant {tenant}", key.name, key.id, key.prefix);
             Ok(())
         })
         .await,

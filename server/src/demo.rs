@@ -2,6 +2,7 @@
 //! `<data_dir>/demo/`, with a generated master key and seeded accounts, so a newcomer can sign in
 //! on one machine with one command. Nothing here is used by `serve`.
 
+use crate::domain::AuditKind;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -144,7 +145,7 @@ pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> 
         let now = crate::now_ms();
         let audit = NewAuditEvent::new(
             Actor::System,
-            "component.updated",
+            AuditKind::ComponentUpdated,
             Outcome::Ok,
             format!(
                 "component {} named {DEMO_COMPONENT_NAME:?}",

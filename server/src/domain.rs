@@ -276,6 +276,125 @@ impl Outcome {
     }
 }
 
+/// What an audit event records. The stored column is text (`as_str`), so the console and staff
+/// filters can match prefixes (`token.`); this enum is the one list of what is written, so the
+/// same operation writes the same kind whichever edge called it. Rows written by older versions
+/// may hold kinds that are no longer here, which is why [`AuditEvent::kind`] stays a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditKind {
+    /// A sign-in, allowed or refused.
+    UserLogin,
+    UserLogout,
+    UserCreated,
+    /// An add-user refused because the email is used elsewhere (kept for staff; the adder sees a neutral answer).
+    UserCreateRefused,
+    UserEnabled,
+    UserDisabled,
+    UserRoleChanged,
+    TenantCreated,
+    TenantSuspended,
+    TenantReactivated,
+    ComponentCreated,
+    ComponentUpdated,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    LinkCreated,
+    LinkRevoked,
+    AuthorizerAuthorized,
+    MenuRefreshRequested,
+    RedirectRefused,
+    AuthorizationSuperseded,
+    ExchangeFailed,
+    AuthorizationRecovered,
+    AuthorizationLost,
+    RefreshTokenRecovered,
+    TokenRefreshed,
+    TokenRefreshFailed,
+    TokenRejectedReported,
+    TicketPushRestartRequested,
+    PushReceived,
+    PushRejected,
+    AuditExported,
+}
+
+impl AuditKind {
+    pub const ALL: [AuditKind; 31] = [
+        AuditKind::UserLogin,
+        AuditKind::UserLogout,
+        AuditKind::UserCreated,
+        AuditKind::UserCreateRefused,
+        AuditKind::UserEnabled,
+        AuditKind::UserDisabled,
+        AuditKind::UserRoleChanged,
+        AuditKind::TenantCreated,
+        AuditKind::TenantSuspended,
+        AuditKind::TenantReactivated,
+        AuditKind::ComponentCreated,
+        AuditKind::ComponentUpdated,
+        AuditKind::ApiKeyCreated,
+        AuditKind::ApiKeyRevoked,
+        AuditKind::LinkCreated,
+        AuditKind::LinkRevoked,
+        AuditKind::AuthorizerAuthorized,
+        AuditKind::MenuRefreshRequested,
+        AuditKind::RedirectRefused,
+        AuditKind::AuthorizationSuperseded,
+        AuditKind::ExchangeFailed,
+        AuditKind::AuthorizationRecovered,
+        AuditKind::AuthorizationLost,
+        AuditKind::RefreshTokenRecovered,
+        AuditKind::TokenRefreshed,
+        AuditKind::TokenRefreshFailed,
+        AuditKind::TokenRejectedReported,
+        AuditKind::TicketPushRestartRequested,
+        AuditKind::PushReceived,
+        AuditKind::PushRejected,
+        AuditKind::AuditExported,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::UserLogin => "user.login",
+            AuditKind::UserLogout => "user.logout",
+            AuditKind::UserCreated => "user.created",
+            AuditKind::UserCreateRefused => "user.create_refused",
+            AuditKind::UserEnabled => "user.enabled",
+            AuditKind::UserDisabled => "user.disabled",
+            AuditKind::UserRoleChanged => "user.role_changed",
+            AuditKind::TenantCreated => "tenant.created",
+            AuditKind::TenantSuspended => "tenant.suspended",
+            AuditKind::TenantReactivated => "tenant.reactivated",
+            AuditKind::ComponentCreated => "component.created",
+            AuditKind::ComponentUpdated => "component.updated",
+            AuditKind::ApiKeyCreated => "api_key.created",
+            AuditKind::ApiKeyRevoked => "api_key.revoked",
+            AuditKind::LinkCreated => "link.created",
+            AuditKind::LinkRevoked => "link.revoked",
+            AuditKind::AuthorizerAuthorized => "authorizer.authorized",
+            AuditKind::MenuRefreshRequested => "authorizer.menu_refresh_requested",
+            AuditKind::RedirectRefused => "authorization.redirect_refused",
+            AuditKind::AuthorizationSuperseded => "authorization.superseded",
+            AuditKind::ExchangeFailed => "authorization.exchange_failed",
+            AuditKind::AuthorizationRecovered => "authorization.recovered",
+            AuditKind::AuthorizationLost => "authorization.lost",
+            AuditKind::RefreshTokenRecovered => "refresh_token.recovered",
+            AuditKind::TokenRefreshed => "token.refreshed",
+            AuditKind::TokenRefreshFailed => "token.refresh_failed",
+            AuditKind::TokenRejectedReported => "token.rejected_reported",
+            AuditKind::TicketPushRestartRequested => "ticket.push_restart_requested",
+            AuditKind::PushReceived => "push.received",
+            AuditKind::PushRejected => "push.rejected",
+            AuditKind::AuditExported => "audit.exported",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An audit event to record. `detail` is JSON and must never hold a secret.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent {
@@ -284,7 +403,7 @@ pub struct NewAuditEvent {
     pub component_id: Option<ComponentId>,
     pub authorizer_appid: Option<String>,
     pub actor: Actor,
-    pub kind: String,
+    pub kind: AuditKind,
     pub outcome: Outcome,
     pub summary: String,
     pub detail: serde_json::Value,
@@ -294,7 +413,7 @@ pub struct NewAuditEvent {
 impl NewAuditEvent {
     pub fn new(
         actor: Actor,
-        kind: &str,
+        kind: AuditKind,
         outcome: Outcome,
         summary: impl Into<String>,
         now: i64,
@@ -305,7 +424,7 @@ impl NewAuditEvent {
             component_id: None,
             authorizer_appid: None,
             actor,
-            kind: kind.to_owned(),
+            kind,
             outcome,
             summary: summary.into(),
             detail: serde_json::Value::Object(Default::default()),
@@ -403,4 +522,28 @@ pub struct AuthorizationLink {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditKind;
+
+    #[test]
+    fn every_audit_kind_is_one_distinct_area_dot_verb() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in AuditKind::ALL {
+            let s = kind.as_str();
+            let (area, verb) = s.split_once('.').unwrap_or_default();
+            assert!(
+                !area.is_empty() && !verb.is_empty() && !verb.contains('.'),
+                "{kind:?} is {s:?}"
+            );
+            assert!(
+                s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.'),
+                "{s}"
+            );
+            assert!(seen.insert(s), "{s} is written by two kinds");
+        }
+    }
 }

@@ -32,7 +32,7 @@ struct Slot {
 pub struct RefusalLog {
     store: Store,
     window: Duration,
-    slots: Mutex<HashMap<(String, String), Slot>>,
+    slots: Mutex<HashMap<(crate::domain::AuditKind, String), Slot>>,
 }
 
 impl std::fmt::Debug for RefusalLog {
@@ -57,7 +57,7 @@ impl RefusalLog {
     pub async fn record(&self, event: NewAuditEvent, source: &str) {
         let write_now = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let mut key = (event.kind.clone(), source.to_owned());
+            let mut key = (event.kind, source.to_owned());
             if !slots.contains_key(&key) && slots.len() >= MAX_SOURCES {
                 key.1 = OTHER.to_owned();
             }
@@ -88,9 +88,9 @@ impl RefusalLog {
 
     /// Writes the summaries of closed windows (all windows with `everything`), and forgets them.
     pub async fn flush(&self, everything: bool) {
-        let closed: Vec<((String, String), Slot)> = {
+        let closed: Vec<((crate::domain::AuditKind, String), Slot)> = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let keys: Vec<(String, String)> = slots
+            let keys: Vec<(crate::domain::AuditKind, String)> = slots
                 .iter()
                 .filter(|(_, s)| everything || s.opened.elapsed() >= self.window)
                 .map(|(k, _)| k.clone())

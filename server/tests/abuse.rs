@@ -6,6 +6,7 @@
 mod common;
 
 use std::time::Duration;
+use wxhub::domain::AuditKind;
 
 use common::rig::{rig, shared_rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use common::{raw_count, raw_strings, spawn_app, spawn_app_with, wait_for, TestDb};
@@ -31,7 +32,7 @@ async fn link(r: &Rig, revoked: bool) -> String {
     if revoked {
         let audit = NewAuditEvent::new(
             Actor::Cli,
-            "link.revoked",
+            AuditKind::LinkRevoked,
             Outcome::Ok,
             "test",
             wxhub::now_ms(),

@@ -99,8 +99,21 @@ on_both_databases! {
         assert_eq!(stored, vec![wxhub::secrets::fingerprint(key)]);
         assert!(!stored[0].contains(key));
 
+        // The running platform's keys and people, managed without the console.
+        let prefix = &key[..12];
+        let o = run(server(db, None), &["apikey", "revoke", "--tenant", "acme", "--prefix", prefix], "");
+        assert!(o.status.success() && stdout(&o).contains("revoked API key \"erp\""), "{}", stderr(&o));
+        assert_eq!(raw_count(db, "api_keys WHERE revoked_at IS NOT NULL").await, 1);
+        let o = run(server(db, None), &["user", "set-role", "--email", "op@acme.test", "--role", "tenant-viewer"], "");
+        assert!(o.status.success() && stdout(&o).contains("now a tenant-viewer"), "{}", stderr(&o));
+        let o = run(server(db, None), &["user", "disable", "--email", "op@acme.test"], "");
+        assert!(o.status.success() && stdout(&o).contains("disabled user op@acme.test"), "{}", stderr(&o));
+        let o = run(server(db, None), &["user", "enable", "--email", "op@acme.test"], "");
+        assert!(o.status.success(), "{}", stderr(&o));
+
         let kinds = raw_strings(db, "SELECT actor_kind || ':' || kind FROM audit_events ORDER BY id").await;
-        assert_eq!(kinds, vec!["cli:tenant.created", "cli:user.created", "cli:user.created", "cli:component.created", "cli:component.created", "cli:api_key.created"]);
+        assert_eq!(kinds, vec!["cli:tenant.created", "cli:user.created", "cli:user.created", "cli:component.created", "cli:component.created", "cli:api_key.created",
+                               "cli:api_key.revoked", "cli:user.role_changed", "cli:user.disabled", "cli:user.enabled"]);
     };
 
     bad_arguments_fail_on_one_line_and_create_nothing => async |db: &TestDb| {
@@ -116,6 +129,11 @@ on_both_databases! {
             (vec!["user", "create", "--email", "a@b.io", "--role", "tenant-admin", "--tenant", "acme"], "", "stdin"),
             (vec!["apikey", "create", "--tenant", "nope", "--name", "k"], "", "no tenant"),
             (vec!["apikey", "create", "--tenant", "acme", "--name", "  "], "", "name"),
+            (vec!["apikey", "revoke", "--tenant", "acme", "--prefix", "wxh_nothere"], "", "no API key"),
+            (vec!["apikey", "revoke", "--tenant", "nope", "--prefix", "wxh_nothere"], "", "no tenant"),
+            (vec!["user", "disable", "--email", "nobody@acme.test"], "", "no user"),
+            (vec!["user", "disable", "--email", "\u{7}"], "", "email"),
+            (vec!["user", "set-role", "--email", "nobody@acme.test", "--role", "platform-admin"], "", "role"),
         ];
         for (args, stdin, needle) in cases {
             let o = run(server(db, Some(KEY)), &args, stdin);

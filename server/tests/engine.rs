@@ -5,6 +5,7 @@
 mod common;
 
 use std::time::Duration;
+use wxhub::domain::AuditKind;
 
 use common::rig::{href_of, rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use common::{wait_for, TestDb};
@@ -380,7 +381,7 @@ on_both_databases! {
             assert!(matches!(res.status().as_u16(), 404), "{garbage}: {}", res.status());
         }
         // An expired link says so, in Chinese for a Chinese browser, and mints nothing.
-        let audit = NewAuditEvent::new(Actor::Cli, "link.created", Outcome::Ok, "expired link", wxhub::now_ms());
+        let audit = NewAuditEvent::new(Actor::Cli, AuditKind::LinkCreated, Outcome::Ok, "expired link", wxhub::now_ms());
         r.app.store.create_link(r.tenant, r.component, "expiredlink0000000001", 3, None, "", Some(wxhub::now_ms() - 1), &audit, wxhub::now_ms()).await.unwrap();
         let minted = r.calls("api_create_preauthcode").len();
         let expired = r.app.client.get(r.app.url("/authorize/expiredlink0000000001")).header("accept-language", "zh-CN").send().await.unwrap().text().await.unwrap();

@@ -171,6 +171,161 @@ on_both_databases! {
     };
 }
 
+on_both_databases! {
+    a_user_disabled_enabled_and_re_roled_from_each_edge_is_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery");
+        let op = admin.create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "root@wxhub.test", "platform-admin", None, &pw).await.unwrap();
+        let member = admin.create_user(&hasher, "m@acme.test", "tenant-viewer", Some("acme"), &pw).await.unwrap();
+        let op_browser = signed_in(&r, "op@acme.test").await;
+        let root = signed_in(&r, "root@wxhub.test").await;
+        let member_browser = signed_in(&r, "m@acme.test").await;
+        let id = member.id.0.to_string();
+        // Disabled by the tenant admin, enabled by staff, disabled by the CLI, enabled again.
+        let (status, v) = ui(&op_browser, &r, "set-user-active", &[("id", id.as_str()), ("active", "false")]).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(ui(&member_browser, &r, "users", &[]).await.0, 401, "disabling ends the member's sessions");
+        let (status, v) = ui(&root, &r, "set-any-user-active", &[("id", id.as_str()), ("active", "true")]).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(admin.set_user_active("m@acme.test", false).await.unwrap().status, wxhub::domain::UserStatus::Disabled);
+        admin.set_user_active("m@acme.test", true).await.unwrap();
+        // Made an admin in the console, a viewer again by the CLI.
+        let (status, v) = ui(&op_browser, &r, "set-user-role", &[("id", id.as_str()), ("role", "tenant-admin")]).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(admin.set_user_role("m@acme.test", "tenant-viewer").await.unwrap().role, wxhub::domain::Role::TenantViewer);
+
+        let events = r.app.store.tenant_audit(r.tenant, 100).await.unwrap();
+        let of = |kind: &str| -> Vec<(String, Value, String)> {
+            events.iter().filter(|e| e.kind == kind)
+                .map(|e| (e.actor_kind.clone(), serde_json::from_str(&e.detail).unwrap(), e.summary.clone())).collect()
+        };
+        let status_changes: Vec<_> = of("user.disabled").into_iter().chain(of("user.enabled")).collect();
+        assert_eq!(status_changes.len(), 4, "{status_changes:?}");
+        for (_, detail, summary) in &status_changes {
+            assert_eq!(detail, &json!({ "user_id": member.id.0, "email": "m@acme.test" }));
+            assert!(summary.ends_with("abled m@acme.test"), "{summary}");
+        }
+        let mut actors: Vec<&str> = status_changes.iter().map(|(a, _, _)| a.as_str()).collect();
+        actors.sort();
+        assert_eq!(actors, vec!["cli", "cli", "user", "user"]);
+        let roles = of("user.role_changed");
+        assert_eq!(roles.len(), 2);
+        let role_details: Vec<&Value> = roles.iter().map(|(_, d, _)| d).collect();
+        assert!(role_details.contains(&&json!({ "user_id": member.id.0, "email": "m@acme.test", "role": "tenant-admin" })), "{role_details:?}");
+        assert!(role_details.contains(&&json!({ "user_id": member.id.0, "email": "m@acme.test", "role": "tenant-viewer" })), "{role_details:?}");
+
+        // The same rules on every edge: no one disables themselves; platform roles are not given
+        // by a role change; another tenant's user is not found.
+        let op_id = op.id.0.to_string();
+        let (status, err) = ui(&op_browser, &r, "set-user-active", &[("id", op_id.as_str()), ("active", "false")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("user")), "{err}");
+        let (status, err) = ui(&op_browser, &r, "set-user-role", &[("id", id.as_str()), ("role", "platform-admin")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("role")), "{err}");
+        assert!(matches!(admin.set_user_role("m@acme.test", "platform-admin").await, Err(wxhub::admin::AdminError::Invalid { field: "role", .. })));
+        assert!(matches!(admin.set_user_role("root@wxhub.test", "tenant-viewer").await, Err(wxhub::admin::AdminError::Invalid { field: "user", .. })));
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let outsider = admin.create_user(&hasher, "x@globex.test", "tenant-viewer", Some("globex"), &pw).await.unwrap();
+        let (status, _) = ui(&op_browser, &r, "set-user-active", &[("id", outsider.id.0.to_string().as_str()), ("active", "false")]).await;
+        assert_eq!(status, 404);
+        assert!(matches!(admin.set_user_active("nobody@acme.test", false).await, Err(wxhub::admin::AdminError::NotFound(_))));
+        assert!(matches!(admin.set_user_active("not an email", false).await, Err(wxhub::admin::AdminError::Invalid { field: "email", .. })));
+        r.stop().await;
+    };
+}
+
+on_both_databases! {
+    an_api_key_revoked_in_the_console_and_one_by_the_cli_are_audited_alike => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let (console_key, console_secret) = admin.create_api_key("acme", "console one").await.unwrap();
+        let (cli_key, cli_secret) = admin.create_api_key("acme", "cli one").await.unwrap();
+        let calls = |secret: SecretString| {
+            let url = r.app.url("/api/v1/authorizers");
+            async move {
+                reqwest::Client::new().get(url).bearer_auth(secret.expose_secret()).send().await.unwrap().status().as_u16()
+            }
+        };
+        assert_eq!(calls(console_secret.key.clone()).await, 200);
+        let (status, v) = ui(&op, &r, "revoke-api-key", &[("id", console_key.id.0.to_string().as_str())]).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(calls(console_secret.key.clone()).await, 401, "this instance forgets a key revoked here at once");
+        // The CLI is another process: the database says revoked at once, instances within the TTL.
+        let revoked = admin.revoke_api_key("acme", &format!("{}…", cli_key.prefix)).await.unwrap();
+        assert!(revoked.revoked_at.is_some());
+        assert!(common::wait_for(wxhub::api::keys::KEY_TTL * 3, || async { calls(cli_secret.key.clone()).await == 401 }).await);
+        // Again: no error, no second event.
+        admin.revoke_api_key("acme", &cli_key.prefix).await.unwrap();
+
+        let events: Vec<_> = r.app.store.tenant_audit(r.tenant, 100).await.unwrap()
+            .into_iter().filter(|e| e.kind == "api_key.revoked").collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        for (key, name) in [(&console_key, "console one"), (&cli_key, "cli one")] {
+            let e = events.iter().find(|e| serde_json::from_str::<Value>(&e.detail).unwrap()["api_key_id"] == key.id.0).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&e.detail).unwrap(), json!({ "api_key_id": key.id.0, "name": name, "prefix": key.prefix }));
+            assert!(e.summary.contains(&format!("revoked the API key {name:?}")), "{}", e.summary);
+        }
+        // Unknown keys, and another tenant's, are not found on both edges.
+        assert!(matches!(admin.revoke_api_key("acme", "wxh_nothere").await, Err(wxhub::admin::AdminError::NotFound(_))));
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let (theirs, _) = admin.create_api_key("globex", "theirs").await.unwrap();
+        assert_eq!(ui(&op, &r, "revoke-api-key", &[("id", theirs.id.0.to_string().as_str())]).await.0, 404);
+        assert!(matches!(admin.revoke_api_key("acme", &theirs.prefix).await, Err(wxhub::admin::AdminError::NotFound(_))));
+        assert_eq!(ui(&op, &r, "revoke-api-key", &[("id", "not a number")]).await.0, 422, "garbage ids are refused before anything is read");
+        r.stop().await;
+    };
+}
+
+on_both_databases! {
+    a_component_update_names_the_replaced_secrets_and_keeps_the_rules => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let pw = SecretString::from("correct horse battery");
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        admin.create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "root@wxhub.test", "platform-admin", None, &pw).await.unwrap();
+        let op = signed_in(&r, "op@acme.test").await;
+        let root = signed_in(&r, "root@wxhub.test").await;
+        let secret = SecretString::from("0123456789abcdef0123456789abcdef".to_owned());
+        let aes = SecretString::from("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".to_owned());
+        let own = admin.create_component("wx0000000000c11001", "clitoken", Some("acme"), &secret, &aes).await.unwrap();
+        let shared = admin.create_component("wx0000000000c11009", "sharedtoken", None, &secret, &aes).await.unwrap();
+        let save = |id: String, appid: &'static str, name: &'static str, token: &'static str| {
+            vec![("form[id]", id), ("form[appid]", appid.to_owned()), ("form[name]", name.to_owned()), ("form[token]", token.to_owned()),
+                 ("form[appsecret]", String::new()), ("form[encoding_aes_key]", String::new())]
+        };
+        let as_refs = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+        let call = |who, form: Vec<(&'static str, String)>| {
+            let r = &r;
+            async move {
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                ui(who, r, "save-component", &pairs).await
+            }
+        };
+        let (status, v) = call(&op, as_refs(&save(own.id.0.to_string(), "wx0000000000c11001", "Ours", "newtoken"))).await;
+        assert_eq!(status, 200, "{v}");
+        let (status, v) = call(&root, as_refs(&save(shared.id.0.to_string(), "wx0000000000c11009", "Shared", ""))).await;
+        assert_eq!(status, 200, "{v}");
+        let events: Vec<_> = r.app.store.platform_audit(100).await.unwrap().into_iter().filter(|e| e.kind == "component.updated").collect();
+        let details: Vec<Value> = events.iter().map(|e| serde_json::from_str(&e.detail).unwrap()).collect();
+        assert!(details.contains(&json!({ "appid": "wx0000000000c11001", "name": "Ours", "replaced": ["token"] })), "{details:?}");
+        assert!(details.contains(&json!({ "appid": "wx0000000000c11009", "name": "Shared", "replaced": [] })), "{details:?}");
+        assert!(events.iter().all(|e| !e.detail.contains("newtoken") && !e.summary.contains("newtoken")), "no secret in the audit");
+        // A tenant may not change a shared component, nor move a component to another appid.
+        let (status, _) = call(&op, as_refs(&save(shared.id.0.to_string(), "wx0000000000c11009", "Mine now", ""))).await;
+        assert_eq!(status, 403);
+        let (status, err) = call(&op, as_refs(&save(own.id.0.to_string(), "wx0000000000c11002", "Moved", ""))).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("appid")), "{err}");
+        let (status, _) = call(&op, as_refs(&save("999999".into(), "wx0000000000c11001", "Ghost", ""))).await;
+        assert_eq!(status, 404);
+        r.stop().await;
+    };
+}
+
 fn wxhub_component() -> &'static str {
     common::rig::COMPONENT
 }

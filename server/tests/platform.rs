@@ -5,6 +5,7 @@
 mod common;
 
 use std::time::Duration;
+use wxhub::domain::AuditKind;
 
 use common::rig::{rig, signed_in, ui, Rig, COMPONENT, OA};
 use common::{wait_for, TestDb};
@@ -185,13 +186,13 @@ on_both_databases! {
 
         // The audit log: filters, garbage, and keyset pages that never overlap.
         for i in 0..130 {
-            let e = NewAuditEvent::new(Actor::System, "test.filler", Outcome::Ok, format!("filler {i}"), wxhub::now_ms()).tenant(Some(r.tenant));
+            let e = NewAuditEvent::new(Actor::System, AuditKind::TicketPushRestartRequested, Outcome::Ok, format!("filler {i}"), wxhub::now_ms()).tenant(Some(r.tenant));
             r.app.store.append_audit(&e).await.unwrap();
         }
-        let first = ui(&eyes, &r, "audit", &[("query[kind]", "test.filler")]).await.1;
+        let first = ui(&eyes, &r, "audit", &[("query[kind]", "ticket.push_restart_requested")]).await.1;
         assert_eq!(first["events"].as_array().unwrap().len(), 100);
         let before = first["next_before"].as_i64().expect("an older page");
-        let second = ui(&eyes, &r, "audit", &[("query[kind]", "test.filler"), ("query[before]", &before.to_string())]).await.1;
+        let second = ui(&eyes, &r, "audit", &[("query[kind]", "ticket.push_restart_requested"), ("query[before]", &before.to_string())]).await.1;
         assert_eq!(second["events"].as_array().unwrap().len(), 30);
         assert_eq!(second["next_before"], Value::Null);
         let ids: std::collections::HashSet<i64> = first["events"].as_array().unwrap().iter().chain(second["events"].as_array().unwrap()).map(|e| e["id"].as_i64().unwrap()).collect();
@@ -224,7 +225,7 @@ on_both_databases! {
         assert_eq!(lines[0], "id,occurred_at,tenant,component,account,actor_kind,actor,kind,outcome,summary,ip");
         assert_eq!(lines.len(), 1 + 3, "{text}"); // created by the CLI, suspended, reactivated
         assert!(lines[1..].iter().all(|l| l.contains(",globex,") && l.contains(",tenant.")), "{text}");
-        let (s, text) = csv(&eyes, &r, "?kind=test.filler").await;
+        let (s, text) = csv(&eyes, &r, "?kind=ticket.push_restart_requested").await;
         assert_eq!((s, text.lines().count()), (200, 131));
         assert_eq!(csv(&acme, &r, "").await.0, 403);
         assert_eq!(csv(&anonymous, &r, "").await.0, 401);

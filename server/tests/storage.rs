@@ -5,6 +5,7 @@ mod common;
 
 use common::{keyring, raw_count, raw_strings, store, Backend, TestDb};
 use secrecy::{ExposeSecret, SecretString};
+use wxhub::domain::AuditKind;
 use wxhub::domain::*;
 use wxhub::secrets::Keyring;
 use wxhub::startup::open_store;
@@ -12,8 +13,8 @@ use wxhub::store::{NewApiKey, Store, StoreError, ThrottlePolicy};
 
 const NOW: i64 = 1_800_000_000_000;
 
-fn cli_event(kind: &str) -> NewAuditEvent {
-    NewAuditEvent::new(Actor::Cli, kind, Outcome::Ok, kind, NOW)
+fn cli_event(kind: AuditKind) -> NewAuditEvent {
+    NewAuditEvent::new(Actor::Cli, kind, Outcome::Ok, kind.as_str(), NOW)
 }
 
 async fn tenant(store: &Store, slug: &str) -> Tenant {
@@ -21,7 +22,7 @@ async fn tenant(store: &Store, slug: &str) -> Tenant {
         .create_tenant(
             slug,
             &format!("{slug} Ltd"),
-            cli_event("tenant.created"),
+            cli_event(AuditKind::TenantCreated),
             NOW,
         )
         .await
@@ -77,7 +78,7 @@ on_both_databases! {
         assert_eq!(s.tenant_by_slug("acme").await.unwrap(), Some(t.clone()));
         assert_eq!(s.tenant(t.id).await.unwrap(), Some(t.clone()));
         assert_eq!(s.tenant_by_slug("nope").await.unwrap(), None);
-        let dup = s.create_tenant("acme", "Again", cli_event("tenant.created"), NOW).await.unwrap_err();
+        let dup = s.create_tenant("acme", "Again", cli_event(AuditKind::TenantCreated), NOW).await.unwrap_err();
         assert!(dup.is_conflict_on("slug"), "{dup:?}");
         // The failed insert rolled back its audit event with it.
         let events = s.tenant_audit(t.id, 10).await.unwrap();
@@ -90,9 +91,9 @@ on_both_databases! {
     users_obey_role_rules_and_unique_email => async |db: &TestDb| {
         let s = store(db).await;
         let t = tenant(&s, "acme").await;
-        let admin = s.create_user(&new_user("root@x.io", Role::PlatformAdmin, None), cli_event("user.created"), NOW).await.unwrap();
+        let admin = s.create_user(&new_user("root@x.io", Role::PlatformAdmin, None), cli_event(AuditKind::UserCreated), NOW).await.unwrap();
         assert_eq!(admin.tenant_id, None);
-        let op = s.create_user(&new_user("op@acme.io", Role::TenantAdmin, Some(t.id)), cli_event("user.created"), NOW).await.unwrap();
+        let op = s.create_user(&new_user("op@acme.io", Role::TenantAdmin, Some(t.id)), cli_event(AuditKind::UserCreated), NOW).await.unwrap();
         assert_eq!(op.tenant_id, Some(t.id));
         assert_eq!(op.status, UserStatus::Active);
         let (found, hash) = s.user_for_login("op@acme.io").await.unwrap().unwrap();
@@ -100,12 +101,12 @@ on_both_databases! {
         assert_eq!(hash, "$argon2id$fake");
         // The schema refuses a tenant role without a tenant and a platform role with one.
         for bad in [new_user("a@x.io", Role::TenantViewer, None), new_user("b@x.io", Role::PlatformAuditor, Some(t.id))] {
-            let e = s.create_user(&bad, cli_event("user.created"), NOW).await.unwrap_err();
+            let e = s.create_user(&bad, cli_event(AuditKind::UserCreated), NOW).await.unwrap_err();
             assert!(matches!(e, StoreError::Constraint(_)), "{e:?}");
         }
-        let e = s.create_user(&new_user("op@acme.io", Role::TenantViewer, Some(t.id)), cli_event("user.created"), NOW).await.unwrap_err();
+        let e = s.create_user(&new_user("op@acme.io", Role::TenantViewer, Some(t.id)), cli_event(AuditKind::UserCreated), NOW).await.unwrap_err();
         assert!(e.is_conflict_on("email"), "{e:?}");
-        let e = s.create_user(&new_user("c@x.io", Role::TenantViewer, Some(TenantId(9999))), cli_event("user.created"), NOW).await.unwrap_err();
+        let e = s.create_user(&new_user("c@x.io", Role::TenantViewer, Some(TenantId(9999))), cli_event(AuditKind::UserCreated), NOW).await.unwrap_err();
         assert!(matches!(e, StoreError::MissingReference), "{e:?}");
         assert_eq!(raw_count(db, "users").await, 2, "failed creates left nothing behind");
         s.record_login(op.id, NOW + 5).await.unwrap();
@@ -115,7 +116,7 @@ on_both_databases! {
     component_secrets_are_sealed_at_rest_and_open_only_with_the_key => async |db: &TestDb| {
         let s = store(db).await;
         let t = tenant(&s, "acme").await;
-        let c = s.create_component(&component("wx3c0d9b0e1a2f4c5d", ComponentOwner::Tenant(t.id)), cli_event("component.created"), NOW).await.unwrap();
+        let c = s.create_component(&component("wx3c0d9b0e1a2f4c5d", ComponentOwner::Tenant(t.id)), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap();
         assert_eq!(c.owner, ComponentOwner::Tenant(t.id));
         let raw = raw_strings(db, "SELECT message_token_sealed || '|' || appsecret_sealed || '|' || encoding_aes_key_sealed FROM components").await;
         assert_eq!(raw.len(), 1);
@@ -132,7 +133,7 @@ on_both_databases! {
         assert!(matches!(keyless.component_secrets(&c).await, Err(StoreError::NoKeyring)));
         let other = Store::connect(&db.url, 2).await.unwrap().with_keyring(keyring(2));
         assert!(matches!(other.component_secrets(&c).await, Err(StoreError::Secret(_))));
-        let e = s.create_component(&component("wx3c0d9b0e1a2f4c5d", ComponentOwner::Platform), cli_event("component.created"), NOW).await.unwrap_err();
+        let e = s.create_component(&component("wx3c0d9b0e1a2f4c5d", ComponentOwner::Platform), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap_err();
         assert!(e.is_conflict_on("appid"), "{e:?}");
         assert_eq!(s.component_by_appid("wx3c0d9b0e1a2f4c5d").await.unwrap(), Some(c));
     };
@@ -159,22 +160,22 @@ on_both_databases! {
         let s = store(db).await;
         let a = tenant(&s, "alpha").await;
         let b = tenant(&s, "beta").await;
-        let key = s.create_api_key(&NewApiKey { tenant_id: a.id, name: "erp", prefix: "wxh_abcdefgh", key_hash: "hash-a", created_by: None }, cli_event("api_key.created"), NOW).await.unwrap();
+        let key = s.create_api_key(&NewApiKey { tenant_id: a.id, name: "erp", prefix: "wxh_abcdefgh", key_hash: "hash-a", created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap();
         assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().tenant_id, a.id);
         assert_eq!(s.api_key_by_hash("hash-x").await.unwrap(), None);
-        assert!(!s.revoke_api_key(b.id, key.id, cli_event("api_key.revoked"), NOW).await.unwrap(), "another tenant cannot revoke it");
+        assert!(!s.revoke_api_key(b.id, key.id, cli_event(AuditKind::ApiKeyRevoked), NOW).await.unwrap(), "another tenant cannot revoke it");
         assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().revoked_at, None);
-        assert!(s.revoke_api_key(a.id, key.id, cli_event("api_key.revoked"), NOW + 1).await.unwrap());
-        assert!(!s.revoke_api_key(a.id, key.id, cli_event("api_key.revoked"), NOW + 2).await.unwrap(), "already revoked");
+        assert!(s.revoke_api_key(a.id, key.id, cli_event(AuditKind::ApiKeyRevoked), NOW + 1).await.unwrap());
+        assert!(!s.revoke_api_key(a.id, key.id, cli_event(AuditKind::ApiKeyRevoked), NOW + 2).await.unwrap(), "already revoked");
         assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().revoked_at, Some(NOW + 1));
-        let dup = s.create_api_key(&NewApiKey { tenant_id: b.id, name: "dup", prefix: "p", key_hash: "hash-a", created_by: None }, cli_event("api_key.created"), NOW).await.unwrap_err();
+        let dup = s.create_api_key(&NewApiKey { tenant_id: b.id, name: "dup", prefix: "p", key_hash: "hash-a", created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap_err();
         assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
     };
 
     sessions_expire_and_disabled_users_lose_theirs => async |db: &TestDb| {
         let s = store(db).await;
         let t = tenant(&s, "acme").await;
-        let u = s.create_user(&new_user("op@acme.io", Role::TenantViewer, Some(t.id)), cli_event("user.created"), NOW).await.unwrap();
+        let u = s.create_user(&new_user("op@acme.io", Role::TenantViewer, Some(t.id)), cli_event(AuditKind::UserCreated), NOW).await.unwrap();
         assert!(s.session_insert("h1", Some(u.id.0), "{\"user_id\":1}", NOW + 1000).await.unwrap());
         assert!(!s.session_insert("h1", None, "{}", NOW + 1000).await.unwrap(), "insert never overwrites");
         assert_eq!(s.session_load("h1", NOW).await.unwrap().unwrap().data, "{\"user_id\":1}");
@@ -188,9 +189,9 @@ on_both_databases! {
         assert_eq!(s.sessions_delete_expired(NOW + 100).await.unwrap(), 1);
         assert_eq!(s.sessions_count_for_user(u.id.0).await.unwrap(), 1);
         let other = tenant(&s, "other").await;
-        assert!(!s.set_tenant_user_status(other.id, u.id, UserStatus::Disabled, cli_event("user.disabled"), NOW).await.unwrap());
+        assert!(!s.set_tenant_user_status(other.id, u.id, UserStatus::Disabled, cli_event(AuditKind::UserDisabled), NOW).await.unwrap());
         assert_eq!(s.sessions_count_for_user(u.id.0).await.unwrap(), 1, "another tenant cannot touch the user");
-        assert!(s.set_tenant_user_status(t.id, u.id, UserStatus::Disabled, cli_event("user.disabled"), NOW).await.unwrap());
+        assert!(s.set_tenant_user_status(t.id, u.id, UserStatus::Disabled, cli_event(AuditKind::UserDisabled), NOW).await.unwrap());
         assert_eq!(s.sessions_count_for_user(u.id.0).await.unwrap(), 0);
         assert_eq!(s.user(u.id).await.unwrap().unwrap().status, UserStatus::Disabled);
         s.session_delete("h1").await.unwrap();
@@ -250,14 +251,14 @@ on_both_databases! {
         let s = store(db).await;
         let a = tenant(&s, "alpha").await;
         let b = tenant(&s, "beta").await;
-        s.create_user(&new_user("a@alpha.io", Role::TenantAdmin, Some(a.id)), cli_event("user.created"), NOW).await.unwrap();
-        s.create_user(&new_user("b@beta.io", Role::TenantAdmin, Some(b.id)), cli_event("user.created"), NOW).await.unwrap();
-        s.create_user(&new_user("root@x.io", Role::PlatformAdmin, None), cli_event("user.created"), NOW).await.unwrap();
-        s.create_component(&component("wxaaaaaaaaaaaaaaa1", ComponentOwner::Tenant(a.id)), cli_event("component.created"), NOW).await.unwrap();
-        s.create_component(&component("wxbbbbbbbbbbbbbbb1", ComponentOwner::Tenant(b.id)), cli_event("component.created"), NOW).await.unwrap();
-        s.create_component(&component("wxsssssssssssssss1", ComponentOwner::Platform), cli_event("component.created"), NOW).await.unwrap();
+        s.create_user(&new_user("a@alpha.io", Role::TenantAdmin, Some(a.id)), cli_event(AuditKind::UserCreated), NOW).await.unwrap();
+        s.create_user(&new_user("b@beta.io", Role::TenantAdmin, Some(b.id)), cli_event(AuditKind::UserCreated), NOW).await.unwrap();
+        s.create_user(&new_user("root@x.io", Role::PlatformAdmin, None), cli_event(AuditKind::UserCreated), NOW).await.unwrap();
+        s.create_component(&component("wxaaaaaaaaaaaaaaa1", ComponentOwner::Tenant(a.id)), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap();
+        s.create_component(&component("wxbbbbbbbbbbbbbbb1", ComponentOwner::Tenant(b.id)), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap();
+        s.create_component(&component("wxsssssssssssssss1", ComponentOwner::Platform), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap();
         for (t, name) in [(a.id, "ka"), (b.id, "kb")] {
-            s.create_api_key(&NewApiKey { tenant_id: t, name, prefix: name, key_hash: name, created_by: None }, cli_event("api_key.created"), NOW).await.unwrap();
+            s.create_api_key(&NewApiKey { tenant_id: t, name, prefix: name, key_hash: name, created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap();
         }
         for (t, other, own_email, own_key, own_component) in [(a.id, b.id, "a@alpha.io", "ka", "wxaaaaaaaaaaaaaaa1"), (b.id, a.id, "b@beta.io", "kb", "wxbbbbbbbbbbbbbbb1")] {
             let users = s.list_tenant_users(t).await.unwrap();
@@ -281,7 +282,7 @@ on_both_databases! {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
                 s.session_insert(&format!("h{i}"), None, "{}", NOW + 10_000).await?;
-                s.append_audit(&cli_event("load.test")).await?;
+                s.append_audit(&cli_event(AuditKind::PushReceived)).await?;
                 s.throttle_reserve(&[("account:shared", ThrottlePolicy { threshold: 1000, window_ms: 60_000, base_lock_ms: 1, max_lock_ms: 1 })], NOW).await
             }));
         }

@@ -7,6 +7,7 @@ mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
+use wxhub::domain::AuditKind;
 
 use common::{raw_count, raw_strings, store, TestDb};
 use secrecy::{ExposeSecret, SecretString};
@@ -19,8 +20,8 @@ use wxhub::store::{
 const NOW: i64 = 1_800_000_000_000;
 const APPID: &str = "wx5a1c0ffee0000001";
 
-fn event(kind: &str) -> NewAuditEvent {
-    NewAuditEvent::new(Actor::System, kind, Outcome::Ok, kind, NOW)
+fn event(kind: AuditKind) -> NewAuditEvent {
+    NewAuditEvent::new(Actor::System, kind, Outcome::Ok, kind.as_str(), NOW)
 }
 
 struct World {
@@ -32,7 +33,7 @@ struct World {
 async fn world(db: &TestDb) -> World {
     let store = store(db).await;
     let tenant = store
-        .create_tenant("acme", "Acme", event("tenant.created"), NOW)
+        .create_tenant("acme", "Acme", event(AuditKind::TenantCreated), NOW)
         .await
         .unwrap();
     let component = store
@@ -50,7 +51,7 @@ async fn world(db: &TestDb) -> World {
                     previous_encoding_aes_key: None,
                 },
             },
-            event("component.created"),
+            event(AuditKind::ComponentCreated),
             NOW,
         )
         .await
@@ -85,7 +86,7 @@ impl World {
                     refresh: Some(&refresh),
                     event_at: at,
                 },
-                &event("authorizer.authorized"),
+                &event(AuditKind::AuthorizerAuthorized),
                 at,
             )
             .await
@@ -141,7 +142,7 @@ impl World {
                     refresh_at: requested_at + 6_000_000,
                 },
                 Some(&SecretString::from(refresh.to_owned())),
-                &event("token.refreshed"),
+                &event(AuditKind::TokenRefreshed),
                 requested_at + 10,
             )
             .await
@@ -184,7 +185,7 @@ on_both_databases! {
     an_account_is_marked_lost_only_by_its_lease_holder_with_the_refused_token => async |db: &TestDb| {
         let w = world(db).await;
         w.authorize("refresh-0", NOW).await;
-        let audit = NewAuditEvent::new(Actor::System, "authorization.lost", Outcome::Failed, "lost", NOW);
+        let audit = NewAuditEvent::new(Actor::System, AuditKind::AuthorizationLost, Outcome::Failed, "lost", NOW);
         // A worker whose lease was taken over changes nothing.
         let stale = w.claim("stale", NOW + 1_000).await.unwrap();
         let current = w.claim("current", NOW + 62_000).await.unwrap();
@@ -269,7 +270,7 @@ on_both_databases! {
         let w = world(db).await;
         let log = Arc::new(wxhub::refusals::RefusalLog::new(w.store.clone(), Duration::from_millis(300)));
         let before = raw_count(db, "audit_events").await;
-        let refusal = || NewAuditEvent::new(Actor::Anonymous, "push.rejected", Outcome::Denied, "refused", NOW);
+        let refusal = || NewAuditEvent::new(Actor::Anonymous, AuditKind::PushRejected, Outcome::Denied, "refused", NOW);
         for _ in 0..500 {
             log.record(refusal(), "wxattacker:bad_signature").await;
         }
@@ -293,7 +294,7 @@ on_both_databases! {
 
     a_tenant_reads_its_own_open_alerts_only => async |db: &TestDb| {
         let w = world(db).await;
-        let other = w.store.create_tenant("globex", "Globex", event("tenant.created"), NOW).await.unwrap();
+        let other = w.store.create_tenant("globex", "Globex", event(AuditKind::TenantCreated), NOW).await.unwrap();
         w.store.raise_alert(Some(w.tenant), Some(w.component), None, "reauthorization_needed", "ours", NOW).await.unwrap();
         w.store.raise_alert(Some(other.id), None, None, "reauthorization_needed", "theirs", NOW).await.unwrap();
         w.store.raise_alert(None, Some(w.component), None, "ticket_stale", "platform's", NOW).await.unwrap();
@@ -306,7 +307,7 @@ on_both_databases! {
         let w = world(db).await;
         let day = 86_400_000;
         for at in [NOW - 30 * day, NOW - day] {
-            w.store.append_audit(&NewAuditEvent::new(Actor::System, "old.or.new", Outcome::Ok, "x", at)).await.unwrap();
+            w.store.append_audit(&NewAuditEvent::new(Actor::System, AuditKind::PushReceived, Outcome::Ok, "x", at)).await.unwrap();
         }
         let payload = SecretString::from("<xml/>");
         for (at, key) in [(NOW - 10 * day, "old-push"), (NOW - day, "new-push")] {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use wxhub::domain::AuditKind;
 
 use secrecy::SecretString;
 use wxhub::config::{DatabaseUrl, Overrides, Settings};
@@ -53,7 +54,7 @@ pub async fn seed_accounts(store: &Store, tenant: TenantId, component: Component
         let access = SecretString::from(token_of(i));
         let audit = NewAuditEvent::new(
             Actor::System,
-            "authorizer.authorized",
+            AuditKind::AuthorizerAuthorized,
             Outcome::Ok,
             "seeded",
             now,

@@ -18,6 +18,7 @@
 mod error;
 pub mod keys;
 
+use crate::domain::AuditKind;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -563,7 +564,7 @@ async fn token_rejected(
                 id: caller.key_id,
                 name: caller.key_name.clone(),
             },
-            "token.rejected_reported",
+            AuditKind::TokenRejectedReported,
             Outcome::Ok,
             format!(
                 "API key {:?} reported that WeChat rejected the access token of {appid}; refreshing now",

@@ -12,6 +12,7 @@
 //! `WXHUB_SESSION_MAX_HOURS` after sign-in. The session is written only when it changes; to slide
 //! the idle expiry, an active session is marked changed at most every few minutes.
 
+use crate::domain::AuditKind;
 use std::net::IpAddr;
 
 use app::error::AppError;
@@ -135,7 +136,7 @@ impl AccountService {
     async fn fail(&self, reason: &str, typed: &str, ip: Option<IpAddr>, now: i64) -> AppError {
         let event = NewAuditEvent::new(
             Actor::Anonymous,
-            "user.login",
+            AuditKind::UserLogin,
             Outcome::Failed,
             "sign-in failed",
             now,
@@ -183,7 +184,7 @@ impl AuthService for AccountService {
             Ok(Some(until)) => {
                 let event = NewAuditEvent::new(
                     Actor::Anonymous,
-                    "user.login",
+                    AuditKind::UserLogin,
                     Outcome::Denied,
                     "sign-in throttled",
                     now,
@@ -288,7 +289,7 @@ impl AuthService for AccountService {
                 id: user.id,
                 email: user.email.clone(),
             },
-            "user.login",
+            AuditKind::UserLogin,
             Outcome::Ok,
             "signed in",
             now,
@@ -319,7 +320,7 @@ impl AuthService for AccountService {
                         id: user.id,
                         email: user.email,
                     },
-                    "user.logout",
+                    AuditKind::UserLogout,
                     Outcome::Ok,
                     "signed out",
                     crate::now_ms(),

@@ -11,7 +11,7 @@ use app::services::{AuthService, RequestCtx};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{bilingual, store_error, user_actor, Console};
-use crate::domain::{Component, ComponentOwner, CredentialKind, NewAuditEvent, Outcome, TenantId};
+use crate::domain::{Component, ComponentId, ComponentOwner, CredentialKind, TenantId};
 
 fn step(en: &str, zh: &str, ok: bool, detail_en: String, detail_zh: String) -> CheckStep {
     CheckStep {
@@ -136,52 +136,29 @@ impl Console {
         let secret = |v: &Option<String>| v.clone().map(SecretString::from);
         let component = match valid.id {
             Some(id) => {
-                let existing = self.usable_component(scope, id).await?;
-                if existing.owner != scope {
-                    return Err(AppError::Forbidden);
-                }
-                if existing.appid != valid.appid {
-                    return Err(AppError::invalid_bilingual(
-                        "appid",
-                        "the appid of a component cannot change; add a new component instead",
-                        "第三方平台的 appid 不能修改，请新增",
-                    ));
-                }
-                let changed: Vec<&str> = [
-                    ("token", valid.token.is_some()),
-                    ("appsecret", valid.appsecret.is_some()),
-                    ("encoding_aes_key", valid.encoding_aes_key.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(f, set)| set.then_some(f))
-                .collect();
-                let audit = NewAuditEvent::new(
-                    user_actor(&user),
-                    "component.updated",
-                    Outcome::Ok,
-                    format!(
-                        "{} updated the component {} (secrets replaced: {changed:?})",
-                        user.email, existing.appid
-                    ),
+                let (token, appsecret, aes) = (
+                    secret(&valid.token),
+                    secret(&valid.appsecret),
+                    secret(&valid.encoding_aes_key),
+                );
+                let change = crate::ops::components::ComponentChange {
+                    id: ComponentId(id),
+                    appid: &valid.appid,
+                    name: &valid.name,
+                    token: token.as_ref(),
+                    appsecret: appsecret.as_ref(),
+                    encoding_aes_key: aes.as_ref(),
+                };
+                let updated = crate::ops::components::update(
+                    &self.store,
+                    &user_actor(&user),
+                    ctx.client_ip,
+                    scope,
+                    change,
                     now,
                 )
-                .ip(ctx.client_ip)
-                .detail(serde_json::json!({ "name": valid.name, "replaced": changed }));
-                let updated = self
-                    .store
-                    .update_component(
-                        scope,
-                        existing.id,
-                        &valid.name,
-                        secret(&valid.token).as_ref(),
-                        secret(&valid.appsecret).as_ref(),
-                        secret(&valid.encoding_aes_key).as_ref(),
-                        audit,
-                        now,
-                    )
-                    .await
-                    .map_err(store_error("a component could not be updated"))?
-                    .ok_or(AppError::NotFound)?;
+                .await
+                .map_err(super::op_error("a component could not be updated"))?;
                 self.engine.forget_component(updated.id);
                 updated
             }

@@ -10,6 +10,7 @@ mod platform;
 mod public;
 mod team;
 
+use crate::domain::AuditKind;
 use std::sync::Arc;
 
 use app::dto::{
@@ -500,8 +501,8 @@ impl ConsoleService for Console {
             .filter(|e| {
                 e.kind.starts_with("token.")
                     || e.kind.starts_with("refresh_token.")
-                    || e.kind == "authorizer.authorized"
-                    || e.kind == "authorization.lost"
+                    || e.kind == AuditKind::AuthorizerAuthorized.as_str()
+                    || e.kind == AuditKind::AuthorizationLost.as_str()
             })
             .cloned()
             .map(event_view)
@@ -555,7 +556,7 @@ impl ConsoleService for Console {
             .map_err(|e| internal("a menu refresh could not be queued", e))?;
         let audit = NewAuditEvent::new(
             user_actor(&user),
-            "authorizer.menu_refresh_requested",
+            AuditKind::MenuRefreshRequested,
             Outcome::Ok,
             format!("{} asked for a fresh menu of {}", user.email, a.appid),
             crate::now_ms(),
@@ -643,7 +644,7 @@ impl ConsoleService for Console {
         let now = crate::now_ms();
         let audit = NewAuditEvent::new(
             user_actor(&user),
-            "link.revoked",
+            AuditKind::LinkRevoked,
             Outcome::Ok,
             format!(
                 "{} revoked the authorization link {}",

@@ -3,6 +3,7 @@
 //! role before it touches storage. Admins may change tenants and users; auditors read everything
 //! and change nothing (each change method refuses them before anything else).
 
+use crate::domain::AuditKind;
 use std::collections::HashMap;
 
 use app::dto::{
@@ -19,7 +20,7 @@ use super::{
     bilingual, kind_label, permission_change, status_dto, store_error, user_actor, Console,
 };
 use crate::domain::{
-    AuditEvent, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId, UserStatus,
+    AuditEvent, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId,
 };
 use crate::store::{AuditFilter, AuthorizationFilter, TenantSummary};
 
@@ -334,9 +335,17 @@ impl PlatformService for Console {
             .ok_or(AppError::NotFound)?;
         let now = crate::now_ms();
         let (status, kind, verb) = if suspended {
-            (TenantStatus::Suspended, "tenant.suspended", "suspended")
+            (
+                TenantStatus::Suspended,
+                AuditKind::TenantSuspended,
+                "suspended",
+            )
         } else {
-            (TenantStatus::Active, "tenant.reactivated", "reactivated")
+            (
+                TenantStatus::Active,
+                AuditKind::TenantReactivated,
+                "reactivated",
+            )
         };
         let audit = NewAuditEvent::new(
             user_actor(&me),
@@ -393,7 +402,7 @@ impl PlatformService for Console {
                     .ok_or_else(|| unknown("tenant", "no tenant has this slug", "没有这个租户"))?,
             ),
         };
-        let adder = crate::ops::users::Adder::Platform {
+        let manager = crate::ops::users::Manager::Platform {
             actor: user_actor(&me),
             ip: ctx.client_ip,
         };
@@ -405,7 +414,7 @@ impl PlatformService for Console {
             password: &password,
         };
         let user =
-            crate::ops::users::create(&self.store, &self.hasher, &adder, new, crate::now_ms())
+            crate::ops::users::create(&self.store, &self.hasher, &manager, new, crate::now_ms())
                 .await
                 .map_err(super::op_error("a user could not be created"))?;
         Ok(StaffUserView {
@@ -421,39 +430,13 @@ impl PlatformService for Console {
         active: bool,
     ) -> Result<(), AppError> {
         let me = self.platform_admin(ctx).await?;
-        if id == me.id && !active {
-            return Err(AppError::invalid_bilingual(
-                "id",
-                "you cannot disable yourself",
-                "不能停用自己",
-            ));
-        }
-        let err = store_error("a user could not be changed");
-        let user = self
-            .store
-            .user(UserId(id))
-            .await
-            .map_err(&err)?
-            .ok_or(AppError::NotFound)?;
-        let now = crate::now_ms();
-        let (status, kind, verb) = if active {
-            (UserStatus::Active, "user.enabled", "enabled")
-        } else {
-            (UserStatus::Disabled, "user.disabled", "disabled")
+        let manager = crate::ops::users::Manager::Platform {
+            actor: user_actor(&me),
+            ip: ctx.client_ip,
         };
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            kind,
-            Outcome::Ok,
-            format!("{} {verb} {}", me.email, user.email),
-            now,
-        )
-        .tenant(user.tenant_id)
-        .ip(ctx.client_ip);
-        self.store
-            .set_any_user_status(user.id, status, audit, now)
+        crate::ops::users::set_active(&self.store, &manager, UserId(id), active, crate::now_ms())
             .await
-            .map_err(&err)?;
+            .map_err(super::op_error("a user could not be changed"))?;
         Ok(())
     }
 
@@ -630,7 +613,7 @@ impl PlatformService for Console {
         // Exports are themselves audited: who took what out of the platform.
         let audit = NewAuditEvent::new(
             user_actor(&me),
-            "audit.exported",
+            AuditKind::AuditExported,
             Outcome::Ok,
             format!("{} exported {rows} audit events as CSV", me.email),
             crate::now_ms(),

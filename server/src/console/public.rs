@@ -8,6 +8,7 @@
 //!   opened, which the server states in a sealed ticket the page carries (`landing_ticket`), so a
 //!   link holder cannot list who authorized before.
 
+use crate::domain::AuditKind;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -191,7 +192,7 @@ impl AuthorizePageService for Console {
         if let Err(retry_after_secs) = self.public_limits.check(client_ip, public_id) {
             let event = NewAuditEvent::new(
                 Actor::Anonymous,
-                "authorization.redirect_refused",
+                AuditKind::RedirectRefused,
                 Outcome::Denied,
                 "authorization redirect refused: too many requests",
                 crate::now_ms(),
@@ -226,7 +227,7 @@ impl AuthorizePageService for Console {
                 };
                 let event = NewAuditEvent::new(
                     Actor::Anonymous,
-                    "authorization.redirect_refused",
+                    AuditKind::RedirectRefused,
                     Outcome::Denied,
                     format!("authorization redirect to link {public_id} refused: {reason}"),
                     crate::now_ms(),

@@ -9,7 +9,7 @@ use app::services::RequestCtx;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{bilingual, store_error, user_actor, Console};
-use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, Outcome, User, UserId, UserStatus};
+use crate::domain::{ApiKey, ApiKeyId, User, UserId, UserStatus};
 
 fn key_view(k: ApiKey) -> ApiKeyView {
     ApiKeyView {
@@ -71,35 +71,16 @@ impl Console {
 
     pub(super) async fn withdraw_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
-        let err = store_error("an API key could not be revoked");
-        let Some(key) = self
-            .store
-            .list_api_keys(tenant)
-            .await
-            .map_err(&err)?
-            .into_iter()
-            .find(|k| k.id.0 == id)
-        else {
-            return Err(AppError::NotFound);
+        let who = crate::ops::TenantActor {
+            actor: user_actor(&user),
+            tenant,
+            ip: ctx.client_ip,
         };
-        let audit = NewAuditEvent::new(
-            user_actor(&user),
-            "api_key.revoked",
-            Outcome::Ok,
-            format!(
-                "{} revoked the API key {:?} ({})",
-                user.email, key.name, key.prefix
-            ),
-            crate::now_ms(),
-        )
-        .ip(ctx.client_ip)
-        .detail(serde_json::json!({ "api_key_id": id }));
-        // Revoking a revoked key changes nothing and is not an error.
-        self.store
-            .revoke_api_key(tenant, ApiKeyId(id), audit, crate::now_ms())
+        let key = crate::ops::api_keys::KeyRef::Id(ApiKeyId(id));
+        let revoked = crate::ops::api_keys::revoke(&self.store, &who, key, crate::now_ms())
             .await
-            .map_err(&err)?;
-        self.api_keys.forget(ApiKeyId(id));
+            .map_err(super::op_error("an API key could not be revoked"))?;
+        self.api_keys.forget(revoked.id);
         Ok(())
     }
 
@@ -123,7 +104,7 @@ impl Console {
         let (me, tenant) = self.tenant_admin(ctx).await?;
         // The form's own rules first (the browser checks them too), then the operation.
         let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
-        let adder = crate::ops::users::Adder::TenantAdmin(crate::ops::TenantActor {
+        let manager = crate::ops::users::Manager::TenantAdmin(crate::ops::TenantActor {
             actor: user_actor(&me),
             tenant,
             ip: ctx.client_ip,
@@ -136,7 +117,7 @@ impl Console {
             password: &password,
         };
         let user =
-            crate::ops::users::create(&self.store, &self.hasher, &adder, new, crate::now_ms())
+            crate::ops::users::create(&self.store, &self.hasher, &manager, new, crate::now_ms())
                 .await
                 .map_err(super::op_error("a user could not be created"))?;
         Ok(user_view(user, me.id))
@@ -148,43 +129,11 @@ impl Console {
         id: i64,
         active: bool,
     ) -> Result<(), AppError> {
-        let (me, tenant) = self.tenant_admin(ctx).await?;
-        if id == me.id {
-            return Err(AppError::invalid_bilingual(
-                "user",
-                "you cannot disable yourself",
-                "不能停用自己的账号",
-            ));
-        }
-        let (kind, verb) = if active {
-            ("user.enabled", "enabled")
-        } else {
-            ("user.disabled", "disabled")
-        };
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            kind,
-            Outcome::Ok,
-            format!("{} {verb} user {id}", me.email),
-            crate::now_ms(),
-        )
-        .ip(ctx.client_ip)
-        .detail(serde_json::json!({ "user_id": id }));
-        let status = if active {
-            UserStatus::Active
-        } else {
-            UserStatus::Disabled
-        };
-        let found = self
-            .store
-            .set_tenant_user_status(tenant, UserId(id), status, audit, crate::now_ms())
+        let manager = self.tenant_manager(ctx).await?;
+        crate::ops::users::set_active(&self.store, &manager, UserId(id), active, crate::now_ms())
             .await
-            .map_err(store_error("a user could not be changed"))?;
-        if found {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
+            .map_err(super::op_error("a user could not be changed"))?;
+        Ok(())
     }
 
     pub(super) async fn change_user_role(
@@ -193,10 +142,10 @@ impl Console {
         id: i64,
         role: &str,
     ) -> Result<(), AppError> {
-        let (me, tenant) = self.tenant_admin(ctx).await?;
+        let manager = self.tenant_manager(ctx).await?;
         let role = match Role::parse(role.trim()) {
-            Some(r @ (Role::TenantAdmin | Role::TenantViewer)) => r,
-            _ => {
+            Some(r) => r,
+            None => {
                 return Err(AppError::invalid_bilingual(
                     "role",
                     "choose admin or viewer",
@@ -204,31 +153,23 @@ impl Console {
                 ))
             }
         };
-        if id == me.id {
-            return Err(AppError::invalid_bilingual(
-                "user",
-                "you cannot change your own role",
-                "不能修改自己的角色",
-            ));
-        }
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            "user.role_changed",
-            Outcome::Ok,
-            format!("{} made user {id} a {role}", me.email),
-            crate::now_ms(),
-        )
-        .ip(ctx.client_ip)
-        .detail(serde_json::json!({ "user_id": id, "role": role.as_str() }));
-        let found = self
-            .store
-            .set_tenant_user_role(tenant, UserId(id), role, audit, crate::now_ms())
+        crate::ops::users::set_role(&self.store, &manager, UserId(id), role, crate::now_ms())
             .await
-            .map_err(store_error("a user could not be changed"))?;
-        if found {
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
+            .map_err(super::op_error("a user could not be changed"))?;
+        Ok(())
+    }
+
+    async fn tenant_manager(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<crate::ops::users::Manager, AppError> {
+        let (me, tenant) = self.tenant_admin(ctx).await?;
+        Ok(crate::ops::users::Manager::TenantAdmin(
+            crate::ops::TenantActor {
+                actor: user_actor(&me),
+                tenant,
+                ip: ctx.client_ip,
+            },
+        ))
     }
 }

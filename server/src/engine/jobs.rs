@@ -1,6 +1,7 @@
 //! The job worker: exchanging authorization codes (from a push or a redirect, whichever queued it
 //! first), then fetching the account's profile and menu.
 
+use crate::domain::AuditKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -290,7 +291,7 @@ impl Engine {
         let func_ids = &answer.func_ids;
         let audit = NewAuditEvent::new(
             actor.clone(),
-            "authorizer.authorized",
+            AuditKind::AuthorizerAuthorized,
             Outcome::Ok,
             format!(
                 "{} authorized {} with permission sets {:?}{}",
@@ -335,7 +336,7 @@ impl Engine {
         if recorded.change == "superseded" {
             let audit = NewAuditEvent::new(
                 actor,
-                "authorization.superseded",
+                AuditKind::AuthorizationSuperseded,
                 Outcome::Ok,
                 format!(
                     "an authorization of {} was not applied: a later change (a revocation or a newer authorization) was applied already",
@@ -456,7 +457,7 @@ impl Engine {
                 if let JobError::Fatal(_) = decision {
                     let audit = NewAuditEvent::new(
                         Actor::System,
-                        "authorization.exchange_failed",
+                        AuditKind::ExchangeFailed,
                         Outcome::Failed,
                         format!(
                             "could not exchange an authorization code: {}",
@@ -529,7 +530,7 @@ impl Engine {
         self.keep_answer(job, &answer).await;
         let audit = NewAuditEvent::new(
             Actor::System,
-            "authorization.recovered",
+            AuditKind::AuthorizationRecovered,
             Outcome::Ok,
             format!(
                 "the authorization code of {} was already spent; its refresh token was recovered from api_get_authorizer_info",

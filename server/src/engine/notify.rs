@@ -11,6 +11,7 @@
 //! account or a ticket far in the future. Refusals are audited through the `RefusalLog` (bounded),
 //! and metric labels take a fixed set of values, so signed garbage cannot grow either.
 
+use crate::domain::AuditKind;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -120,7 +121,7 @@ impl Engine {
                         .flatten();
                     let mut audit = NewAuditEvent::new(
                         Actor::Anonymous,
-                        "push.rejected",
+                        AuditKind::PushRejected,
                         Outcome::Denied,
                         format!("push to {} refused: {e}", appid_for_log(component_appid)),
                         now,
@@ -268,11 +269,16 @@ impl Engine {
             Some(a) => format!("{} push for {a}", push.info_type),
             None => format!("{} push", push.info_type),
         };
-        let mut audit =
-            NewAuditEvent::new(Actor::Wechat, "push.received", Outcome::Ok, summary, now)
-                .tenant(entry.component.owner.tenant_id())
-                .component(component)
-                .detail(json!({ "info_type": push.info_type, "create_time": push.create_time }));
+        let mut audit = NewAuditEvent::new(
+            Actor::Wechat,
+            AuditKind::PushReceived,
+            Outcome::Ok,
+            summary,
+            now,
+        )
+        .tenant(entry.component.owner.tenant_id())
+        .component(component)
+        .detail(json!({ "info_type": push.info_type, "create_time": push.create_time }));
         if let Some(a) = &authorizer_appid {
             audit = audit.authorizer(a);
         }

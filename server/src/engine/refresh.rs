@@ -1,6 +1,7 @@
 //! Refreshing credentials: the claim loop, one refresh per credential kind, and what each kind of
 //! failure does (see the `engine` module docs).
 
+use crate::domain::AuditKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -450,7 +451,7 @@ impl Engine {
         let now = crate::now_ms();
         let audit = NewAuditEvent::new(
             Actor::System,
-            "refresh_token.recovered",
+            AuditKind::RefreshTokenRecovered,
             Outcome::Ok,
             format!(
                 "recovered the refresh token of {} from {source}{}",
@@ -563,7 +564,7 @@ impl Engine {
         let refresh_at = refresh_point(requested_at, fresh.lifetime_s).max(now);
         let audit = NewAuditEvent::new(
             Actor::System,
-            "token.refreshed",
+            AuditKind::TokenRefreshed,
             Outcome::Ok,
             format!(
                 "{} refreshed{}",
@@ -720,7 +721,7 @@ impl Engine {
         }
         let audit = NewAuditEvent::new(
             Actor::System,
-            "token.refresh_failed",
+            AuditKind::TokenRefreshFailed,
             Outcome::Failed,
             format!(
                 "{} refresh failed{}: {}",
@@ -812,7 +813,7 @@ impl Engine {
     ) {
         let audit = NewAuditEvent::new(
             Actor::System,
-            "authorization.lost",
+            AuditKind::AuthorizationLost,
             Outcome::Failed,
             format!(
                 "{} needs to authorize again: {}",
@@ -919,7 +920,7 @@ impl Engine {
             };
             let audit = NewAuditEvent::new(
                 Actor::System,
-                "ticket.push_restart_requested",
+                AuditKind::TicketPushRestartRequested,
                 outcome,
                 summary.clone(),
                 now,

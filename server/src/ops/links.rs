@@ -1,5 +1,6 @@
 //! Authorization links: creating one, for the console (a tenant admin) and the tenant API (a key).
 
+use crate::domain::AuditKind;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 
@@ -111,7 +112,7 @@ pub async fn create(
     let public_id = Alphanumeric.sample_string(&mut rand::thread_rng(), 22);
     let audit = NewAuditEvent::new(
         who.actor.clone(),
-        "link.created",
+        AuditKind::LinkCreated,
         Outcome::Ok,
         format!(
             "{} created an authorization link for {}",

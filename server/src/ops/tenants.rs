@@ -1,5 +1,6 @@
 //! Tenants: creating one (platform admins in the console, and the CLI).
 
+use crate::domain::AuditKind;
 use serde_json::json;
 
 use super::OpError;
@@ -23,7 +24,7 @@ pub async fn create(
         .map_err(|(field, en, zh)| OpError::invalid(field, en, zh))?;
     let audit = NewAuditEvent::new(
         actor.clone(),
-        "tenant.created",
+        AuditKind::TenantCreated,
         Outcome::Ok,
         format!("{} created the tenant {slug} ({name})", super::named(actor)),
         now,

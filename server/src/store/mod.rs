@@ -304,7 +304,7 @@ macro_rules! bind_audit {
             .bind(e.actor.kind())
             .bind(e.actor.id())
             .bind(e.actor.label())
-            .bind(e.kind.clone())
+            .bind(e.kind.as_str())
             .bind(e.outcome.as_str())
             .bind(e.summary.clone())
             .bind(e.detail.to_string())

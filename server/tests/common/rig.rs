@@ -3,6 +3,7 @@
 //! in and call server functions.
 
 use std::time::Duration;
+use wxhub::domain::AuditKind;
 
 use secrecy::SecretString;
 use wxhub::admin::Admin;
@@ -203,7 +204,7 @@ impl Rig {
     pub async fn link(&self, tenant: wxhub::domain::TenantId) -> wxhub::domain::AuthorizationLink {
         let audit = NewAuditEvent::new(
             Actor::Cli,
-            "link.created",
+            AuditKind::LinkCreated,
             Outcome::Ok,
             "test link",
             wxhub::now_ms(),
