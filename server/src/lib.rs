@@ -32,6 +32,17 @@ pub fn now_ms() -> i64 {
     (now.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// Unix milliseconds as RFC 3339 (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// argon2 allocates 19 MiB for every password hash. glibc raises its mmap threshold after the first
 /// such block is freed, and later blocks then stay in per-thread arenas: about 100 MB kept after a
 /// burst of sign-ins. A fixed threshold keeps large blocks mmapped, so they go back on free.

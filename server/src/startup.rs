@@ -130,7 +130,10 @@ impl Application {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = PasswordHasher::new(cores * 2);
         let grace = Duration::from_secs(settings.shutdown_grace_seconds);
-        let client = WechatClient::new(&ClientSettings::from_settings(&settings))?;
+        let client = WechatClient::new(&ClientSettings::new(
+            &settings.wechat_api_base,
+            std::time::Duration::from_secs(settings.wechat_timeout_seconds),
+        ))?;
         let engine = Engine::new(
             store.clone(),
             client,

@@ -292,6 +292,41 @@ on_both_databases! {
         assert!(raw_count(db, "audit_events").await <= before + 3 + 1024 + 2, "bounded by the source cap");
     };
 
+    a_tenants_component_health_is_one_read_of_its_own_and_the_shared_ones => async |db: &TestDb| {
+        let w = world(db).await;
+        let secrets = || ComponentSecrets {
+            message_token: SecretString::from("componenttoken"),
+            appsecret: SecretString::from("0123456789abcdef0123456789abcdef"),
+            encoding_aes_key: SecretString::from("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+            previous_encoding_aes_key: None,
+        };
+        let other = w.store.create_tenant("globex", "Globex", event(AuditKind::TenantCreated), NOW).await.unwrap();
+        let theirs = w.store.create_component(&NewComponent { appid: "wx7e57c0de00000002".into(), owner: ComponentOwner::Tenant(other.id), name: String::new(), secrets: secrets() },
+            event(AuditKind::ComponentCreated), NOW).await.unwrap();
+        w.store.create_component(&NewComponent { appid: "wx7e57c0de00000003".into(), owner: ComponentOwner::Platform, name: "Shared".into(), secrets: secrets() },
+            event(AuditKind::ComponentCreated), NOW).await.unwrap();
+        w.store.store_ticket(w.component, &SecretString::from("ticket"), NOW - 60_000, 43_200_000, NOW).await.unwrap();
+        w.store.store_ticket(theirs.id, &SecretString::from("ticket"), NOW - 1_000, 43_200_000, NOW).await.unwrap();
+        let claims = w.store.claim_due_credentials("worker", NOW, NOW + 60_000, 10, Some(CredentialKind::ComponentAccessToken)).await.unwrap();
+        let ours = claims.iter().find(|c| c.component_id == w.component).expect("our token is due after a ticket");
+        assert!(w.store.fail_refresh(ours, "invalid appsecret", Some(40125), NOW + 1_000, None, NOW).await.unwrap());
+        let payload = SecretString::from("<xml/>");
+        w.store.accept_push(
+            &IncomingPush { component: w.component, tenant: None, info_type: "component_verify_ticket", authorizer_appid: None, dedupe_key: "p1", create_time: (NOW - 5_000) / 1000, event_at: NOW - 5_000, payload: &payload },
+            &PushEffect::None, None, NOW - 5_000,
+        ).await.unwrap();
+
+        let health = w.store.component_health_for_tenant(w.tenant).await.unwrap();
+        let appids: Vec<&str> = health.iter().map(|h| h.component.appid.as_str()).collect();
+        assert_eq!(appids, vec!["wx7e57c0de00000001", "wx7e57c0de00000003"], "its own and the shared one, never another tenant's");
+        let own = &health[0];
+        assert_eq!((own.ticket_issued_at, own.last_push_at), (Some(NOW - 60_000), Some(NOW - 5_000)));
+        assert_eq!((own.token_failure_count, own.token_last_error.as_deref(), own.token_last_error_code, own.token_last_error_at),
+                   (1, Some("invalid appsecret"), Some(40125), Some(NOW)));
+        let shared = &health[1];
+        assert_eq!((shared.ticket_issued_at, shared.token_expires_at, shared.token_failure_count, shared.last_push_at), (None, None, 0, None));
+    };
+
     a_tenant_reads_its_own_open_alerts_only => async |db: &TestDb| {
         let w = world(db).await;
         let other = w.store.create_tenant("globex", "Globex", event(AuditKind::TenantCreated), NOW).await.unwrap();

@@ -131,3 +131,8 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// A storage failure as a logged 500, said in the words of what was being done.
+pub(super) fn store_error(context: &'static str) -> impl Fn(crate::store::StoreError) -> ApiError {
+    move |e| ApiError::internal(context, e)
+}

@@ -237,3 +237,13 @@ impl ApiKeys {
         }
     }
 }
+
+impl crate::auth::api_keys::KeyRevocations for ApiKeys {
+    fn forget(&self, id: ApiKeyId) {
+        ApiKeys::forget(self, id);
+    }
+
+    fn forget_tenant(&self, tenant: TenantId) {
+        ApiKeys::forget_tenant(self, tenant);
+    }
+}

@@ -44,6 +44,14 @@ pub fn hash_presented(presented: &str) -> Option<String> {
     }
 }
 
+/// What the console tells whoever keeps verified keys in memory (the tenant API's key cache) when
+/// a key or a whole tenant stops being trusted, so this instance refuses it at once rather than
+/// when its cached copy ages out. A trait so the console does not depend on the API layer.
+pub trait KeyRevocations: Send + Sync {
+    fn forget(&self, id: crate::domain::ApiKeyId);
+    fn forget_tenant(&self, tenant: crate::domain::TenantId);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

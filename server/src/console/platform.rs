@@ -15,10 +15,9 @@ use app::model::{Role, SessionUser};
 use app::services::{AuthService, PlatformService, RequestCtx};
 use async_trait::async_trait;
 
+use super::accounts::{kind_label, permission_change, status_dto};
 use super::team::user_view;
-use super::{
-    bilingual, kind_label, permission_change, status_dto, store_error, user_actor, Console,
-};
+use super::{bilingual, store_error, user_actor, Console};
 use crate::domain::{
     AuditEvent, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId,
 };
@@ -326,41 +325,16 @@ impl PlatformService for Console {
         suspended: bool,
     ) -> Result<(), AppError> {
         let me = self.platform_admin(ctx).await?;
-        let err = store_error("a tenant could not be changed");
-        let tenant = self
-            .store
-            .tenant(TenantId(id))
-            .await
-            .map_err(&err)?
-            .ok_or(AppError::NotFound)?;
-        let now = crate::now_ms();
-        let (status, kind, verb) = if suspended {
-            (
-                TenantStatus::Suspended,
-                AuditKind::TenantSuspended,
-                "suspended",
-            )
-        } else {
-            (
-                TenantStatus::Active,
-                AuditKind::TenantReactivated,
-                "reactivated",
-            )
-        };
-        let audit = NewAuditEvent::new(
-            user_actor(&me),
-            kind,
-            Outcome::Ok,
-            format!("{} {verb} the tenant {}", me.email, tenant.slug),
-            now,
+        let tenant = crate::ops::tenants::set_suspended(
+            &self.store,
+            &user_actor(&me),
+            ctx.client_ip,
+            TenantId(id),
+            suspended,
+            crate::now_ms(),
         )
-        .tenant(Some(tenant.id))
-        .ip(ctx.client_ip);
-        // Already in that state: nothing to do, and not an error.
-        self.store
-            .set_tenant_status(tenant.id, status, &audit, now)
-            .await
-            .map_err(&err)?;
+        .await
+        .map_err(super::op_error("a tenant could not be changed"))?;
         if suspended {
             self.api_keys.forget_tenant(tenant.id);
         }
@@ -580,7 +554,7 @@ impl PlatformService for Console {
                 let r = dir.row(e);
                 let fields = [
                     r.id.to_string(),
-                    crate::api::rfc3339(r.occurred_at),
+                    crate::rfc3339(r.occurred_at),
                     r.tenant_slug.unwrap_or_default(),
                     r.component_appid.unwrap_or_default(),
                     r.authorizer_appid.unwrap_or_default(),

@@ -21,7 +21,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use super::{authorization_urls, authorized_account, qr_svg, store_error, Console};
+use super::links::{authorization_urls, authorized_account, qr_svg};
+use super::{store_error, Console};
 use crate::auth::service::internal;
 use crate::domain::{Actor, NewAuditEvent, Outcome};
 use crate::engine::{plausible_public_id, LinkOpening, RedirectOutcome};

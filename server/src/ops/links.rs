@@ -1,12 +1,13 @@
-//! Authorization links: creating one, for the console (a tenant admin) and the tenant API (a key).
+//! Authorization links: creating one, for the console (a tenant admin) and the tenant API (a key),
+//! and revoking one (the console).
 
 use crate::domain::AuditKind;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 
 use super::{OpError, TenantActor};
-use crate::domain::{AuthorizationLink, ComponentId, NewAuditEvent, Outcome};
-use crate::store::Store;
+use crate::domain::{AuthorizationLink, ComponentId, LinkId, NewAuditEvent, Outcome};
+use crate::store::{LinkRecord, Store};
 
 /// The shortest and longest a link may live.
 pub const MIN_LIFETIME_MS: i64 = 60_000;
@@ -144,4 +145,36 @@ pub async fn create(
             now,
         )
         .await?)
+}
+
+/// Revokes a link of the acting tenant, audited as `link.revoked` with `{link_id, public_id}`
+/// whoever asked. Revoking twice is not an error (the link is revoked either way, and audited
+/// once); another tenant's link is not found.
+pub async fn revoke(
+    store: &Store,
+    who: &TenantActor,
+    id: LinkId,
+    now: i64,
+) -> Result<LinkRecord, OpError> {
+    let record = store.link(who.tenant, id).await?.ok_or(OpError::NotFound)?;
+    if record.link.revoked_at.is_some() {
+        return Ok(record);
+    }
+    let audit = NewAuditEvent::new(
+        who.actor.clone(),
+        AuditKind::LinkRevoked,
+        Outcome::Ok,
+        format!(
+            "{} revoked the authorization link {}",
+            super::named(&who.actor),
+            record.link.public_id
+        ),
+        now,
+    )
+    .tenant(Some(who.tenant))
+    .component(record.link.component_id)
+    .ip(who.ip)
+    .detail(json!({ "link_id": id.0, "public_id": record.link.public_id }));
+    store.revoke_link(who.tenant, id, &audit, now).await?;
+    Ok(record)
 }

@@ -1,10 +1,11 @@
-//! Tenants: creating one (platform admins in the console, and the CLI).
+//! Tenants: creating one (platform admins in the console, and the CLI), suspending and reactivating
+//! one (platform admins).
 
 use crate::domain::AuditKind;
 use serde_json::json;
 
 use super::OpError;
-use crate::domain::{Actor, NewAuditEvent, Outcome, Tenant};
+use crate::domain::{Actor, NewAuditEvent, Outcome, Tenant, TenantId, TenantStatus};
 use crate::store::Store;
 
 /// Creates a tenant, audited as `tenant.created` with `{slug, name}` whoever asked.
@@ -45,4 +46,46 @@ pub async fn create(
                 e.into()
             }
         })
+}
+
+/// Suspends or reactivates a tenant, audited as `tenant.suspended` / `tenant.reactivated` with
+/// `{slug}` whoever asked. Setting the status it already has changes nothing and is not an error.
+/// The caller drops the tenant's keys from its own memory; other instances refuse them within the
+/// key cache's lifetime.
+pub async fn set_suspended(
+    store: &Store,
+    actor: &Actor,
+    ip: Option<std::net::IpAddr>,
+    id: TenantId,
+    suspended: bool,
+    now: i64,
+) -> Result<Tenant, OpError> {
+    let tenant = store.tenant(id).await?.ok_or(OpError::NotFound)?;
+    let (status, kind, verb) = if suspended {
+        (
+            TenantStatus::Suspended,
+            AuditKind::TenantSuspended,
+            "suspended",
+        )
+    } else {
+        (
+            TenantStatus::Active,
+            AuditKind::TenantReactivated,
+            "reactivated",
+        )
+    };
+    let audit = NewAuditEvent::new(
+        actor.clone(),
+        kind,
+        Outcome::Ok,
+        format!("{} {verb} the tenant {}", super::named(actor), tenant.slug),
+        now,
+    )
+    .tenant(Some(tenant.id))
+    .ip(ip)
+    .detail(json!({ "slug": tenant.slug }));
+    store
+        .set_tenant_status(tenant.id, status, &audit, now)
+        .await?;
+    Ok(Tenant { status, ..tenant })
 }

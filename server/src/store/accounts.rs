@@ -56,6 +56,33 @@ pub(super) fn like_pattern(text: &str) -> String {
     out
 }
 
+/// An authorizer row with its access token's state (the accounts list's join).
+#[derive(sqlx::FromRow)]
+struct AccountJoinRow {
+    #[sqlx(flatten)]
+    authorizer: super::authorizers::AuthorizerRow,
+    token_expires_at: Option<i64>,
+    token_refreshed_at: Option<i64>,
+    token_failures: i64,
+    token_error_code: Option<i64>,
+    token_error_at: Option<i64>,
+}
+
+impl AccountJoinRow {
+    fn into_row(self) -> Result<AccountListRow, StoreError> {
+        Ok(AccountListRow {
+            authorizer: Authorizer::try_from(self.authorizer)?,
+            token: TokenState {
+                expires_at: self.token_expires_at,
+                refreshed_at: self.token_refreshed_at,
+                failure_count: self.token_failures,
+                last_error_code: self.token_error_code,
+                last_error_at: self.token_error_at,
+            },
+        })
+    }
+}
+
 impl Store {
     /// One page of the tenant's accounts matching `filter`, newest authorization first, and how
     /// many match in all.
@@ -123,7 +150,7 @@ impl Store {
             }
             q.fetch_one(pool).await
         })?;
-        let rows: Vec<super::authorizers::AccountJoinRow> = read!(self, |pool| {
+        let rows: Vec<AccountJoinRow> = read!(self, |pool| {
             let mut q = sqlx::query_as(&page_sql);
             for b in &binds {
                 q = match b {
@@ -135,7 +162,7 @@ impl Store {
         })?;
         let rows = rows
             .into_iter()
-            .map(super::authorizers::AccountJoinRow::into_row)
+            .map(AccountJoinRow::into_row)
             .collect::<Result<Vec<_>, _>>()?;
         Ok((rows, total))
     }

@@ -131,33 +131,6 @@ impl TryFrom<AuthorizerRow> for Authorizer {
     }
 }
 
-/// An authorizer row with its access token's state (the accounts list's join).
-#[derive(sqlx::FromRow)]
-pub(super) struct AccountJoinRow {
-    #[sqlx(flatten)]
-    authorizer: AuthorizerRow,
-    token_expires_at: Option<i64>,
-    token_refreshed_at: Option<i64>,
-    token_failures: i64,
-    token_error_code: Option<i64>,
-    token_error_at: Option<i64>,
-}
-
-impl AccountJoinRow {
-    pub(super) fn into_row(self) -> Result<super::accounts::AccountListRow, StoreError> {
-        Ok(super::accounts::AccountListRow {
-            authorizer: Authorizer::try_from(self.authorizer)?,
-            token: super::accounts::TokenState {
-                expires_at: self.token_expires_at,
-                refreshed_at: self.token_refreshed_at,
-                failure_count: self.token_failures,
-                last_error_code: self.token_error_code,
-                last_error_at: self.token_error_at,
-            },
-        })
-    }
-}
-
 /// The profile fields `api_get_authorizer_info` fills in.
 pub struct AuthorizerProfileUpdate<'a> {
     pub account_kind: &'a str,

@@ -5,7 +5,8 @@ use secrecy::SecretString;
 
 use super::{bind_audit, read, write, Store, StoreError};
 use crate::domain::{
-    Component, ComponentId, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent, TenantId,
+    Component, ComponentId, ComponentOwner, ComponentSecrets, CredentialKind, NewAuditEvent,
+    NewComponent, TenantId,
 };
 
 const COLUMNS: &str = "id, appid, owner_tenant_id, name, status, created_at";
@@ -18,6 +19,47 @@ struct ComponentRow {
     name: String,
     status: String,
     created_at: i64,
+}
+
+/// A component and the health of its platform credentials, as the tenant dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct ComponentHealthRow {
+    pub component: Component,
+    pub ticket_issued_at: Option<i64>,
+    pub token_expires_at: Option<i64>,
+    pub token_failure_count: i64,
+    pub token_last_error: Option<String>,
+    pub token_last_error_code: Option<i64>,
+    pub token_last_error_at: Option<i64>,
+    pub last_push_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct HealthRow {
+    #[sqlx(flatten)]
+    component: ComponentRow,
+    ticket_issued_at: Option<i64>,
+    token_expires_at: Option<i64>,
+    token_failure_count: i64,
+    token_last_error: Option<String>,
+    token_last_error_code: Option<i64>,
+    token_last_error_at: Option<i64>,
+    last_push_at: Option<i64>,
+}
+
+impl From<HealthRow> for ComponentHealthRow {
+    fn from(r: HealthRow) -> Self {
+        ComponentHealthRow {
+            component: r.component.into(),
+            ticket_issued_at: r.ticket_issued_at,
+            token_expires_at: r.token_expires_at,
+            token_failure_count: r.token_failure_count,
+            token_last_error: r.token_last_error,
+            token_last_error_code: r.token_last_error_code,
+            token_last_error_at: r.token_last_error_at,
+            last_push_at: r.last_push_at,
+        }
+    }
 }
 
 impl From<ComponentRow> for Component {
@@ -129,6 +171,31 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         Ok(rows.into_iter().map(Component::from).collect())
+    }
+
+    /// The health of the components a tenant may use, in one query: each component with its
+    /// ticket's age, its platform token's expiry and last failure, and its last received push.
+    /// The dashboard's path (one read however many components there are).
+    pub async fn component_health_for_tenant(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<ComponentHealthRow>, StoreError> {
+        let sql = "SELECT c.id, c.appid, c.owner_tenant_id, c.name, c.status, c.created_at, \
+             t.issued_at AS ticket_issued_at, k.expires_at AS token_expires_at, \
+             COALESCE(k.failure_count, 0) AS token_failure_count, k.last_error AS token_last_error, \
+             k.last_error_code AS token_last_error_code, k.last_error_at AS token_last_error_at, \
+             (SELECT MAX(p.received_at) FROM received_pushes p WHERE p.component_id = c.id) AS last_push_at \
+             FROM components c \
+             LEFT JOIN credentials t ON t.component_id = c.id AND t.kind = $2 AND t.subject = '' \
+             LEFT JOIN credentials k ON k.component_id = c.id AND k.kind = $3 AND k.subject = '' \
+             WHERE c.owner_tenant_id = $1 OR c.owner_tenant_id IS NULL ORDER BY c.appid";
+        let rows: Vec<HealthRow> = read!(self, |pool| sqlx::query_as(sql)
+            .bind(tenant.0)
+            .bind(CredentialKind::ComponentVerifyTicket.as_str())
+            .bind(CredentialKind::ComponentAccessToken.as_str())
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(ComponentHealthRow::from).collect())
     }
 
     /// Every component. Platform-staff path.

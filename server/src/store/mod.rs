@@ -48,6 +48,7 @@ pub use api_keys::NewApiKey;
 pub use authorizers::{
     AuthorizerProfileUpdate, LossOutcome, NewAuthorization, RecordedAuthorization,
 };
+pub use components::ComponentHealthRow;
 pub use credentials::{
     ClaimedCredential, CredentialChanges, CredentialHealth, CredentialSnapshot, IssuedCredential,
 };

@@ -343,11 +343,10 @@ impl std::fmt::Debug for WechatClient {
 }
 
 impl ClientSettings {
-    /// The configured API host and deadline; connecting gets at most 5 seconds of it.
-    pub fn from_settings(settings: &crate::config::Settings) -> Self {
-        let timeout = Duration::from_secs(settings.wechat_timeout_seconds);
+    /// A client for `api_base` with a deadline per call; connecting gets at most 5 seconds of it.
+    pub fn new(api_base: &url::Url, timeout: Duration) -> Self {
         Self {
-            api_base: settings.wechat_api_base.clone(),
+            api_base: api_base.clone(),
             timeout,
             connect_timeout: timeout.min(Duration::from_secs(5)),
         }

@@ -1,0 +1,62 @@
+//! Extractors: who is calling ([`ApiCaller`], from the `Authorization` header through the key
+//! cache) and a JSON body whose every rejection is the API's one error shape ([`ApiJson`]).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::Json;
+use serde::de::DeserializeOwned;
+
+use super::directory::TenantApi;
+use super::error::ApiError;
+use super::keys::ApiCaller;
+use super::BODY_LIMIT;
+
+/// Authenticates (and rate-limits) every API request.
+impl<S> FromRequestParts<S> for ApiCaller
+where
+    S: Send + Sync,
+    Arc<TenantApi>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let api = Arc::<TenantApi>::from_ref(state);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        api.keys.authenticate(header).await
+    }
+}
+
+/// A JSON body whose every failure is an [`ApiError`]: malformed JSON, wrong types and unknown
+/// fields are 422 with serde's description, a body over the limit is 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::invalid("body", e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(_)) => {
+                Err(ApiError::invalid("body", "the body is not valid JSON"))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::invalid(
+                "content-type",
+                "send the body as application/json",
+            )),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(ApiError::TooLarge { limit: BODY_LIMIT })
+            }
+            Err(e) => Err(ApiError::invalid("body", e.body_text())),
+        }
+    }
+}
