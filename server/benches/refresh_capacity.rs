@@ -14,13 +14,12 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wxhub::domain::AuditKind;
 
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use wxhub::admin::Admin;
 use wxhub::config::{DatabaseUrl, Overrides, Settings};
-use wxhub::domain::{Actor, NewAuditEvent, Outcome};
+use wxhub::domain::{Actor, AuditKind, NewAuditEvent, Outcome};
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::simulator::{ComponentSeed, Lifetimes, Seed, SimSettings, Simulator};
 use wxhub::startup::{open_store, Application};

@@ -2,7 +2,6 @@
 //! `<data_dir>/demo/`, with a generated master key and seeded accounts, so a newcomer can sign in
 //! on one machine with one command. Nothing here is used by `serve`.
 
-use crate::domain::AuditKind;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -10,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::admin::{Admin, AdminError};
 use crate::auth::PasswordHasher;
 use crate::config::{DatabaseUrl, Settings};
-use crate::domain::{Actor, NewAuditEvent, Outcome};
+use crate::domain::{Actor, AuditKind, NewAuditEvent, Outcome};
 use crate::secrets::{Keyring, MasterKey};
 use crate::simulator::ComponentSeed;
 use crate::startup::StartupError;

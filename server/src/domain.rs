@@ -276,6 +276,66 @@ impl Outcome {
     }
 }
 
+/// A link's public id, parsed once where it enters (the public pages' URLs): 1–64 ASCII letters
+/// and digits, as `ops::links::create` makes them. Anything else is no link and is never looked
+/// up (a NUL byte would make PostgreSQL refuse the query, turning garbage into a 500), so the
+/// engine and the store take this type and do not check again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LinkPublicId(String);
+
+impl LinkPublicId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        (!raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for LinkPublicId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An appid (of a component or an account), parsed once at the edge: `wx` and 16 lower-case
+/// letters or digits (`app::validate::appid`, the rule the browser runs too).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppId(String);
+
+impl AppId {
+    /// The appid, or the rule it breaks (naming `field`).
+    pub fn parse(field: &str, raw: &str) -> Result<Self, String> {
+        app::validate::appid(field, raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<AppId> for String {
+    fn from(a: AppId) -> String {
+        a.0
+    }
+}
+
+/// An appid reads as the text it is (store and WeChat calls take `&str`); only making one checks.
+impl std::ops::Deref for AppId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AppId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// What an audit event records. The stored column is text (`as_str`), so the console and staff
 /// filters can match prefixes (`token.`); this enum is the one list of what is written, so the
 /// same operation writes the same kind whichever edge called it. Rows written by older versions
@@ -526,7 +586,32 @@ pub struct AuthorizationLink {
 
 #[cfg(test)]
 mod tests {
-    use super::AuditKind;
+    use super::{AppId, AuditKind, LinkPublicId};
+
+    #[test]
+    fn link_ids_and_appids_parse_once_and_refuse_garbage() {
+        assert_eq!(
+            LinkPublicId::parse("Ab3xYz0123456789abcdef").map(|l| l.to_string()),
+            Some("Ab3xYz0123456789abcdef".to_owned())
+        );
+        for bad in ["", "a b", "abc\u{0}", "../etc", "ü", &"a".repeat(65)] {
+            assert_eq!(LinkPublicId::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            AppId::parse("appid", " wx0123456789abcdef ").map(|a| a.to_string()),
+            Ok("wx0123456789abcdef".to_owned())
+        );
+        for bad in [
+            "",
+            "wx",
+            "WX0123456789abcdef",
+            "wx0123456789abcdeF",
+            "wx0123456789abcdef0",
+        ] {
+            let err = AppId::parse("appid", bad).unwrap_err();
+            assert!(err.starts_with("appid "), "{err}");
+        }
+    }
 
     #[test]
     fn every_audit_kind_is_one_distinct_area_dot_verb() {

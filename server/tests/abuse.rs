@@ -6,14 +6,13 @@
 mod common;
 
 use std::time::Duration;
-use wxhub::domain::AuditKind;
 
 use common::rig::{rig, shared_rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use common::{raw_count, raw_strings, spawn_app, spawn_app_with, wait_for, TestDb};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use wxhub::admin::Admin;
-use wxhub::domain::{Actor, NewAuditEvent, Outcome};
+use wxhub::domain::{Actor, AuditKind, NewAuditEvent, Outcome};
 use wxhub::simulator::Lifetimes;
 
 fn lifetimes() -> Lifetimes {

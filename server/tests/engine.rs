@@ -5,13 +5,12 @@
 mod common;
 
 use std::time::Duration;
-use wxhub::domain::AuditKind;
 
 use common::rig::{href_of, rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use common::{wait_for, TestDb};
 use secrecy::SecretString;
 use wxhub::admin::Admin;
-use wxhub::domain::{Actor, AuthorizerStatus, CredentialKind, NewAuditEvent, Outcome};
+use wxhub::domain::{Actor, AuditKind, AuthorizerStatus, CredentialKind, NewAuditEvent, Outcome};
 use wxhub::simulator::{Fault, FaultSpec, Lifetimes, PushDrops};
 
 /// Watches the served token for `duration`: every token the engine serves must be one WeChat

@@ -5,14 +5,13 @@
 mod common;
 
 use std::time::Duration;
-use wxhub::domain::AuditKind;
 
 use common::rig::{rig, signed_in, ui, Rig, COMPONENT, OA};
 use common::{wait_for, TestDb};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use wxhub::admin::Admin;
-use wxhub::domain::{Actor, NewAuditEvent, Outcome};
+use wxhub::domain::{Actor, AuditKind, NewAuditEvent, Outcome};
 use wxhub::simulator::Lifetimes;
 
 const PASSWORD: &str = "correct horse battery";

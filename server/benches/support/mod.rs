@@ -3,11 +3,10 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use wxhub::domain::AuditKind;
 
 use secrecy::SecretString;
 use wxhub::config::{DatabaseUrl, Overrides, Settings};
-use wxhub::domain::{Actor, ComponentId, NewAuditEvent, Outcome, TenantId};
+use wxhub::domain::{Actor, AuditKind, ComponentId, NewAuditEvent, Outcome, TenantId};
 use wxhub::store::{IssuedCredential, NewAuthorization, Store};
 
 pub fn env_usize(name: &str, default: usize) -> usize {

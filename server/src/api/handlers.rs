@@ -2,7 +2,6 @@
 //! [`TenantApi`] or an operation, and answers a DTO or an [`ApiError`]; none reads the store for
 //! another tenant (every lookup is by the caller's tenant).
 
-use crate::domain::AuditKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +16,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::domain::{Actor, AuthorizerStatus, ComponentId, NewAuditEvent, Outcome, TenantId};
+use crate::domain::{
+    Actor, AppId, AuditKind, AuthorizerStatus, ComponentId, NewAuditEvent, Outcome, TenantId,
+};
 use crate::engine::Rejected;
 use crate::store::Store;
 
@@ -33,8 +34,8 @@ const JSAPI_WAIT: Duration = Duration::from_secs(5);
 const OPENAPI: &str = include_str!("openapi.json");
 
 /// An appid from the URL: one that cannot exist is simply not found.
-fn path_appid(raw: &str) -> Result<String, ApiError> {
-    app::validate::appid("appid", raw).map_err(|_| ApiError::NotFound)
+fn path_appid(raw: &str) -> Result<AppId, ApiError> {
+    AppId::parse("appid", raw).map_err(|_| ApiError::NotFound)
 }
 
 #[derive(Serialize)]
@@ -333,7 +334,7 @@ pub(super) async fn jssdk_config(
         &url,
     );
     Ok(Json(JssdkConfig {
-        app_id: appid,
+        app_id: appid.into(),
         timestamp,
         nonce_str,
         signature,

@@ -12,7 +12,6 @@
 //! `WXHUB_SESSION_MAX_HOURS` after sign-in. The session is written only when it changes; to slide
 //! the idle expiry, an active session is marked changed at most every few minutes.
 
-use crate::domain::AuditKind;
 use std::net::IpAddr;
 
 use app::error::AppError;
@@ -22,7 +21,9 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use super::{PasswordHasher, SESSION_SIGNED_IN_AT, SESSION_TOUCHED_AT, SESSION_USER_ID};
-use crate::domain::{Actor, NewAuditEvent, Outcome, TenantStatus, User, UserId, UserStatus};
+use crate::domain::{
+    Actor, AuditKind, NewAuditEvent, Outcome, TenantStatus, User, UserId, UserStatus,
+};
 use crate::refusals::RefusalLog;
 use crate::store::{Store, StoreError, ThrottlePolicy};
 

@@ -287,7 +287,7 @@ pub(super) async fn account(
     appid: &str,
 ) -> Result<AccountDetail, AppError> {
     let (_, tenant) = console.tenant_user(ctx).await?;
-    let appid = app::validate::appid("appid", appid).map_err(|_| AppError::NotFound)?;
+    let appid = crate::domain::AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
     let err = store_error("an account could not be read");
     let a = console
         .store
@@ -377,7 +377,7 @@ pub(super) async fn refresh_menu(
     appid: &str,
 ) -> Result<(), AppError> {
     let (user, tenant) = console.tenant_admin(ctx).await?;
-    let appid = app::validate::appid("appid", appid).map_err(|_| AppError::NotFound)?;
+    let appid = crate::domain::AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
     let err = store_error("a menu refresh could not be queued");
     let a = console
         .store

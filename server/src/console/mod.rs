@@ -4,6 +4,13 @@
 //! storage call takes that tenant id, so a request can never name another tenant's data. Platform
 //! staff have no tenant; their cross-tenant pages are a separate surface. Errors from storage or
 //! WeChat are logged here and reach the browser only as `AppError::Internal`.
+//!
+//! One file per part of the console: `accounts` (dashboard, accounts, menus), `links`, `team`
+//! (API keys and users), `components`, `platform` (staff pages) and `public` (the pages account
+//! owners see, without signing in). The `ConsoleService` impl below is their table of contents:
+//! each method hands over to the function of the same name in its file. Writes go through the
+//! operations in `crate::ops`; what is left here is the session, DTO mapping, and the caches this
+//! instance holds.
 
 mod accounts;
 mod components;
@@ -175,7 +182,7 @@ impl ConsoleService for Console {
     }
 
     async fn api_keys(&self, ctx: &RequestCtx) -> Result<Vec<ApiKeyView>, AppError> {
-        self.list_api_keys(ctx).await
+        team::api_keys(self, ctx).await
     }
 
     async fn create_api_key(
@@ -183,19 +190,19 @@ impl ConsoleService for Console {
         ctx: &RequestCtx,
         name: &str,
     ) -> Result<CreatedApiKey, AppError> {
-        self.mint_api_key(ctx, name).await
+        team::create_api_key(self, ctx, name).await
     }
 
     async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
-        self.withdraw_api_key(ctx, id).await
+        team::revoke_api_key(self, ctx, id).await
     }
 
     async fn users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
-        self.list_users(ctx).await
+        team::users(self, ctx).await
     }
 
     async fn create_user(&self, ctx: &RequestCtx, form: NewUserForm) -> Result<UserView, AppError> {
-        self.add_user(ctx, form).await
+        team::create_user(self, ctx, form).await
     }
 
     async fn set_user_active(
@@ -204,15 +211,15 @@ impl ConsoleService for Console {
         id: i64,
         active: bool,
     ) -> Result<(), AppError> {
-        self.change_user_active(ctx, id, active).await
+        team::set_user_active(self, ctx, id, active).await
     }
 
     async fn set_user_role(&self, ctx: &RequestCtx, id: i64, role: &str) -> Result<(), AppError> {
-        self.change_user_role(ctx, id, role).await
+        team::set_user_role(self, ctx, id, role).await
     }
 
     async fn components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentView>, AppError> {
-        self.list_components(ctx).await
+        components::components(self, ctx).await
     }
 
     async fn save_component(
@@ -220,10 +227,10 @@ impl ConsoleService for Console {
         ctx: &RequestCtx,
         form: ComponentForm,
     ) -> Result<ComponentView, AppError> {
-        self.store_component(ctx, form).await
+        components::save_component(self, ctx, form).await
     }
 
     async fn check_component(&self, ctx: &RequestCtx, id: i64) -> Result<Vec<CheckStep>, AppError> {
-        self.run_component_check(ctx, id).await
+        components::check_component(self, ctx, id).await
     }
 }

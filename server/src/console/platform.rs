@@ -3,7 +3,6 @@
 //! role before it touches storage. Admins may change tenants and users; auditors read everything
 //! and change nothing (each change method refuses them before anything else).
 
-use crate::domain::AuditKind;
 use std::collections::HashMap;
 
 use app::dto::{
@@ -19,7 +18,7 @@ use super::accounts::{kind_label, permission_change, status_dto};
 use super::team::user_view;
 use super::{bilingual, store_error, user_actor, Console};
 use crate::domain::{
-    AuditEvent, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId,
+    AuditEvent, AuditKind, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId,
 };
 use crate::store::{AuditFilter, AuthorizationFilter, TenantSummary};
 
@@ -608,9 +607,9 @@ impl PlatformService for Console {
         appid: &str,
     ) -> Result<AccountTimeline, AppError> {
         self.staff(ctx).await?;
-        let appid = app::validate::appid("appid", appid).map_err(|_| AppError::NotFound)?;
-        let component_appid =
-            app::validate::appid("component", component_appid).map_err(|_| AppError::NotFound)?;
+        let appid = crate::domain::AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
+        let component_appid = crate::domain::AppId::parse("component", component_appid)
+            .map_err(|_| AppError::NotFound)?;
         let err = store_error("an account's history could not be read");
         let dir = self.directory().await?;
         let component = dir
@@ -643,8 +642,8 @@ impl PlatformService for Console {
             status: status_dto(a.status),
             name: a.nick_name,
             permissions: a.func_ids,
-            appid,
-            component_appid,
+            appid: appid.into(),
+            component_appid: component_appid.into(),
             tenant_slug,
             tenant_name,
             history,

@@ -8,7 +8,6 @@
 //!   opened, which the server states in a sealed ticket the page carries (`landing_ticket`), so a
 //!   link holder cannot list who authorized before.
 
-use crate::domain::AuditKind;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -24,8 +23,8 @@ use serde_json::json;
 use super::links::{authorization_urls, authorized_account, qr_svg};
 use super::{store_error, Console};
 use crate::auth::service::internal;
-use crate::domain::{Actor, NewAuditEvent, Outcome};
-use crate::engine::{plausible_public_id, LinkOpening, RedirectOutcome};
+use crate::domain::{Actor, AuditKind, LinkPublicId, NewAuditEvent, Outcome};
+use crate::engine::{LinkOpening, RedirectOutcome};
 
 /// How long the done page waits for the exchange before answering "almost there".
 const DONE_WAIT: Duration = Duration::from_secs(8);
@@ -109,10 +108,13 @@ impl Console {
 #[async_trait]
 impl AuthorizePageService for Console {
     async fn open_link(&self, public_id: &str) -> Result<PublicLink, AppError> {
+        let Some(public_id) = LinkPublicId::parse(public_id) else {
+            return Ok(PublicLink::Unknown);
+        };
         let now = crate::now_ms();
         let opening = self
             .engine
-            .open_link(public_id, now)
+            .open_link(&public_id, now)
             .await
             .map_err(|e| internal("a link page could not be opened", e))?;
         Ok(match opening {
@@ -162,15 +164,15 @@ impl AuthorizePageService for Console {
         landing_ticket: &str,
     ) -> Result<Option<AuthorizedAccount>, AppError> {
         let err = store_error("a link's status could not be read");
-        if !plausible_public_id(public_id) {
+        let Some(public_id) = LinkPublicId::parse(public_id) else {
             return Ok(None);
-        }
-        let Some(since) = self.open_landing_ticket(public_id, landing_ticket) else {
+        };
+        let Some(since) = self.open_landing_ticket(public_id.as_str(), landing_ticket) else {
             return Ok(None);
         };
         let Some(link) = self
             .store
-            .link_by_public_id(public_id)
+            .link_by_public_id(public_id.as_str())
             .await
             .map_err(&err)?
         else {
@@ -205,9 +207,12 @@ impl AuthorizePageService for Console {
             self.engine.refusals.record(event, &source).await;
             return Err(AppError::RateLimited { retry_after_secs });
         }
+        let Some(public_id) = LinkPublicId::parse(public_id) else {
+            return Ok(DoneOutcome::UnknownLink);
+        };
         let outcome = self
             .engine
-            .complete_redirect(public_id, auth_code, DONE_WAIT)
+            .complete_redirect(&public_id, auth_code, DONE_WAIT)
             .await
             .map_err(|e| internal("an authorization redirect could not be completed", e))?;
         Ok(match outcome {
@@ -234,8 +239,8 @@ impl AuthorizePageService for Console {
                     crate::now_ms(),
                 )
                 .ip(client_ip)
-                .detail(json!({ "reason": reason, "link": public_id }));
-                self.engine.refusals.record(event, public_id).await;
+                .detail(json!({ "reason": reason, "link": public_id.as_str() }));
+                self.engine.refusals.record(event, public_id.as_str()).await;
                 if revoked {
                     DoneOutcome::LinkRevoked
                 } else {

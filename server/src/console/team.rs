@@ -34,142 +34,155 @@ pub(super) fn user_view(u: User, me: i64) -> UserView {
     }
 }
 
-impl Console {
-    pub(super) async fn list_api_keys(
-        &self,
-        ctx: &RequestCtx,
-    ) -> Result<Vec<ApiKeyView>, AppError> {
-        let (_, tenant) = self.tenant_user(ctx).await?;
-        let mut keys = self
-            .store
-            .list_api_keys(tenant)
-            .await
-            .map_err(store_error("API keys could not be read"))?;
-        keys.reverse();
-        Ok(keys.into_iter().map(key_view).collect())
-    }
+pub(super) async fn api_keys(
+    console: &Console,
+    ctx: &RequestCtx,
+) -> Result<Vec<ApiKeyView>, AppError> {
+    let (_, tenant) = console.tenant_user(ctx).await?;
+    let mut keys = console
+        .store
+        .list_api_keys(tenant)
+        .await
+        .map_err(store_error("API keys could not be read"))?;
+    keys.reverse();
+    Ok(keys.into_iter().map(key_view).collect())
+}
 
-    pub(super) async fn mint_api_key(
-        &self,
-        ctx: &RequestCtx,
-        name: &str,
-    ) -> Result<CreatedApiKey, AppError> {
-        let (user, tenant) = self.tenant_admin(ctx).await?;
-        let who = crate::ops::TenantActor {
-            actor: user_actor(&user),
-            tenant,
-            ip: ctx.client_ip,
-        };
-        let (key, minted) = crate::ops::api_keys::create(&self.store, &who, name, crate::now_ms())
-            .await
-            .map_err(super::op_error("an API key could not be created"))?;
-        Ok(CreatedApiKey {
-            key: key_view(key),
-            secret: minted.key.expose_secret().to_owned(),
-        })
-    }
+pub(super) async fn create_api_key(
+    console: &Console,
+    ctx: &RequestCtx,
+    name: &str,
+) -> Result<CreatedApiKey, AppError> {
+    let (user, tenant) = console.tenant_admin(ctx).await?;
+    let who = crate::ops::TenantActor {
+        actor: user_actor(&user),
+        tenant,
+        ip: ctx.client_ip,
+    };
+    let (key, minted) = crate::ops::api_keys::create(&console.store, &who, name, crate::now_ms())
+        .await
+        .map_err(super::op_error("an API key could not be created"))?;
+    Ok(CreatedApiKey {
+        key: key_view(key),
+        secret: minted.key.expose_secret().to_owned(),
+    })
+}
 
-    pub(super) async fn withdraw_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
-        let (user, tenant) = self.tenant_admin(ctx).await?;
-        let who = crate::ops::TenantActor {
-            actor: user_actor(&user),
-            tenant,
-            ip: ctx.client_ip,
-        };
-        let key = crate::ops::api_keys::KeyRef::Id(ApiKeyId(id));
-        let revoked = crate::ops::api_keys::revoke(&self.store, &who, key, crate::now_ms())
-            .await
-            .map_err(super::op_error("an API key could not be revoked"))?;
-        self.api_keys.forget(revoked.id);
-        Ok(())
-    }
+pub(super) async fn revoke_api_key(
+    console: &Console,
+    ctx: &RequestCtx,
+    id: i64,
+) -> Result<(), AppError> {
+    let (user, tenant) = console.tenant_admin(ctx).await?;
+    let who = crate::ops::TenantActor {
+        actor: user_actor(&user),
+        tenant,
+        ip: ctx.client_ip,
+    };
+    let key = crate::ops::api_keys::KeyRef::Id(ApiKeyId(id));
+    let revoked = crate::ops::api_keys::revoke(&console.store, &who, key, crate::now_ms())
+        .await
+        .map_err(super::op_error("an API key could not be revoked"))?;
+    console.api_keys.forget(revoked.id);
+    Ok(())
+}
 
-    pub(super) async fn list_users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
-        let (me, tenant) = self.tenant_user(ctx).await?;
-        Ok(self
-            .store
-            .list_tenant_users(tenant)
-            .await
-            .map_err(store_error("users could not be read"))?
-            .into_iter()
-            .map(|u| user_view(u, me.id))
-            .collect())
-    }
+pub(super) async fn users(console: &Console, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {
+    let (me, tenant) = console.tenant_user(ctx).await?;
+    Ok(console
+        .store
+        .list_tenant_users(tenant)
+        .await
+        .map_err(store_error("users could not be read"))?
+        .into_iter()
+        .map(|u| user_view(u, me.id))
+        .collect())
+}
 
-    pub(super) async fn add_user(
-        &self,
-        ctx: &RequestCtx,
-        form: NewUserForm,
-    ) -> Result<UserView, AppError> {
-        let (me, tenant) = self.tenant_admin(ctx).await?;
-        // The form's own rules first (the browser checks them too), then the operation.
-        let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
-        let manager = crate::ops::users::Manager::TenantAdmin(crate::ops::TenantActor {
+pub(super) async fn create_user(
+    console: &Console,
+    ctx: &RequestCtx,
+    form: NewUserForm,
+) -> Result<UserView, AppError> {
+    let (me, tenant) = console.tenant_admin(ctx).await?;
+    // The form's own rules first (the browser checks them too), then the operation.
+    let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
+    let manager = crate::ops::users::Manager::TenantAdmin(crate::ops::TenantActor {
+        actor: user_actor(&me),
+        tenant,
+        ip: ctx.client_ip,
+    });
+    let password = SecretString::from(form.password);
+    let new = crate::ops::users::NewMember {
+        email: &email,
+        role,
+        tenant: Some(tenant),
+        password: &password,
+    };
+    let user = crate::ops::users::create(
+        &console.store,
+        &console.hasher,
+        &manager,
+        new,
+        crate::now_ms(),
+    )
+    .await
+    .map_err(super::op_error("a user could not be created"))?;
+    Ok(user_view(user, me.id))
+}
+
+pub(super) async fn set_user_active(
+    console: &Console,
+    ctx: &RequestCtx,
+    id: i64,
+    active: bool,
+) -> Result<(), AppError> {
+    let manager = tenant_manager(console, ctx).await?;
+    crate::ops::users::set_active(
+        &console.store,
+        &manager,
+        UserId(id),
+        active,
+        crate::now_ms(),
+    )
+    .await
+    .map_err(super::op_error("a user could not be changed"))?;
+    Ok(())
+}
+
+pub(super) async fn set_user_role(
+    console: &Console,
+    ctx: &RequestCtx,
+    id: i64,
+    role: &str,
+) -> Result<(), AppError> {
+    let manager = tenant_manager(console, ctx).await?;
+    let role = match Role::parse(role.trim()) {
+        Some(r) => r,
+        None => {
+            return Err(AppError::invalid_bilingual(
+                "role",
+                "choose admin or viewer",
+                "请选择管理员或只读成员",
+            ))
+        }
+    };
+    crate::ops::users::set_role(&console.store, &manager, UserId(id), role, crate::now_ms())
+        .await
+        .map_err(super::op_error("a user could not be changed"))?;
+    Ok(())
+}
+
+async fn tenant_manager(
+    console: &Console,
+    ctx: &RequestCtx,
+) -> Result<crate::ops::users::Manager, AppError> {
+    let (me, tenant) = console.tenant_admin(ctx).await?;
+    Ok(crate::ops::users::Manager::TenantAdmin(
+        crate::ops::TenantActor {
             actor: user_actor(&me),
             tenant,
             ip: ctx.client_ip,
-        });
-        let password = SecretString::from(form.password);
-        let new = crate::ops::users::NewMember {
-            email: &email,
-            role,
-            tenant: Some(tenant),
-            password: &password,
-        };
-        let user =
-            crate::ops::users::create(&self.store, &self.hasher, &manager, new, crate::now_ms())
-                .await
-                .map_err(super::op_error("a user could not be created"))?;
-        Ok(user_view(user, me.id))
-    }
-
-    pub(super) async fn change_user_active(
-        &self,
-        ctx: &RequestCtx,
-        id: i64,
-        active: bool,
-    ) -> Result<(), AppError> {
-        let manager = self.tenant_manager(ctx).await?;
-        crate::ops::users::set_active(&self.store, &manager, UserId(id), active, crate::now_ms())
-            .await
-            .map_err(super::op_error("a user could not be changed"))?;
-        Ok(())
-    }
-
-    pub(super) async fn change_user_role(
-        &self,
-        ctx: &RequestCtx,
-        id: i64,
-        role: &str,
-    ) -> Result<(), AppError> {
-        let manager = self.tenant_manager(ctx).await?;
-        let role = match Role::parse(role.trim()) {
-            Some(r) => r,
-            None => {
-                return Err(AppError::invalid_bilingual(
-                    "role",
-                    "choose admin or viewer",
-                    "请选择管理员或只读成员",
-                ))
-            }
-        };
-        crate::ops::users::set_role(&self.store, &manager, UserId(id), role, crate::now_ms())
-            .await
-            .map_err(super::op_error("a user could not be changed"))?;
-        Ok(())
-    }
-
-    async fn tenant_manager(
-        &self,
-        ctx: &RequestCtx,
-    ) -> Result<crate::ops::users::Manager, AppError> {
-        let (me, tenant) = self.tenant_admin(ctx).await?;
-        Ok(crate::ops::users::Manager::TenantAdmin(
-            crate::ops::TenantActor {
-                actor: user_actor(&me),
-                tenant,
-                ip: ctx.client_ip,
-            },
-        ))
-    }
+        },
+    ))
 }

@@ -1,7 +1,6 @@
 //! The job worker: exchanging authorization codes (from a push or a redirect, whichever queued it
 //! first), then fetching the account's profile and menu.
 
-use crate::domain::AuditKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{backoff_ms, refresh_point, ComponentEntry, Engine, EngineError};
-use crate::domain::{Actor, LinkId, NewAuditEvent, Outcome, TenantId};
+use crate::domain::{Actor, AuditKind, LinkId, NewAuditEvent, Outcome, TenantId};
 use crate::secrets::fingerprint;
 use crate::store::failpoints::FailPoint;
 use crate::store::{

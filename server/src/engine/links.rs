@@ -3,10 +3,10 @@
 //! component's current token and recorded against the link (which is how the `authorized` push is
 //! attributed to the link's tenant).
 
+use crate::domain::{AuthorizationLink, LinkPublicId};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Engine, EngineError};
-use crate::domain::AuthorizationLink;
 
 /// A reused code must stay valid at least this long, so the owner has time to scan it.
 const REUSE_MIN_REMAINING_MS: i64 = 3 * 60_000;
@@ -29,11 +29,12 @@ pub enum LinkOpening {
 }
 
 impl Engine {
-    pub async fn open_link(&self, public_id: &str, now: i64) -> Result<LinkOpening, EngineError> {
-        if !super::plausible_public_id(public_id) {
-            return Ok(LinkOpening::Unknown);
-        }
-        let Some(link) = self.store.link_by_public_id(public_id).await? else {
+    pub async fn open_link(
+        &self,
+        public_id: &LinkPublicId,
+        now: i64,
+    ) -> Result<LinkOpening, EngineError> {
+        let Some(link) = self.store.link_by_public_id(public_id.as_str()).await? else {
             return Ok(LinkOpening::Unknown);
         };
         if link.revoked_at.is_some() {

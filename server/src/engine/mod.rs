@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 pub use cache::{CacheKey, CachedToken, TokenCache};
 pub use links::LinkOpening;
 pub use metrics::Metrics;
-pub use notify::{plausible_public_id, NotifyError, NotifyQuery, RedirectOutcome};
+pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
 
 use crate::domain::{Component, ComponentId, ComponentSecrets, CredentialKind};
 use crate::store::{Store, StoreError};

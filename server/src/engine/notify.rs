@@ -11,7 +11,6 @@
 //! account or a ticket far in the future. Refusals are audited through the `RefusalLog` (bounded),
 //! and metric labels take a fixed set of values, so signed garbage cannot grow either.
 
-use crate::domain::AuditKind;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -20,7 +19,7 @@ use serde_json::json;
 use super::jobs::{exchange_key, EXCHANGE_CODE};
 use super::metrics::labels;
 use super::{Engine, EngineError};
-use crate::domain::{Actor, NewAuditEvent, Outcome};
+use crate::domain::{Actor, AuditKind, LinkPublicId, NewAuditEvent, Outcome};
 use crate::secrets::fingerprint;
 use crate::store::{IncomingPush, NewJob, PushEffect, PushOutcome};
 use crate::wechat::crypto::CryptoError;
@@ -330,14 +329,15 @@ impl Engine {
     /// Waiting is on the job queue's notification, not a poll.
     pub async fn complete_redirect(
         &self,
-        link_public_id: &str,
+        link_public_id: &LinkPublicId,
         auth_code: Option<&str>,
         wait: Duration,
     ) -> Result<RedirectOutcome, EngineError> {
-        if !plausible_public_id(link_public_id) {
-            return Ok(RedirectOutcome::UnknownLink);
-        }
-        let Some(link) = self.store.link_by_public_id(link_public_id).await? else {
+        let Some(link) = self
+            .store
+            .link_by_public_id(link_public_id.as_str())
+            .await?
+        else {
             return Ok(RedirectOutcome::UnknownLink);
         };
         let now = crate::now_ms();
@@ -396,14 +396,6 @@ impl Engine {
             _ => RedirectOutcome::Pending,
         })
     }
-}
-
-/// A link's public id as `Store::create_link` makes them; anything else is not looked up (a NUL
-/// byte would make PostgreSQL refuse the query, turning garbage into a 500).
-pub fn plausible_public_id(public_id: &str) -> bool {
-    !public_id.is_empty()
-        && public_id.len() <= 64
-        && public_id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// How far ahead of our clock a push's CreateTime may be (clocks differ a little).

@@ -1,7 +1,6 @@
 //! Refreshing credentials: the claim loop, one refresh per credential kind, and what each kind of
 //! failure does (see the `engine` module docs).
 
-use crate::domain::AuditKind;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use super::{
     backoff_ms, metrics::labels, refresh_point, unpoison, CacheKey, CachedToken, Engine,
     EngineError,
 };
-use crate::domain::{Actor, ComponentId, CredentialKind, NewAuditEvent, Outcome};
+use crate::domain::{Actor, AuditKind, ComponentId, CredentialKind, NewAuditEvent, Outcome};
 use crate::store::{ClaimedCredential, IssuedCredential, LossOutcome};
 use crate::wechat::api::WechatError;
 use crate::wechat::errcode::ErrcodeClass;

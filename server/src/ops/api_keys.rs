@@ -6,8 +6,7 @@
 
 use super::{OpError, TenantActor};
 use crate::auth::api_keys::{self, MintedKey};
-use crate::domain::AuditKind;
-use crate::domain::{Actor, ApiKey, ApiKeyId, NewAuditEvent, Outcome};
+use crate::domain::{Actor, ApiKey, ApiKeyId, AuditKind, NewAuditEvent, Outcome};
 use crate::store::{NewApiKey, Store};
 use serde_json::json;
 

@@ -1,14 +1,13 @@
 //! Components (third-party platforms): registering one, a tenant's own or a shared one, from the
 //! console (tenant admins, platform admins) or the CLI.
 
-use crate::domain::AuditKind;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::OpError;
 use crate::domain::{
-    Actor, Component, ComponentId, ComponentOwner, ComponentSecrets, NewAuditEvent, NewComponent,
-    Outcome,
+    Actor, AuditKind, Component, ComponentId, ComponentOwner, ComponentSecrets, NewAuditEvent,
+    NewComponent, Outcome,
 };
 use crate::store::Store;
 

@@ -1,12 +1,11 @@
 //! Authorization links: creating one, for the console (a tenant admin) and the tenant API (a key),
 //! and revoking one (the console).
 
-use crate::domain::AuditKind;
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 
 use super::{OpError, TenantActor};
-use crate::domain::{AuthorizationLink, ComponentId, LinkId, NewAuditEvent, Outcome};
+use crate::domain::{AuditKind, AuthorizationLink, ComponentId, LinkId, NewAuditEvent, Outcome};
 use crate::store::{LinkRecord, Store};
 
 /// The shortest and longest a link may live.

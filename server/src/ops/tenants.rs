@@ -1,11 +1,10 @@
 //! Tenants: creating one (platform admins in the console, and the CLI), suspending and reactivating
 //! one (platform admins).
 
-use crate::domain::AuditKind;
 use serde_json::json;
 
 use super::OpError;
-use crate::domain::{Actor, NewAuditEvent, Outcome, Tenant, TenantId, TenantStatus};
+use crate::domain::{Actor, AuditKind, NewAuditEvent, Outcome, Tenant, TenantId, TenantStatus};
 use crate::store::Store;
 
 /// Creates a tenant, audited as `tenant.created` with `{slug, name}` whoever asked.

@@ -6,14 +6,13 @@
 //! itself out by one click. The CLI, which acts as no user, is how a locked-out platform gets its
 //! first admin back.
 
-use crate::domain::AuditKind;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::{OpError, TenantActor};
 use crate::auth::PasswordHasher;
 use crate::domain::{
-    Actor, NewAuditEvent, NewUser, Outcome, Role, TenantId, User, UserId, UserStatus,
+    Actor, AuditKind, NewAuditEvent, NewUser, Outcome, Role, TenantId, User, UserId, UserStatus,
 };
 use crate::store::Store;
 

@@ -3,11 +3,12 @@
 //! in and call server functions.
 
 use std::time::Duration;
-use wxhub::domain::AuditKind;
 
 use secrecy::SecretString;
 use wxhub::admin::Admin;
-use wxhub::domain::{Actor, AuthorizerStatus, ComponentId, NewAuditEvent, Outcome, TenantId};
+use wxhub::domain::{
+    Actor, AuditKind, AuthorizerStatus, ComponentId, NewAuditEvent, Outcome, TenantId,
+};
 use wxhub::simulator::{ComponentSeed, Lifetimes, Seed, SimSettings, Simulator};
 use wxhub::wechat::api::{ClientSettings, WechatClient};
 use wxhub::wechat::links::AuthorizationRequest;
