@@ -101,13 +101,16 @@ on_both_databases! {
         // Every answer names its request; a proxy's id is kept, garbage is replaced.
         let id_of = |res: reqwest::Response| res.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
         let fresh = id_of(app.client.get(app.url("/healthz")).send().await.unwrap()).expect("an id");
-        assert_eq!(fresh.len(), 36, "a UUID: {fresh}");
+        let next = id_of(app.client.get(app.url("/healthz")).send().await.unwrap()).expect("an id");
+        let shape = |id: &str| id.split_once('-').is_some_and(|(p, n)| p.len() == 12 && !n.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+        assert!(shape(&fresh) && shape(&next) && fresh != next, "this instance's prefix and a counter: {fresh}, {next}");
+        assert_eq!(fresh.split_once('-').map(|p| p.0), next.split_once('-').map(|p| p.0));
         let kept = id_of(app.client.get(app.url("/readyz")).header("x-request-id", "edge-42.a_b").send().await.unwrap());
         assert_eq!(kept.as_deref(), Some("edge-42.a_b"));
         for garbage in ["a b", &"x".repeat(65), "<script>", "é"] {
             let res = app.client.get(app.url("/healthz")).header("x-request-id", garbage).send().await.unwrap();
             let id = id_of(res).unwrap();
-            assert!(id != garbage && id.len() == 36, "{garbage:?} became {id:?}");
+            assert!(id != garbage && shape(&id), "{garbage:?} became {id:?}");
         }
         app.stop().await;
     };

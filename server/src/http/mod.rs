@@ -123,7 +123,7 @@ pub fn router(state: AppState) -> Router {
             wechat::NOTIFY_BODY_LIMIT,
         ));
 
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/lang/{code}", get(lang::switch))
@@ -131,7 +131,20 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::router())
         .merge(statics)
         .merge(ui)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::client_ip))
+        .with_state(state.clone());
+
+    // What every request passes through, applied once around the whole router rather than with
+    // `Router::layer`, which wraps each route on its own: every such layer then costs a boxed
+    // clone of the route per request, and three of them cost the access-token endpoint a fifth of
+    // its throughput (docs/benchmarks.md). Outermost first.
+    let every_request = tower::ServiceBuilder::new()
+        .layer(tower::util::MapRequestLayer::new(
+            middleware::drop_implausible_request_id::<axum::body::Body>,
+        ))
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            middleware::RequestIds::new(),
+        ))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
                 // Paths only: query strings can carry authorization codes. The request id ties
@@ -145,13 +158,20 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
                 })
                 .on_request(())
-                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG).latency_unit(tower_http::LatencyUnit::Millis)),
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::DEBUG)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
         )
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
-        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
-            tower_http::request_id::MakeRequestUuid,
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
         ))
-        .layer(axum::middleware::from_fn(middleware::plausible_request_id))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::client_ip,
+        ))
+        .service(app);
+    Router::new().fallback_service(every_request)
 }
