@@ -281,20 +281,31 @@ pub(super) async fn accounts(
     })
 }
 
+/// One of the tenant's accounts, by the appid in the URL: one that cannot exist, or that is
+/// another tenant's, is not found.
+async fn tenant_account(
+    console: &Console,
+    tenant: crate::domain::TenantId,
+    appid: &str,
+    err: &impl Fn(crate::store::StoreError) -> AppError,
+) -> Result<Authorizer, AppError> {
+    let appid = crate::domain::AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
+    console
+        .store
+        .authorizer(tenant, &appid)
+        .await
+        .map_err(err)?
+        .ok_or(AppError::NotFound)
+}
+
 pub(super) async fn account(
     console: &Console,
     ctx: &RequestCtx,
     appid: &str,
 ) -> Result<AccountDetail, AppError> {
     let (_, tenant) = console.tenant_user(ctx).await?;
-    let appid = crate::domain::AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
     let err = store_error("an account could not be read");
-    let a = console
-        .store
-        .authorizer(tenant, &appid)
-        .await
-        .map_err(&err)?
-        .ok_or(AppError::NotFound)?;
+    let a = tenant_account(console, tenant, appid, &err).await?;
     let now = crate::now_ms();
     let token = console
         .store
@@ -377,14 +388,8 @@ pub(super) async fn refresh_menu(
     appid: &str,
 ) -> Result<(), AppError> {
     let (user, tenant) = console.tenant_admin(ctx).await?;
-    let appid = crate::domain::AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
     let err = store_error("a menu refresh could not be queued");
-    let a = console
-        .store
-        .authorizer(tenant, &appid)
-        .await
-        .map_err(&err)?
-        .ok_or(AppError::NotFound)?;
+    let a = tenant_account(console, tenant, appid, &err).await?;
     if a.status != AuthorizerStatus::Authorized {
         return Err(AppError::invalid_bilingual(
             "appid",

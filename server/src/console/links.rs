@@ -7,7 +7,7 @@ use app::error::AppError;
 use app::services::RequestCtx;
 
 use super::accounts::kind_label;
-use super::{bilingual, op_error, store_error, user_actor, Console, PublicUrls};
+use super::{bilingual, op_error, store_error, Console, PublicUrls};
 use crate::domain::{AuthorizationLink, Authorizer, ComponentOwner, LinkId};
 use crate::store::LinkRecord;
 use crate::wechat::links::{AuthType, AuthorizationRequest};
@@ -86,15 +86,10 @@ pub(super) async fn create_link(
     ctx: &RequestCtx,
     form: NewLinkForm,
 ) -> Result<LinkView, AppError> {
-    let (user, tenant) = console.tenant_admin(ctx).await?;
+    let (_, who) = console.tenant_admin_actor(ctx).await?;
     // The form's own rules first (hours, and what the browser checks too), then the operation.
     let valid = app::validate::link_form(&form).map_err(bilingual)?;
     let now = crate::now_ms();
-    let who = crate::ops::TenantActor {
-        actor: user_actor(&user),
-        tenant,
-        ip: ctx.client_ip,
-    };
     let new = crate::ops::links::NewLink {
         component: crate::ops::links::ComponentRef::Id(crate::domain::ComponentId(
             valid.component_id,
@@ -109,7 +104,7 @@ pub(super) async fn create_link(
         .map_err(op_error("a link could not be created"))?;
     let record = console
         .store
-        .link(tenant, link.id)
+        .link(who.tenant, link.id)
         .await
         .map_err(store_error("a link could not be read"))?
         .ok_or(AppError::Internal)?;
@@ -121,12 +116,7 @@ pub(super) async fn revoke_link(
     ctx: &RequestCtx,
     id: i64,
 ) -> Result<(), AppError> {
-    let (user, tenant) = console.tenant_admin(ctx).await?;
-    let who = crate::ops::TenantActor {
-        actor: user_actor(&user),
-        tenant,
-        ip: ctx.client_ip,
-    };
+    let (_, who) = console.tenant_admin_actor(ctx).await?;
     crate::ops::links::revoke(&console.store, &who, LinkId(id), crate::now_ms())
         .await
         .map_err(op_error("a link could not be revoked"))?;

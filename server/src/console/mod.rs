@@ -104,6 +104,20 @@ impl Console {
         Ok((user, tenant))
     }
 
+    /// The signed-in tenant admin, and the same as the actor of an operation.
+    async fn tenant_admin_actor(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<(SessionUser, crate::ops::TenantActor), AppError> {
+        let (user, tenant) = self.tenant_admin(ctx).await?;
+        let who = crate::ops::TenantActor {
+            actor: user_actor(&user),
+            tenant,
+            ip: ctx.client_ip,
+        };
+        Ok((user, who))
+    }
+
     async fn tenant_admin(&self, ctx: &RequestCtx) -> Result<(SessionUser, TenantId), AppError> {
         let (user, tenant) = self.tenant_user(ctx).await?;
         if !user.role.can_write() {

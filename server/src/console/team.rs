@@ -8,7 +8,7 @@ use app::model::Role;
 use app::services::RequestCtx;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{bilingual, store_error, user_actor, Console};
+use super::{bilingual, store_error, Console};
 use crate::domain::{ApiKey, ApiKeyId, User, UserId, UserStatus};
 
 fn key_view(k: ApiKey) -> ApiKeyView {
@@ -53,12 +53,7 @@ pub(super) async fn create_api_key(
     ctx: &RequestCtx,
     name: &str,
 ) -> Result<CreatedApiKey, AppError> {
-    let (user, tenant) = console.tenant_admin(ctx).await?;
-    let who = crate::ops::TenantActor {
-        actor: user_actor(&user),
-        tenant,
-        ip: ctx.client_ip,
-    };
+    let (_, who) = console.tenant_admin_actor(ctx).await?;
     let (key, minted) = crate::ops::api_keys::create(&console.store, &who, name, crate::now_ms())
         .await
         .map_err(super::op_error("an API key could not be created"))?;
@@ -73,12 +68,7 @@ pub(super) async fn revoke_api_key(
     ctx: &RequestCtx,
     id: i64,
 ) -> Result<(), AppError> {
-    let (user, tenant) = console.tenant_admin(ctx).await?;
-    let who = crate::ops::TenantActor {
-        actor: user_actor(&user),
-        tenant,
-        ip: ctx.client_ip,
-    };
+    let (_, who) = console.tenant_admin_actor(ctx).await?;
     let key = crate::ops::api_keys::KeyRef::Id(ApiKeyId(id));
     let revoked = crate::ops::api_keys::revoke(&console.store, &who, key, crate::now_ms())
         .await
@@ -104,14 +94,11 @@ pub(super) async fn create_user(
     ctx: &RequestCtx,
     form: NewUserForm,
 ) -> Result<UserView, AppError> {
-    let (me, tenant) = console.tenant_admin(ctx).await?;
+    let (me, who) = console.tenant_admin_actor(ctx).await?;
     // The form's own rules first (the browser checks them too), then the operation.
     let (email, role) = app::validate::user_form(&form).map_err(bilingual)?;
-    let manager = crate::ops::users::Manager::TenantAdmin(crate::ops::TenantActor {
-        actor: user_actor(&me),
-        tenant,
-        ip: ctx.client_ip,
-    });
+    let tenant = who.tenant;
+    let manager = crate::ops::users::Manager::TenantAdmin(who);
     let password = SecretString::from(form.password);
     let new = crate::ops::users::NewMember {
         email: &email,
@@ -177,12 +164,6 @@ async fn tenant_manager(
     console: &Console,
     ctx: &RequestCtx,
 ) -> Result<crate::ops::users::Manager, AppError> {
-    let (me, tenant) = console.tenant_admin(ctx).await?;
-    Ok(crate::ops::users::Manager::TenantAdmin(
-        crate::ops::TenantActor {
-            actor: user_actor(&me),
-            tenant,
-            ip: ctx.client_ip,
-        },
-    ))
+    let (_, who) = console.tenant_admin_actor(ctx).await?;
+    Ok(crate::ops::users::Manager::TenantAdmin(who))
 }

@@ -30,16 +30,16 @@ pub async fn create(
     input: NewComponentInput<'_>,
     now: i64,
 ) -> Result<Component, OpError> {
-    let form = app::dto::ComponentForm {
-        id: String::new(),
-        appid: input.appid.to_owned(),
-        name: input.name.to_owned(),
-        token: input.token.expose_secret().to_owned(),
-        appsecret: input.appsecret.expose_secret().to_owned(),
-        encoding_aes_key: input.encoding_aes_key.expose_secret().to_owned(),
-    };
-    let valid = app::validate::component_form(&form)
-        .map_err(|(field, en, zh)| OpError::invalid(field, en, zh))?;
+    let valid = validate(
+        None,
+        input.appid,
+        input.name,
+        [
+            Some(input.token),
+            Some(input.appsecret),
+            Some(input.encoding_aes_key),
+        ],
+    )?;
     let (Some(token), Some(appsecret), Some(aes)) =
         (valid.token, valid.appsecret, valid.encoding_aes_key)
     else {
@@ -121,17 +121,12 @@ pub async fn update(
     change: ComponentChange<'_>,
     now: i64,
 ) -> Result<Component, OpError> {
-    let shown = |s: Option<&SecretString>| s.map(|s| s.expose_secret().to_owned());
-    let form = app::dto::ComponentForm {
-        id: change.id.0.to_string(),
-        appid: change.appid.to_owned(),
-        name: change.name.to_owned(),
-        token: shown(change.token).unwrap_or_default(),
-        appsecret: shown(change.appsecret).unwrap_or_default(),
-        encoding_aes_key: shown(change.encoding_aes_key).unwrap_or_default(),
-    };
-    let valid = app::validate::component_form(&form)
-        .map_err(|(field, en, zh)| OpError::invalid(field, en, zh))?;
+    let valid = validate(
+        Some(change.id),
+        change.appid,
+        change.name,
+        [change.token, change.appsecret, change.encoding_aes_key],
+    )?;
     let existing = store
         .component_by_id(change.id)
         .await?
@@ -184,4 +179,25 @@ pub async fn update(
         )
         .await?
         .ok_or(OpError::NotFound)
+}
+
+/// The console form's rules (`app::validate::component_form`) over typed input. The secrets are
+/// the message Token, the appsecret and the EncodingAESKey; one left out is missing (a create
+/// refuses that) or kept (an update).
+fn validate(
+    id: Option<ComponentId>,
+    appid: &str,
+    name: &str,
+    [token, appsecret, aes]: [Option<&SecretString>; 3],
+) -> Result<app::validate::ValidComponentForm, OpError> {
+    let shown = |s: Option<&SecretString>| s.map(|s| s.expose_secret().to_owned());
+    let form = app::dto::ComponentForm {
+        id: id.map(|i| i.0.to_string()).unwrap_or_default(),
+        appid: appid.to_owned(),
+        name: name.to_owned(),
+        token: shown(token).unwrap_or_default(),
+        appsecret: shown(appsecret).unwrap_or_default(),
+        encoding_aes_key: shown(aes).unwrap_or_default(),
+    };
+    app::validate::component_form(&form).map_err(|(field, en, zh)| OpError::invalid(field, en, zh))
 }
