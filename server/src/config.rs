@@ -45,6 +45,7 @@ pub const KEYS: &[&str] = &[
     "audit_retention_days",
     "push_retention_days",
     "job_retention_days",
+    "message_retention_days",
     "session_max_hours",
     "forced_refresh_interval_seconds",
     "forced_refreshes_per_hour",
@@ -68,6 +69,7 @@ const TYPED_KEYS: &[&str] = &[
     "audit_retention_days",
     "push_retention_days",
     "job_retention_days",
+    "message_retention_days",
     "session_max_hours",
     "forced_refresh_interval_seconds",
     "forced_refreshes_per_hour",
@@ -126,6 +128,7 @@ struct RawSettings {
     audit_retention_days: u64,
     push_retention_days: u64,
     job_retention_days: u64,
+    message_retention_days: u64,
     session_max_hours: u64,
     forced_refresh_interval_seconds: u64,
     forced_refreshes_per_hour: u32,
@@ -163,6 +166,7 @@ impl Default for RawSettings {
             audit_retention_days: 400,
             push_retention_days: 7,
             job_retention_days: 7,
+            message_retention_days: 7,
             session_max_hours: 7 * 24,
             forced_refresh_interval_seconds: 30,
             forced_refreshes_per_hour: 600,
@@ -326,6 +330,8 @@ pub struct Settings {
     pub audit_retention_days: u64,
     pub push_retention_days: u64,
     pub job_retention_days: u64,
+    /// How long the accounts' messages and events are kept.
+    pub message_retention_days: u64,
     /// A session ends this long after sign-in, however active.
     pub session_max_hours: u64,
     /// A tenant's report of a rejected token forces a refresh at most this often per account...
@@ -483,6 +489,12 @@ impl Settings {
         range("push_max_age_seconds", raw.push_max_age_seconds, 60, 86_400)?;
         range("audit_retention_days", raw.audit_retention_days, 1, 36_500)?;
         range("job_retention_days", raw.job_retention_days, 1, 3_650)?;
+        range(
+            "message_retention_days",
+            raw.message_retention_days,
+            1,
+            3_650,
+        )?;
         range("session_max_hours", raw.session_max_hours, 1, 24 * 365)?;
         range(
             "forced_refresh_interval_seconds",
@@ -561,6 +573,7 @@ impl Settings {
             audit_retention_days: raw.audit_retention_days,
             push_retention_days: raw.push_retention_days,
             job_retention_days: raw.job_retention_days,
+            message_retention_days: raw.message_retention_days,
             session_max_hours: raw.session_max_hours,
             forced_refresh_interval_seconds: raw.forced_refresh_interval_seconds,
             forced_refreshes_per_hour: raw.forced_refreshes_per_hour,
@@ -828,6 +841,10 @@ mod tests {
                 "push_retention_days",
             ),
             (&[("WXHUB_JOB_RETENTION_DAYS", "x")], "job_retention_days"),
+            (
+                &[("WXHUB_MESSAGE_RETENTION_DAYS", "0")],
+                "message_retention_days",
+            ),
             (&[("WXHUB_SESSION_MAX_HOURS", "0")], "session_max_hours"),
             (
                 &[("WXHUB_FORCED_REFRESH_INTERVAL_SECONDS", "0")],

@@ -19,6 +19,7 @@ pub struct RetentionSettings {
     pub audit_days: i64,
     pub push_days: i64,
     pub job_days: i64,
+    pub message_days: i64,
     /// Throttle rows older than this (and holding no lock) are forgotten: longer than any window.
     pub throttle_idle: Duration,
     pub interval: Duration,
@@ -30,6 +31,7 @@ impl RetentionSettings {
             audit_days: s.audit_retention_days as i64,
             push_days: s.push_retention_days as i64,
             job_days: s.job_retention_days as i64,
+            message_days: s.message_retention_days as i64,
             throttle_idle: Duration::from_secs(24 * 3600),
             interval: Duration::from_secs(600),
         }
@@ -40,6 +42,7 @@ impl RetentionSettings {
             audit_before: now - self.audit_days * DAY_MS,
             pushes_before: now - self.push_days * DAY_MS,
             jobs_before: now - self.job_days * DAY_MS,
+            messages_before: now - self.message_days * DAY_MS,
             throttle_before: now - self.throttle_idle.as_millis() as i64,
             now,
         }

@@ -453,7 +453,7 @@ async fn abuse_load_on_sqlite_leaves_refreshes_and_tables_alone() {
     let after = counts(&db).await;
     eprintln!("abuse load took {elapsed:?}; rows before {before:?}, after {after:?}; {samples} token samples");
     let grew = |table: &str| {
-        let at = |c: &[(&str, i64); 5]| {
+        let at = |c: &[(&str, i64)]| {
             c.iter()
                 .find(|(t, _)| *t == table)
                 .map(|(_, n)| *n)

@@ -353,16 +353,29 @@ on_both_databases! {
         }
         w.store.throttle_reserve(&[("ip:1.2.3.4", wxhub::store::ThrottlePolicy { threshold: 5, window_ms: 60_000, base_lock_ms: 1, max_lock_ms: 1 })], NOW - 2 * day).await.unwrap();
         w.store.throttle_reserve(&[("ip:5.6.7.8", wxhub::store::ThrottlePolicy { threshold: 5, window_ms: 60_000, base_lock_ms: 1, max_lock_ms: 1 })], NOW).await.unwrap();
+        let xml = SecretString::from("<xml><MsgType>text</MsgType></xml>");
+        for (at, key) in [(NOW - 8 * day, "old-message"), (NOW - day, "new-message")] {
+            let m = wxhub::store::IncomingMessage {
+                component: w.component, tenant: Some(w.tenant), authorizer_appid: APPID, dedupe_key: key, msg_type: "text",
+                event: None, from_user: "openid", to_user: "gh_1", create_time: at / 1000, msg_id: Some(key), xml: &xml,
+            };
+            assert_eq!(w.store.accept_message(&m, at).await.unwrap(), PushOutcome::Accepted);
+            assert_eq!(w.store.accept_message(&m, at).await.unwrap(), PushOutcome::Duplicate, "WeChat's retry is stored once");
+        }
         assert!(w.store.session_insert("old", None, "{}", NOW - 1).await.unwrap());
         assert!(w.store.session_insert("live", None, "{}", NOW + day).await.unwrap());
         let before = raw_count(db, "audit_events").await;
-        let cut = Cutoffs { audit_before: NOW - 7 * day, pushes_before: NOW - 7 * day, jobs_before: NOW - 7 * day, throttle_before: NOW - day, now: NOW };
+        let cut = Cutoffs { audit_before: NOW - 7 * day, pushes_before: NOW - 7 * day, messages_before: NOW - 7 * day, jobs_before: NOW - 7 * day, throttle_before: NOW - day, now: NOW };
         let done = w.store.prune(&cut, 1).await.unwrap();
-        assert_eq!((done.audit_events, done.received_pushes, done.throttle_rows, done.sessions), (1, 1, 1, 1));
+        assert_eq!((done.audit_events, done.received_pushes, done.messages, done.throttle_rows, done.sessions), (1, 1, 1, 1, 1));
+        let kept = w.store.recent_messages(w.tenant, APPID, 10).await.unwrap();
+        assert_eq!(kept.iter().map(|m| (m.msg_id.as_deref(), m.xml.as_str())).collect::<Vec<_>>(), vec![(Some("new-message"), "<xml><MsgType>text</MsgType></xml>")]);
         assert_eq!(raw_count(db, "audit_events").await, before - 1);
         assert_eq!(raw_strings(db, "SELECT dedupe_key FROM received_pushes").await, vec!["new-push".to_owned()]);
         assert_eq!(raw_strings(db, "SELECT key FROM login_throttle").await, vec!["ip:5.6.7.8".to_owned()]);
         assert_eq!(raw_strings(db, "SELECT id_hash FROM sessions").await, vec!["live".to_owned()]);
+        let other = w.store.create_tenant("globex", "Globex", event(AuditKind::TenantCreated), NOW).await.unwrap();
+        assert!(w.store.recent_messages(other.id, APPID, 10).await.unwrap().is_empty(), "another tenant reads none of them");
         assert_eq!(w.store.prune(&cut, 100).await.unwrap().total(), 0, "nothing left past its age");
     };
 }

@@ -17,6 +17,7 @@
 mod cache;
 mod jobs;
 mod links;
+mod messages;
 mod metrics;
 mod notify;
 mod refresh;
@@ -33,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 pub use cache::{CacheKey, CachedToken, TokenCache};
 pub use links::LinkOpening;
+pub use messages::{MessageAnswer, RELEASE_TEST_ACCOUNTS};
 pub use metrics::Metrics;
 pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
 

@@ -53,6 +53,8 @@ pub enum NotifyError {
     WrongAppId,
     #[error("the message's CreateTime is outside the accepted window")]
     OutOfWindow,
+    #[error("the account is not authorized to this component")]
+    UnknownAccount,
     #[error(transparent)]
     Internal(#[from] EngineError),
 }
@@ -69,6 +71,7 @@ impl NotifyError {
             NotifyError::Malformed(_) => "bad_xml",
             NotifyError::WrongAppId => "wrong_appid",
             NotifyError::OutOfWindow => "out_of_window",
+            NotifyError::UnknownAccount => "unknown_account",
             NotifyError::Internal(_) => "internal",
         }
     }
@@ -150,39 +153,7 @@ impl Engine {
             .component_by_appid(component_appid)
             .await?
             .ok_or(NotifyError::UnknownComponent)?;
-        let timestamp = query
-            .timestamp
-            .as_deref()
-            .ok_or(NotifyError::MissingParameter("timestamp"))?;
-        let nonce = query
-            .nonce
-            .as_deref()
-            .ok_or(NotifyError::MissingParameter("nonce"))?;
-        let signature = query
-            .msg_signature
-            .as_deref()
-            .ok_or(NotifyError::MissingParameter("msg_signature"))?;
-        let envelope = parse_envelope(body).map_err(|e| NotifyError::Envelope(e.to_string()))?;
-        let decrypted =
-            match entry
-                .crypto
-                .verify_and_decrypt(timestamp, nonce, signature, &envelope.encrypt)
-            {
-                Ok(d) => d,
-                Err(CryptoError::BadSignature) => return Err(NotifyError::BadSignature),
-                // During an EncodingAESKey rotation WeChat may still use the previous key.
-                Err(first) => match &entry.previous_crypto {
-                    Some(previous) => previous
-                        .decrypt(&envelope.encrypt)
-                        .map_err(|_| NotifyError::Decrypt(first))?,
-                    None => {
-                        return Err(match first {
-                            CryptoError::WrongAppId => NotifyError::WrongAppId,
-                            other => NotifyError::Decrypt(other),
-                        })
-                    }
-                },
-            };
+        let decrypted = open_envelope(&entry, query, body)?;
         let push = parse_component_push(decrypted.message.as_bytes())
             .map_err(|e| NotifyError::Malformed(e.to_string()))?;
         if push.app_id != entry.component.appid {
@@ -398,8 +369,52 @@ impl Engine {
     }
 }
 
+/// Checks a post's signature over the raw `<Encrypt>` text and decrypts it with the component's
+/// key (or, during an EncodingAESKey rotation, the previous one): the first steps of both the
+/// authorization-event URL and the message URL.
+pub(super) fn open_envelope(
+    entry: &super::ComponentEntry,
+    query: &NotifyQuery,
+    body: &[u8],
+) -> Result<crate::wechat::crypto::Decrypted, NotifyError> {
+    let timestamp = query
+        .timestamp
+        .as_deref()
+        .ok_or(NotifyError::MissingParameter("timestamp"))?;
+    let nonce = query
+        .nonce
+        .as_deref()
+        .ok_or(NotifyError::MissingParameter("nonce"))?;
+    let signature = query
+        .msg_signature
+        .as_deref()
+        .ok_or(NotifyError::MissingParameter("msg_signature"))?;
+    let envelope = parse_envelope(body).map_err(|e| NotifyError::Envelope(e.to_string()))?;
+    let decrypted =
+        match entry
+            .crypto
+            .verify_and_decrypt(timestamp, nonce, signature, &envelope.encrypt)
+        {
+            Ok(d) => d,
+            Err(CryptoError::BadSignature) => return Err(NotifyError::BadSignature),
+            // During an EncodingAESKey rotation WeChat may still use the previous key.
+            Err(first) => match &entry.previous_crypto {
+                Some(previous) => previous
+                    .decrypt(&envelope.encrypt)
+                    .map_err(|_| NotifyError::Decrypt(first))?,
+                None => {
+                    return Err(match first {
+                        CryptoError::WrongAppId => NotifyError::WrongAppId,
+                        other => NotifyError::Decrypt(other),
+                    })
+                }
+            },
+        };
+    Ok(decrypted)
+}
+
 /// How far ahead of our clock a push's CreateTime may be (clocks differ a little).
-const PUSH_MAX_AHEAD_MS: i64 = 5 * 60_000;
+pub(super) const PUSH_MAX_AHEAD_MS: i64 = 5 * 60_000;
 
 /// The InfoTypes WeChat documents, as metric label values; anything else is `other`, so a signer
 /// cannot create metric series at will.
@@ -427,7 +442,7 @@ fn info_type_label(info_type: &str) -> &'static str {
 }
 
 /// Appids in the URL are outside input: keep log lines short and printable.
-fn appid_for_log(appid: &str) -> String {
+pub(super) fn appid_for_log(appid: &str) -> String {
     appid
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())

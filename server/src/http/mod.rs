@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
     // WeChat's servers and monitoring: no session, no origin check.
     let machines = Router::<AppState>::new()
         .route("/wechat/{component_appid}/notify", post(wechat::notify))
+        .route(
+            "/wechat/{component_appid}/message/{authorizer_appid}",
+            post(wechat::message),
+        )
         .route("/metrics", get(wechat::metrics))
         .layer(axum::extract::DefaultBodyLimit::max(
             wechat::NOTIFY_BODY_LIMIT,

@@ -3,6 +3,8 @@
 //! - `POST /wechat/{component_appid}/notify` — the authorization-event URL. WeChat posts from its
 //!   own servers, so these routes have no session, no origin check, and a small body limit; every
 //!   refusal is a short plain-text 4xx (WeChat only reads the status) and an audit event.
+//! - `POST /wechat/{component_appid}/message/{authorizer_appid}` — the message URL (WeChat's
+//!   `$APPID$`): the same rules, and the answer may be an encrypted passive reply.
 //! - `GET /metrics` — Prometheus (OpenMetrics text), on the public listener only to the bearer of
 //!   `WXHUB_METRICS_TOKEN`; without a token on the private `WXHUB_METRICS_LISTEN` (loopback).
 
@@ -12,7 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::engine::{NotifyError, NotifyQuery};
+use crate::engine::{MessageAnswer, NotifyError, NotifyQuery};
 use app::services::ClientIp;
 
 /// WeChat's pushes are a few hundred bytes.
@@ -38,23 +40,60 @@ pub async fn notify(
             "success",
         )
             .into_response(),
-        Err(e) => {
-            let status = match &e {
-                NotifyError::UnknownComponent => StatusCode::NOT_FOUND,
-                NotifyError::BadSignature => StatusCode::UNAUTHORIZED,
-                NotifyError::Internal(inner) => {
-                    tracing::error!(error = %inner, "a push could not be stored");
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let text = match &e {
-                NotifyError::Internal(_) => "internal error".to_owned(),
-                other => other.code().to_owned(),
-            };
-            (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
-        }
+        Err(e) => refusal(e),
     }
+}
+
+pub async fn message(
+    State(state): State<AppState>,
+    Path((component_appid, authorizer_appid)): Path<(String, String)>,
+    extensions: axum::http::Extensions,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let query = notify_query(&uri);
+    let ip = extensions.get::<ClientIp>().map(|c| c.0);
+    match state
+        .engine
+        .accept_message(&component_appid, &authorizer_appid, &query, &body, ip)
+        .await
+    {
+        Ok(MessageAnswer::Success) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "success",
+        )
+            .into_response(),
+        Ok(MessageAnswer::Empty) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+        }
+        Ok(MessageAnswer::Reply(xml)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => refusal(e),
+    }
+}
+
+/// A refused post: a short plain-text 4xx naming the reason (WeChat reads only the status), or a
+/// logged 500 that names nothing.
+fn refusal(e: NotifyError) -> Response {
+    let status = match &e {
+        NotifyError::UnknownComponent | NotifyError::UnknownAccount => StatusCode::NOT_FOUND,
+        NotifyError::BadSignature => StatusCode::UNAUTHORIZED,
+        NotifyError::Internal(inner) => {
+            tracing::error!(error = %crate::report::Chain(inner), "a post from WeChat could not be stored");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let text = match &e {
+        NotifyError::Internal(_) => "internal error".to_owned(),
+        other => other.code().to_owned(),
+    };
+    (status, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
 /// The query is read leniently: a missing or garbled parameter becomes `None` and is refused by

@@ -23,6 +23,7 @@ mod dialect;
 mod error;
 pub mod failpoints;
 mod links;
+mod messages;
 mod meta;
 mod platform;
 mod pushes;
@@ -55,6 +56,7 @@ pub use credentials::{
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use links::LinkRecord;
+pub use messages::{IncomingMessage, StoredMessage};
 pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use retention::{Cutoffs, Pruned};

@@ -1,4 +1,4 @@
-//! Pruning by age: audit events, received pushes, finished jobs, idle sign-in throttle rows and
+//! Pruning by age: audit events, received pushes, the accounts' messages, finished jobs, idle sign-in throttle rows and
 //! expired sessions. Each delete takes at most `batch` rows, oldest first, so a backlog is worked
 //! off in short transactions that never hold SQLite's single writer for long.
 
@@ -9,6 +9,7 @@ use super::{write, Store, StoreError};
 pub struct Pruned {
     pub audit_events: u64,
     pub received_pushes: u64,
+    pub messages: u64,
     pub jobs: u64,
     pub throttle_rows: u64,
     pub sessions: u64,
@@ -16,7 +17,12 @@ pub struct Pruned {
 
 impl Pruned {
     pub fn total(&self) -> u64 {
-        self.audit_events + self.received_pushes + self.jobs + self.throttle_rows + self.sessions
+        self.audit_events
+            + self.received_pushes
+            + self.messages
+            + self.jobs
+            + self.throttle_rows
+            + self.sessions
     }
 }
 
@@ -25,6 +31,7 @@ impl Pruned {
 pub struct Cutoffs {
     pub audit_before: i64,
     pub pushes_before: i64,
+    pub messages_before: i64,
     pub jobs_before: i64,
     /// Throttle rows whose window began before this and hold no lock any more.
     pub throttle_before: i64,
@@ -51,7 +58,12 @@ impl Store {
                 cut.audit_before,
             )
             .await?,
-            received_pushes: self.prune_pushes(cut.pushes_before, batch).await?,
+            received_pushes: self
+                .prune_per_component("received_pushes", cut.pushes_before, batch)
+                .await?,
+            messages: self
+                .prune_per_component("messages", cut.messages_before, batch)
+                .await?,
             jobs: run(
                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at < $1 AND status IN ('done', 'dead') ORDER BY finished_at LIMIT $2)",
                 cut.jobs_before,
@@ -77,10 +89,19 @@ impl Store {
         })
     }
 
-    /// Received pushes go component by component, along the index the de-duplication already
-    /// keeps (`component_id, received_at`): an index on the time alone would cost every push, the
-    /// busiest insert there is, one more B-tree.
-    async fn prune_pushes(&self, before: i64, batch: i64) -> Result<u64, StoreError> {
+    /// Received pushes and messages go component by component, along their
+    /// `(component_id, received_at)` index: an index on the time alone would cost every push and
+    /// every message, the busiest inserts there are, one more B-tree. `table` is one of those two.
+    async fn prune_per_component(
+        &self,
+        table: &'static str,
+        before: i64,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} \
+             WHERE component_id = $1 AND received_at < $2 ORDER BY received_at LIMIT $3)"
+        );
         let components: Vec<i64> = super::read!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM components")
                 .fetch_all(pool)
@@ -89,26 +110,24 @@ impl Store {
         let mut pruned = 0;
         for component in components {
             pruned += write!(self, |pool| {
-                sqlx::query(
-                    "DELETE FROM received_pushes WHERE id IN (SELECT id FROM received_pushes \
-                     WHERE component_id = $1 AND received_at < $2 ORDER BY received_at LIMIT $3)",
-                )
-                .bind(component)
-                .bind(before)
-                .bind(batch)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+                sqlx::query(&sql)
+                    .bind(component)
+                    .bind(before)
+                    .bind(batch)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected())
             })?;
         }
         Ok(pruned)
     }
 
     /// Row counts of the tables that grow with traffic (tests and the abuse benchmark).
-    pub async fn growth_counts(&self) -> Result<[(&'static str, i64); 5], StoreError> {
+    pub async fn growth_counts(&self) -> Result<[(&'static str, i64); 6], StoreError> {
         let mut out = [
             ("audit_events", 0),
             ("received_pushes", 0),
+            ("messages", 0),
             ("jobs", 0),
             ("login_throttle", 0),
             ("sessions", 0),

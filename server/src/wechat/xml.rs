@@ -343,6 +343,96 @@ pub fn parse_component_push(bytes: &[u8]) -> Result<ComponentPush, XmlError> {
     })
 }
 
+/// The user-message types WeChat documents for Official Accounts (and mini-program customer
+/// service, which sends `text`, `image`, `miniprogrampage` and events).
+pub const MESSAGE_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "voice",
+    "video",
+    "shortvideo",
+    "location",
+    "link",
+    "file",
+    "miniprogrampage",
+    "event",
+];
+
+/// One decrypted message or event posted to the message URL for an authorized account. Every
+/// field is kept (`root`): the types WeChat adds later, and the fields of events not named here,
+/// travel on untouched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountMessage {
+    /// The account's original id (`gh_…`).
+    pub to_user: String,
+    /// The user's openid.
+    pub from_user: String,
+    pub create_time: i64,
+    /// `text`, `image`, …, or `event`; anything else is kept as it came.
+    pub msg_type: String,
+    /// For `event`: `subscribe`, `CLICK`, … as WeChat wrote it.
+    pub event: Option<String>,
+    pub msg_id: Option<String>,
+    pub root: XmlElement,
+}
+
+impl AccountMessage {
+    /// WeChat retries a message three times: a user message is named by its MsgId, an event by
+    /// who sent it, when, and which event.
+    pub fn dedupe_key(&self) -> String {
+        match &self.msg_id {
+            Some(id) => format!("msg:{id}"),
+            None => format!(
+                "event:{}:{}:{}",
+                self.from_user,
+                self.create_time,
+                self.event.as_deref().unwrap_or("")
+            ),
+        }
+    }
+
+    /// A text message's content.
+    pub fn content(&self) -> Option<&str> {
+        (self.msg_type == "text")
+            .then(|| self.root.child_text("Content"))
+            .flatten()
+    }
+}
+
+/// Parses the decrypted XML of a message or event for an authorized account.
+pub fn parse_account_message(bytes: &[u8]) -> Result<AccountMessage, XmlError> {
+    let root = parse_root(bytes, XmlLimits::default())?;
+    let msg_type = required(&root, "MsgType")?.to_owned();
+    let event = if msg_type == "event" {
+        Some(required(&root, "Event")?.to_owned())
+    } else {
+        None
+    };
+    Ok(AccountMessage {
+        to_user: required(&root, "ToUserName")?.to_owned(),
+        from_user: required(&root, "FromUserName")?.to_owned(),
+        create_time: number(&root, "CreateTime")?.ok_or(XmlError::Missing("CreateTime"))?,
+        msg_id: root
+            .child_text("MsgId")
+            .or_else(|| root.child_text("MsgID"))
+            .map(str::to_owned),
+        msg_type,
+        event,
+        root,
+    })
+}
+
+/// A passive text reply (§4): the addresses swapped, in plain XML, to be encrypted.
+pub fn text_reply(to_user: &str, from_user: &str, create_time: i64, content: &str) -> String {
+    format!(
+        "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime><MsgType>{}</MsgType><Content>{}</Content></xml>",
+        cdata(to_user),
+        cdata(from_user),
+        cdata("text"),
+        cdata(content)
+    )
+}
+
 fn authorization_change(root: &XmlElement) -> Result<AuthorizationChange, XmlError> {
     Ok(AuthorizationChange {
         authorizer_appid: required(root, "AuthorizerAppid")?.to_owned(),

@@ -248,6 +248,32 @@ impl Rig {
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
+    /// Signs and posts a message for `account` to the message URL as WeChat would; returns the
+    /// status and the body (an encrypted reply envelope, `success`, or nothing).
+    pub async fn message(&self, account: &str, xml: &str) -> (u16, String) {
+        let crypto = self.crypto();
+        let nonce = super::random_suffix();
+        let timestamp = (wxhub::now_ms() / 1000).to_string();
+        let sealed = crypto.encrypt(xml, &timestamp, &nonce);
+        let body = wxhub::wechat::xml::build_envelope(COMPONENT, &sealed.encrypt);
+        let url = self.app.url(&format!(
+            "/wechat/{COMPONENT}/message/{account}?signature=x&timestamp={timestamp}&nonce={nonce}&openid=o1&encrypt_type=aes&msg_signature={}",
+            sealed.msg_signature
+        ));
+        let res = self.app.client.post(url).body(body).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// The component's message crypto, as WeChat holds it.
+    pub fn crypto(&self) -> wxhub::wechat::crypto::MsgCrypt {
+        wxhub::wechat::crypto::MsgCrypt::new(
+            &self.seed.token,
+            &self.seed.encoding_aes_key,
+            COMPONENT,
+        )
+        .unwrap()
+    }
+
     /// The refresh token wxhub holds for `appid`, and the one WeChat (the simulator) holds.
     pub async fn refresh_tokens(&self, appid: &str) -> (Option<String>, Option<String>) {
         use secrecy::ExposeSecret;

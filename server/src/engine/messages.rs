@@ -1,0 +1,200 @@
+//! The work behind the message URL (`/wechat/{component_appid}/message/{authorizer_appid}`): every
+//! message and event of every authorized account arrives here, encrypted with the component's key.
+//!
+//! The checks run in the notify URL's order (component, signature over the raw body, decryption
+//! with the appid inside, XML, time window), then one more: the account in the path must be one
+//! this component holds, still authorized, and, once its profile is known, the `ToUserName` must
+//! be its original id. Only then is the message stored, once (WeChat retries three times; the
+//! retry is recognised by MsgId, or by sender, time and event). Refusals are audited through the
+//! bounded `RefusalLog` like the notify URL's.
+//!
+//! 全网发布 (PROTOCOL.md §12): for WeChat's ten test accounts wxhub answers by itself, whatever any
+//! tenant configured. A `TESTCOMPONENT_MSG_TYPE_TEXT` gets the encrypted passive reply
+//! `TESTCOMPONENT_MSG_TYPE_TEXT_callback`, an event gets `<Event>from_callback`, and a
+//! `QUERY_AUTH_CODE:` message gets an empty answer at once (the customer-service follow-up that
+//! the test then expects is not built yet: see the note).
+
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::notify::{appid_for_log, open_envelope, NotifyError, NotifyQuery, PUSH_MAX_AHEAD_MS};
+use super::{Engine, EngineError};
+use crate::domain::{Actor, AuditKind, AuthorizerStatus, NewAuditEvent, Outcome};
+use crate::secrets::fingerprint;
+use crate::store::{IncomingMessage, PushOutcome};
+use crate::wechat::xml::{parse_account_message, text_reply, AccountMessage};
+
+/// WeChat's test accounts for the full-network release test (PROTOCOL.md §12.1): five Official
+/// Accounts and five Mini Programs. They are authorized to every platform during the test.
+pub const RELEASE_TEST_ACCOUNTS: [&str; 10] = [
+    "wx570bc396a51b8ff8",
+    "wxd101a85aa106f53e",
+    "wx9252c5e0bb1836fc",
+    "wxc39235c15087f6f3",
+    "wx8e1097c5bc82cde9",
+    "wx7720d01d4b2a4500",
+    "wx14550af28c71a144",
+    "wx05d483572dcd5d8b",
+    "wxa35b9c23cfe664eb",
+    "wx5910277cae6fd970",
+];
+
+/// The text the release test sends for a passive reply, and what it expects back.
+pub const RELEASE_TEST_TEXT: &str = "TESTCOMPONENT_MSG_TYPE_TEXT";
+/// The prefix of the release test's customer-service step.
+pub const RELEASE_TEST_QUERY_AUTH_CODE: &str = "QUERY_AUTH_CODE:";
+
+/// What WeChat is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageAnswer {
+    /// `success`: no passive reply.
+    Success,
+    /// An empty body: no passive reply, one will follow through the customer-service API.
+    Empty,
+    /// An encrypted passive reply envelope (XML).
+    Reply(String),
+}
+
+impl Engine {
+    /// Handles one post to the message URL. `Ok` carries what to answer.
+    #[tracing::instrument(name = "message", skip_all, fields(component = %appid_for_log(component_appid), account = %appid_for_log(authorizer_appid)))]
+    pub async fn accept_message(
+        &self,
+        component_appid: &str,
+        authorizer_appid: &str,
+        query: &NotifyQuery,
+        body: &[u8],
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<MessageAnswer, NotifyError> {
+        let result = self
+            .accept_message_inner(component_appid, authorizer_appid, query, body)
+            .await;
+        if let Err(e) = &result {
+            if !matches!(e, NotifyError::Internal(_)) {
+                let component = self
+                    .component_by_appid(component_appid)
+                    .await
+                    .ok()
+                    .flatten();
+                let mut audit = NewAuditEvent::new(
+                    Actor::Anonymous,
+                    AuditKind::PushRejected,
+                    Outcome::Denied,
+                    format!(
+                        "message to {} for {} refused: {e}",
+                        appid_for_log(component_appid),
+                        appid_for_log(authorizer_appid)
+                    ),
+                    crate::now_ms(),
+                )
+                .ip(ip)
+                .detail(json!({ "reason": e.code(), "bytes": body.len(), "endpoint": "message" }));
+                if let Some(c) = &component {
+                    audit = audit
+                        .component(c.component.id)
+                        .tenant(c.component.owner.tenant_id());
+                }
+                let source = format!("{}:message:{}", appid_for_log(component_appid), e.code());
+                self.refusals.record(audit, &source).await;
+            }
+        }
+        result
+    }
+
+    async fn accept_message_inner(
+        &self,
+        component_appid: &str,
+        authorizer_appid: &str,
+        query: &NotifyQuery,
+        body: &[u8],
+    ) -> Result<MessageAnswer, NotifyError> {
+        let entry = self
+            .component_by_appid(component_appid)
+            .await?
+            .ok_or(NotifyError::UnknownComponent)?;
+        let decrypted = open_envelope(&entry, query, body)?;
+        let message = parse_account_message(decrypted.message.as_bytes())
+            .map_err(|e| NotifyError::Malformed(e.to_string()))?;
+        let now = crate::now_ms();
+        message
+            .create_time
+            .checked_mul(1000)
+            .filter(|at| {
+                let max_age = self.settings.push_max_age.as_millis() as i64;
+                *at >= now - max_age && *at <= now + PUSH_MAX_AHEAD_MS
+            })
+            .ok_or(NotifyError::OutOfWindow)?;
+        let release_test = RELEASE_TEST_ACCOUNTS.contains(&authorizer_appid);
+        let tenant = if release_test {
+            entry.component.owner.tenant_id()
+        } else {
+            let account = self
+                .store
+                .authorizer_of_component(entry.component.id, authorizer_appid)
+                .await
+                .map_err(EngineError::from)?
+                .ok_or(NotifyError::UnknownAccount)?;
+            if account.status != AuthorizerStatus::Authorized {
+                return Err(NotifyError::UnknownAccount);
+            }
+            if !account.user_name.is_empty() && account.user_name != message.to_user {
+                return Err(NotifyError::WrongAppId);
+            }
+            Some(account.tenant_id)
+        };
+        let dedupe_key = fingerprint(&message.dedupe_key());
+        let xml = SecretString::from(decrypted.message);
+        let stored = self
+            .store
+            .accept_message(
+                &IncomingMessage {
+                    component: entry.component.id,
+                    tenant,
+                    authorizer_appid,
+                    dedupe_key: &dedupe_key,
+                    msg_type: &message.msg_type,
+                    event: message.event.as_deref(),
+                    from_user: &message.from_user,
+                    to_user: &message.to_user,
+                    create_time: message.create_time,
+                    msg_id: message.msg_id.as_deref(),
+                    xml: &xml,
+                },
+                now,
+            )
+            .await
+            .map_err(EngineError::from)?;
+        if stored == PushOutcome::Duplicate {
+            tracing::debug!("a retried message, already stored");
+        }
+        Ok(if release_test {
+            release_test_answer(&entry.crypto, &message, now)
+        } else {
+            MessageAnswer::Success
+        })
+    }
+}
+
+/// The answers the full-network release test expects (PROTOCOL.md §12.2). A retry of the same
+/// message gets the same answer: WeChat only retries when it did not get the first one.
+fn release_test_answer(
+    crypto: &crate::wechat::crypto::MsgCrypt,
+    message: &AccountMessage,
+    now: i64,
+) -> MessageAnswer {
+    let reply = |content: &str| {
+        let plain = text_reply(&message.from_user, &message.to_user, now / 1000, content);
+        let nonce = format!("{:010}", rand::random::<u32>());
+        MessageAnswer::Reply(
+            crypto
+                .encrypt(&plain, &(now / 1000).to_string(), &nonce)
+                .to_xml(),
+        )
+    };
+    match (message.content(), message.event.as_deref()) {
+        (Some(RELEASE_TEST_TEXT), _) => reply(&format!("{RELEASE_TEST_TEXT}_callback")),
+        (Some(text), _) if text.starts_with(RELEASE_TEST_QUERY_AUTH_CODE) => MessageAnswer::Empty,
+        (_, Some(event)) => reply(&format!("{event}from_callback")),
+        _ => MessageAnswer::Success,
+    }
+}

@@ -1,0 +1,144 @@
+//! The accounts' messages and events, as WeChat posted them to the message URL: stored once per
+//! message (WeChat's retries are recognised by `dedupe_key` in the insert itself), the decrypted
+//! XML sealed like every payload, and kept for `message_retention_days`.
+//!
+//! Every read that a tenant can reach takes the tenant id.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{read, write, PushOutcome, Store, StoreError};
+use crate::domain::{ComponentId, TenantId};
+
+/// A message to store.
+#[derive(Debug)]
+pub struct IncomingMessage<'a> {
+    pub component: ComponentId,
+    pub tenant: Option<TenantId>,
+    pub authorizer_appid: &'a str,
+    pub dedupe_key: &'a str,
+    pub msg_type: &'a str,
+    pub event: Option<&'a str>,
+    pub from_user: &'a str,
+    pub to_user: &'a str,
+    pub create_time: i64,
+    pub msg_id: Option<&'a str>,
+    pub xml: &'a SecretString,
+}
+
+/// A stored message, as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub authorizer_appid: String,
+    pub msg_type: String,
+    pub event: Option<String>,
+    pub from_user: String,
+    pub create_time: i64,
+    pub msg_id: Option<String>,
+    pub received_at: i64,
+    /// The decrypted XML.
+    pub xml: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    component_id: i64,
+    authorizer_appid: String,
+    dedupe_key: String,
+    msg_type: String,
+    event: Option<String>,
+    from_user: String,
+    create_time: i64,
+    msg_id: Option<String>,
+    xml_sealed: String,
+    received_at: i64,
+}
+
+fn message_purpose(component: i64, appid: &str, dedupe_key: &str) -> String {
+    format!("message:{component}:{appid}:{dedupe_key}")
+}
+
+impl Store {
+    /// Stores a message, or reports it as WeChat's retry of one already stored.
+    pub async fn accept_message(
+        &self,
+        m: &IncomingMessage<'_>,
+        now: i64,
+    ) -> Result<PushOutcome, StoreError> {
+        let sealed = self.keyring()?.seal_str(
+            &message_purpose(m.component.0, m.authorizer_appid, m.dedupe_key),
+            m.xml,
+        );
+        let inserted = write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO messages (component_id, tenant_id, authorizer_appid, dedupe_key, msg_type, event, from_user, \
+                 to_user, create_time, msg_id, xml_sealed, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (component_id, authorizer_appid, dedupe_key) DO NOTHING",
+            )
+            .bind(m.component.0)
+            .bind(m.tenant.map(|t| t.0))
+            .bind(m.authorizer_appid)
+            .bind(m.dedupe_key)
+            .bind(m.msg_type)
+            .bind(m.event)
+            .bind(m.from_user)
+            .bind(m.to_user)
+            .bind(m.create_time)
+            .bind(m.msg_id)
+            .bind(&sealed)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(if inserted == 0 {
+            PushOutcome::Duplicate
+        } else {
+            PushOutcome::Accepted
+        })
+    }
+
+    /// The newest messages of one of the tenant's accounts.
+    pub async fn recent_messages(
+        &self,
+        tenant: TenantId,
+        authorizer_appid: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows: Vec<MessageRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, component_id, authorizer_appid, dedupe_key, msg_type, event, from_user, create_time, msg_id, \
+                 xml_sealed, received_at FROM messages WHERE tenant_id = $1 AND authorizer_appid = $2 \
+                 ORDER BY received_at DESC, id DESC LIMIT $3",
+            )
+            .bind(tenant.0)
+            .bind(authorizer_appid)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        let keyring = self.keyring()?;
+        rows.into_iter()
+            .map(|r| {
+                let xml = keyring
+                    .open_str(
+                        &message_purpose(r.component_id, &r.authorizer_appid, &r.dedupe_key),
+                        &r.xml_sealed,
+                    )
+                    .map_err(|e| StoreError::Corrupt(format!("a sealed message: {e}")))?;
+                Ok(StoredMessage {
+                    id: r.id,
+                    authorizer_appid: r.authorizer_appid,
+                    msg_type: r.msg_type,
+                    event: r.event,
+                    from_user: r.from_user,
+                    create_time: r.create_time,
+                    msg_id: r.msg_id,
+                    received_at: r.received_at,
+                    xml: xml.expose_secret().to_owned(),
+                })
+            })
+            .collect()
+    }
+}
