@@ -140,9 +140,32 @@ on_both_databases! {
             assert_eq!(reply_content(&r, &body), "TESTCOMPONENT_MSG_TYPE_TEXT_callback");
             let (status, body) = r.message(appid, &event(gh, "LOCATION", "<Latitude>1</Latitude>")).await;
             assert_eq!((status, reply_content(&r, &body)), (200, "LOCATIONfrom_callback".to_owned()));
-            let (status, body) = r.message(appid, &user_message(gh, "text", "<Content><![CDATA[QUERY_AUTH_CODE:queryauthcode@@@abc]]></Content>", 12)).await;
-            assert_eq!((status, body.as_str()), (200, ""), "an empty answer at once");
         }
+        // The customer-service step: WeChat authorizes the test account (here its push is lost,
+        // so the code is still unspent), then sends the code; wxhub answers empty at once and,
+        // within the test's 5 seconds, sends `<code>_from_api` to the sender with the account's
+        // own token.
+        let (appid, gh) = ("wx570bc396a51b8ff8", "gh_3c884a361561");
+        r.sim.with_state(|s, _| s.add_account(wxhub::simulator::AccountSeed {
+            appid: appid.into(), kind: app::permissions::AccountKind::OfficialAccount, nick_name: "全网发布测试".into(),
+            user_name: gh.into(), principal_name: String::new(), alias: String::new(), service_type: 2, verify_type: 0, menu: None,
+        }));
+        r.sim.drop_pushes(wxhub::simulator::PushDrops { next: 1, percent: 0 });
+        let (code, _) = r.sim.authorize(COMPONENT, appid, &[1]).expect("the simulator authorizes the test account");
+        let asked = std::time::Instant::now();
+        let (status, body) = r.message(appid, &user_message(gh, "text", &format!("<Content><![CDATA[QUERY_AUTH_CODE:{code}]]></Content>"), 12)).await;
+        assert_eq!((status, body.as_str()), (200, ""), "an empty answer at once");
+        let sent = || r.sim.with_state(|s, _| s.sent_messages.iter().map(|m| (m.authorizer_appid.clone(), m.touser.clone(), m.content.clone())).collect::<Vec<_>>());
+        assert!(wait_for(std::time::Duration::from_secs(5), || async { !sent().is_empty() }).await, "the reply is sent within 5 s");
+        assert_eq!(sent(), vec![(appid.to_owned(), "o_user_1".to_owned(), format!("{code}_from_api"))]);
+        eprintln!("release test customer-service reply sent {:?} after the message", asked.elapsed());
+        // WeChat's retry of the same message sends nothing twice.
+        r.message(appid, &user_message(gh, "text", &format!("<Content><![CDATA[QUERY_AUTH_CODE:{code}]]></Content>"), 12)).await;
+        assert!(wait_for(std::time::Duration::from_secs(5), || async {
+            raw_count(db, "jobs WHERE kind = 'release_test_reply' AND status <> 'done'").await == 0
+        }).await);
+        assert_eq!(raw_count(db, "jobs WHERE kind = 'release_test_reply'").await, 1, "one job for the code, however often it is sent");
+        assert_eq!(sent().len(), 1);
         // An ordinary account gets no automatic answer, whatever it is sent.
         r.authorize(OA, &[1]).await;
         let to = original_id(&r, OA).await;

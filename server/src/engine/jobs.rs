@@ -52,6 +52,8 @@ use crate::wechat::errcode::ErrcodeClass;
 pub const EXCHANGE_CODE: &str = "exchange_code";
 pub const FETCH_INFO: &str = "fetch_info";
 pub const FETCH_MENU: &str = "fetch_menu";
+/// The full-network release test's customer-service step (PROTOCOL.md §12.2, step 3).
+pub const RELEASE_TEST_REPLY: &str = "release_test_reply";
 
 const JOB_CONCURRENCY: usize = 8;
 
@@ -133,6 +135,7 @@ impl Engine {
             EXCHANGE_CODE => self.exchange_code(&job).await,
             FETCH_INFO => self.fetch_info(&job).await,
             FETCH_MENU => self.fetch_menu(&job).await,
+            RELEASE_TEST_REPLY => self.release_test_reply(&job).await,
             other => Err(JobError::Fatal(format!("unknown job kind {other}"))),
         };
         let now = crate::now_ms();
@@ -565,6 +568,69 @@ impl Engine {
                     delay *= 2;
                 }
             }
+        }
+    }
+
+    /// The release test's `QUERY_AUTH_CODE:<code>`: exchange the code for the test account's
+    /// token and send `<code>_from_api` to the sender through the customer-service API, within
+    /// the test's 5 seconds. When the `authorized` push for the same code was exchanged first
+    /// (the code is then spent, 61009), the token that exchange stored is used.
+    async fn release_test_reply(&self, job: &ClaimedJob) -> Result<(), JobError> {
+        let component_id = job
+            .component_id
+            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        let appid = Self::job_appid(job)?;
+        let touser = job
+            .payload
+            .get("touser")
+            .and_then(Value::as_str)
+            .ok_or_else(|| JobError::Fatal("job has no touser".into()))?
+            .to_owned();
+        let code = self
+            .store
+            .open_job_secret(job)?
+            .ok_or_else(|| JobError::Fatal("job has no code".into()))?;
+        let entry = self
+            .component_by_id(component_id)
+            .await?
+            .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
+        let now = crate::now_ms();
+        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
+            return Err(JobError::Retry("no component token yet".into(), 500));
+        };
+        let access_token = match self
+            .client
+            .query_auth(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                code.expose_secret(),
+            )
+            .await
+        {
+            Ok(info) => info
+                .access_token
+                .map(|t| t.into_inner())
+                .ok_or_else(|| JobError::Fatal("api_query_auth gave no access token".into()))?,
+            Err(err) if err.errcode() == Some(61009) => {
+                match self.authorizer_token(component_id, &appid, now + 5_000) {
+                    Some(t) => t.value.expose_secret().to_owned(),
+                    None => return Err(JobError::Retry(
+                        "the code was spent by the push's exchange; its token is not stored yet"
+                            .into(),
+                        500,
+                    )),
+                }
+            }
+            Err(err) => return Err(self.wechat_job_error(job, err).await),
+        };
+        let content = format!("{}_from_api", code.expose_secret());
+        match self
+            .client
+            .send_custom_text(&access_token, &touser, &content)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.wechat_job_error(job, err).await),
         }
     }
 

@@ -11,17 +11,19 @@
 //! 全网发布 (PROTOCOL.md §12): for WeChat's ten test accounts wxhub answers by itself, whatever any
 //! tenant configured. A `TESTCOMPONENT_MSG_TYPE_TEXT` gets the encrypted passive reply
 //! `TESTCOMPONENT_MSG_TYPE_TEXT_callback`, an event gets `<Event>from_callback`, and a
-//! `QUERY_AUTH_CODE:` message gets an empty answer at once (the customer-service follow-up that
-//! the test then expects is not built yet: see the note).
+//! `QUERY_AUTH_CODE:` message gets an empty answer at once and queues a durable job
+//! (`jobs::RELEASE_TEST_REPLY`) that exchanges the code and sends `<code>_from_api` back through the
+//! customer-service API.
 
 use secrecy::SecretString;
 use serde_json::json;
 
+use super::jobs::RELEASE_TEST_REPLY;
 use super::notify::{appid_for_log, open_envelope, NotifyError, NotifyQuery, PUSH_MAX_AHEAD_MS};
 use super::{Engine, EngineError};
 use crate::domain::{Actor, AuditKind, AuthorizerStatus, NewAuditEvent, Outcome};
 use crate::secrets::fingerprint;
-use crate::store::{IncomingMessage, PushOutcome};
+use crate::store::{IncomingMessage, NewJob, PushOutcome};
 use crate::wechat::xml::{parse_account_message, text_reply, AccountMessage};
 
 /// WeChat's test accounts for the full-network release test (PROTOCOL.md §12.1): five Official
@@ -166,6 +168,37 @@ impl Engine {
             .map_err(EngineError::from)?;
         if stored == PushOutcome::Duplicate {
             tracing::debug!("a retried message, already stored");
+        }
+        if let Some(code) = message
+            .content()
+            .filter(|_| release_test)
+            .and_then(|t| t.strip_prefix(RELEASE_TEST_QUERY_AUTH_CODE))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            // Queued even for a retried message (the key makes it one job): a crash between the
+            // message and the job must not lose the reply.
+            let key = format!(
+                "{RELEASE_TEST_REPLY}:{}:{}",
+                entry.component.id.0,
+                fingerprint(code)
+            );
+            let secret = SecretString::from(code.to_owned());
+            let job = NewJob {
+                kind: RELEASE_TEST_REPLY,
+                tenant,
+                component: Some(entry.component.id),
+                payload: json!({ "authorizer_appid": authorizer_appid, "touser": message.from_user }),
+                secret: Some(&secret),
+                dedupe_key: &key,
+                run_at: now,
+                max_attempts: 8,
+            };
+            self.store
+                .enqueue_job(&job, now)
+                .await
+                .map_err(EngineError::from)?;
+            self.wake_jobs.notify_one();
         }
         Ok(if release_test {
             release_test_answer(&entry.crypto, &message, now)
