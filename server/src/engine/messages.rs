@@ -21,7 +21,7 @@ use serde_json::json;
 use super::jobs::RELEASE_TEST_REPLY;
 use super::notify::{appid_for_log, open_envelope, NotifyError, NotifyQuery, PUSH_MAX_AHEAD_MS};
 use super::{Engine, EngineError};
-use crate::domain::{Actor, AuditKind, AuthorizerStatus, NewAuditEvent, Outcome};
+use crate::domain::AuthorizerStatus;
 use crate::secrets::fingerprint;
 use crate::store::{IncomingMessage, NewJob, PushOutcome};
 use crate::wechat::xml::{parse_account_message, text_reply, AccountMessage};
@@ -73,31 +73,16 @@ impl Engine {
             .await;
         if let Err(e) = &result {
             if !matches!(e, NotifyError::Internal(_)) {
-                let component = self
-                    .component_by_appid(component_appid)
-                    .await
-                    .ok()
-                    .flatten();
-                let mut audit = NewAuditEvent::new(
-                    Actor::Anonymous,
-                    AuditKind::PushRejected,
-                    Outcome::Denied,
-                    format!(
-                        "message to {} for {} refused: {e}",
-                        appid_for_log(component_appid),
-                        appid_for_log(authorizer_appid)
-                    ),
-                    crate::now_ms(),
-                )
-                .ip(ip)
-                .detail(json!({ "reason": e.code(), "bytes": body.len(), "endpoint": "message" }));
-                if let Some(c) = &component {
-                    audit = audit
-                        .component(c.component.id)
-                        .tenant(c.component.owner.tenant_id());
-                }
+                let summary = format!(
+                    "message to {} for {} refused: {e}",
+                    appid_for_log(component_appid),
+                    appid_for_log(authorizer_appid)
+                );
+                let detail =
+                    json!({ "reason": e.code(), "bytes": body.len(), "endpoint": "message" });
                 let source = format!("{}:message:{}", appid_for_log(component_appid), e.code());
-                self.refusals.record(audit, &source).await;
+                self.record_refusal(component_appid, summary, detail, ip, &source)
+                    .await;
             }
         }
         result

@@ -102,7 +102,6 @@ impl Engine {
         ip: Option<std::net::IpAddr>,
     ) -> Result<PushOutcome, NotifyError> {
         let result = self.accept_notify_inner(component_appid, query, body).await;
-        let now = crate::now_ms();
         let (info_type, outcome) = match &result {
             Ok((info_type, PushOutcome::Accepted)) => (info_type_label(info_type), "accepted"),
             Ok((info_type, PushOutcome::Duplicate)) => (info_type_label(info_type), "duplicate"),
@@ -116,31 +115,48 @@ impl Engine {
             Ok((_, outcome)) => Ok(outcome),
             Err(e) => {
                 if !matches!(e, NotifyError::Internal(_)) {
-                    let component = self
-                        .component_by_appid(component_appid)
-                        .await
-                        .ok()
-                        .flatten();
-                    let mut audit = NewAuditEvent::new(
-                        Actor::Anonymous,
-                        AuditKind::PushRejected,
-                        Outcome::Denied,
-                        format!("push to {} refused: {e}", appid_for_log(component_appid)),
-                        now,
-                    )
-                    .ip(ip)
-                    .detail(json!({ "reason": e.code(), "bytes": body.len() }));
-                    if let Some(c) = &component {
-                        audit = audit
-                            .component(c.component.id)
-                            .tenant(c.component.owner.tenant_id());
-                    }
+                    let summary =
+                        format!("push to {} refused: {e}", appid_for_log(component_appid));
+                    let detail = json!({ "reason": e.code(), "bytes": body.len() });
                     let source = format!("{}:{}", appid_for_log(component_appid), e.code());
-                    self.refusals.record(audit, &source).await;
+                    self.record_refusal(component_appid, summary, detail, ip, &source)
+                        .await;
                 }
                 Err(e)
             }
         }
+    }
+
+    /// Audits a refused post to one of WeChat's URLs, under its component and tenant when the
+    /// component is ours, through the bounded `RefusalLog` (`source` is what an attacker repeats).
+    pub(super) async fn record_refusal(
+        &self,
+        component_appid: &str,
+        summary: String,
+        detail: serde_json::Value,
+        ip: Option<std::net::IpAddr>,
+        source: &str,
+    ) {
+        let component = self
+            .component_by_appid(component_appid)
+            .await
+            .ok()
+            .flatten();
+        let mut audit = NewAuditEvent::new(
+            Actor::Anonymous,
+            AuditKind::PushRejected,
+            Outcome::Denied,
+            summary,
+            crate::now_ms(),
+        )
+        .ip(ip)
+        .detail(detail);
+        if let Some(c) = &component {
+            audit = audit
+                .component(c.component.id)
+                .tenant(c.component.owner.tenant_id());
+        }
+        self.refusals.record(audit, source).await;
     }
 
     async fn accept_notify_inner(
