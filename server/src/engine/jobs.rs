@@ -201,13 +201,8 @@ impl Engine {
     /// without keeping the answer, or that someone else spent, is recovered from
     /// `api_get_authorizer_info` (which carries the refresh token), so the account is never lost.
     async fn exchange_code(&self, job: &ClaimedJob) -> Result<(), JobError> {
-        let component_id = job
-            .component_id
-            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
-        let entry = self
-            .component_by_id(component_id)
-            .await?
-            .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
+        let entry = self.job_component(job).await?;
+        let component_id = entry.component.id;
         let answer = match self.store.open_job_result(job)? {
             Some(saved) => serde_json::from_str::<ExchangeAnswer>(saved.expose_secret())
                 .map_err(|_| JobError::Fatal("the stored answer is unreadable".into()))?,
@@ -576,9 +571,8 @@ impl Engine {
     /// the test's 5 seconds. When the `authorized` push for the same code was exchanged first
     /// (the code is then spent, 61009), the token that exchange stored is used.
     async fn release_test_reply(&self, job: &ClaimedJob) -> Result<(), JobError> {
-        let component_id = job
-            .component_id
-            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        let entry = self.job_component(job).await?;
+        let component_id = entry.component.id;
         let appid = Self::job_appid(job)?;
         let touser = job
             .payload
@@ -590,10 +584,6 @@ impl Engine {
             .store
             .open_job_secret(job)?
             .ok_or_else(|| JobError::Fatal("job has no code".into()))?;
-        let entry = self
-            .component_by_id(component_id)
-            .await?
-            .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
         let now = crate::now_ms();
         let Some(component_token) = self.component_token(component_id, now + 5_000) else {
             return Err(JobError::Retry("no component token yet".into(), 500));
@@ -663,6 +653,16 @@ impl Engine {
         Ok(())
     }
 
+    /// The component a job works for, as the engine holds it.
+    async fn job_component(&self, job: &ClaimedJob) -> Result<Arc<ComponentEntry>, JobError> {
+        let component_id = job
+            .component_id
+            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        self.component_by_id(component_id)
+            .await?
+            .ok_or_else(|| JobError::Fatal("the component is gone".into()))
+    }
+
     fn job_appid(job: &ClaimedJob) -> Result<String, JobError> {
         job.payload
             .get("authorizer_appid")
@@ -672,14 +672,8 @@ impl Engine {
     }
 
     async fn fetch_info(&self, job: &ClaimedJob) -> Result<(), JobError> {
-        let component_id = job
-            .component_id
-            .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
+        let entry = self.job_component(job).await?;
         let appid = Self::job_appid(job)?;
-        let entry = self
-            .component_by_id(component_id)
-            .await?
-            .ok_or_else(|| JobError::Fatal("the component is gone".into()))?;
         match self.update_profile(&entry, &appid).await? {
             Ok(()) => Ok(()),
             Err(err) => Err(self.wechat_job_error(job, err).await),

@@ -34,14 +34,19 @@ pub async fn notify(
         .accept_notify(&component_appid, &query, &body, ip)
         .await
     {
-        Ok(_) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain")],
-            "success",
-        )
-            .into_response(),
+        Ok(_) => success(),
         Err(e) => refusal(e),
     }
+}
+
+/// WeChat's "received, nothing to add".
+fn success() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "success",
+    )
+        .into_response()
 }
 
 pub async fn message(
@@ -58,12 +63,7 @@ pub async fn message(
         .accept_message(&component_appid, &authorizer_appid, &query, &body, ip)
         .await
     {
-        Ok(MessageAnswer::Success) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain")],
-            "success",
-        )
-            .into_response(),
+        Ok(MessageAnswer::Success) => success(),
         Ok(MessageAnswer::Empty) => {
             (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
         }
