@@ -142,6 +142,97 @@ pub async fn authorization_done(
         .map_err(fail)
 }
 
+// ---- Webhooks and messages (tenant admins change, viewers read) ----
+
+#[server(prefix = "/ui", endpoint = "webhook-endpoints")]
+pub async fn webhook_endpoints() -> Result<Vec<crate::dto::WebhookEndpointView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.console.webhook_endpoints(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-webhook-endpoint")]
+pub async fn create_webhook_endpoint(
+    form: crate::dto::NewWebhookForm,
+) -> Result<crate::dto::CreatedWebhookEndpoint, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .create_webhook_endpoint(&ctx, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "delete-webhook-endpoint")]
+pub async fn delete_webhook_endpoint(id: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .delete_webhook_endpoint(&ctx, &id)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-webhook-endpoint-enabled")]
+pub async fn set_webhook_endpoint_enabled(id: String, enabled: bool) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .set_webhook_endpoint_enabled(&ctx, &id, enabled)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "send-webhook-test")]
+pub async fn send_webhook_test(id: String) -> Result<String, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .send_webhook_test(&ctx, &id)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "webhook-deliveries")]
+pub async fn webhook_deliveries(
+    id: String,
+    status: Option<String>,
+) -> Result<Vec<crate::dto::WebhookDeliveryView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .webhook_deliveries(&ctx, &id, status)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "replay-webhook-deliveries")]
+pub async fn replay_webhook_deliveries(id: String, delivery: Option<i64>) -> Result<u64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .replay_webhook_deliveries(&ctx, &id, delivery)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "account-messages")]
+pub async fn account_messages(appid: String) -> Result<Vec<crate::dto::MessageView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .account_messages(&ctx, &appid)
+        .await
+        .map_err(fail)
+}
+
 // ---- API keys and users (tenant admins change, viewers read) ----
 
 #[server(prefix = "/ui", endpoint = "api-keys")]

@@ -509,3 +509,72 @@ pub struct AccountTimeline {
     pub history: Vec<PermissionChange>,
     pub events: Vec<AuditRowView>,
 }
+
+/// A webhook endpoint as the console shows it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpointView {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    /// `async` or `reply`.
+    pub mode: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i64,
+    /// `None`: every event type.
+    pub event_types: Option<Vec<String>>,
+    /// `None`: every account.
+    pub authorizer_appids: Option<Vec<String>>,
+    pub created_at: i64,
+}
+
+/// A new endpoint and, this once, its signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedWebhookEndpoint {
+    pub endpoint: WebhookEndpointView,
+    pub secret: String,
+}
+
+/// The console's new-endpoint form; `event_types` is a list separated by commas or spaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhookForm {
+    pub url: String,
+    pub description: String,
+    pub mode: String,
+    pub event_types: String,
+}
+
+/// One delivery in an endpoint's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliveryView {
+    pub id: i64,
+    pub tenant: Option<String>,
+    pub endpoint_id: String,
+    pub url: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub authorizer_appid: Option<String>,
+    /// pending, running, delivered or dead.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_latency_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_response_excerpt: Option<String>,
+    pub created_at: i64,
+}
+
+/// One stored message or event of an account, as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub msg_type: String,
+    pub event: Option<String>,
+    pub from_user: String,
+    /// The text of a text message, or the event key of an event, when there is one.
+    pub summary: String,
+    pub received_at: i64,
+    pub xml: String,
+}

@@ -121,6 +121,18 @@ impl LazyRoute for ApiKeysRoute {
 }
 
 #[derive(Debug)]
+pub struct WebhooksRoute;
+#[lazy_route]
+impl LazyRoute for WebhooksRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::WebhooksPage/> }.into_any()
+    }
+}
+
+#[derive(Debug)]
 pub struct UsersRoute;
 #[lazy_route]
 impl LazyRoute for UsersRoute {

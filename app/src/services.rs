@@ -13,6 +13,9 @@ use crate::dto::{
     ComponentForm, ComponentView, CreatedApiKey, Dashboard, DoneOutcome, LinkView, NewLinkForm,
     NewStaffUserForm, NewTenantForm, NewUserForm, PublicLink, StaffUserView, TenantView, UserView,
 };
+use crate::dto::{
+    CreatedWebhookEndpoint, MessageView, NewWebhookForm, WebhookDeliveryView, WebhookEndpointView,
+};
 use crate::error::AppError;
 use crate::model::SessionUser;
 
@@ -64,6 +67,44 @@ pub trait ConsoleService: Send + Sync + 'static {
     async fn create_api_key(&self, ctx: &RequestCtx, name: &str)
         -> Result<CreatedApiKey, AppError>;
     async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
+    async fn webhook_endpoints(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<Vec<WebhookEndpointView>, AppError>;
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &RequestCtx,
+        form: NewWebhookForm,
+    ) -> Result<CreatedWebhookEndpoint, AppError>;
+    async fn delete_webhook_endpoint(&self, ctx: &RequestCtx, id: &str) -> Result<(), AppError>;
+    async fn set_webhook_endpoint_enabled(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), AppError>;
+    /// Queues a test event; returns its event id.
+    async fn send_webhook_test(&self, ctx: &RequestCtx, id: &str) -> Result<String, AppError>;
+    /// An endpoint's newest deliveries (of one status, or all).
+    async fn webhook_deliveries(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        status: Option<String>,
+    ) -> Result<Vec<WebhookDeliveryView>, AppError>;
+    /// Replays one dead delivery, or all of the endpoint's; returns how many.
+    async fn replay_webhook_deliveries(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        delivery: Option<i64>,
+    ) -> Result<u64, AppError>;
+    /// An account's newest messages and events.
+    async fn account_messages(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<Vec<MessageView>, AppError>;
     async fn users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError>;
     async fn create_user(&self, ctx: &RequestCtx, form: NewUserForm) -> Result<UserView, AppError>;
     async fn set_user_active(

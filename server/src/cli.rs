@@ -362,6 +362,12 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
     settings.wechat_api_base = wechat.clone();
     settings.wechat_mp_base = wechat.clone();
     settings.wechat_open_base = wechat;
+    // The demo tenant's webhook endpoint points at a sink on this machine.
+    settings.webhook_allow_private_networks = true;
+    let sink = crate::simulator::sink::Sink::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| format!("the demo webhook sink: {e}"))?;
+    crate::demo::seed_webhook(&store, &sink).await?;
     let app = Application::build_with_store(settings, store).await?;
     // The simulator learns the component once the server's address (its notify URL) is known.
     let notify = crate::demo::notify_url(app.base_url(), &component.appid);
@@ -373,7 +379,12 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
     })?;
     println!(
         "{}",
-        crate::demo::banner(app.base_url(), &data_dir, &simulator.base_url())
+        crate::demo::banner(
+            app.base_url(),
+            &data_dir,
+            &simulator.base_url(),
+            &format!("http://{}/", sink.addr)
+        )
     );
     stop_on_signal(app.shutdown_token());
     let result = app.run_until_stopped().await;

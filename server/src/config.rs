@@ -46,6 +46,14 @@ pub const KEYS: &[&str] = &[
     "push_retention_days",
     "job_retention_days",
     "message_retention_days",
+    "webhook_allow_private_networks",
+    "webhook_timeout_seconds",
+    "webhook_retry_hours",
+    "webhook_retry_base_ms",
+    "webhook_concurrency",
+    "webhook_concurrency_per_endpoint",
+    "webhook_disable_after_failures",
+    "webhook_disable_after_minutes",
     "session_max_hours",
     "forced_refresh_interval_seconds",
     "forced_refreshes_per_hour",
@@ -70,6 +78,14 @@ const TYPED_KEYS: &[&str] = &[
     "push_retention_days",
     "job_retention_days",
     "message_retention_days",
+    "webhook_allow_private_networks",
+    "webhook_timeout_seconds",
+    "webhook_retry_hours",
+    "webhook_retry_base_ms",
+    "webhook_concurrency",
+    "webhook_concurrency_per_endpoint",
+    "webhook_disable_after_failures",
+    "webhook_disable_after_minutes",
     "session_max_hours",
     "forced_refresh_interval_seconds",
     "forced_refreshes_per_hour",
@@ -129,6 +145,14 @@ struct RawSettings {
     push_retention_days: u64,
     job_retention_days: u64,
     message_retention_days: u64,
+    webhook_allow_private_networks: bool,
+    webhook_timeout_seconds: u64,
+    webhook_retry_hours: u64,
+    webhook_retry_base_ms: u64,
+    webhook_concurrency: usize,
+    webhook_concurrency_per_endpoint: usize,
+    webhook_disable_after_failures: u64,
+    webhook_disable_after_minutes: u64,
     session_max_hours: u64,
     forced_refresh_interval_seconds: u64,
     forced_refreshes_per_hour: u32,
@@ -167,6 +191,14 @@ impl Default for RawSettings {
             push_retention_days: 7,
             job_retention_days: 7,
             message_retention_days: 7,
+            webhook_allow_private_networks: false,
+            webhook_timeout_seconds: 10,
+            webhook_retry_hours: 24,
+            webhook_retry_base_ms: 5_000,
+            webhook_concurrency: 64,
+            webhook_concurrency_per_endpoint: 4,
+            webhook_disable_after_failures: 20,
+            webhook_disable_after_minutes: 24 * 60,
             session_max_hours: 7 * 24,
             forced_refresh_interval_seconds: 30,
             forced_refreshes_per_hour: 600,
@@ -332,6 +364,20 @@ pub struct Settings {
     pub job_retention_days: u64,
     /// How long the accounts' messages and events are kept.
     pub message_retention_days: u64,
+    /// Webhook endpoints may be on loopback and private networks (on-premise use, tests).
+    pub webhook_allow_private_networks: bool,
+    /// One delivery attempt's deadline.
+    pub webhook_timeout_seconds: u64,
+    /// A delivery is retried for this long, then it is a dead letter.
+    pub webhook_retry_hours: u64,
+    /// The first retry's delay; each next one doubles (with jitter), up to an hour.
+    pub webhook_retry_base_ms: u64,
+    /// Deliveries in flight on this instance, and per endpoint across all instances.
+    pub webhook_concurrency: usize,
+    pub webhook_concurrency_per_endpoint: usize,
+    /// An endpoint is disabled after this many failed attempts in a row, failing for this long.
+    pub webhook_disable_after_failures: u64,
+    pub webhook_disable_after_minutes: u64,
     /// A session ends this long after sign-in, however active.
     pub session_max_hours: u64,
     /// A tenant's report of a rejected token forces a refresh at most this often per account...
@@ -497,6 +543,43 @@ impl Settings {
         )?;
         range("session_max_hours", raw.session_max_hours, 1, 24 * 365)?;
         range(
+            "webhook_timeout_seconds",
+            raw.webhook_timeout_seconds,
+            1,
+            60,
+        )?;
+        range("webhook_retry_hours", raw.webhook_retry_hours, 1, 24 * 7)?;
+        range(
+            "webhook_retry_base_ms",
+            raw.webhook_retry_base_ms,
+            10,
+            600_000,
+        )?;
+        range(
+            "webhook_concurrency",
+            raw.webhook_concurrency as u64,
+            1,
+            4_096,
+        )?;
+        range(
+            "webhook_concurrency_per_endpoint",
+            raw.webhook_concurrency_per_endpoint as u64,
+            1,
+            256,
+        )?;
+        range(
+            "webhook_disable_after_failures",
+            raw.webhook_disable_after_failures,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "webhook_disable_after_minutes",
+            raw.webhook_disable_after_minutes,
+            0,
+            60 * 24 * 30,
+        )?;
+        range(
             "forced_refresh_interval_seconds",
             raw.forced_refresh_interval_seconds,
             1,
@@ -574,6 +657,14 @@ impl Settings {
             push_retention_days: raw.push_retention_days,
             job_retention_days: raw.job_retention_days,
             message_retention_days: raw.message_retention_days,
+            webhook_allow_private_networks: raw.webhook_allow_private_networks,
+            webhook_timeout_seconds: raw.webhook_timeout_seconds,
+            webhook_retry_hours: raw.webhook_retry_hours,
+            webhook_retry_base_ms: raw.webhook_retry_base_ms,
+            webhook_concurrency: raw.webhook_concurrency,
+            webhook_concurrency_per_endpoint: raw.webhook_concurrency_per_endpoint,
+            webhook_disable_after_failures: raw.webhook_disable_after_failures,
+            webhook_disable_after_minutes: raw.webhook_disable_after_minutes,
             session_max_hours: raw.session_max_hours,
             forced_refresh_interval_seconds: raw.forced_refresh_interval_seconds,
             forced_refreshes_per_hour: raw.forced_refreshes_per_hour,
@@ -855,6 +946,35 @@ mod tests {
                 "forced_refreshes_per_hour",
             ),
             (&[("WXHUB_METRICS_LISTEN", "loopback")], "metrics_listen"),
+            (
+                &[("WXHUB_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "sometimes")],
+                "webhook_allow_private_networks",
+            ),
+            (
+                &[("WXHUB_WEBHOOK_TIMEOUT_SECONDS", "0")],
+                "webhook_timeout_seconds",
+            ),
+            (
+                &[("WXHUB_WEBHOOK_RETRY_HOURS", "1000")],
+                "webhook_retry_hours",
+            ),
+            (
+                &[("WXHUB_WEBHOOK_RETRY_BASE_MS", "1")],
+                "webhook_retry_base_ms",
+            ),
+            (&[("WXHUB_WEBHOOK_CONCURRENCY", "0")], "webhook_concurrency"),
+            (
+                &[("WXHUB_WEBHOOK_CONCURRENCY_PER_ENDPOINT", "x")],
+                "webhook_concurrency_per_endpoint",
+            ),
+            (
+                &[("WXHUB_WEBHOOK_DISABLE_AFTER_FAILURES", "0")],
+                "webhook_disable_after_failures",
+            ),
+            (
+                &[("WXHUB_WEBHOOK_DISABLE_AFTER_MINUTES", "-1")],
+                "webhook_disable_after_minutes",
+            ),
             (&[("WXHUB_METRICS_TOKEN", "short")], "metrics_token"),
             (
                 &[("WXHUB_METRICS_TOKEN", "has a space in it somewhere")],

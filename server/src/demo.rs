@@ -168,6 +168,40 @@ pub async fn seed_component(store: &Store) -> Result<ComponentSeed, AdminError> 
     Ok(seed)
 }
 
+/// What the demo webhook endpoint is called (the one the demo replaces on every start, as the
+/// sink's port changes).
+pub const DEMO_WEBHOOK_DESCRIPTION: &str = "Demo sink (replaced on every demo start)";
+
+/// Points a webhook endpoint of the demo tenant at the demo's sink, replacing the previous run's,
+/// and teaches the sink its secret so the sink's page shows each signature verified.
+pub async fn seed_webhook(
+    store: &Store,
+    sink: &crate::simulator::sink::RunningSink,
+) -> Result<(), AdminError> {
+    let Some(tenant) = store.tenant_by_slug(DEMO_TENANT_SLUG).await? else {
+        return Ok(());
+    };
+    let who = crate::ops::TenantActor {
+        actor: Actor::System,
+        tenant: tenant.id,
+        ip: None,
+    };
+    let now = crate::now_ms();
+    for old in store.list_webhook_endpoints(tenant.id).await? {
+        if old.description == DEMO_WEBHOOK_DESCRIPTION {
+            crate::ops::webhooks::delete(store, &who, &old.public_id, now).await?;
+        }
+    }
+    let request = crate::ops::webhooks::EndpointRequest {
+        url: sink.url("demo"),
+        description: Some(DEMO_WEBHOOK_DESCRIPTION.into()),
+        ..Default::default()
+    };
+    let (_, secret) = crate::ops::webhooks::create(store, &who, &request, true, now).await?;
+    sink.sink.set_secret("demo", secret);
+    Ok(())
+}
+
 /// The authorization-event URL the simulator pushes to: the demo server's own callback.
 pub fn notify_url(base: &url::Url, component_appid: &str) -> String {
     format!(
@@ -176,10 +210,10 @@ pub fn notify_url(base: &url::Url, component_appid: &str) -> String {
     )
 }
 
-pub fn banner(url: &url::Url, data_dir: &Path, simulator: &str) -> String {
+pub fn banner(url: &url::Url, data_dir: &Path, simulator: &str, sink: &str) -> String {
     let line = "=".repeat(72);
     format!(
-        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  WeChat is simulated at    {simulator}/sim\n  (component {DEMO_COMPONENT_APPID}, four accounts to authorize; wxhub talks to it instead of WeChat)\n\n  Demo data lives in {}; delete that folder to start over.\n  WARNING: its master key is stored in the same folder. Never put real credentials into demo mode.\n  Stop with Ctrl-C.\n{line}\n",
+        "\n{line}\n  wxhub demo is running at  {url}\n\n  Sign in as  {DEMO_ADMIN_EMAIL}  /  {DEMO_PASSWORD}   (platform admin)\n         or  {DEMO_OPERATOR_EMAIL}  /  {DEMO_PASSWORD}   (tenant admin of \"{DEMO_TENANT_SLUG}\")\n\n  WeChat is simulated at    {simulator}/sim\n  (component {DEMO_COMPONENT_APPID}, four accounts to authorize; wxhub talks to it instead of WeChat)\n  Webhook deliveries land at {sink}\n\n  Demo data lives in {}; delete that folder to start over.\n  WARNING: its master key is stored in the same folder. Never put real credentials into demo mode.\n  Stop with Ctrl-C.\n{line}\n",
         data_dir.display()
     )
 }

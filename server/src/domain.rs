@@ -375,10 +375,17 @@ pub enum AuditKind {
     PushReceived,
     PushRejected,
     AuditExported,
+    WebhookEndpointCreated,
+    WebhookEndpointDeleted,
+    WebhookSecretRotated,
+    WebhookEndpointEnabled,
+    WebhookEndpointDisabled,
+    WebhookDeliveriesReplayed,
+    WebhookTestSent,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 31] = [
+    pub const ALL: [AuditKind; 38] = [
         AuditKind::UserLogin,
         AuditKind::UserLogout,
         AuditKind::UserCreated,
@@ -410,6 +417,13 @@ impl AuditKind {
         AuditKind::PushReceived,
         AuditKind::PushRejected,
         AuditKind::AuditExported,
+        AuditKind::WebhookEndpointCreated,
+        AuditKind::WebhookEndpointDeleted,
+        AuditKind::WebhookSecretRotated,
+        AuditKind::WebhookEndpointEnabled,
+        AuditKind::WebhookEndpointDisabled,
+        AuditKind::WebhookDeliveriesReplayed,
+        AuditKind::WebhookTestSent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -445,6 +459,13 @@ impl AuditKind {
             AuditKind::PushReceived => "push.received",
             AuditKind::PushRejected => "push.rejected",
             AuditKind::AuditExported => "audit.exported",
+            AuditKind::WebhookEndpointCreated => "webhook.endpoint_created",
+            AuditKind::WebhookEndpointDeleted => "webhook.endpoint_deleted",
+            AuditKind::WebhookSecretRotated => "webhook.secret_rotated",
+            AuditKind::WebhookEndpointEnabled => "webhook.endpoint_enabled",
+            AuditKind::WebhookEndpointDisabled => "webhook.endpoint_disabled",
+            AuditKind::WebhookDeliveriesReplayed => "webhook.deliveries_replayed",
+            AuditKind::WebhookTestSent => "webhook.test_sent",
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod simulator;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod wechat;
 
 /// Milliseconds since the Unix epoch: the one time representation in storage and in the domain.

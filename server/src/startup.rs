@@ -134,9 +134,12 @@ impl Application {
             &settings.wechat_api_base,
             std::time::Duration::from_secs(settings.wechat_timeout_seconds),
         ))?;
+        let webhook_sender = crate::webhooks::Sender::new(settings.webhook_allow_private_networks)
+            .map_err(|e| StartupError::Io(format!("the webhook client: {e}")))?;
         let engine = Engine::new(
             store.clone(),
             client,
+            webhook_sender,
             EngineSettings::from_settings(&settings),
         );
         let accounts = AccountService::new(

@@ -360,7 +360,7 @@ fn migrate_prints_the_schema_version() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("schema version 6"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("schema version 7"), "{}", stdout(&o));
     assert!(Path::new(&db).exists());
 }
 

@@ -359,8 +359,8 @@ on_both_databases! {
                 component: w.component, tenant: Some(w.tenant), authorizer_appid: APPID, dedupe_key: key, msg_type: "text",
                 event: None, from_user: "openid", to_user: "gh_1", create_time: at / 1000, msg_id: Some(key), xml: &xml,
             };
-            assert_eq!(w.store.accept_message(&m, at).await.unwrap(), PushOutcome::Accepted);
-            assert_eq!(w.store.accept_message(&m, at).await.unwrap(), PushOutcome::Duplicate, "WeChat's retry is stored once");
+            assert_eq!(w.store.accept_message(&m, &[], at).await.unwrap().0, PushOutcome::Accepted);
+            assert_eq!(w.store.accept_message(&m, &[], at).await.unwrap().0, PushOutcome::Duplicate, "WeChat's retry is stored once");
         }
         assert!(w.store.session_insert("old", None, "{}", NOW - 1).await.unwrap());
         assert!(w.store.session_insert("live", None, "{}", NOW + day).await.unwrap());

@@ -63,6 +63,7 @@ fn Frame(user: SessionUser) -> impl IntoView {
             ("/links", lang.t("Authorization links", "授权链接")),
             ("/components", lang.t("Components", "第三方平台")),
             ("/api-keys", lang.t("API keys", "API 密钥")),
+            ("/webhooks", lang.t("Webhooks", "Webhooks")),
             ("/users", lang.t("Users", "用户")),
         ]
     };

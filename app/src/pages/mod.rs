@@ -9,6 +9,7 @@ mod links;
 mod login;
 mod platform;
 mod team;
+mod webhooks;
 
 pub use accounts::{AccountPage, AccountsPage};
 pub use authorize::{DonePage, LinkPage};
@@ -18,6 +19,7 @@ pub use links::LinksPage;
 pub use login::LoginPage;
 pub use platform::{AuditPage, AuthorizationsPage, StaffUsersPage, TenantsPage, TimelinePage};
 pub use team::{ApiKeysPage, UsersPage};
+pub use webhooks::WebhooksPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

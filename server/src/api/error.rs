@@ -16,6 +16,9 @@ pub enum ApiError {
     /// Unknown account, or another tenant's: the answer never says which.
     #[error("no such authorizer")]
     NotFound,
+    /// No such webhook endpoint of this tenant.
+    #[error("no such webhook endpoint")]
+    NoSuchWebhookEndpoint,
     /// No such route under /api/v1.
     #[error("no such endpoint")]
     NoRoute,
@@ -55,7 +58,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute | Self::NoSuchWebhookEndpoint => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Revoked(_) => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -69,7 +72,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
-            Self::NotFound => "not_found",
+            Self::NotFound | Self::NoSuchWebhookEndpoint => "not_found",
             Self::NoRoute => "no_such_endpoint",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Revoked(_) => "authorizer_revoked",

@@ -449,6 +449,12 @@ mod tests {
             "/authorizers/{appid}/access-token/rejected",
             "/authorizers/{appid}/jssdk-config",
             "/authorization-links",
+            "/webhook-endpoints",
+            "/webhook-endpoints/{id}",
+            "/webhook-endpoints/{id}/rotate-secret",
+            "/webhook-endpoints/{id}/deliveries",
+            "/webhook-endpoints/{id}/replay",
+            "/webhook-endpoints/{id}/test",
         ] {
             assert!(paths.contains_key(path), "openapi.json lacks {path}");
         }

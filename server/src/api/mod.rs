@@ -1,6 +1,7 @@
 //! The tenant API (`/api/v1`): what a tenant's own systems call with an API key — the account
 //! list, an account's current access token (from memory), a report that WeChat rejected a token,
-//! a JS-SDK signature, and new authorization links.
+//! a JS-SDK signature, new authorization links, and the webhook endpoints that receive the accounts'
+//! messages and events.
 //!
 //! Shaped for the access-token endpoint, which tenants call on every request of their own: the key
 //! is checked from memory (`keys`), the account's component and status come from a short-lived
@@ -20,6 +21,7 @@ mod error;
 mod extract;
 mod handlers;
 pub mod keys;
+mod webhooks;
 
 use axum::extract::FromRef;
 use axum::routing::{get, post};
@@ -58,6 +60,30 @@ where
             post(jssdk_config),
         )
         .route("/api/v1/authorization-links", post(create_link))
+        .route(
+            "/api/v1/webhook-endpoints",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{id}",
+            axum::routing::delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{id}/replay",
+            post(webhooks::replay),
+        )
+        .route(
+            "/api/v1/webhook-endpoints/{id}/test",
+            post(webhooks::send_test),
+        )
         .route("/api/v1", axum::routing::any(no_route))
         .route("/api/v1/{*rest}", axum::routing::any(no_route))
         .method_not_allowed_fallback(method_not_allowed)

@@ -18,6 +18,7 @@ mod links;
 mod platform;
 mod public;
 mod team;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -209,6 +210,64 @@ impl ConsoleService for Console {
 
     async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {
         team::revoke_api_key(self, ctx, id).await
+    }
+
+    async fn webhook_endpoints(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<Vec<app::dto::WebhookEndpointView>, AppError> {
+        webhooks::endpoints(self, ctx).await
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &RequestCtx,
+        form: app::dto::NewWebhookForm,
+    ) -> Result<app::dto::CreatedWebhookEndpoint, AppError> {
+        webhooks::create(self, ctx, form).await
+    }
+
+    async fn delete_webhook_endpoint(&self, ctx: &RequestCtx, id: &str) -> Result<(), AppError> {
+        webhooks::delete(self, ctx, id).await
+    }
+
+    async fn set_webhook_endpoint_enabled(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), AppError> {
+        webhooks::set_enabled(self, ctx, id, enabled).await
+    }
+
+    async fn send_webhook_test(&self, ctx: &RequestCtx, id: &str) -> Result<String, AppError> {
+        webhooks::send_test(self, ctx, id).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        status: Option<String>,
+    ) -> Result<Vec<app::dto::WebhookDeliveryView>, AppError> {
+        webhooks::deliveries(self, ctx, id, status).await
+    }
+
+    async fn replay_webhook_deliveries(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+        delivery: Option<i64>,
+    ) -> Result<u64, AppError> {
+        webhooks::replay(self, ctx, id, delivery).await
+    }
+
+    async fn account_messages(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<Vec<app::dto::MessageView>, AppError> {
+        webhooks::account_messages(self, ctx, appid).await
     }
 
     async fn users(&self, ctx: &RequestCtx) -> Result<Vec<UserView>, AppError> {

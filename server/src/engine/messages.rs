@@ -15,15 +15,19 @@
 //! (`jobs::RELEASE_TEST_REPLY`) that exchanges the code and sends `<code>_from_api` back through the
 //! customer-service API.
 
+use std::sync::Arc;
+
 use secrecy::SecretString;
 use serde_json::json;
 
 use super::jobs::RELEASE_TEST_REPLY;
+use super::metrics::labels;
 use super::notify::{appid_for_log, open_envelope, NotifyError, NotifyQuery, PUSH_MAX_AHEAD_MS};
+use super::webhooks::OutgoingEvent;
 use super::{Engine, EngineError};
 use crate::domain::AuthorizerStatus;
 use crate::secrets::fingerprint;
-use crate::store::{IncomingMessage, NewJob, PushOutcome};
+use crate::store::{IncomingMessage, NewJob, PushOutcome, WebhookMode};
 use crate::wechat::xml::{parse_account_message, text_reply, AccountMessage};
 
 /// WeChat's test accounts for the full-network release test (PROTOCOL.md §12.1): five Official
@@ -61,7 +65,7 @@ impl Engine {
     /// Handles one post to the message URL. `Ok` carries what to answer.
     #[tracing::instrument(name = "message", skip_all, fields(component = %appid_for_log(component_appid), account = %appid_for_log(authorizer_appid)))]
     pub async fn accept_message(
-        &self,
+        self: &Arc<Self>,
         component_appid: &str,
         authorizer_appid: &str,
         query: &NotifyQuery,
@@ -72,6 +76,10 @@ impl Engine {
             .accept_message_inner(component_appid, authorizer_appid, query, body)
             .await;
         if let Err(e) = &result {
+            self.metrics
+                .messages
+                .get_or_create(&labels(&[("outcome", e.code())]))
+                .inc();
             if !matches!(e, NotifyError::Internal(_)) {
                 let summary = format!(
                     "message to {} for {} refused: {e}",
@@ -89,12 +97,13 @@ impl Engine {
     }
 
     async fn accept_message_inner(
-        &self,
+        self: &Arc<Self>,
         component_appid: &str,
         authorizer_appid: &str,
         query: &NotifyQuery,
         body: &[u8],
     ) -> Result<MessageAnswer, NotifyError> {
+        let started = std::time::Instant::now();
         let entry = self
             .component_by_appid(component_appid)
             .await?
@@ -130,8 +139,32 @@ impl Engine {
             Some(account.tenant_id)
         };
         let dedupe_key = fingerprint(&message.dedupe_key());
+        let event_id = crate::webhooks::new_event_id();
+        let event_type = crate::webhooks::message_event_type(&message);
+        let (deliveries, endpoints) = match tenant {
+            // WeChat's test accounts are answered by wxhub itself; no tenant's endpoint sees them.
+            Some(tenant) if !release_test => {
+                let body = crate::webhooks::message_payload(
+                    &event_type,
+                    component_appid,
+                    authorizer_appid,
+                    &message,
+                    &decrypted.message,
+                    now,
+                )
+                .to_string();
+                let event = OutgoingEvent {
+                    tenant,
+                    event_type: &event_type,
+                    authorizer_appid: Some(authorizer_appid),
+                    body,
+                };
+                self.deliveries_for(&event, &event_id, true, now).await?
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
         let xml = SecretString::from(decrypted.message);
-        let stored = self
+        let (stored, written) = self
             .store
             .accept_message(
                 &IncomingMessage {
@@ -147,12 +180,34 @@ impl Engine {
                     msg_id: message.msg_id.as_deref(),
                     xml: &xml,
                 },
+                &deliveries,
                 now,
             )
             .await
             .map_err(EngineError::from)?;
+        self.metrics
+            .messages
+            .get_or_create(&labels(&[(
+                "outcome",
+                if stored == PushOutcome::Duplicate {
+                    "duplicate"
+                } else {
+                    "stored"
+                },
+            )]))
+            .inc();
         if stored == PushOutcome::Duplicate {
             tracing::debug!("a retried message, already stored");
+        }
+        // The first reply-mode endpoint (oldest) may answer for the account; others get the
+        // message like async ones.
+        let reply_delivery = endpoints
+            .iter()
+            .find(|e| e.mode == WebhookMode::Reply)
+            .and_then(|e| written.iter().find(|(endpoint, _)| *endpoint == e.id))
+            .map(|(_, delivery)| *delivery);
+        if written.len() > usize::from(reply_delivery.is_some()) {
+            self.wake_webhooks();
         }
         if let Some(code) = message
             .content()
@@ -185,10 +240,19 @@ impl Engine {
                 .map_err(EngineError::from)?;
             self.wake_jobs.notify_one();
         }
-        Ok(if release_test {
-            release_test_answer(&entry.crypto, &message, now)
-        } else {
-            MessageAnswer::Success
+        if release_test {
+            return Ok(release_test_answer(&entry.crypto, &message, now));
+        }
+        let Some(delivery) = reply_delivery else {
+            return Ok(MessageAnswer::Success);
+        };
+        Ok(match self.reply_attempt(delivery, started).await {
+            Some(reply) => {
+                let now = crate::now_ms();
+                let plain = reply.to_xml(&message.from_user, &message.to_user, now / 1000);
+                MessageAnswer::Reply(Engine::encrypt_reply(&entry.crypto, &plain, now))
+            }
+            None => MessageAnswer::Success,
         })
     }
 }
@@ -202,12 +266,7 @@ fn release_test_answer(
 ) -> MessageAnswer {
     let reply = |content: &str| {
         let plain = text_reply(&message.from_user, &message.to_user, now / 1000, content);
-        let nonce = format!("{:010}", rand::random::<u32>());
-        MessageAnswer::Reply(
-            crypto
-                .encrypt(&plain, &(now / 1000).to_string(), &nonce)
-                .to_xml(),
-        )
+        MessageAnswer::Reply(Engine::encrypt_reply(crypto, &plain, now))
     };
     match (message.content(), message.event.as_deref()) {
         (Some(RELEASE_TEST_TEXT), _) => reply(&format!("{RELEASE_TEST_TEXT}_callback")),

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub due_credentials: Gauge,
     pub cached_tokens: Gauge,
+    pub messages: Family<Labels, Counter>,
+    pub webhook_attempts: Family<Labels, Counter>,
+    pub outbox_depth: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -44,6 +47,9 @@ impl Default for Metrics {
         let queue_depth = Gauge::default();
         let due_credentials = Gauge::default();
         let cached_tokens = Gauge::default();
+        let messages = Family::<Labels, Counter>::default();
+        let webhook_attempts = Family::<Labels, Counter>::default();
+        let outbox_depth = Gauge::default();
         registry.register(
             "refreshes",
             "Credentials refreshed, by kind",
@@ -85,6 +91,21 @@ impl Default for Metrics {
             "Tokens held in memory",
             cached_tokens.clone(),
         );
+        registry.register(
+            "messages",
+            "Posts to the message URL, by outcome (stored, duplicate, or the refusal's reason)",
+            messages.clone(),
+        );
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts, by outcome (delivered, retry, dead)",
+            webhook_attempts.clone(),
+        );
+        registry.register(
+            "webhook_outbox_depth",
+            "Webhook deliveries waiting or in flight",
+            outbox_depth.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             refreshes,
@@ -96,6 +117,9 @@ impl Default for Metrics {
             queue_depth,
             due_credentials,
             cached_tokens,
+            messages,
+            webhook_attempts,
+            outbox_depth,
         }
     }
 }

@@ -21,6 +21,7 @@ mod messages;
 mod metrics;
 mod notify;
 mod refresh;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -69,6 +70,8 @@ pub struct EngineSettings {
     pub forced_refresh_interval: Duration,
     /// ...and each tenant at most this many times per hour.
     pub forced_refreshes_per_hour: u32,
+    /// The webhook outbox's worker.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for EngineSettings {
@@ -87,6 +90,7 @@ impl Default for EngineSettings {
             refusal_window: Duration::from_secs(60),
             forced_refresh_interval: Duration::from_secs(30),
             forced_refreshes_per_hour: 600,
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -108,6 +112,7 @@ impl EngineSettings {
             push_max_age: Duration::from_secs(settings.push_max_age_seconds),
             forced_refresh_interval: Duration::from_secs(settings.forced_refresh_interval_seconds),
             forced_refreshes_per_hour: settings.forced_refreshes_per_hour,
+            webhooks: webhooks::WebhookSettings::from_settings(settings),
             ..Self::default()
         }
     }
@@ -171,7 +176,10 @@ pub struct Engine {
     pub settings: EngineSettings,
     /// Audit events of refusals (forged pushes, refused redirects, locked sign-ins), bounded.
     pub refusals: Arc<crate::refusals::RefusalLog>,
+    /// Sends webhook deliveries (the SSRF-guarded client).
+    pub webhook_sender: crate::webhooks::Sender,
     components: ComponentDirectory,
+    wake_webhooks: Notify,
     wake_jobs: Notify,
     wake_refresh: Notify,
     /// Told whenever a job ends on this instance (the redirect page waits on it).
@@ -222,7 +230,12 @@ pub fn backoff_ms(failures: i64) -> i64 {
 }
 
 impl Engine {
-    pub fn new(store: Store, client: WechatClient, settings: EngineSettings) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        client: WechatClient,
+        webhook_sender: crate::webhooks::Sender,
+        settings: EngineSettings,
+    ) -> Arc<Self> {
         let forced_budget = governor::RateLimiter::keyed(governor::Quota::per_hour(
             std::num::NonZeroU32::new(settings.forced_refreshes_per_hour)
                 .unwrap_or(std::num::NonZeroU32::MIN),
@@ -234,6 +247,8 @@ impl Engine {
             )),
             store,
             client,
+            webhook_sender,
+            wake_webhooks: Notify::new(),
             cache: TokenCache::default(),
             metrics: Metrics::default(),
             global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
@@ -261,6 +276,7 @@ impl Engine {
         tracing::info!(instance = %self.settings.instance, tokens = loaded, "token engine started");
         tracker.spawn(self.clone().refresh_loop(tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().job_loop(tracker.clone(), shutdown.clone()));
+        tracker.spawn(self.clone().webhook_loop(tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().health_loop(shutdown.clone()));
         tracker.spawn(self.refusals.clone().flush_loop(shutdown.clone()));
         tracker.spawn(self.clone().cache_loop(shutdown));
@@ -553,6 +569,9 @@ impl Engine {
         self.metrics
             .due_credentials
             .set(self.store.due_credentials(now).await?);
+        self.metrics
+            .outbox_depth
+            .set(self.store.outbox_depth().await?);
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod components;
 pub mod links;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::{Actor, TenantId};
 use crate::store::StoreError;

@@ -16,6 +16,7 @@ mod http;
 mod pages;
 mod persist;
 mod push;
+pub mod sink;
 pub mod state;
 
 use std::collections::VecDeque;

@@ -6,6 +6,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::webhooks::{insert_deliveries, NewDelivery};
 use super::{read, write, PushOutcome, Store, StoreError};
 use crate::domain::{ComponentId, TenantId};
 
@@ -60,18 +61,23 @@ fn message_purpose(component: i64, appid: &str, dedupe_key: &str) -> String {
 }
 
 impl Store {
-    /// Stores a message, or reports it as WeChat's retry of one already stored.
+    /// Stores a message with its webhook deliveries, in one transaction (the outbox), or reports it
+    /// as WeChat's retry of one already stored (and writes nothing). Yields the deliveries written
+    /// as `(endpoint_id, delivery id)`.
     pub async fn accept_message(
         &self,
         m: &IncomingMessage<'_>,
+        deliveries: &[NewDelivery],
         now: i64,
-    ) -> Result<PushOutcome, StoreError> {
+    ) -> Result<(PushOutcome, Vec<(i64, i64)>), StoreError> {
+        let sealed_payloads = self.seal_deliveries(deliveries)?;
         let sealed = self.keyring()?.seal_str(
             &message_purpose(m.component.0, m.authorizer_appid, m.dedupe_key),
             m.xml,
         );
-        let inserted = write!(self, |pool| {
-            sqlx::query(
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO messages (component_id, tenant_id, authorizer_appid, dedupe_key, msg_type, event, from_user, \
                  to_user, create_time, msg_id, xml_sealed, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (component_id, authorizer_appid, dedupe_key) DO NOTHING",
@@ -88,14 +94,16 @@ impl Store {
             .bind(m.msg_id)
             .bind(&sealed)
             .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        Ok(if inserted == 0 {
-            PushOutcome::Duplicate
-        } else {
-            PushOutcome::Accepted
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                tx.rollback().await?;
+                return Ok((PushOutcome::Duplicate, Vec::new()));
+            }
+            let written = insert_deliveries!(tx, deliveries, sealed_payloads, now)?;
+            tx.commit().await?;
+            Ok((PushOutcome::Accepted, written))
         })
     }
 

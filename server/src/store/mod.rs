@@ -32,6 +32,7 @@ mod sessions;
 mod tenants;
 mod throttle;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -61,6 +62,10 @@ pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantS
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use retention::{Cutoffs, Pruned};
 pub use throttle::ThrottlePolicy;
+pub use webhooks::{
+    AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryNext, DeliveryRow, DisablePolicy,
+    FinishedDelivery, NewDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookMode,
+};
 
 use crate::config::{DatabaseKind, DatabaseUrl};
 use crate::secrets::Keyring;

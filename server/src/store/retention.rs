@@ -1,4 +1,5 @@
-//! Pruning by age: audit events, received pushes, the accounts' messages, finished jobs, idle sign-in throttle rows and
+//! Pruning by age: audit events, received pushes, the accounts' messages, finished webhook deliveries
+//! (delivered or dead, kept as long as messages), finished jobs, idle sign-in throttle rows and
 //! expired sessions. Each delete takes at most `batch` rows, oldest first, so a backlog is worked
 //! off in short transactions that never hold SQLite's single writer for long.
 
@@ -10,6 +11,7 @@ pub struct Pruned {
     pub audit_events: u64,
     pub received_pushes: u64,
     pub messages: u64,
+    pub webhook_deliveries: u64,
     pub jobs: u64,
     pub throttle_rows: u64,
     pub sessions: u64,
@@ -20,6 +22,7 @@ impl Pruned {
         self.audit_events
             + self.received_pushes
             + self.messages
+            + self.webhook_deliveries
             + self.jobs
             + self.throttle_rows
             + self.sessions
@@ -64,6 +67,12 @@ impl Store {
             messages: self
                 .prune_per_component("messages", cut.messages_before, batch)
                 .await?,
+            webhook_deliveries: run(
+                "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries WHERE finished_at < $1 \
+                 AND status IN ('delivered', 'dead') ORDER BY finished_at LIMIT $2)",
+                cut.messages_before,
+            )
+            .await?,
             jobs: run(
                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at < $1 AND status IN ('done', 'dead') ORDER BY finished_at LIMIT $2)",
                 cut.jobs_before,
@@ -123,11 +132,12 @@ impl Store {
     }
 
     /// Row counts of the tables that grow with traffic (tests and the abuse benchmark).
-    pub async fn growth_counts(&self) -> Result<[(&'static str, i64); 6], StoreError> {
+    pub async fn growth_counts(&self) -> Result<[(&'static str, i64); 7], StoreError> {
         let mut out = [
             ("audit_events", 0),
             ("received_pushes", 0),
             ("messages", 0),
+            ("webhook_deliveries", 0),
             ("jobs", 0),
             ("login_throttle", 0),
             ("sessions", 0),

@@ -1,0 +1,88 @@
+import { expect, test, type Page } from "@playwright/test";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
+
+// Webhook deliveries verified by an implementation that is not ours: the `standardwebhooks` npm
+// package (standardwebhooks.com's reference library). A tenant's system written against it must
+// accept what wxhub sends, and refuse it when the body is tampered with.
+const OPERATOR = "operator@wxhub.demo";
+const PASSWORD = "wxhub-demo";
+
+async function hydrated(page: Page) {
+  await page.locator("body[data-hydrated]").waitFor({ state: "attached" });
+}
+
+type Received = { headers: Record<string, string>; body: string };
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let data = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk) => (data += chunk));
+    req.on("end", () => resolve(data));
+  });
+}
+
+test("deliveries verify with the standardwebhooks library, and a tampered one does not", async ({ page, request }) => {
+  // The tenant's receiver.
+  const received: Received[] = [];
+  const receiver = createServer(async (req, res) => {
+    const body = await readBody(req);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) headers[k] = String(v);
+    received.push({ headers, body });
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end("{}");
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const port = (receiver.address() as AddressInfo).port;
+
+  // An API key from the console.
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(OPERATOR);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto("/api-keys");
+  await hydrated(page);
+  await page.locator("#key-name").fill("webhook receiver");
+  await page.locator("[data-test=create-key]").click();
+  const key = (await page.locator("[data-test=secret]").textContent())!;
+  const auth = { authorization: `Bearer ${key}` };
+
+  const created = await request.post("/api/v1/webhook-endpoints", {
+    headers: auth,
+    data: { url: `http://127.0.0.1:${port}/hooks`, description: "independent verifier" },
+  });
+  expect(created.status()).toBe(201);
+  const endpoint = await created.json();
+  expect(endpoint.secret).toMatch(/^whsec_/);
+
+  const sent = await request.post(`/api/v1/webhook-endpoints/${endpoint.id}/test`, { headers: auth });
+  expect(sent.status()).toBe(202);
+  const { event_id } = await sent.json();
+  await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(0);
+
+  const delivery = received[0];
+  expect(delivery.headers["webhook-id"]).toBe(event_id);
+  const verified = new Webhook(endpoint.secret).verify(delivery.body, delivery.headers) as { type: string; data: { endpoint_id: string } };
+  expect(verified.type).toBe("wxhub.test");
+  expect(verified.data.endpoint_id).toBe(endpoint.id);
+  expect(() => new Webhook(endpoint.secret).verify(delivery.body.replace("wxhub.test", "wxhub.evil"), delivery.headers)).toThrow();
+
+  // After a rotation both secrets verify the next delivery (the old one for a day).
+  const rotated = await (await request.post(`/api/v1/webhook-endpoints/${endpoint.id}/rotate-secret`, { headers: auth })).json();
+  await request.post(`/api/v1/webhook-endpoints/${endpoint.id}/test`, { headers: auth });
+  await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(1);
+  for (const secret of [endpoint.secret, rotated.secret]) {
+    expect(() => new Webhook(secret).verify(received[1].body, received[1].headers)).not.toThrow();
+  }
+
+  // The deliveries log says it arrived.
+  const log = await (await request.get(`/api/v1/webhook-endpoints/${endpoint.id}/deliveries`, { headers: auth })).json();
+  expect(log.data.map((d: { status: string }) => d.status)).toEqual(["delivered", "delivered"]);
+  await request.delete(`/api/v1/webhook-endpoints/${endpoint.id}`, { headers: auth });
+  receiver.close();
+});
