@@ -86,3 +86,55 @@ test("deliveries verify with the standardwebhooks library, and a tampered one do
   await request.delete(`/api/v1/webhook-endpoints/${endpoint.id}`, { headers: auth });
   receiver.close();
 });
+
+test("the Webhooks page adds an endpoint, shows its secret once, sends a test event and logs its delivery", async ({ page }) => {
+  const shots = "test-results/screenshots";
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(OPERATOR);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await expect(page.getByRole("heading", { name: "Webhooks", level: 1 })).toBeVisible();
+  await hydrated(page);
+  // The demo's own sink is registered at start.
+  await expect(page.locator("[data-test=webhooks]")).toContainText("Demo sink");
+
+  // The browser refuses a non-http URL; the server refuses a private address it may not reach.
+  await page.locator("#webhook-url").fill("ftp://example.com/");
+  await page.locator("[data-test=create-webhook]").click();
+  await expect(page.locator('.field-error[data-field="url"]')).toBeVisible();
+  await page.locator("#webhook-url").fill("https://example.invalid/hooks");
+  await page.locator("[data-test=create-webhook]").click();
+  await expect(page.locator('.field-error[data-field="url"]')).toContainText("does not resolve");
+  // The demo allows private networks, so a local URL is taken; its secret is shown once.
+  await page.locator("#webhook-url").fill("http://127.0.0.1:9/orders");
+  await page.locator("#webhook-description").fill("Orders system");
+  await page.locator("#webhook-types").fill("wechat.message.*, wechat.event.subscribe");
+  await page.locator("[data-test=create-webhook]").click();
+  const secret = page.locator("[data-test=webhook-secret]");
+  await expect(secret).toHaveText(/^whsec_/);
+  const shown = (await secret.textContent())!;
+  await expect(page.locator("[data-test=webhooks]")).toContainText("Orders system");
+  await expect(page.locator("[data-test=webhooks]")).toContainText("wechat.message.*, wechat.event.subscribe");
+
+  // Test the demo sink's endpoint and read its log.
+  const sinkRow = page.locator("[data-test=webhooks] tbody tr", { hasText: "Demo sink" });
+  await sinkRow.locator("[data-test=send-test]").click();
+  await expect(page.locator("[data-test=test-sent]")).toContainText("msg_");
+  await sinkRow.locator("[data-test=show-deliveries]").click();
+  await expect(page.locator("[data-test=deliveries] [data-test=delivery-status]").first()).toHaveText(/Delivered/, { timeout: 10_000 });
+  await expect(page.locator("[data-test=deliveries]")).toContainText("wxhub.test");
+  await expect(page.locator("[data-test=deliveries]")).toContainText("HTTP 200");
+  await page.screenshot({ path: `${shots}/webhooks.png`, fullPage: true });
+  await page.reload();
+  expect(await page.content()).not.toContain(shown);
+
+  await page.goto("/lang/zh?next=/webhooks");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Webhooks", level: 1 })).toBeVisible();
+  await expect(page.locator("[data-test=webhooks]")).toContainText("已启用");
+  await page.screenshot({ path: `${shots}/webhooks-zh.png`, fullPage: true });
+  await page.goto("/lang/en?next=/webhooks");
+});

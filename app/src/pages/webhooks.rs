@@ -191,8 +191,8 @@ pub fn WebhooksPage() -> impl IntoView {
         <Title text=lang.t("Webhooks", "Webhooks")/>
         <h1>{lang.t("Webhooks", "Webhooks")}</h1>
         <p class="muted">{lang.t(
-            "Your systems receive your accounts' messages, events and authorization changes as signed HTTP POSTs (Standard Webhooks: verify them with any standardwebhooks library). Failed deliveries are retried for 24 hours, then kept as dead letters you can replay.",
-            "你的系统以签名的 HTTP POST 接收授权账号的消息、事件和授权变更（Standard Webhooks 标准，可用任意 standardwebhooks 库验签）。失败的投递会在 24 小时内重试，之后成为死信，可重新投递。")}</p>
+            "Your systems receive your accounts' messages and events as signed HTTP POSTs (Standard Webhooks: verify them with any standardwebhooks library). Failed deliveries are retried for 24 hours, then kept as dead letters you can replay.",
+            "你的系统以签名的 HTTP POST 接收授权账号的消息和事件（Standard Webhooks 标准，可用任意 standardwebhooks 库验签）。失败的投递会在 24 小时内重试，之后成为死信，可重新投递。")}</p>
         {can_write.then(|| view! {
             <section class="card">
                 <h2>{lang.t("New endpoint", "新建端点")}</h2>
