@@ -444,6 +444,8 @@ async fn simulate(listen: std::net::SocketAddr, args: SimulateArgs) -> CommandRe
         ..Default::default()
     };
     let simulator = Simulator::start(listen, settings, seed).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop_on_signal(stop.clone());
     let base = simulator.base_url();
     println!("WeChat simulator listening on {base} (overview: {base}/sim, control API: {base}/sim/control)");
     println!("Point wxhub at it: WXHUB_WECHAT_API_BASE={base} WXHUB_WECHAT_MP_BASE={base} WXHUB_WECHAT_OPEN_BASE={base}");
@@ -458,8 +460,6 @@ async fn simulate(listen: std::net::SocketAddr, args: SimulateArgs) -> CommandRe
             c.secret, c.encoding_aes_key, c.appid, c.token
         );
     }
-    let stop = tokio_util::sync::CancellationToken::new();
-    stop_on_signal(stop.clone());
     stop.cancelled().await;
     simulator.stop().await;
     Ok(())
@@ -521,21 +521,25 @@ fn read_stdin_lines(n: usize) -> Result<Vec<SecretString>, String> {
 }
 
 /// Cancels `token` on SIGTERM or Ctrl-C.
+/// Cancels `token` on Ctrl-C or SIGTERM. The SIGTERM handler is installed before this returns
+/// (not in the spawned task), so a signal sent right after startup output is never the default
+/// "terminate at once".
 fn stop_on_signal(token: tokio_util::sync::CancellationToken) {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
-                    }
-                };
+            let mut term = match term {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
             tokio::select! {
                 _ = ctrl_c => tracing::info!("interrupted; shutting down"),
                 _ = term.recv() => tracing::info!("SIGTERM; shutting down"),
