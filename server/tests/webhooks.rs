@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::rig::{rig, Rig, OA};
+use common::rig::{rig, Rig, COMPONENT, MP, OA};
 use common::{raw_count, wait_for, TestDb};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -331,6 +331,32 @@ on_both_databases! {
             assert_eq!(status, 404, "{path}");
         }
         assert_eq!(raw_count(db, "webhook_endpoints").await, 1, "nothing stored by garbage");
+        r.stop().await;
+    };
+
+    authorizations_and_revocations_reach_the_endpoints_once => async |db: &TestDb| {
+        let (r, sink, _to, key) = webhook_rig(db, |_| {}).await;
+        let endpoint = register(&r, &key, &sink, "crm", json!({ "event_types": ["wechat.authorization.*"] })).await;
+        r.authorize(MP, &[17, 18]).await;
+        wait_status(&r, &key, &endpoint, "delivered", 1).await;
+        let revoke = format!(
+            "<xml><AppId>{COMPONENT}</AppId><CreateTime>{}</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>{MP}</AuthorizerAppid></xml>",
+            now_s()
+        );
+        assert_eq!(r.push(&revoke).await.0, 200);
+        // WeChat's retry of the same push: the same event, not a second one.
+        assert_eq!(r.push(&revoke).await.0, 200);
+        let all = wait_status(&r, &key, &endpoint, "delivered", 2).await;
+        let types: Vec<&str> = all.iter().rev().filter_map(|d| d["event_type"].as_str()).collect();
+        assert_eq!(types, ["wechat.authorization.authorized", "wechat.authorization.unauthorized"]);
+        let got = sink.sink.received(Some("crm"));
+        assert_eq!(got.len(), 2, "each event once: {got:?}");
+        let authorized: Value = serde_json::from_str(&got[0].body).unwrap();
+        assert_eq!(authorized["data"]["authorizer_appid"], MP);
+        assert_eq!(authorized["data"]["component_appid"], COMPONENT);
+        assert_eq!(authorized["data"]["permissions"], json!([17, 18]));
+        assert_eq!(authorized["data"]["change"], "authorized");
+        assert!(got.iter().all(|g| g.verified == Some(true)));
         r.stop().await;
     };
 

@@ -349,6 +349,29 @@ impl Engine {
             return Ok(());
         }
         tracing::info!(authorizer = %answer.authorizer_appid, change = recorded.change, "authorization recorded");
+        // Before the job ends, with an id from the job's key: a retry after a crash here queues the
+        // same event, which is written once.
+        let info_type = job
+            .payload
+            .get("info_type")
+            .and_then(Value::as_str)
+            .filter(|t| *t == "updateauthorized")
+            .unwrap_or("authorized");
+        self.authorization_event(
+            tenant,
+            &entry.component.appid,
+            &answer.authorizer_appid,
+            info_type,
+            job.dedupe_key.as_deref().unwrap_or(&answer.authorizer_appid),
+            json!({
+                "change": recorded.change,
+                "permissions": func_ids,
+                "added": recorded.added,
+                "removed": recorded.removed,
+                "source": source,
+            }),
+        )
+        .await?;
         // WeChat accepts a pre_auth_code once; the link page must not offer it again.
         if let Some(fp) = job.payload.get("pre_auth_code_fp").and_then(Value::as_str) {
             self.store

@@ -307,6 +307,27 @@ impl Engine {
                 _ => {}
             }
         }
+        // A revocation is told to the tenant's endpoints even for WeChat's retry of the push: if
+        // an earlier try stored it and died before queueing the event, the retry queues it (the
+        // event id comes from the push, so it is written once).
+        if let PushKind::Unauthorized { authorizer_appid } = &push.kind {
+            let account = self
+                .store
+                .authorizer_of_component(component, authorizer_appid)
+                .await
+                .map_err(EngineError::from)?;
+            if let Some(account) = account.filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked) {
+                self.authorization_event(
+                    account.tenant_id,
+                    &entry.component.appid,
+                    authorizer_appid,
+                    "unauthorized",
+                    &format!("{}:{dedupe_key}", component.0),
+                    json!({ "create_time": push.create_time }),
+                )
+                .await?;
+            }
+        }
         Ok((push.info_type, outcome))
     }
 

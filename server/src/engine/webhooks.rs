@@ -154,6 +154,42 @@ impl Engine {
         Ok(written.len())
     }
 
+    /// Queues a `wechat.authorization.<info_type>` event for the tenant's endpoints. Its id is
+    /// derived from `key` (the push or the exchange it came from), so the caller may repeat it
+    /// after a crash or a WeChat retry without delivering it twice.
+    pub(super) async fn authorization_event(
+        &self,
+        tenant: TenantId,
+        component_appid: &str,
+        authorizer_appid: &str,
+        info_type: &str,
+        key: &str,
+        mut data: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let event_type = crate::webhooks::authorization_event_type(info_type);
+        let digest = crate::secrets::fingerprint(&format!("authorization-event:{key}"));
+        let event_id = format!("msg_{}", &digest[..digest.len().min(24)]);
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert("component_appid".into(), component_appid.into());
+            obj.insert("authorizer_appid".into(), authorizer_appid.into());
+            obj.insert("info_type".into(), info_type.into());
+        }
+        let body = json!({
+            "type": event_type,
+            "timestamp": crate::rfc3339(crate::now_ms()),
+            "data": data,
+        })
+        .to_string();
+        let event = OutgoingEvent {
+            tenant,
+            event_type: &event_type,
+            authorizer_appid: Some(authorizer_appid),
+            body,
+        };
+        self.enqueue_event(&event, &event_id).await?;
+        Ok(())
+    }
+
     /// Tells this instance's worker that deliveries are due.
     pub fn wake_webhooks(&self) {
         self.wake_webhooks.notify_one();
