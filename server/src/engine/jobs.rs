@@ -362,7 +362,9 @@ impl Engine {
             &entry.component.appid,
             &answer.authorizer_appid,
             info_type,
-            job.dedupe_key.as_deref().unwrap_or(&answer.authorizer_appid),
+            job.dedupe_key
+                .as_deref()
+                .unwrap_or(&answer.authorizer_appid),
             json!({
                 "change": recorded.change,
                 "permissions": func_ids,

@@ -316,7 +316,9 @@ impl Engine {
                 .authorizer_of_component(component, authorizer_appid)
                 .await
                 .map_err(EngineError::from)?;
-            if let Some(account) = account.filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked) {
+            if let Some(account) =
+                account.filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked)
+            {
                 self.authorization_event(
                     account.tenant_id,
                     &entry.component.appid,
