@@ -64,6 +64,8 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, run_at);
 -- The console's log per endpoint, newest first, and the staff view across tenants.
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+-- A finished attempt hands its slot to the endpoint's next due delivery.
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, status, run_at);
 CREATE INDEX webhook_deliveries_tenant ON webhook_deliveries (tenant_id, id);
 -- Retention prunes finished deliveries by age.
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at);

@@ -26,8 +26,8 @@ use super::metrics::labels;
 use super::{Engine, EngineError};
 use crate::domain::{Actor, AuditKind, NewAuditEvent, Outcome, TenantId};
 use crate::store::{
-    AttemptRecord, ClaimedDelivery, DeliveryNext, DisablePolicy, NewDelivery, WebhookEndpoint,
-    WebhookMode,
+    AttemptRecord, ClaimedDelivery, DeliveryNext, DisablePolicy, HandOff, NewDelivery,
+    WebhookEndpoint, WebhookMode,
 };
 use crate::webhooks::{reply, Attempt};
 
@@ -251,19 +251,38 @@ impl Engine {
                 };
                 let me = self.clone();
                 tracker.spawn(async move {
-                    let attempt = me
-                        .webhook_sender
-                        .attempt(&delivery, me.settings.webhooks.attempt_timeout, false)
-                        .await;
-                    me.record_attempt(&delivery, &attempt, None).await;
+                    // A success hands this slot to the endpoint's next due delivery, if any.
+                    let mut current = delivery;
+                    loop {
+                        let attempt = me
+                            .webhook_sender
+                            .attempt(&current, me.settings.webhooks.attempt_timeout, false)
+                            .await;
+                        let lease_until = crate::now_ms() + lease_ms;
+                        match me
+                            .record_attempt(&current, &attempt, None, Some(lease_until))
+                            .await
+                        {
+                            Some(next) => current = next,
+                            None => break,
+                        }
+                    }
                     drop(permit);
                 });
             }
         }
     }
 
-    /// Records an attempt: delivered, retried later, or dead when its window is over.
-    async fn record_attempt(&self, d: &ClaimedDelivery, attempt: &Attempt, note: Option<&str>) {
+    /// Records an attempt: delivered, retried later, or dead when its window is over. With
+    /// `hand_off_lease`, a success claims the endpoint's next due delivery under that lease and
+    /// returns it.
+    async fn record_attempt(
+        &self,
+        d: &ClaimedDelivery,
+        attempt: &Attempt,
+        note: Option<&str>,
+        hand_off_lease: Option<i64>,
+    ) -> Option<ClaimedDelivery> {
         let now = crate::now_ms();
         let cfg = &self.settings.webhooks;
         let next = match &attempt.error {
@@ -293,23 +312,38 @@ impl Engine {
             error: attempt.error.as_deref(),
             response_excerpt: excerpt.as_deref(),
         };
-        match self
+        let hand_off = hand_off_lease.map(|lease_until| HandOff {
+            owner: &self.settings.instance,
+            lease_until,
+        });
+        let handed = match self
             .store
-            .finish_delivery(d, &record, next, cfg.disable, now)
+            .finish_delivery(d, &record, next, cfg.disable, hand_off, now)
             .await
         {
-            Ok(finished) if finished.endpoint_disabled => self.endpoint_disabled(d, attempt).await,
+            Ok(finished) if finished.endpoint_disabled => {
+                self.endpoint_disabled(d, attempt).await;
+                None
+            }
             Ok(finished) if !finished.recorded => {
                 tracing::info!(
                     delivery = d.id,
                     "a delivery's lease ended before its attempt was recorded"
-                )
+                );
+                None
             }
-            Ok(_) => {}
+            Ok(finished) => finished.next,
             Err(e) => {
-                tracing::warn!(delivery = d.id, error = %crate::report::Chain(&e), "could not record a delivery attempt")
+                tracing::warn!(delivery = d.id, error = %crate::report::Chain(&e), "could not record a delivery attempt");
+                None
             }
+        };
+        if handed.is_none() {
+            // The endpoint has room again: its next waiting delivery goes now, not at the next
+            // poll.
+            self.wake_webhooks();
         }
+        handed
     }
 
     async fn endpoint_disabled(&self, d: &ClaimedDelivery, attempt: &Attempt) {
@@ -387,7 +421,8 @@ impl Engine {
                 Some(Err(refused)) => Some(format!("reply not used: {refused}")),
                 _ => None,
             };
-            me.record_attempt(&claimed, &attempt, note.as_deref()).await;
+            me.record_attempt(&claimed, &attempt, note.as_deref(), None)
+                .await;
             parsed.and_then(Result::ok).flatten()
         });
         match tokio::time::timeout(REPLY_DEADLINE.saturating_sub(started.elapsed()), attempt).await

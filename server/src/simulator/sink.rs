@@ -17,7 +17,7 @@ use axum::Router;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-/// How many deliveries the sink remembers.
+/// How many deliveries the sink remembers by default.
 const KEEP: usize = 10_000;
 
 /// What the sink answers to the next delivery.
@@ -49,9 +49,10 @@ struct SinkState {
     script: HashMap<String, VecDeque<SinkAnswer>>,
     secrets: HashMap<String, SecretString>,
     total: u64,
+    keep: usize,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Sink {
     state: Arc<Mutex<SinkState>>,
 }
@@ -81,9 +82,19 @@ impl Sink {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Serves the sink on `listen` until dropped.
+    /// Serves the sink on `listen` until dropped, remembering the newest 10,000 deliveries.
     pub async fn start(listen: SocketAddr) -> std::io::Result<RunningSink> {
-        let sink = Sink::default();
+        Self::start_keeping(listen, KEEP).await
+    }
+
+    /// The same, remembering the newest `keep` deliveries (benchmarks keep them all).
+    pub async fn start_keeping(listen: SocketAddr, keep: usize) -> std::io::Result<RunningSink> {
+        let sink = Sink {
+            state: Arc::new(Mutex::new(SinkState {
+                keep,
+                ..Default::default()
+            })),
+        };
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -171,7 +182,7 @@ async fn receive(
             received_at_ms: now,
         });
         state.total += 1;
-        if state.received.len() > KEEP {
+        if state.received.len() > state.keep {
             state.received.pop_front();
         }
         state.script.get_mut(&name).and_then(VecDeque::pop_front)

@@ -64,7 +64,7 @@ pub use retention::{Cutoffs, Pruned};
 pub use throttle::ThrottlePolicy;
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryNext, DeliveryRow, DisablePolicy,
-    FinishedDelivery, NewDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookMode,
+    FinishedDelivery, HandOff, NewDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookMode,
 };
 
 use crate::config::{DatabaseKind, DatabaseUrl};

@@ -161,7 +161,6 @@ pub struct NewDelivery {
 }
 
 /// A delivery a worker holds.
-// No Debug: it holds the signing secrets.
 pub struct ClaimedDelivery {
     pub id: i64,
     pub tenant_id: TenantId,
@@ -176,6 +175,18 @@ pub struct ClaimedDelivery {
     pub attempts: i64,
     pub give_up_at: i64,
     pub lease_owner: String,
+}
+
+impl std::fmt::Debug for ClaimedDelivery {
+    // Not derived: the payload and the signing secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedDelivery")
+            .field("id", &self.id)
+            .field("endpoint", &self.endpoint_public_id)
+            .field("event_id", &self.event_id)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -228,12 +239,23 @@ pub struct DisablePolicy {
 }
 
 /// What finishing an attempt changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct FinishedDelivery {
     /// False when the lease was lost (another worker owns the row now).
     pub recorded: bool,
     /// The endpoint was disabled by this failure.
     pub endpoint_disabled: bool,
+    /// The endpoint's next due delivery, claimed in the same transaction (see [`HandOff`]).
+    pub next: Option<ClaimedDelivery>,
+}
+
+/// After a successful attempt, claim the same endpoint's oldest due delivery in the finishing
+/// transaction, under this lease: the freed in-flight slot is the endpoint's own, so its bound
+/// holds, and a busy endpoint costs one write per delivery instead of a finish and a claim.
+#[derive(Debug, Clone, Copy)]
+pub struct HandOff<'a> {
+    pub owner: &'a str,
+    pub lease_until: i64,
 }
 
 /// A delivery as the console lists it.
@@ -269,6 +291,22 @@ pub struct DeliveryFilter<'a> {
     pub before_id: Option<i64>,
     pub limit: i64,
 }
+
+/// At most how many of the oldest due deliveries one claim looks at (twice what it may take).
+/// Saturated endpoints are left out before the window is cut, so an endpoint with a backlog
+/// cannot fill it round after round.
+const CLAIM_WINDOW: i64 = 1_000;
+
+/// Re-checked on the row being locked: on PostgreSQL another instance may have claimed it since
+/// this statement's snapshot, and the lock then sees its new version (running, leased), which must
+/// not be claimed again.
+const STILL_DUE: &str =
+    "((status = 'pending' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3))";
+
+/// A due delivery's endpoint is on, not deleted, and not already at its in-flight bound (`$5`).
+const OPEN_ENDPOINT: &str = "d.endpoint_id NOT IN (SELECT id FROM webhook_endpoints WHERE disabled_at IS NOT NULL OR deleted_at IS NOT NULL) \
+     AND d.endpoint_id NOT IN (SELECT r.endpoint_id FROM webhook_deliveries r \
+       WHERE r.status = 'running' AND r.lease_expires_at > $3 GROUP BY r.endpoint_id HAVING COUNT(*) >= $5)";
 
 fn secret_purpose(public_id: &str) -> String {
     format!("webhook-secret:{public_id}")
@@ -586,17 +624,30 @@ impl Store {
         limit: i64,
         per_endpoint: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        // Work per claim is bounded: the endpoints' in-flight counts are taken once (from the
+        // running rows, through the status index), saturated endpoints are left out before the
+        // oldest due rows are picked (twice the claim's limit, at most `CLAIM_WINDOW`), and only those are ranked per
+        // endpoint. A backlog of any size costs one indexed range scan, not a pass per row.
         let sql = format!(
             "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM webhook_deliveries WHERE id IN ( \
-               SELECT id FROM ( \
-                 SELECT d.id, d.run_at, ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.run_at, d.id) AS nth, \
-                   (SELECT COUNT(*) FROM webhook_deliveries r WHERE r.endpoint_id = d.endpoint_id AND r.status = 'running' \
-                      AND r.lease_expires_at > $3) AS busy \
-                 FROM webhook_deliveries d \
-                 WHERE ((d.status = 'pending' AND d.run_at <= $3) OR (d.status = 'running' AND d.lease_expires_at <= $3)) \
-                   AND d.endpoint_id NOT IN (SELECT id FROM webhook_endpoints WHERE disabled_at IS NOT NULL OR deleted_at IS NOT NULL) \
-               ) ranked WHERE nth + busy <= $5 ORDER BY run_at LIMIT $4){}) \
+               SELECT ranked.id FROM ( \
+                 SELECT due.id, due.endpoint_id, due.run_at, \
+                   ROW_NUMBER() OVER (PARTITION BY due.endpoint_id ORDER BY due.run_at, due.id) AS nth \
+                 FROM ( \
+                   SELECT * FROM (SELECT d.id, d.endpoint_id, d.run_at FROM webhook_deliveries d \
+                     WHERE d.status = 'pending' AND d.run_at <= $3 AND {OPEN_ENDPOINT} ORDER BY d.run_at LIMIT $6) waiting \
+                   UNION ALL \
+                   SELECT * FROM (SELECT d.id, d.endpoint_id, d.run_at FROM webhook_deliveries d \
+                     WHERE d.status = 'running' AND d.lease_expires_at <= $3 AND {OPEN_ENDPOINT} ORDER BY d.run_at LIMIT $6) abandoned \
+                   ORDER BY run_at LIMIT $6 \
+                 ) due \
+               ) ranked \
+               LEFT JOIN (SELECT r.endpoint_id, COUNT(*) AS busy FROM webhook_deliveries r \
+                 WHERE r.status = 'running' AND r.lease_expires_at > $3 GROUP BY r.endpoint_id) inflight \
+                 ON inflight.endpoint_id = ranked.endpoint_id \
+               WHERE ranked.nth + COALESCE(inflight.busy, 0) <= $5 ORDER BY ranked.run_at LIMIT $4) \
+               AND {STILL_DUE}{}) AND {STILL_DUE} \
              RETURNING id, tenant_id, endpoint_id, event_id, event_type, payload_sealed, attempts, give_up_at",
             self.dialect.claim_suffix
         );
@@ -607,6 +658,7 @@ impl Store {
                 .bind(now)
                 .bind(limit)
                 .bind(per_endpoint)
+                .bind((limit * 2).clamp(8, CLAIM_WINDOW))
                 .fetch_all(pool)
                 .await
         })?;
@@ -711,8 +763,16 @@ impl Store {
         attempt: &AttemptRecord<'_>,
         next: DeliveryNext,
         policy: DisablePolicy,
+        hand_off: Option<HandOff<'_>>,
         now: i64,
     ) -> Result<FinishedDelivery, StoreError> {
+        let hand_off_sql = format!(
+            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE status = 'pending' AND id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $4 \
+             AND status = 'pending' AND run_at <= $3 ORDER BY run_at LIMIT 1{}) \
+             RETURNING id, tenant_id, endpoint_id, event_id, event_type, payload_sealed, attempts, give_up_at",
+            self.dialect.claim_suffix
+        );
         let (status, run_at) = match next {
             DeliveryNext::Delivered => ("delivered", None),
             DeliveryNext::RetryAt(at) => ("pending", Some(at)),
@@ -743,6 +803,7 @@ impl Store {
                 return Ok(FinishedDelivery::default());
             }
             let mut endpoint_disabled = false;
+            let mut handed: Option<ClaimedRow> = None;
             if attempt.error.is_none() {
                 sqlx::query(
                     "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL WHERE id = $1 AND consecutive_failures > 0",
@@ -750,6 +811,27 @@ impl Store {
                 .bind(d.endpoint_id)
                 .execute(&mut *tx)
                 .await?;
+                // Only an endpoint still on (not disabled or deleted since the claim) gets more.
+                let open: Option<i64> = match hand_off {
+                    Some(_) => {
+                        sqlx::query_scalar(
+                            "SELECT id FROM webhook_endpoints WHERE id = $1 AND disabled_at IS NULL AND deleted_at IS NULL",
+                        )
+                        .bind(d.endpoint_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                    None => None,
+                };
+                if let (Some(h), Some(_)) = (hand_off, open) {
+                    handed = sqlx::query_as(&hand_off_sql)
+                        .bind(h.owner)
+                        .bind(h.lease_until)
+                        .bind(now)
+                        .bind(d.endpoint_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                }
             } else {
                 let disabled: Option<i64> = sqlx::query_scalar(
                     "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
@@ -786,10 +868,41 @@ impl Store {
                 }
             }
             tx.commit().await?;
+            let next = match (handed, hand_off) {
+                (Some(row), Some(h)) => Some(self.continue_with(d, row, h.owner)?),
+                _ => None,
+            };
             Ok(FinishedDelivery {
                 recorded: true,
                 endpoint_disabled,
+                next,
             })
+        })
+    }
+
+    /// A handed-off delivery of the endpoint `d` belongs to: its address and secrets are `d`'s.
+    fn continue_with(
+        &self,
+        d: &ClaimedDelivery,
+        r: ClaimedRow,
+        owner: &str,
+    ) -> Result<ClaimedDelivery, StoreError> {
+        Ok(ClaimedDelivery {
+            id: r.id,
+            tenant_id: TenantId(r.tenant_id),
+            endpoint_id: r.endpoint_id,
+            endpoint_public_id: d.endpoint_public_id.clone(),
+            url: d.url.clone(),
+            payload: self.keyring()?.open_str(
+                &payload_purpose(r.endpoint_id, &r.event_id),
+                &r.payload_sealed,
+            )?,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            secrets: d.secrets.clone(),
+            attempts: r.attempts,
+            give_up_at: r.give_up_at,
+            lease_owner: owner.to_owned(),
         })
     }
 
