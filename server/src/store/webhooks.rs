@@ -292,22 +292,6 @@ pub struct DeliveryFilter<'a> {
     pub limit: i64,
 }
 
-/// At most how many of the oldest due deliveries one claim looks at (twice what it may take).
-/// Saturated endpoints are left out before the window is cut, so an endpoint with a backlog
-/// cannot fill it round after round.
-const CLAIM_WINDOW: i64 = 1_000;
-
-/// Re-checked on the row being locked: on PostgreSQL another instance may have claimed it since
-/// this statement's snapshot, and the lock then sees its new version (running, leased), which must
-/// not be claimed again.
-const STILL_DUE: &str =
-    "((status = 'pending' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3))";
-
-/// A due delivery's endpoint is on, not deleted, and not already at its in-flight bound (`$5`).
-const OPEN_ENDPOINT: &str = "d.endpoint_id NOT IN (SELECT id FROM webhook_endpoints WHERE disabled_at IS NOT NULL OR deleted_at IS NOT NULL) \
-     AND d.endpoint_id NOT IN (SELECT r.endpoint_id FROM webhook_deliveries r \
-       WHERE r.status = 'running' AND r.lease_expires_at > $3 GROUP BY r.endpoint_id HAVING COUNT(*) >= $5)";
-
 fn secret_purpose(public_id: &str) -> String {
     format!("webhook-secret:{public_id}")
 }
@@ -615,7 +599,14 @@ impl Store {
     }
 
     /// Claims due deliveries, at most `per_endpoint` in flight for any endpoint (counting those
-    /// other workers hold).
+    /// other workers hold), and deliveries whose worker's lease ran out.
+    ///
+    /// The work is bounded by the endpoints, not by the backlog: first the open endpoints with
+    /// something due and their in-flight counts (one index probe each), then, for each endpoint
+    /// with room, its oldest due rows through `(endpoint_id, status, run_at)`. A backlog of any size
+    /// behind a saturated endpoint costs nothing. Endpoints are served from a random starting
+    /// point, so one with a backlog does not always come first. Across instances the bound holds
+    /// up to a race between two claims that read the same counts.
     pub async fn claim_due_deliveries(
         &self,
         owner: &str,
@@ -624,43 +615,65 @@ impl Store {
         limit: i64,
         per_endpoint: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        // Work per claim is bounded: the endpoints' in-flight counts are taken once (from the
-        // running rows, through the status index), saturated endpoints are left out before the
-        // oldest due rows are picked (twice the claim's limit, at most `CLAIM_WINDOW`), and only those are ranked per
-        // endpoint. A backlog of any size costs one indexed range scan, not a pass per row.
-        let sql = format!(
-            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id IN (SELECT id FROM webhook_deliveries WHERE id IN ( \
-               SELECT ranked.id FROM ( \
-                 SELECT due.id, due.endpoint_id, due.run_at, \
-                   ROW_NUMBER() OVER (PARTITION BY due.endpoint_id ORDER BY due.run_at, due.id) AS nth \
-                 FROM ( \
-                   SELECT * FROM (SELECT d.id, d.endpoint_id, d.run_at FROM webhook_deliveries d \
-                     WHERE d.status = 'pending' AND d.run_at <= $3 AND {OPEN_ENDPOINT} ORDER BY d.run_at LIMIT $6) waiting \
-                   UNION ALL \
-                   SELECT * FROM (SELECT d.id, d.endpoint_id, d.run_at FROM webhook_deliveries d \
-                     WHERE d.status = 'running' AND d.lease_expires_at <= $3 AND {OPEN_ENDPOINT} ORDER BY d.run_at LIMIT $6) abandoned \
-                   ORDER BY run_at LIMIT $6 \
-                 ) due \
-               ) ranked \
-               LEFT JOIN (SELECT r.endpoint_id, COUNT(*) AS busy FROM webhook_deliveries r \
-                 WHERE r.status = 'running' AND r.lease_expires_at > $3 GROUP BY r.endpoint_id) inflight \
-                 ON inflight.endpoint_id = ranked.endpoint_id \
-               WHERE ranked.nth + COALESCE(inflight.busy, 0) <= $5 ORDER BY ranked.run_at LIMIT $4) \
-               AND {STILL_DUE}{}) AND {STILL_DUE} \
-             RETURNING id, tenant_id, endpoint_id, event_id, event_type, payload_sealed, attempts, give_up_at",
+        const RETURNING: &str =
+            "RETURNING id, tenant_id, endpoint_id, event_id, event_type, payload_sealed, attempts, give_up_at";
+        let per_endpoint_sql = format!(
+            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE status = 'pending' AND id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = $4 \
+             AND status = 'pending' AND run_at <= $3 ORDER BY run_at LIMIT $5{}) {RETURNING}",
+            self.dialect.claim_suffix
+        );
+        let abandoned_sql = format!(
+            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE status = 'running' AND lease_expires_at <= $3 AND id IN (SELECT d.id FROM webhook_deliveries d \
+             WHERE d.status = 'running' AND d.lease_expires_at <= $3 AND d.endpoint_id IN \
+               (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND deleted_at IS NULL) \
+             ORDER BY d.run_at LIMIT $4{}) {RETURNING}",
             self.dialect.claim_suffix
         );
         let rows: Vec<ClaimedRow> = write!(self, |pool| {
-            sqlx::query_as(&sql)
+            let mut tx = pool.begin().await?;
+            let mut rows: Vec<ClaimedRow> = sqlx::query_as(&abandoned_sql)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
                 .bind(limit)
-                .bind(per_endpoint)
-                .bind((limit * 2).clamp(8, CLAIM_WINDOW))
-                .fetch_all(pool)
-                .await
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut endpoints: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT e.id, (SELECT COUNT(*) FROM webhook_deliveries r WHERE r.endpoint_id = e.id AND r.status = 'running' \
+                   AND r.lease_expires_at > $1) AS busy \
+                 FROM webhook_endpoints e WHERE e.disabled_at IS NULL AND e.deleted_at IS NULL \
+                 AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.run_at <= $1)",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            if !endpoints.is_empty() {
+                let start = rand::random::<usize>() % endpoints.len();
+                endpoints.rotate_left(start);
+            }
+            for (endpoint, busy) in endpoints {
+                let left = limit - rows.len() as i64;
+                let room = (per_endpoint - busy).min(left);
+                if left <= 0 {
+                    break;
+                }
+                if room <= 0 {
+                    continue;
+                }
+                let claimed: Vec<ClaimedRow> = sqlx::query_as(&per_endpoint_sql)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(endpoint)
+                    .bind(room)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                rows.extend(claimed);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(rows)
         })?;
         self.open_claimed(rows, owner, now).await
     }
