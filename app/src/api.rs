@@ -233,6 +233,19 @@ pub async fn account_messages(appid: String) -> Result<Vec<crate::dto::MessageVi
         .map_err(fail)
 }
 
+#[server(prefix = "/ui", endpoint = "all-deliveries")]
+pub async fn all_deliveries(
+    status: Option<String>,
+) -> Result<Vec<crate::dto::WebhookDeliveryView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .all_deliveries(&ctx, status)
+        .await
+        .map_err(fail)
+}
+
 // ---- API keys and users (tenant admins change, viewers read) ----
 
 #[server(prefix = "/ui", endpoint = "api-keys")]

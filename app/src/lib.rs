@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("authorizations/:component/:appid") view={Lazy::<routes::TimelineRoute>::new()}/>
                     <Route path=path!("audit") view={Lazy::<routes::AuditRoute>::new()}/>
                     <Route path=path!("platform/users") view={Lazy::<routes::StaffUsersRoute>::new()}/>
+                    <Route path=path!("platform/webhooks") view={Lazy::<routes::PlatformDeliveriesRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

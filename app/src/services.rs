@@ -183,6 +183,12 @@ pub trait PlatformService: Send + Sync + 'static {
         query: AuthorizationQuery,
     ) -> Result<AuthorizationPage, AppError>;
     async fn audit(&self, ctx: &RequestCtx, query: AuditQuery) -> Result<AuditPage, AppError>;
+    /// The newest webhook deliveries of every tenant (of one status, or all).
+    async fn all_deliveries(
+        &self,
+        ctx: &RequestCtx,
+        status: Option<String>,
+    ) -> Result<Vec<WebhookDeliveryView>, AppError>;
     /// Every event matching the filters (not one page), as CSV.
     async fn audit_csv(&self, ctx: &RequestCtx, query: AuditQuery) -> Result<String, AppError>;
     async fn timeline(

@@ -88,8 +88,9 @@ on_both_databases! {
         let timeline = [("component", COMPONENT), ("appid", OA)];
 
         // Reads: staff yes; tenant users and strangers no.
-        let reads: [(&str, &[(&str, &str)]); 5] = [
+        let reads: [(&str, &[(&str, &str)]); 6] = [
             ("tenants", &[]),
+            ("all-deliveries", &[]),
             ("all-users", &[]),
             ("authorizations", &[("query[page]", "")]),
             ("audit", &[("query[kind]", "")]),

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::rig::{rig, Rig, COMPONENT, MP, OA};
+use common::rig::{rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use common::{raw_count, wait_for, TestDb};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -357,6 +357,65 @@ on_both_databases! {
         assert_eq!(authorized["data"]["permissions"], json!([17, 18]));
         assert_eq!(authorized["data"]["change"], "authorized");
         assert!(got.iter().all(|g| g.verified == Some(true)));
+        r.stop().await;
+    };
+
+    the_console_manages_endpoints_and_staff_see_every_tenants_deliveries => async |db: &TestDb| {
+        let (r, sink, to, _key) = webhook_rig(db, |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery".to_owned());
+        admin.create_user(&hasher, "root@platform.test", "platform-admin", None, &pw).await.unwrap();
+        admin.create_user(&hasher, "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        admin.create_user(&hasher, "eyes@acme.test", "tenant-viewer", Some("acme"), &pw).await.unwrap();
+        let (root, op, eyes) = (signed_in(&r, "root@platform.test").await, signed_in(&r, "op@acme.test").await, signed_in(&r, "eyes@acme.test").await);
+        let url = sink.url("console");
+        let (status, created) = ui(&op, &r, "create-webhook-endpoint", &[("form[url]", &url), ("form[description]", "from the console"), ("form[mode]", "async"), ("form[event_types]", "wechat.message.*, wxhub.test")]).await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["endpoint"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(created["endpoint"]["event_types"], json!(["wechat.message.*", "wxhub.test"]));
+        assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+        // Garbage from the form: each refused, naming the field, nothing stored.
+        for (form, field) in [
+            (vec![("form[url]", "ftp://x"), ("form[description]", ""), ("form[mode]", "async"), ("form[event_types]", "")], "url"),
+            (vec![("form[url]", url.as_str()), ("form[description]", ""), ("form[mode]", "loud"), ("form[event_types]", "")], "mode"),
+            (vec![("form[url]", url.as_str()), ("form[description]", ""), ("form[mode]", "async"), ("form[event_types]", "Bad Type")], "event_types"),
+        ] {
+            let (status, answer) = ui(&op, &r, "create-webhook-endpoint", &form).await;
+            assert_eq!(status, 422, "{answer}");
+            assert!(answer.to_string().contains(field), "{answer}");
+        }
+        assert_eq!(ui(&op, &r, "create-webhook-endpoint", &[("form[url]", url.as_str())]).await.0, 422, "a form missing fields");
+        // Viewers read and cannot change.
+        assert_eq!(ui(&eyes, &r, "webhook-endpoints", &[]).await.0, 200);
+        assert_eq!(ui(&eyes, &r, "send-webhook-test", &[("id", &id)]).await.0, 403);
+        assert_eq!(ui(&eyes, &r, "delete-webhook-endpoint", &[("id", &id)]).await.0, 403);
+        // A test event and a message, both seen in the log.
+        assert_eq!(ui(&op, &r, "send-webhook-test", &[("id", &id)]).await.0, 200);
+        r.message(OA, &text(&to, "控制台", 11)).await;
+        assert!(wait_for(Duration::from_secs(10), || async {
+            let (_, log) = ui(&op, &r, "webhook-deliveries", &[("id", &id), ("status", "delivered")]).await;
+            log.as_array().map(Vec::len) == Some(2)
+        }).await);
+        assert_eq!(ui(&op, &r, "webhook-deliveries", &[("id", &id), ("status", "weird")]).await.0, 422);
+        assert_eq!(ui(&op, &r, "webhook-deliveries", &[("id", "we_nope")]).await.0, 404);
+        assert_eq!(ui(&op, &r, "set-webhook-endpoint-enabled", &[("id", "../x"), ("enabled", "false")]).await.0, 404);
+        let (_, messages) = ui(&op, &r, "account-messages", &[("appid", OA)]).await;
+        assert!(messages.to_string().contains("控制台"), "{messages}");
+        assert_eq!(ui(&op, &r, "account-messages", &[("appid", "garbage")]).await.0, 404);
+        // Staff see every tenant's deliveries, named; tenant users may not.
+        let (status, all) = ui(&root, &r, "all-deliveries", &[]).await;
+        assert_eq!(status, 200);
+        let all = all.as_array().cloned().unwrap_or_default();
+        assert!(all.iter().any(|d| d["tenant"] == "Acme" && d["event_type"] == "wxhub.test"), "{all:?}");
+        assert_eq!(ui(&root, &r, "all-deliveries", &[("status", "bogus")]).await.0, 422);
+        assert_eq!(ui(&op, &r, "all-deliveries", &[]).await.0, 403);
+        // Turned off, then deleted, from the console.
+        assert_eq!(ui(&op, &r, "set-webhook-endpoint-enabled", &[("id", &id), ("enabled", "false")]).await.0, 200);
+        let (_, list) = ui(&op, &r, "webhook-endpoints", &[]).await;
+        assert_eq!(list[0]["enabled"], false);
+        assert_eq!(ui(&op, &r, "delete-webhook-endpoint", &[("id", &id)]).await.0, 200);
+        assert_eq!(ui(&op, &r, "webhook-endpoints", &[]).await.1, json!([]));
         r.stop().await;
     };
 

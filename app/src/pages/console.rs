@@ -55,6 +55,10 @@ fn Frame(user: SessionUser) -> impl IntoView {
             ("/audit", lang.t("Audit log", "审计日志")),
             ("/components", lang.t("Shared components", "共享第三方平台")),
             ("/platform/users", lang.t("Users", "用户")),
+            (
+                "/platform/webhooks",
+                lang.t("Webhook deliveries", "Webhook 投递"),
+            ),
         ]
     } else {
         vec![

@@ -19,7 +19,7 @@ pub use links::LinksPage;
 pub use login::LoginPage;
 pub use platform::{AuditPage, AuthorizationsPage, StaffUsersPage, TenantsPage, TimelinePage};
 pub use team::{ApiKeysPage, UsersPage};
-pub use webhooks::WebhooksPage;
+pub use webhooks::{PlatformDeliveriesPage, WebhooksPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;

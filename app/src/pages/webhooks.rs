@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{
-    webhook_deliveries, webhook_endpoints, CreateWebhookEndpoint, DeleteWebhookEndpoint,
-    ReplayWebhookDeliveries, SendWebhookTest, SetWebhookEndpointEnabled,
+    all_deliveries, webhook_deliveries, webhook_endpoints, CreateWebhookEndpoint,
+    DeleteWebhookEndpoint, ReplayWebhookDeliveries, SendWebhookTest, SetWebhookEndpointEnabled,
 };
 use crate::dto::{NewWebhookForm, WebhookDeliveryView};
 use crate::i18n::{format_time, use_lang, Lang};
@@ -69,7 +69,7 @@ fn DeliveryLog(endpoint: String, can_write: bool, refresh: ReadSignal<u32>) -> i
                                 <th>{lang.t("Event", "事件")}</th><th>{lang.t("Status", "状态")}</th><th>{lang.t("Attempts", "尝试")}</th>
                                 <th>{lang.t("Answer", "响应")}</th><th>{lang.t("Last attempt", "最近尝试")}</th><th></th>
                             </tr></thead>
-                            <tbody>{rows.into_iter().map(|d| delivery_row(lang, d, can_write, replay)).collect_view()}</tbody>
+                            <tbody>{rows.into_iter().map(|d| delivery_row(lang, d, can_write.then_some(replay))).collect_view()}</tbody>
                         </table></div>
                     }.into_any(),
                 }
@@ -78,11 +78,12 @@ fn DeliveryLog(endpoint: String, can_write: bool, refresh: ReadSignal<u32>) -> i
     }
 }
 
+/// One row of a deliveries table; `replay` is offered on dead letters when given. Staff rows
+/// (`d.tenant` set) name the tenant and the endpoint's URL.
 fn delivery_row(
     lang: Lang,
     d: WebhookDeliveryView,
-    can_write: bool,
-    replay: ServerAction<ReplayWebhookDeliveries>,
+    replay: Option<ServerAction<ReplayWebhookDeliveries>>,
 ) -> impl IntoView {
     let answer = match (d.last_status_code, d.last_latency_ms) {
         (Some(code), Some(ms)) => format!("HTTP {code} · {ms} ms"),
@@ -97,8 +98,13 @@ fn delivery_row(
         .flatten()
         .collect::<Vec<_>>()
         .join("\n");
+    let staff = d
+        .tenant
+        .clone()
+        .map(|t| view! { <td>{t}<br/><span class="muted small mono">{d.url.clone()}</span></td> });
     view! {
         <tr data-status=d.status.clone()>
+            {staff}
             <td><span class="mono small">{d.event_type.clone()}</span><br/><span class="muted small mono">{d.event_id.clone()}</span>
                 {d.authorizer_appid.clone().map(|a| view! { <br/><span class="muted small mono">{a}</span> })}</td>
             <td class=format!("delivery-{}", d.status) data-test="delivery-status">{status_text(lang, &d.status)}
@@ -107,7 +113,7 @@ fn delivery_row(
             <td class="nowrap">{answer}
                 {(!detail.is_empty()).then(|| view! { <details><summary class="small">{lang.t("Details", "详情")}</summary><pre class="json small">{detail.clone()}</pre></details> })}</td>
             <td class="nowrap">{d.last_attempt_at.map_or_else(|| "—".into(), format_time)}</td>
-            <td>{(dead && can_write).then(|| view! {
+            <td>{replay.filter(|_| dead).map(|replay| view! {
                 <button type="button" class="button ghost small" data-test="replay-one"
                     on:click=move |_| { replay.dispatch(ReplayWebhookDeliveries { id: endpoint.clone(), delivery: Some(id) }); }>
                     {lang.t("Replay", "重投")}
@@ -289,5 +295,53 @@ pub fn WebhooksPage() -> impl IntoView {
                 <DeliveryLog endpoint=id.clone() can_write=can_write refresh=log_refresh/>
             </section>
         })}
+    }
+}
+
+/// Platform staff: the newest deliveries of every tenant, filtered by status, read-only.
+#[component]
+pub fn PlatformDeliveriesPage() -> impl IntoView {
+    let lang = use_lang();
+    let status = RwSignal::new(String::new());
+    let (tick, set_tick) = signal(0u32);
+    let rows = Resource::new(
+        move || (status.get(), tick.get()),
+        |(s, _)| all_deliveries((!s.is_empty()).then_some(s)),
+    );
+    view! {
+        <Title text=lang.t("Webhook deliveries", "Webhook 投递")/>
+        <h1>{lang.t("Webhook deliveries", "Webhook 投递")}</h1>
+        <p class="muted">{lang.t("The newest 100 deliveries of every tenant. Tenants replay their own dead letters.",
+            "所有租户最新的 100 条投递。死信由租户自行重投。")}</p>
+        <section class="card">
+            <div class="card-head">
+                <label for="delivery-status">{lang.t("Status", "状态")}</label>
+                <select id="delivery-status" bind:value=status data-test="delivery-status-filter">
+                    <option value="">{lang.t("All", "全部")}</option>
+                    <option value="pending">{status_text(lang, "pending")}</option>
+                    <option value="running">{status_text(lang, "running")}</option>
+                    <option value="delivered">{status_text(lang, "delivered")}</option>
+                    <option value="dead">{status_text(lang, "dead")}</option>
+                </select>
+                <button type="button" class="button ghost small" on:click=move |_| set_tick.update(|n| *n += 1)>{lang.t("Reload", "刷新")}</button>
+            </div>
+            <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+                {move || Suspend::new(async move {
+                    match rows.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="muted" data-test="no-deliveries">{lang.t("No deliveries.", "没有投递。")}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap"><table class="table" data-test="all-deliveries">
+                                <thead><tr>
+                                    <th>{lang.t("Tenant", "租户")}</th><th>{lang.t("Event", "事件")}</th><th>{lang.t("Status", "状态")}</th>
+                                    <th>{lang.t("Attempts", "尝试")}</th><th>{lang.t("Answer", "响应")}</th><th>{lang.t("Last attempt", "最近尝试")}</th><th></th>
+                                </tr></thead>
+                                <tbody>{list.into_iter().map(|d| delivery_row(lang, d, None)).collect_view()}</tbody>
+                            </table></div>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }

@@ -281,6 +281,16 @@ impl Console {
 
 #[async_trait]
 impl PlatformService for Console {
+    async fn all_deliveries(
+        &self,
+        ctx: &RequestCtx,
+        status: Option<String>,
+    ) -> Result<Vec<app::dto::WebhookDeliveryView>, AppError> {
+        self.staff(ctx).await?;
+        let dir = self.directory().await?;
+        super::webhooks::all_deliveries(self, &dir.tenants, status).await
+    }
+
     async fn tenants(&self, ctx: &RequestCtx) -> Result<Vec<TenantView>, AppError> {
         self.staff(ctx).await?;
         Ok(self

@@ -16,6 +16,8 @@ use crate::store::{DeliveryFilter, DeliveryRow, WebhookEndpoint};
 
 /// Deliveries one log page shows.
 const LOG_ROWS: i64 = 50;
+/// Deliveries the staff page shows.
+const STAFF_ROWS: i64 = 100;
 /// Messages an account's page shows.
 const MESSAGE_ROWS: i64 = 30;
 
@@ -174,6 +176,35 @@ pub(super) async fn deliveries(
         .map_err(store_error("deliveries could not be read"))?
         .into_iter()
         .map(|d| delivery_view(d, None))
+        .collect())
+}
+
+/// Every tenant's newest deliveries, for platform staff (the caller checked the role), each named
+/// with its tenant.
+pub(super) async fn all_deliveries(
+    console: &Console,
+    tenants: &std::collections::HashMap<crate::domain::TenantId, (String, String)>,
+    status: Option<String>,
+) -> Result<Vec<WebhookDeliveryView>, AppError> {
+    let status = status_filter(status)?;
+    Ok(console
+        .store
+        .list_deliveries(&DeliveryFilter {
+            tenant: None,
+            endpoint_public_id: None,
+            status,
+            before_id: None,
+            limit: STAFF_ROWS,
+        })
+        .await
+        .map_err(store_error("deliveries could not be read"))?
+        .into_iter()
+        .map(|d| {
+            let tenant = tenants
+                .get(&crate::domain::TenantId(d.tenant_id))
+                .map(|(_, name)| name.clone());
+            delivery_view(d, tenant)
+        })
         .collect())
 }
 
