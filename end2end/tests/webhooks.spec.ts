@@ -138,3 +138,23 @@ test("the Webhooks page adds an endpoint, shows its secret once, sends a test ev
   await page.screenshot({ path: `${shots}/webhooks-zh.png`, fullPage: true });
   await page.goto("/lang/en?next=/webhooks");
 });
+
+test("platform staff see every tenant's deliveries", async ({ page, request }) => {
+  const shots = "test-results/screenshots";
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Email").fill("admin@wxhub.demo");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Webhook deliveries" }).click();
+  await expect(page.getByRole("heading", { name: "Webhook deliveries", level: 1 })).toBeVisible();
+  await hydrated(page);
+  // The tests above delivered test events to the demo tenant's endpoints.
+  await expect(page.locator("[data-test=all-deliveries]")).toContainText("Demo Retail Co.");
+  await expect(page.locator("[data-test=all-deliveries]")).toContainText("wxhub.test");
+  await page.locator("[data-test=delivery-status-filter]").selectOption("dead");
+  await expect(page.locator("[data-test=no-deliveries]")).toBeVisible();
+  await page.locator("[data-test=delivery-status-filter]").selectOption("delivered");
+  await expect(page.locator("[data-test=all-deliveries]")).toContainText("Delivered");
+  await page.screenshot({ path: `${shots}/platform-webhooks.png`, fullPage: true });
+});
