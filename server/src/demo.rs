@@ -192,13 +192,17 @@ pub async fn seed_webhook(
             crate::ops::webhooks::delete(store, &who, &old.public_id, now).await?;
         }
     }
+    // Reply mode: the sink quotes each text message back, so a message sent from the simulator's
+    // chat page gets a passive reply through wxhub.
     let request = crate::ops::webhooks::EndpointRequest {
         url: sink.url("demo"),
         description: Some(DEMO_WEBHOOK_DESCRIPTION.into()),
+        mode: Some("reply".into()),
         ..Default::default()
     };
     let (_, secret) = crate::ops::webhooks::create(store, &who, &request, true, now).await?;
     sink.sink.set_secret("demo", secret);
+    sink.sink.set_echo("demo");
     Ok(())
 }
 

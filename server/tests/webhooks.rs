@@ -419,6 +419,50 @@ on_both_databases! {
         r.stop().await;
     };
 
+    the_simulator_chat_reaches_a_reply_endpoint_and_shows_its_reply => async |db: &TestDb| {
+        let (r, sink, _to, key) = webhook_rig(db, |_| {}).await;
+        register(&r, &key, &sink, "bot", json!({ "mode": "reply" })).await;
+        sink.sink.set_echo("bot");
+        let sim = r.sim.base_url();
+        let http = reqwest::Client::new();
+        let send = |body: Value| {
+            let http = http.clone();
+            let url = format!("{sim}/sim/control/user-messages");
+            async move {
+                let res = http.post(url).json(&body).send().await.unwrap();
+                (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let (status, answer) = send(json!({ "authorizer_appid": OA, "content": "你好" })).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["answer"], "reply");
+        assert_eq!(answer["reply"], "Demo sink received: 你好 · 已收到");
+        let (_, answer) = send(json!({ "authorizer_appid": OA, "event": "subscribe" })).await;
+        assert_eq!(answer["answer"], "success", "events get no echo");
+        let conversation: Value = http.get(format!("{sim}/sim/control/user-messages/{OA}")).send().await.unwrap().json().await.unwrap();
+        let froms: Vec<&str> = conversation["lines"].as_array().unwrap().iter().filter_map(|l| l["from"].as_str()).collect();
+        assert_eq!(froms, ["user", "account", "user"]);
+        // The page shows the same conversation.
+        let page = http.get(format!("{sim}/sim/chat/{OA}")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Demo sink received: 你好"), "{page}");
+        // Garbage: refused with a reason, nothing sent.
+        for bad in [
+            json!({ "authorizer_appid": OA }),
+            json!({ "authorizer_appid": OA, "content": "x", "event": "subscribe" }),
+            json!({ "authorizer_appid": OA, "content": "   " }),
+            json!({ "authorizer_appid": OA, "event": "<xml>" }),
+            json!({ "authorizer_appid": "wx0000000000000000", "content": "x" }),
+            json!({ "authorizer_appid": OA, "content": "x", "extra": 1 }),
+            json!("not an object"),
+        ] {
+            let (status, answer) = send(bad.clone()).await;
+            assert_eq!(status, 400, "{bad} → {answer}");
+            assert!(answer["error"].is_string());
+        }
+        assert_eq!(raw_count(db, "messages").await, 2, "only the two good ones reached wxhub");
+        r.stop().await;
+    };
+
     private_addresses_are_refused_unless_the_platform_allows_them => async |db: &TestDb| {
         let r = rig(db, Lifetimes::default(), |_| {}).await;
         let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };

@@ -91,6 +91,18 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         .route("/sim/control/calls", get(list_calls).delete(clear_calls))
         .route("/sim/control/pushes", get(list_pushes))
         .route("/sim/control/messages", get(list_messages))
+        .route(
+            "/sim/control/user-messages",
+            post(super::chat::control_send),
+        )
+        .route(
+            "/sim/control/user-messages/{appid}",
+            get(super::chat::control_conversation),
+        )
+        .route(
+            "/sim/chat/{appid}",
+            get(pages::chat_page).post(super::chat::page_send),
+        )
         .fallback(api)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(sim)

@@ -12,6 +12,7 @@
 //! The clock is the real clock plus an offset that tests can advance, so "this token expires in
 //! two hours" is tested without waiting and without sleeps.
 
+pub mod chat;
 mod http;
 mod pages;
 mod persist;
@@ -289,6 +290,7 @@ pub struct SimControl {
     state: Mutex<SimState>,
     faults: Mutex<Faults>,
     logs: Mutex<Logs>,
+    chat: Mutex<chat::Chat>,
     clock_offset_ms: AtomicI64,
     latency_ms: AtomicU64,
     seq: AtomicU64,
@@ -533,6 +535,7 @@ impl Simulator {
                 drops: PushDrops::default(),
             }),
             logs: Mutex::new(Logs::default()),
+            chat: Mutex::new(chat::Chat::default()),
             clock_offset_ms: AtomicI64::new(0),
             latency_ms: AtomicU64::new(0),
             seq: AtomicU64::new(0),

@@ -19,7 +19,7 @@ use super::SimControl;
 const OFFERED_OA: &[i64] = &[1, 2, 3, 4, 7, 11, 15];
 const OFFERED_MP: &[i64] = &[17, 18, 19, 30, 31];
 
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -43,7 +43,12 @@ label.row:first-of-type{border-top:0}.badge{font-size:12px;background:#f0f0f0;bo
 button{width:100%;padding:12px;border:0;border-radius:8px;background:#07c160;color:#fff;font-size:16px;font-weight:600;cursor:pointer}\
 .error{background:#fff0f0;color:#c0392b;border:1px solid #f5c6c6;border-radius:8px;padding:12px}\
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #eee;padding:6px;text-align:left;vertical-align:top}\
-a.cancel{display:block;text-align:center;margin-top:12px;color:#576b95}";
+a.cancel{display:block;text-align:center;margin-top:12px;color:#576b95}\
+.chat{display:flex;flex-direction:column;gap:8px;margin:12px 0;padding:12px;background:#f5f5f5;border-radius:8px;min-height:120px}\
+.bubble{max-width:80%;padding:8px 12px;border-radius:8px;white-space:pre-wrap;word-break:break-word}\
+.bubble.me{align-self:flex-end;background:#95ec69}.bubble.them{align-self:flex-start;background:#fff}\
+.small{font-size:12px}.chat-form{display:flex;gap:8px}.chat-form input{flex:1;padding:10px;border:1px solid #ddd;border-radius:8px;font-size:15px}\
+.chat-form button{width:auto;padding:10px 16px}";
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -288,9 +293,17 @@ pub(super) async fn overview(State(sim): State<Arc<SimControl>>) -> Response {
                 .get(&a.authorizer_appid)
                 .map_or(a.authorizer_appid.as_str(), |x| x.nick_name.as_str());
             body.push_str(&format!(
-                "<tr><td>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}<br><span class=\"muted\">{}</span>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(name),
                 esc(&a.authorizer_appid),
+                if a.revoked {
+                    String::new()
+                } else {
+                    format!(
+                        "<br><a href=\"/sim/chat/{}\" data-test=\"chat-link\">Chat · 聊天</a>",
+                        esc(&a.authorizer_appid)
+                    )
+                },
                 a.func_ids
                     .iter()
                     .map(|i| i.to_string())
@@ -321,4 +334,22 @@ pub(super) async fn overview(State(sim): State<Arc<SimControl>>) -> Response {
     }
     body.push_str("</table></div>");
     page("WeChat simulator", &body).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ChatQuery {
+    problem: Option<String>,
+}
+
+/// `GET /sim/chat/{appid}`: a user's phone talking to the account.
+pub(super) async fn chat_page(
+    State(sim): State<Arc<SimControl>>,
+    axum::extract::Path(appid): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ChatQuery>,
+) -> Response {
+    page(
+        "Chat · 聊天",
+        &super::chat::chat_body(&sim, &appid, q.problem.as_deref()),
+    )
+    .into_response()
 }

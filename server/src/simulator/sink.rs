@@ -48,6 +48,8 @@ struct SinkState {
     received: VecDeque<Received>,
     script: HashMap<String, VecDeque<SinkAnswer>>,
     secrets: HashMap<String, SecretString>,
+    /// Hooks that answer a text message with a passive reply (the demo's reply-mode endpoint).
+    echo: std::collections::HashSet<String>,
     total: u64,
     keep: usize,
 }
@@ -114,6 +116,12 @@ impl Sink {
     /// The secret to verify hook `name`'s deliveries with.
     pub fn set_secret(&self, name: &str, secret: SecretString) {
         self.lock().secrets.insert(name.to_owned(), secret);
+    }
+
+    /// Makes hook `name` answer each text message with a passive reply quoting it (a reply-mode
+    /// endpoint's answer; async endpoints' answers are ignored by wxhub).
+    pub fn set_echo(&self, name: &str) {
+        self.lock().echo.insert(name.to_owned());
     }
 
     /// Queues answers for hook `name`'s next deliveries (then 200 again).
@@ -185,7 +193,14 @@ async fn receive(
         if state.received.len() > state.keep {
             state.received.pop_front();
         }
-        state.script.get_mut(&name).and_then(VecDeque::pop_front)
+        let scripted = state.script.get_mut(&name).and_then(VecDeque::pop_front);
+        scripted.or_else(|| {
+            state
+                .echo
+                .contains(&name)
+                .then(|| echo_reply(&body))
+                .flatten()
+        })
     };
     match answer {
         None => (StatusCode::OK, "ok").into_response(),
@@ -203,6 +218,17 @@ async fn receive(
             axum::Json(v).into_response()
         }
     }
+}
+
+/// `{"reply": {"type": "text", "content": "…"}}` quoting a text message, or nothing for other events.
+fn echo_reply(body: &[u8]) -> Option<SinkAnswer> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    (v["type"] == "wechat.message.text").then_some(())?;
+    let text = v["data"]["fields"]["Content"].as_str()?;
+    Some(SinkAnswer::Json(
+        serde_json::json!({ "reply": { "type": "text", "content": format!("Demo sink received: {text} · 已收到") } }),
+        Duration::ZERO,
+    ))
 }
 
 fn escape(text: &str) -> String {

@@ -1,0 +1,397 @@
+//! Users talking to authorized accounts, as WeChat would relay them: a user's text or event is
+//! encrypted with the component's key and posted to the component's message URL
+//! (`…/message/{appid}`, derived from its notify URL as wxhub's console says to configure it), and
+//! the answer (`success`, empty, or an encrypted passive reply) is opened and kept. Tests and the
+//! demo drive it through `POST /sim/control/user-messages`; people through the phone-like page at
+//! `/sim/chat/{appid}`, which also shows what the platform sent through the customer-service API.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::SimControl;
+use crate::wechat::crypto::MsgCrypt;
+use crate::wechat::xml::{build_envelope, cdata, parse_account_message, parse_envelope};
+
+/// How many chat lines the simulator keeps.
+const KEEP: usize = 2_000;
+
+/// One line of a conversation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatLine {
+    pub authorizer_appid: String,
+    /// `user` (sent to the account) or `account` (its passive reply).
+    pub from: &'static str,
+    pub from_user: String,
+    /// `text`, `event`, or the reply's message type.
+    pub kind: String,
+    pub content: String,
+    pub at: i64,
+}
+
+/// What a user sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserMessage {
+    pub authorizer_appid: String,
+    /// A text message's content...
+    pub content: Option<String>,
+    /// ...or an event (`subscribe`, `CLICK`, …) with its optional key.
+    pub event: Option<String>,
+    pub event_key: Option<String>,
+    /// The user's openid; one per account by default.
+    pub from_user: Option<String>,
+}
+
+/// What came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub status: u16,
+    /// `success`, `empty`, `reply`, or `error`.
+    pub answer: &'static str,
+    pub reply_type: Option<String>,
+    pub reply: Option<String>,
+    pub latency_ms: u64,
+}
+
+#[derive(Default)]
+pub(super) struct Chat {
+    lines: VecDeque<ChatLine>,
+}
+
+impl SimControl {
+    fn chat_lines(&self) -> std::sync::MutexGuard<'_, Chat> {
+        self.chat.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember(&self, line: ChatLine) {
+        let mut chat = self.chat_lines();
+        chat.lines.push_back(line);
+        if chat.lines.len() > KEEP {
+            chat.lines.pop_front();
+        }
+    }
+
+    /// The conversation lines of one account, oldest first.
+    pub fn conversation(&self, appid: &str) -> Vec<ChatLine> {
+        self.chat_lines()
+            .lines
+            .iter()
+            .filter(|l| l.authorizer_appid == appid)
+            .cloned()
+            .collect()
+    }
+}
+
+fn escape_text(text: &str) -> String {
+    cdata(text)
+}
+
+/// Sends a user's message to the account's platform and reads the answer.
+pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, String> {
+    let now = shared.now();
+    let (component_appid, token, aes, notify, user_name) = shared.with_state(|s, _| {
+        let component = s
+            .components
+            .values()
+            .find(|c| {
+                c.authorizations
+                    .get(&m.authorizer_appid)
+                    .is_some_and(|a| !a.revoked)
+            })
+            .ok_or_else(|| format!("{} is authorized to no component", m.authorizer_appid))?;
+        let user_name = s
+            .accounts
+            .get(&m.authorizer_appid)
+            .map(|a| a.user_name.clone())
+            .unwrap_or_default();
+        Ok::<_, String>((
+            component.seed.appid.clone(),
+            component.seed.token.clone(),
+            component.seed.encoding_aes_key.clone(),
+            component.seed.notify_url.clone(),
+            user_name,
+        ))
+    })?;
+    let notify = notify.ok_or("the component has no notify URL, so no message URL either")?;
+    let base = notify
+        .strip_suffix("/notify")
+        .ok_or("the notify URL does not end in /notify; cannot derive the message URL")?;
+    let from_user = m.from_user.clone().unwrap_or_else(|| {
+        format!(
+            "o_sim_user_{}",
+            &m.authorizer_appid[m.authorizer_appid.len().saturating_sub(4)..]
+        )
+    });
+    let create_time = now / 1000;
+    let (xml, kind, shown) = match (&m.content, &m.event) {
+        (Some(text), None) if !text.trim().is_empty() && text.chars().count() <= 2000 => (
+            format!(
+                "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime>\
+                 <MsgType><![CDATA[text]]></MsgType><Content>{}</Content><MsgId>{}</MsgId></xml>",
+                escape_text(&user_name),
+                escape_text(&from_user),
+                escape_text(text),
+                rand::random::<u64>() >> 2
+            ),
+            "text".to_owned(),
+            text.clone(),
+        ),
+        (None, Some(event))
+            if !event.is_empty()
+                && event.len() <= 64
+                && event.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            let key = m
+                .event_key
+                .as_deref()
+                .map(|k| format!("<EventKey>{}</EventKey>", escape_text(k)))
+                .unwrap_or_default();
+            (
+                format!(
+                    "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime>\
+                     <MsgType><![CDATA[event]]></MsgType><Event>{}</Event>{key}</xml>",
+                    escape_text(&user_name),
+                    escape_text(&from_user),
+                    escape_text(event)
+                ),
+                "event".to_owned(),
+                format!("{event}{}", m.event_key.as_deref().map(|k| format!(" {k}")).unwrap_or_default()),
+            )
+        }
+        _ => {
+            return Err(
+                "send either content (1 to 2000 characters) or an event (letters, digits, _)".into(),
+            )
+        }
+    };
+    let crypto = MsgCrypt::new(&token, &aes, &component_appid).map_err(|e| e.to_string())?;
+    let nonce = format!("{:010}", rand::random::<u32>());
+    let sealed = crypto.encrypt(&xml, &create_time.to_string(), &nonce);
+    let url = format!(
+        "{base}/message/{}?signature=sim&timestamp={create_time}&nonce={nonce}&openid={from_user}&encrypt_type=aes&msg_signature={}",
+        m.authorizer_appid, sealed.msg_signature
+    );
+    shared.remember(ChatLine {
+        authorizer_appid: m.authorizer_appid.clone(),
+        from: "user",
+        from_user: from_user.clone(),
+        kind,
+        content: shown,
+        at: now,
+    });
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.without_url().to_string())?;
+    let response = client
+        .post(&url)
+        .body(build_envelope(&component_appid, &sealed.encrypt))
+        .send()
+        .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let (status, body) = match response {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => {
+            return Ok(Answer {
+                status: 0,
+                answer: "error",
+                reply_type: None,
+                reply: Some(e.without_url().to_string()),
+                latency_ms,
+            })
+        }
+    };
+    let trimmed = body.trim();
+    let answer = if status != 200 {
+        Answer {
+            status,
+            answer: "error",
+            reply_type: None,
+            reply: Some(trimmed.chars().take(200).collect()),
+            latency_ms,
+        }
+    } else if trimmed.is_empty() {
+        Answer {
+            status,
+            answer: "empty",
+            reply_type: None,
+            reply: None,
+            latency_ms,
+        }
+    } else if trimmed == "success" {
+        Answer {
+            status,
+            answer: "success",
+            reply_type: None,
+            reply: None,
+            latency_ms,
+        }
+    } else {
+        let opened = parse_envelope(trimmed.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|env| crypto.decrypt(&env.encrypt).map_err(|e| e.to_string()))
+            .and_then(|plain| {
+                parse_account_message(plain.message.as_bytes()).map_err(|e| e.to_string())
+            });
+        match opened {
+            Ok(reply) => {
+                let content = reply
+                    .content()
+                    .map(str::to_owned)
+                    .or_else(|| reply.root.child("Articles").map(|_| "(news)".to_owned()))
+                    .unwrap_or_else(|| format!("({})", reply.msg_type));
+                shared.remember(ChatLine {
+                    authorizer_appid: m.authorizer_appid.clone(),
+                    from: "account",
+                    from_user: from_user.clone(),
+                    kind: reply.msg_type.clone(),
+                    content: content.clone(),
+                    at: shared.now(),
+                });
+                Answer {
+                    status,
+                    answer: "reply",
+                    reply_type: Some(reply.msg_type),
+                    reply: Some(content),
+                    latency_ms,
+                }
+            }
+            Err(e) => Answer {
+                status,
+                answer: "error",
+                reply_type: None,
+                reply: Some(format!("a reply that does not open: {e}")),
+                latency_ms,
+            },
+        }
+    };
+    Ok(answer)
+}
+
+/// `POST /sim/control/user-messages`.
+pub(super) async fn control_send(State(sim): State<Arc<SimControl>>, body: Bytes) -> Response {
+    let m: UserMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
+    };
+    match send(&sim, &m).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// `GET /sim/control/user-messages/{appid}`: the account's conversation, with what the platform
+/// sent through the customer-service API.
+pub(super) async fn control_conversation(
+    State(sim): State<Arc<SimControl>>,
+    Path(appid): Path<String>,
+) -> Json<serde_json::Value> {
+    let custom: Vec<serde_json::Value> = sim.with_state(|s, _| {
+        s.sent_messages
+            .iter()
+            .filter(|m| m.authorizer_appid == appid)
+            .map(|m| json!({ "touser": m.touser, "content": m.content, "at": m.at }))
+            .collect()
+    });
+    Json(json!({ "lines": sim.conversation(&appid), "customer_service": custom }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ChatForm {
+    content: String,
+}
+
+/// `POST /sim/chat/{appid}` from the page: send, then show the page again.
+pub(super) async fn page_send(
+    State(sim): State<Arc<SimControl>>,
+    Path(appid): Path<String>,
+    axum::Form(form): axum::Form<ChatForm>,
+) -> Response {
+    let m = UserMessage {
+        authorizer_appid: appid.clone(),
+        content: Some(form.content),
+        event: None,
+        event_key: None,
+        from_user: None,
+    };
+    let problem = send(&sim, &m).await.err();
+    let target = match problem {
+        None => format!("/sim/chat/{appid}"),
+        Some(p) => format!(
+            "/sim/chat/{appid}?problem={}",
+            percent_encoding::utf8_percent_encode(&p, percent_encoding::NON_ALPHANUMERIC)
+        ),
+    };
+    Redirect::to(&target).into_response()
+}
+
+/// A phone-like page: the account's conversation, newest at the bottom, and a box to send from.
+pub(super) fn chat_body(sim: &SimControl, appid: &str, problem: Option<&str>) -> String {
+    let name = sim.with_state(|s, _| {
+        s.accounts
+            .get(appid)
+            .map_or_else(|| appid.to_owned(), |a| a.nick_name.clone())
+    });
+    let mut lines: Vec<(i64, String)> = sim
+        .conversation(appid)
+        .into_iter()
+        .map(|l| {
+            let class = if l.from == "user" { "me" } else { "them" };
+            (
+                l.at,
+                format!(
+                    "<div class=\"bubble {class}\" data-from=\"{}\"><span class=\"muted small\">{}</span><br>{}</div>",
+                    l.from,
+                    super::pages::esc(&l.kind),
+                    super::pages::esc(&l.content)
+                ),
+            )
+        })
+        .collect();
+    sim.with_state(|s, _| {
+        for m in s.sent_messages.iter().filter(|m| m.authorizer_appid == appid) {
+            lines.push((
+                m.at,
+                format!(
+                    "<div class=\"bubble them\" data-from=\"customer-service\"><span class=\"muted small\">customer service · 客服消息</span><br>{}</div>",
+                    super::pages::esc(&m.content)
+                ),
+            ));
+        }
+    });
+    lines.sort_by_key(|(at, _)| *at);
+    let bubbles: String = lines.into_iter().map(|(_, l)| l).collect();
+    format!(
+        "<div class=\"card phone\"><h1>{} <span class=\"muted small\">{}</span></h1>\
+         <div class=\"chat\" data-test=\"chat\">{}</div>{}\
+         <form method=\"post\" action=\"/sim/chat/{}\" class=\"chat-form\"><input name=\"content\" id=\"chat-content\" maxlength=\"2000\" placeholder=\"Message · 发消息\" required>\
+         <button type=\"submit\" id=\"chat-send\">Send · 发送</button></form>\
+         <p class=\"muted small\">Sent to the platform's message URL as WeChat would; passive replies and customer-service messages appear here. <a href=\"/sim\">Back</a></p></div>",
+        super::pages::esc(&name),
+        super::pages::esc(appid),
+        if bubbles.is_empty() { "<p class=\"muted\">No messages yet.</p>".to_owned() } else { bubbles },
+        problem
+            .map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", super::pages::esc(p)))
+            .unwrap_or_default(),
+        super::pages::esc(appid),
+    )
+}
