@@ -158,3 +158,46 @@ test("platform staff see every tenant's deliveries", async ({ page, request }) =
   await expect(page.locator("[data-test=all-deliveries]")).toContainText("Delivered");
   await page.screenshot({ path: `${shots}/platform-webhooks.png`, fullPage: true });
 });
+
+test("a message sent in the simulator reaches the console's delivery log, and the reply comes back to the simulator", async ({ page, request }) => {
+  test.setTimeout(60_000);
+  const shots = "test-results/screenshots";
+  const simulator = process.env.SIMULATOR_URL!;
+  const account = "wx5a1c0ffee0000001";
+  // The owner authorizes (as the simulated WeChat would after the confirmation page).
+  const auth = await request.post(`${simulator}/sim/control/authorizations`, {
+    data: { component_appid: "wx0de0c0de0000d001", authorizer_appid: account, func_ids: [1, 2, 3] },
+  });
+  expect(auth.ok()).toBe(true);
+
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(OPERATOR);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  // The account's profile arrives from the exchange; then WeChat addresses it by its original id.
+  await expect.poll(async () => (await page.request.post("/ui/account", { form: { appid: account } })).status(), { timeout: 15_000 }).toBe(200);
+
+  // A user writes to the account on the simulated phone.
+  const phone = await page.context().newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${simulator}/sim/chat/${account}`);
+  await phone.locator("#chat-content").fill("请问营业时间？");
+  await phone.locator("#chat-send").click();
+  await expect(phone.locator('.bubble[data-from="user"]').last()).toContainText("请问营业时间？");
+  await expect(phone.locator('.bubble[data-from="account"]').last()).toContainText("Demo sink received: 请问营业时间？");
+  await phone.screenshot({ path: `${shots}/simulator-chat.png`, fullPage: true });
+
+  // The operator sees the delivery in the console.
+  await page.goto("/webhooks");
+  await hydrated(page);
+  const sinkRow = page.locator("[data-test=webhooks] tbody tr", { hasText: "Demo sink" });
+  await sinkRow.locator("[data-test=show-deliveries]").click();
+  await expect(page.locator("[data-test=deliveries]")).toContainText("wechat.message.text");
+  await expect(page.locator("[data-test=deliveries] tr", { hasText: "wechat.message.text" }).first()).toContainText("Delivered");
+  // And the account's page lists the message.
+  await page.goto(`/accounts/${account}`);
+  await expect(page.locator("[data-test=recent-messages]")).toContainText("请问营业时间？");
+  await page.locator("[data-test=recent-messages]").screenshot({ path: `${shots}/account-messages.png` });
+});
