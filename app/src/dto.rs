@@ -336,6 +336,12 @@ pub struct ComponentView {
     pub ticket_age_ms: Option<i64>,
     pub token_expires_in_ms: Option<i64>,
     pub created_at: i64,
+    /// When one of WeChat's release-test (全网发布) accounts last wrote to this component.
+    pub release_test_seen_at: Option<i64>,
+    /// The last release-test customer-service reply: `done`, `dead`, `queued` or `running`.
+    pub release_test_reply: Option<String>,
+    pub release_test_reply_at: Option<i64>,
+    pub release_test_reply_error: Option<String>,
 }
 
 /// Add (empty `id`) or edit a tenant's own component. On edit, an empty secret keeps the stored

@@ -172,4 +172,36 @@ on_both_databases! {
         assert_eq!(r.message(OA, &user_message(&to, "text", "<Content>TESTCOMPONENT_MSG_TYPE_TEXT</Content>", 13)).await, (200, "success".to_owned()));
         r.stop().await;
     };
+
+    the_simulators_release_check_passes_against_wxhub => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        r.component_token().await;
+        let http = reqwest::Client::new();
+        let url = format!("{}/sim/control/release-check", r.sim.base_url());
+        let res = http.post(&url).json(&serde_json::json!({ "component_appid": COMPONENT })).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let check: serde_json::Value = res.json().await.unwrap();
+        let steps: Vec<(&str, bool)> = check["steps"].as_array().unwrap().iter()
+            .map(|s| (s["name"].as_str().unwrap_or(""), s["passed"].as_bool().unwrap_or(false))).collect();
+        assert_eq!(steps, [("text", true), ("event", true), ("customer_service", true)], "{check}");
+        assert_eq!(check["passed"], true);
+        // The overview page shows the result.
+        let page = http.get(format!("{}/sim", r.sim.base_url())).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Release check: <strong>passed"), "{page}");
+        // wxhub's components page shows what it saw of the test.
+        let admin = wxhub::admin::Admin { store: r.app.store.clone(), actor: wxhub::domain::Actor::Cli };
+        let pw = secrecy::SecretString::from("correct horse battery".to_owned());
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &pw).await.unwrap();
+        let op = common::rig::signed_in(&r, "op@acme.test").await;
+        assert!(wait_for(std::time::Duration::from_secs(10), || async {
+            let (_, list) = common::rig::ui(&op, &r, "components", &[]).await;
+            list[0]["release_test_reply"] == "done" && list[0]["release_test_seen_at"].is_i64()
+        }).await, "{}", common::rig::ui(&op, &r, "components", &[]).await.1);
+        // Garbage: a component it does not know, a body that is not the request.
+        for bad in [serde_json::json!({ "component_appid": "wx0000000000000000" }), serde_json::json!({ "component": COMPONENT }), serde_json::json!([])] {
+            let res = http.post(&url).json(&bad).send().await.unwrap();
+            assert_eq!(res.status(), 400, "{bad}");
+        }
+        r.stop().await;
+    };
 }

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use crate::api::{components, CheckComponent, SaveComponent};
 use crate::dto::{ComponentForm, ComponentView};
 use crate::error::AppError;
-use crate::i18n::{format_duration, use_lang, Lang};
+use crate::i18n::{format_duration, format_time, use_lang, Lang};
 use crate::model::SessionUser;
 use crate::pages::links::copy_to_clipboard;
 use crate::pages::FieldError;
@@ -92,7 +92,23 @@ pub fn ComponentsPage() -> impl IntoView {
                                 <dd>
                                     <code data-test="message-url">{c.message_url.clone()}</code>
                                     " " <button type="button" class="button ghost small" on:click=move |_| copy_to_clipboard(message.clone(), set_copied)>{lang.t("Copy", "复制")}</button>
-                                    <div class="muted small">{lang.t("Not served yet: messages to authorized accounts are not handled by wxhub so far.", "暂未启用：wxhub 目前尚不处理授权账号的消息。")}</div>
+                                    <div class="muted small">{lang.t("WeChat posts the accounts' messages and events here; wxhub stores them and delivers them to your webhooks.", "微信将授权账号的消息和事件推送到这里；wxhub 保存并投递到你的 Webhook。")}</div>
+                                </dd>
+                                <dt>{lang.t("Release test (全网发布)", "全网发布检测")}</dt>
+                                <dd data-test="release-test" class=match c.release_test_reply.as_deref() { Some("done") => "ok", Some("dead") => "bad", _ => "" }>
+                                    {match c.release_test_seen_at {
+                                        None => lang.t("no test traffic seen yet", "尚未收到检测消息").to_owned(),
+                                        Some(at) => format!("{} {}", lang.t("test accounts last wrote", "检测账号最近发消息于"), format_time(at)),
+                                    }}
+                                    {c.release_test_reply.clone().map(|status| {
+                                        let when = c.release_test_reply_at.map(format_time).unwrap_or_default();
+                                        let text = match status.as_str() {
+                                            "done" => format!("{} {when}", lang.t("; customer-service reply sent", "；客服消息已发送")),
+                                            "dead" => format!("{} {when}: {}", lang.t("; customer-service reply failed", "；客服消息发送失败"), c.release_test_reply_error.clone().unwrap_or_default()),
+                                            _ => lang.t("; customer-service reply in progress", "；客服消息发送中").to_owned(),
+                                        };
+                                        view! { <span>{text}</span> }
+                                    })}
                                 </dd>
                                 <dt>{lang.t("Ticket", "票据")}</dt>
                                 <dd class=match c.ticket_age_ms { Some(a) if a <= 20 * 60_000 => "ok", Some(_) => "warn", None => "bad" }>

@@ -36,8 +36,21 @@ async fn component_view(console: &Console, c: Component) -> Result<ComponentView
         .credential_health(c.id, CredentialKind::ComponentAccessToken, "")
         .await
         .map_err(&err)?;
+    let release = console
+        .store
+        .release_test_activity(c.id, &crate::engine::RELEASE_TEST_ACCOUNTS)
+        .await
+        .map_err(&err)?;
+    let (reply, reply_at, reply_error) = match release.last_reply {
+        Some((status, at, error)) => (Some(status), Some(at), error),
+        None => (None, None, None),
+    };
     let base = console.urls.base.as_str().trim_end_matches('/').to_owned();
     Ok(ComponentView {
+        release_test_seen_at: release.last_message_at,
+        release_test_reply: reply,
+        release_test_reply_at: reply_at,
+        release_test_reply_error: reply_error,
         notify_url: format!("{base}/wechat/{}/notify", c.appid),
         message_url: format!("{base}/wechat/{}/message/$APPID$", c.appid),
         shared: c.owner == ComponentOwner::Platform,

@@ -126,10 +126,8 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
         .strip_suffix("/notify")
         .ok_or("the notify URL does not end in /notify; cannot derive the message URL")?;
     let from_user = m.from_user.clone().unwrap_or_else(|| {
-        format!(
-            "o_sim_user_{}",
-            &m.authorizer_appid[m.authorizer_appid.len().saturating_sub(4)..]
-        )
+        let tail: Vec<char> = m.authorizer_appid.chars().rev().take(4).collect();
+        format!("o_sim_user_{}", tail.iter().rev().collect::<String>())
     });
     let create_time = now / 1000;
     let (xml, kind, shown) = match (&m.content, &m.event) {
@@ -173,13 +171,6 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
             )
         }
     };
-    let crypto = MsgCrypt::new(&token, &aes, &component_appid).map_err(|e| e.to_string())?;
-    let nonce = format!("{:010}", rand::random::<u32>());
-    let sealed = crypto.encrypt(&xml, &create_time.to_string(), &nonce);
-    let url = format!(
-        "{base}/message/{}?signature=sim&timestamp={create_time}&nonce={nonce}&openid={from_user}&encrypt_type=aes&msg_signature={}",
-        m.authorizer_appid, sealed.msg_signature
-    );
     shared.remember(ChatLine {
         authorizer_appid: m.authorizer_appid.clone(),
         from: "user",
@@ -188,6 +179,52 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
         content: shown,
         at: now,
     });
+    let target = Target {
+        component_appid,
+        token,
+        aes,
+        base: base.to_owned(),
+        authorizer_appid: m.authorizer_appid.clone(),
+    };
+    let (answer, reply) = post_to_platform(&target, &xml, &from_user, create_time).await?;
+    if let Some((kind, content)) = reply {
+        shared.remember(ChatLine {
+            authorizer_appid: m.authorizer_appid.clone(),
+            from: "account",
+            from_user,
+            kind,
+            content,
+            at: shared.now(),
+        });
+    }
+    Ok(answer)
+}
+
+/// Where a message goes: a component's message URL for one account.
+struct Target {
+    component_appid: String,
+    token: String,
+    aes: String,
+    /// The component's callback base (its notify URL without `/notify`).
+    base: String,
+    authorizer_appid: String,
+}
+
+/// Encrypts `xml`, posts it to the target's message URL as WeChat does, and opens the answer;
+/// a passive reply comes back as `(msg_type, content)` too.
+async fn post_to_platform(
+    t: &Target,
+    xml: &str,
+    from_user: &str,
+    create_time: i64,
+) -> Result<(Answer, Option<(String, String)>), String> {
+    let crypto = MsgCrypt::new(&t.token, &t.aes, &t.component_appid).map_err(|e| e.to_string())?;
+    let nonce = format!("{:010}", rand::random::<u32>());
+    let sealed = crypto.encrypt(xml, &create_time.to_string(), &nonce);
+    let url = format!(
+        "{}/message/{}?signature=sim&timestamp={create_time}&nonce={nonce}&openid={from_user}&encrypt_type=aes&msg_signature={}",
+        t.base, t.authorizer_appid, sealed.msg_signature
+    );
     let started = std::time::Instant::now();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -195,90 +232,295 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
         .map_err(|e| e.without_url().to_string())?;
     let response = client
         .post(&url)
-        .body(build_envelope(&component_appid, &sealed.encrypt))
+        .body(build_envelope(&t.component_appid, &sealed.encrypt))
         .send()
         .await;
     let latency_ms = started.elapsed().as_millis() as u64;
+    let answer = |status, answer, reply_type, reply| Answer {
+        status,
+        answer,
+        reply_type,
+        reply,
+        latency_ms,
+    };
     let (status, body) = match response {
         Ok(r) => {
             let status = r.status().as_u16();
             (status, r.text().await.unwrap_or_default())
         }
         Err(e) => {
-            return Ok(Answer {
-                status: 0,
-                answer: "error",
-                reply_type: None,
-                reply: Some(e.without_url().to_string()),
-                latency_ms,
-            })
+            return Ok((
+                answer(0, "error", None, Some(e.without_url().to_string())),
+                None,
+            ))
         }
     };
     let trimmed = body.trim();
-    let answer = if status != 200 {
-        Answer {
-            status,
-            answer: "error",
-            reply_type: None,
-            reply: Some(trimmed.chars().take(200).collect()),
-            latency_ms,
-        }
-    } else if trimmed.is_empty() {
-        Answer {
-            status,
-            answer: "empty",
-            reply_type: None,
-            reply: None,
-            latency_ms,
-        }
-    } else if trimmed == "success" {
-        Answer {
-            status,
-            answer: "success",
-            reply_type: None,
-            reply: None,
-            latency_ms,
-        }
-    } else {
-        let opened = parse_envelope(trimmed.as_bytes())
-            .map_err(|e| e.to_string())
-            .and_then(|env| crypto.decrypt(&env.encrypt).map_err(|e| e.to_string()))
-            .and_then(|plain| {
-                parse_account_message(plain.message.as_bytes()).map_err(|e| e.to_string())
-            });
-        match opened {
-            Ok(reply) => {
-                let content = reply
-                    .content()
-                    .map(str::to_owned)
-                    .or_else(|| reply.root.child("Articles").map(|_| "(news)".to_owned()))
-                    .unwrap_or_else(|| format!("({})", reply.msg_type));
-                shared.remember(ChatLine {
-                    authorizer_appid: m.authorizer_appid.clone(),
-                    from: "account",
-                    from_user: from_user.clone(),
-                    kind: reply.msg_type.clone(),
-                    content: content.clone(),
-                    at: shared.now(),
-                });
-                Answer {
-                    status,
-                    answer: "reply",
-                    reply_type: Some(reply.msg_type),
-                    reply: Some(content),
-                    latency_ms,
-                }
-            }
-            Err(e) => Answer {
+    if status != 200 {
+        return Ok((
+            answer(
                 status,
-                answer: "error",
-                reply_type: None,
-                reply: Some(format!("a reply that does not open: {e}")),
-                latency_ms,
-            },
+                "error",
+                None,
+                Some(trimmed.chars().take(200).collect()),
+            ),
+            None,
+        ));
+    }
+    if trimmed.is_empty() {
+        return Ok((answer(status, "empty", None, None), None));
+    }
+    if trimmed == "success" {
+        return Ok((answer(status, "success", None, None), None));
+    }
+    let opened = parse_envelope(trimmed.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|env| crypto.decrypt(&env.encrypt).map_err(|e| e.to_string()))
+        .and_then(|plain| {
+            parse_account_message(plain.message.as_bytes()).map_err(|e| e.to_string())
+        });
+    Ok(match opened {
+        Ok(reply) => {
+            let content = reply
+                .content()
+                .map(str::to_owned)
+                .or_else(|| reply.root.child("Articles").map(|_| "(news)".to_owned()))
+                .unwrap_or_else(|| format!("({})", reply.msg_type));
+            (
+                answer(
+                    status,
+                    "reply",
+                    Some(reply.msg_type.clone()),
+                    Some(content.clone()),
+                ),
+                Some((reply.msg_type, content)),
+            )
+        }
+        Err(e) => (
+            answer(
+                status,
+                "error",
+                None,
+                Some(format!("a reply that does not open: {e}")),
+            ),
+            None,
+        ),
+    })
+}
+
+/// WeChat's release-test Official Account (PROTOCOL.md §12.1) and its original id.
+const RELEASE_TEST_ACCOUNT: (&str, &str) = ("wx570bc396a51b8ff8", "gh_3c884a361561");
+
+/// One step of a release check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckStep {
+    pub name: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The result of a release check (全网发布) run against a component.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseCheck {
+    pub component_appid: String,
+    pub passed: bool,
+    pub steps: Vec<CheckStep>,
+    pub at: i64,
+}
+
+/// Runs WeChat's full-network release test against a component, as WeChat does (PROTOCOL.md
+/// §12.2): a text message expecting `TESTCOMPONENT_MSG_TYPE_TEXT_callback`, an event expecting
+/// `LOCATIONfrom_callback`, and the customer-service step (the test account is authorized, its code
+/// sent as `QUERY_AUTH_CODE:<code>`; the answer must be empty and `<code>_from_api` must arrive
+/// through the customer-service API within 5 s). The result is kept for the overview page.
+pub async fn release_check(
+    shared: &Arc<SimControl>,
+    component_appid: &str,
+) -> Result<ReleaseCheck, String> {
+    let (appid, gh) = RELEASE_TEST_ACCOUNT;
+    let (token, aes, notify) = shared.with_state(|s, _| {
+        let c = s
+            .components
+            .get(component_appid)
+            .ok_or_else(|| format!("no component {component_appid}"))?;
+        let found = (
+            c.seed.token.clone(),
+            c.seed.encoding_aes_key.clone(),
+            c.seed.notify_url.clone(),
+        );
+        if !s.accounts.contains_key(appid) {
+            s.add_account(super::state::AccountSeed {
+                appid: appid.into(),
+                kind: app::permissions::AccountKind::OfficialAccount,
+                nick_name: "全网发布测试公众号".into(),
+                user_name: gh.into(),
+                principal_name: String::new(),
+                alias: String::new(),
+                service_type: 2,
+                verify_type: 0,
+                menu: None,
+            });
+        }
+        Ok::<_, String>(found)
+    })?;
+    let base = notify
+        .as_deref()
+        .and_then(|n| n.strip_suffix("/notify"))
+        .ok_or("the component has no notify URL ending in /notify")?
+        .to_owned();
+    let target = Target {
+        component_appid: component_appid.to_owned(),
+        token,
+        aes,
+        base,
+        authorizer_appid: appid.to_owned(),
+    };
+    let user = "o_release_test_user";
+    let now_s = || shared.now() / 1000;
+    let mut steps = Vec::new();
+
+    let xml = format!(
+        "<xml><ToUserName><![CDATA[{gh}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{}</CreateTime>\
+         <MsgType><![CDATA[text]]></MsgType><Content><![CDATA[TESTCOMPONENT_MSG_TYPE_TEXT]]></Content><MsgId>{}</MsgId></xml>",
+        now_s(),
+        rand::random::<u64>() >> 2
+    );
+    let (answer, reply) = post_to_platform(&target, &xml, user, now_s()).await?;
+    let got = reply.map(|(_, c)| c);
+    steps.push(CheckStep {
+        name: "text",
+        passed: got.as_deref() == Some("TESTCOMPONENT_MSG_TYPE_TEXT_callback"),
+        detail: format!(
+            "answer {} {:?} in {} ms",
+            answer.answer,
+            got.unwrap_or_default(),
+            answer.latency_ms
+        ),
+    });
+
+    let xml = format!(
+        "<xml><ToUserName><![CDATA[{gh}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{}</CreateTime>\
+         <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[LOCATION]]></Event><Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119</Precision></xml>",
+        now_s()
+    );
+    let (answer, reply) = post_to_platform(&target, &xml, user, now_s()).await?;
+    let got = reply.map(|(_, c)| c);
+    steps.push(CheckStep {
+        name: "event",
+        passed: got.as_deref() == Some("LOCATIONfrom_callback"),
+        detail: format!(
+            "answer {} {:?} in {} ms",
+            answer.answer,
+            got.unwrap_or_default(),
+            answer.latency_ms
+        ),
+    });
+
+    let customer_service = match shared.authorize(component_appid, appid, &[1]) {
+        Err(e) => CheckStep {
+            name: "customer_service",
+            passed: false,
+            detail: format!("could not authorize the test account: {e}"),
+        },
+        Ok((code, _)) => {
+            let expected = format!("{code}_from_api");
+            let xml = format!(
+                "<xml><ToUserName><![CDATA[{gh}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{}</CreateTime>\
+                 <MsgType><![CDATA[text]]></MsgType><Content><![CDATA[QUERY_AUTH_CODE:{code}]]></Content><MsgId>{}</MsgId></xml>",
+                now_s(),
+                rand::random::<u64>() >> 2
+            );
+            let started = std::time::Instant::now();
+            let (answer, _) = post_to_platform(&target, &xml, user, now_s()).await?;
+            let sent = || {
+                shared.with_state(|s, _| {
+                    s.sent_messages.iter().any(|m| {
+                        m.authorizer_appid == appid && m.touser == user && m.content == expected
+                    })
+                })
+            };
+            while !sent() && started.elapsed() < Duration::from_secs(5) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let arrived = sent();
+            CheckStep {
+                name: "customer_service",
+                passed: answer.answer == "empty" && arrived,
+                detail: if arrived {
+                    format!(
+                        "answer {}; {expected} arrived after {} ms",
+                        answer.answer,
+                        started.elapsed().as_millis()
+                    )
+                } else {
+                    format!(
+                        "answer {}; {expected} did not arrive within 5 s",
+                        answer.answer
+                    )
+                },
+            }
         }
     };
-    Ok(answer)
+    steps.push(customer_service);
+    let check = ReleaseCheck {
+        component_appid: component_appid.to_owned(),
+        passed: steps.iter().all(|s| s.passed),
+        steps,
+        at: shared.now(),
+    };
+    shared
+        .release_checks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(component_appid.to_owned(), check.clone());
+    Ok(check)
+}
+
+/// The last release check of each component.
+pub fn last_release_checks(shared: &SimControl) -> Vec<ReleaseCheck> {
+    shared
+        .release_checks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseCheckRequest {
+    component_appid: String,
+}
+
+/// `POST /sim/control/release-check` `{"component_appid"}`.
+pub(super) async fn control_release_check(
+    State(sim): State<Arc<SimControl>>,
+    body: Bytes,
+) -> Response {
+    let r: ReleaseCheckRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
+    };
+    match release_check(&sim, &r.component_appid).await {
+        Ok(check) => Json(check).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// `POST /sim/release-check/{component}` from the overview page: run, then show the page again.
+pub(super) async fn page_release_check(
+    State(sim): State<Arc<SimControl>>,
+    Path(component): Path<String>,
+) -> Response {
+    let _ = release_check(&sim, &component).await;
+    Redirect::to("/sim").into_response()
 }
 
 /// `POST /sim/control/user-messages`.

@@ -92,6 +92,14 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         .route("/sim/control/pushes", get(list_pushes))
         .route("/sim/control/messages", get(list_messages))
         .route(
+            "/sim/control/release-check",
+            post(super::chat::control_release_check),
+        )
+        .route(
+            "/sim/release-check/{component}",
+            post(super::chat::page_release_check),
+        )
+        .route(
             "/sim/control/user-messages",
             post(super::chat::control_send),
         )

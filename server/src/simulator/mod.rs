@@ -291,6 +291,8 @@ pub struct SimControl {
     faults: Mutex<Faults>,
     logs: Mutex<Logs>,
     chat: Mutex<chat::Chat>,
+    /// The last release check (全网发布) of each component.
+    release_checks: Mutex<std::collections::HashMap<String, chat::ReleaseCheck>>,
     clock_offset_ms: AtomicI64,
     latency_ms: AtomicU64,
     seq: AtomicU64,
@@ -536,6 +538,7 @@ impl Simulator {
             }),
             logs: Mutex::new(Logs::default()),
             chat: Mutex::new(chat::Chat::default()),
+            release_checks: Mutex::new(std::collections::HashMap::new()),
             clock_offset_ms: AtomicI64::new(0),
             latency_ms: AtomicU64::new(0),
             seq: AtomicU64::new(0),

@@ -287,6 +287,19 @@ pub(super) async fn overview(State(sim): State<Arc<SimControl>>) -> Response {
             esc(c.seed.notify_url.as_deref().unwrap_or("none")),
             if c.latest_ticket().is_some() { "issued" } else { "none yet" },
         ));
+        let last = super::chat::last_release_checks(&sim)
+            .into_iter()
+            .find(|r| r.component_appid == c.seed.appid);
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/sim/release-check/{}\"><button type=\"submit\" data-test=\"release-check\">Run the release check · 全网发布检测</button></form>{}",
+            esc(&c.seed.appid),
+            last.map(|r| format!(
+                "<p data-test=\"release-result\" class=\"{}\">Release check: <strong>{}</strong> · {}</p>",
+                if r.passed { "muted" } else { "error" },
+                if r.passed { "passed · 通过" } else { "failed · 未通过" },
+                r.steps.iter().map(|s| format!("{} {} ({})", if s.passed { "✔" } else { "✘" }, s.name, esc(&s.detail))).collect::<Vec<_>>().join(" · ")
+            )).unwrap_or_default()
+        ));
         for a in c.authorizations.values() {
             let name = state
                 .accounts

@@ -150,3 +150,50 @@ impl Store {
             .collect()
     }
 }
+
+/// What a component saw of WeChat's full-network release test (全网发布): when a test account
+/// last wrote, and how the last customer-service reply went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseTestActivity {
+    pub last_message_at: Option<i64>,
+    /// The last customer-service reply job: its status (`queued`, `running`, `done`, `dead`),
+    /// when it last changed, and its last error.
+    pub last_reply: Option<(String, i64, Option<String>)>,
+}
+
+impl Store {
+    /// The release-test traffic of one component (the test accounts are given; each is probed
+    /// through the `(component_id, authorizer_appid, …)` key, so a busy component costs no scan).
+    pub async fn release_test_activity(
+        &self,
+        component: ComponentId,
+        test_accounts: &[&str],
+    ) -> Result<ReleaseTestActivity, StoreError> {
+        let mut last_message_at: Option<i64> = None;
+        for appid in test_accounts {
+            let at: Option<i64> = read!(self, |pool| {
+                sqlx::query_scalar(
+                "SELECT MAX(received_at) FROM messages WHERE component_id = $1 AND authorizer_appid = $2"
+            )
+            .bind(component.0)
+            .bind(*appid)
+            .fetch_one(pool)
+            .await
+            })?;
+            last_message_at = last_message_at.max(at);
+        }
+        let last_reply: Option<(String, i64, Option<String>)> = read!(self, |pool| {
+            sqlx::query_as(
+            "SELECT status, updated_at, last_error FROM jobs WHERE kind = 'release_test_reply' AND component_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        )
+        .bind(component.0)
+        .fetch_optional(pool)
+        .await
+        })?;
+        Ok(ReleaseTestActivity {
+            last_message_at,
+            last_reply,
+        })
+    }
+}

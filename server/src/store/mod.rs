@@ -57,7 +57,7 @@ pub use credentials::{
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use links::LinkRecord;
-pub use messages::{IncomingMessage, StoredMessage};
+pub use messages::{IncomingMessage, ReleaseTestActivity, StoredMessage};
 pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use retention::{Cutoffs, Pruned};
