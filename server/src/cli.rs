@@ -350,6 +350,8 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
         SimSettings {
             // WeChat remembers authorizations across a demo restart, so must its stand-in.
             state_file: Some(data_dir.join("simulator-state.json")),
+            // The accounts' users write now and then, so there is traffic to look at.
+            chatter: Some(std::time::Duration::from_secs(60)),
             ..SimSettings::default()
         },
         Seed {

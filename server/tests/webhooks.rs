@@ -460,6 +460,12 @@ on_both_databases! {
             assert!(answer["error"].is_string());
         }
         assert_eq!(raw_count(db, "messages").await, 2, "only the two good ones reached wxhub");
+        // The demo's background chatter: one message per authorized account per round, each
+        // answered by the reply endpoint.
+        assert_eq!(wxhub::simulator::chat::chatter_once(r.sim.control(), 0).await, 1);
+        assert_eq!(raw_count(db, "messages").await, 3);
+        let conversation: Value = http.get(format!("{sim}/sim/control/user-messages/{OA}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(conversation["lines"].as_array().map(Vec::len), Some(5), "{conversation}");
         r.stop().await;
     };
 

@@ -523,6 +523,64 @@ pub(super) async fn page_release_check(
     Redirect::to("/sim").into_response()
 }
 
+/// What the demo's users say, in turn.
+const CHATTER: [&str; 6] = [
+    "你好，请问今天营业吗？",
+    "Do you deliver to Pudong?",
+    "我想查询一下订单",
+    "有什么新品推荐吗？",
+    "How do I join the membership?",
+    "谢谢！",
+];
+
+/// One round of the demo's background chatter: each authorized account (not WeChat's test
+/// accounts) gets one message from one of its users. Returns how many were sent.
+pub async fn chatter_once(shared: &Arc<SimControl>, round: usize) -> usize {
+    let accounts: Vec<String> = shared.with_state(|s, _| {
+        s.components
+            .values()
+            .filter(|c| c.seed.notify_url.is_some())
+            .flat_map(|c| c.authorizations.values())
+            .filter(|a| !a.revoked && a.authorizer_appid != RELEASE_TEST_ACCOUNT.0)
+            .map(|a| a.authorizer_appid.clone())
+            .collect()
+    });
+    let mut sent = 0;
+    for (i, appid) in accounts.into_iter().enumerate() {
+        let m = UserMessage {
+            authorizer_appid: appid,
+            content: Some(CHATTER[(round + i) % CHATTER.len()].to_owned()),
+            event: None,
+            event_key: None,
+            from_user: Some(format!("o_demo_user_{}", (round + i) % 3)),
+        };
+        if let Ok(answer) = send(shared, &m).await {
+            if answer.answer != "error" {
+                sent += 1;
+            }
+        }
+    }
+    sent
+}
+
+/// The demo's users writing now and then (`SimSettings::chatter`), so the console's message and
+/// delivery views have something to show without anyone typing.
+pub(super) async fn chatter(
+    shared: Arc<SimControl>,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut round = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        chatter_once(&shared, round).await;
+        round += 1;
+    }
+}
+
 /// `POST /sim/control/user-messages`.
 pub(super) async fn control_send(State(sim): State<Arc<SimControl>>, body: Bytes) -> Response {
     let m: UserMessage = match serde_json::from_slice(&body) {

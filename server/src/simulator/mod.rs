@@ -53,6 +53,9 @@ pub struct SimSettings {
     pub state_file: Option<std::path::PathBuf>,
     /// Issue a new refresh token on every refresh (see `SimState::rotate_refresh_tokens`).
     pub rotate_refresh_tokens: bool,
+    /// Every this long, each authorized account gets a message from one of its users (the demo);
+    /// none: users only write when asked.
+    pub chatter: Option<Duration>,
 }
 
 impl Default for SimSettings {
@@ -65,6 +68,7 @@ impl Default for SimSettings {
             hang: Duration::from_secs(30),
             state_file: None,
             rotate_refresh_tokens: false,
+            chatter: None,
         }
     }
 }
@@ -561,6 +565,13 @@ impl Simulator {
         let pusher = tokio::spawn(push::deliver(shared.clone(), push_rx, shutdown.clone()));
         let tickets = tokio::spawn(push::ticket_schedule(shared.clone(), shutdown.clone()));
         let mut tasks = vec![server, pusher, tickets];
+        if let Some(every) = shared.settings.chatter {
+            tasks.push(tokio::spawn(chat::chatter(
+                shared.clone(),
+                every,
+                shutdown.clone(),
+            )));
+        }
         if let Some(path) = shared.settings.state_file.clone() {
             tasks.push(tokio::spawn(persist::save_loop(
                 shared.clone(),
