@@ -6,7 +6,8 @@
 //! cargo bench -p server --bench message_load                 # SQLite in a temp dir
 //! WXHUB_BENCH_POSTGRES_URL=postgres://… cargo bench -p server --bench message_load
 //! WXHUB_BENCH_RATE=500 WXHUB_BENCH_SECONDS=30 WXHUB_BENCH_CONCURRENCY=64 (defaults)
-//! WXHUB_BENCH_PER_ENDPOINT=4 (the endpoint's in-flight bound; 4 is the default setting)
+//! WXHUB_BENCH_PER_ENDPOINT=16 (the endpoint's in-flight bound; 16 is the default setting)
+//! WXHUB_BENCH_SUSTAIN_RATE=2000 WXHUB_BENCH_SUSTAIN_SECONDS=20 (the last phase)
 //! ```
 //!
 //! The server runs in this process on its own 2-thread runtime (as `server serve` would); the load
@@ -16,7 +17,8 @@
 //! decrypted, parsed, de-duplicated and stored with its delivery row in one transaction before
 //! `success`, then claimed, signed, POSTed and recorded by the outbox worker. The fixed-rate phase
 //! is open loop (latency from each message's scheduled send time); the capacity phase closed loop,
-//! and it ends only when the sink has every message.
+//! and it ends only when the sink has every message. The last phase is open loop again at the
+//! sustained target (2,000/s): delivery must keep up as messages come, not only catch up after.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -112,11 +114,82 @@ async fn all_received(sink: &RunningSink, count: u64, first: u64, n: u64, limit:
     (first..first + n).all(|id| got.contains_key(&id))
 }
 
+/// Sends `msgs` (MsgIds `first..`) open loop at `rate`, then waits for their deliveries (the sink
+/// had `before` already) and prints ack latency (from each message's scheduled send time) and
+/// delivery lag (from the POST to the sink's receipt).
+#[allow(clippy::too_many_arguments)]
+async fn open_loop(
+    client: &reqwest::Client,
+    sink: &RunningSink,
+    msgs: &Arc<Vec<Message>>,
+    first: u64,
+    rate: u64,
+    before: u64,
+    backend: &str,
+    label: &str,
+) {
+    let total = msgs.len() as u64;
+    let start = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut handles = Vec::with_capacity(total as usize);
+    let mut sent_at = HashMap::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        sent_at.insert(first + i, wxhub::now_ms());
+        let client = client.clone();
+        let msgs = msgs.clone();
+        handles.push(tokio::spawn(async move {
+            let ok = send(&client, &msgs[i as usize]).await;
+            (ok, due.elapsed())
+        }));
+    }
+    let mut acks = Vec::with_capacity(total as usize);
+    let mut failures = 0;
+    for h in handles {
+        let (ok, latency) = h.await.expect("task");
+        if !ok {
+            failures += 1;
+        }
+        acks.push(latency.as_secs_f64() * 1e3);
+    }
+    let wall = start.elapsed();
+    let delivered =
+        all_received(sink, before + total, first, total, Duration::from_secs(120)).await;
+    let got = receipts(sink);
+    let mut lags: Vec<f64> = sent_at
+        .iter()
+        .filter_map(|(id, at)| got.get(id).map(|r| (r - at) as f64))
+        .collect();
+    acks.sort_by(f64::total_cmp);
+    lags.sort_by(f64::total_cmp);
+    println!(
+        "[{backend}] {label} {rate}/s: {total} messages in {:.1}s = {:.0}/s, {failures} failed; ack p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        wall.as_secs_f64(),
+        total as f64 / wall.as_secs_f64(),
+        percentile(&acks, 0.50),
+        percentile(&acks, 0.90),
+        percentile(&acks, 0.99),
+        acks.last().copied().unwrap_or_default(),
+    );
+    println!(
+        "[{backend}] {label} {rate}/s: delivery lag (POST sent → sink received), {} of {total} delivered{}: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        lags.len(),
+        if delivered { "" } else { " (NOT ALL)" },
+        percentile(&lags, 0.50),
+        percentile(&lags, 0.90),
+        percentile(&lags, 0.99),
+        lags.last().copied().unwrap_or_default(),
+    );
+}
+
 fn main() {
     let rate = env_u64("WXHUB_BENCH_RATE", 500);
     let seconds = env_u64("WXHUB_BENCH_SECONDS", 30);
     let concurrency = env_u64("WXHUB_BENCH_CONCURRENCY", 64) as usize;
-    let per_endpoint = env_u64("WXHUB_BENCH_PER_ENDPOINT", 4) as usize;
+    let per_endpoint = env_u64("WXHUB_BENCH_PER_ENDPOINT", 16) as usize;
+    let sustain_rate = env_u64("WXHUB_BENCH_SUSTAIN_RATE", 2_000);
+    let sustain_seconds = env_u64("WXHUB_BENCH_SUSTAIN_SECONDS", 20);
     let dir = tempfile::tempdir().expect("temp dir");
     let pg = std::env::var("WXHUB_BENCH_POSTGRES_URL").ok();
 
@@ -224,11 +297,20 @@ fn main() {
 
     let total = rate * seconds;
     let capacity_n = 40_000u64;
-    eprintln!("preparing {} signed messages…", total + capacity_n + 200);
+    eprintln!(
+        "preparing {} signed messages…",
+        total + capacity_n + 200 + sustain_rate * sustain_seconds
+    );
     let warmup = messages(&base, 1, 200);
     let fixed = Arc::new(messages(&base, 1_000, total));
     let capacity_first = 1_000 + total;
     let capacity = Arc::new(messages(&base, capacity_first, capacity_n));
+    let sustained_first = capacity_first + capacity_n;
+    let sustained = Arc::new(messages(
+        &base,
+        sustained_first,
+        sustain_rate * sustain_seconds,
+    ));
 
     load_rt.block_on(async move {
         let client = reqwest::Client::builder()
@@ -242,56 +324,7 @@ fn main() {
         assert!(all_received(&sink, 200, 1, 200, Duration::from_secs(30)).await, "warm-up delivered");
 
         // Phase 1: open loop at `rate`; ack latency, then delivery lag per message.
-        let start = Instant::now();
-        let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        let mut handles = Vec::with_capacity(total as usize);
-        let mut sent_at = HashMap::with_capacity(total as usize);
-        for i in 0..total {
-            let due = start + interval * i as u32;
-            tokio::time::sleep_until(due.into()).await;
-            sent_at.insert(1_000 + i, wxhub::now_ms());
-            let client = client.clone();
-            let fixed = fixed.clone();
-            handles.push(tokio::spawn(async move {
-                let ok = send(&client, &fixed[i as usize]).await;
-                (ok, due.elapsed())
-            }));
-        }
-        let mut acks = Vec::with_capacity(total as usize);
-        let mut failures = 0;
-        for h in handles {
-            let (ok, latency) = h.await.expect("task");
-            if !ok {
-                failures += 1;
-            }
-            acks.push(latency.as_secs_f64() * 1e3);
-        }
-        let wall = start.elapsed();
-        let delivered = all_received(&sink, 200 + total, 1_000, total, Duration::from_secs(120)).await;
-        let got = receipts(&sink);
-        let mut lags: Vec<f64> = sent_at
-            .iter()
-            .filter_map(|(id, at)| got.get(id).map(|r| (r - at) as f64))
-            .collect();
-        acks.sort_by(f64::total_cmp);
-        lags.sort_by(f64::total_cmp);
-        println!(
-            "[{backend}] fixed rate {rate}/s for {seconds}s: {total} messages in {:.1}s, {failures} failed; ack p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            wall.as_secs_f64(),
-            percentile(&acks, 0.50),
-            percentile(&acks, 0.90),
-            percentile(&acks, 0.99),
-            acks.last().copied().unwrap_or_default(),
-        );
-        println!(
-            "[{backend}] delivery lag (POST sent → sink received), {} of {total} delivered{}: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-            lags.len(),
-            if delivered { "" } else { " (NOT ALL)" },
-            percentile(&lags, 0.50),
-            percentile(&lags, 0.90),
-            percentile(&lags, 0.99),
-            lags.last().copied().unwrap_or_default(),
-        );
+        open_loop(&client, &sink, &fixed, 1_000, rate, 200, backend, "fixed rate").await;
 
         // Phase 2: closed loop for 20 s, then until every one of those messages is delivered.
         let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -342,6 +375,10 @@ fn main() {
             done_in.as_secs_f64(),
             n as f64 / done_in.as_secs_f64(),
         );
+        // Phase 3: open loop at the sustained target, the way WeChat would send it: does delivery
+        // keep up (lag stays bounded), not only catch up after a burst?
+        let before = sink.sink.total();
+        open_loop(&client, &sink, &sustained, sustained_first, sustain_rate, before, backend, "sustained").await;
         let unverified = sink
             .sink
             .received(Some("bench"))

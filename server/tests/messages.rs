@@ -114,7 +114,10 @@ on_both_databases! {
         // Not XML, no MsgType, a time outside the window.
         assert_eq!(r.message(OA, "not xml").await.0, 400);
         assert_eq!(r.message(OA, &format!("<xml><ToUserName>{to}</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime></xml>")).await.0, 400);
-        let old = good.replace(&format!("<CreateTime>{}</CreateTime>", now_s()), "<CreateTime>1000</CreateTime>");
+        // The time `good` was made with (reading the clock again could fall in the next second).
+        let made_at = good.split("<CreateTime>").nth(1).and_then(|rest| rest.split("</CreateTime>").next()).unwrap();
+        let old = good.replace(&format!("<CreateTime>{made_at}</CreateTime>"), "<CreateTime>1000</CreateTime>");
+        assert_ne!(old, good);
         assert_eq!(r.message(OA, &old).await, (400, "out_of_window".to_owned()));
         // Unsigned, wrongly signed, unknown component, oversize.
         let client = &r.app.client;

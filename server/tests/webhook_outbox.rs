@@ -115,6 +115,7 @@ fn start(db: &TestDb) -> Instance {
             ("WXHUB_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
             ("WXHUB_WEBHOOK_TIMEOUT_SECONDS", "2"),
             ("WXHUB_WEBHOOK_RETRY_BASE_MS", "100"),
+            ("WXHUB_WEBHOOK_CONCURRENCY_PER_ENDPOINT", "4"),
             ("WXHUB_METRICS_TOKEN", METRICS_TOKEN),
         ],
     )
@@ -160,7 +161,8 @@ fn received_ids(sink: &RunningSink) -> std::collections::BTreeSet<u64> {
 on_both_databases! {
     a_process_killed_with_deliveries_in_flight_loses_none => async |db: &TestDb| {
         let s = setup(db).await;
-        // The sink holds the first four deliveries (the endpoint's in-flight bound) past the kill.
+        // The sink holds the first four deliveries (the endpoint's in-flight bound, set to 4 here)
+        // past the kill.
         s.sink.sink.script("outbox", std::iter::repeat_n(SinkAnswer::Hang(Duration::from_secs(30)), 4));
         let first = start(db);
         for n in 1..=20 {

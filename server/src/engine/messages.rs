@@ -27,7 +27,7 @@ use super::webhooks::OutgoingEvent;
 use super::{Engine, EngineError};
 use crate::domain::AuthorizerStatus;
 use crate::secrets::fingerprint;
-use crate::store::{IncomingMessage, NewJob, PushOutcome, WebhookMode};
+use crate::store::{IncomingMessage, NewJob, PushOutcome, SealedMessage, StoreError, WebhookMode};
 use crate::wechat::xml::{parse_account_message, text_reply, AccountMessage};
 
 /// WeChat's test accounts for the full-network release test (PROTOCOL.md §12.1): five Official
@@ -164,9 +164,9 @@ impl Engine {
             _ => (Vec::new(), Vec::new()),
         };
         let xml = SecretString::from(decrypted.message);
-        let (stored, written) = self
+        let sealed = self
             .store
-            .accept_message(
+            .seal_message(
                 &IncomingMessage {
                     component: entry.component.id,
                     tenant,
@@ -183,7 +183,16 @@ impl Engine {
                 &deliveries,
                 now,
             )
+            .map_err(EngineError::from)?;
+        let (stored, written) = self
+            .message_records
+            .submit(sealed, |batch| self.store_messages(batch))
             .await
+            .ok_or_else(|| {
+                EngineError::from(StoreError::Unavailable(
+                    "the batch with this message was abandoned".into(),
+                ))
+            })?
             .map_err(EngineError::from)?;
         self.metrics
             .messages
@@ -256,6 +265,37 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// Stores a batch of messages in one transaction (see [`GroupCommit`](super::group_commit::GroupCommit)); if the batch fails,
+    /// each message alone, so one bad message cannot refuse the others.
+    async fn store_messages(&self, batch: Vec<SealedMessage>) -> Vec<StoredOrNot> {
+        match self.store.accept_messages(&batch).await {
+            Ok(done) => done.into_iter().map(Ok).collect(),
+            Err(e) if batch.len() > 1 => {
+                tracing::info!(error = %crate::report::Chain(&e), batch = batch.len(), "storing a batch of messages failed; storing them one by one");
+                let mut done = Vec::with_capacity(batch.len());
+                for m in &batch {
+                    done.push(
+                        self.store
+                            .accept_messages(std::slice::from_ref(m))
+                            .await
+                            .and_then(|mut one| {
+                                one.pop().ok_or_else(|| {
+                                    StoreError::Corrupt("no answer for a message".into())
+                                })
+                            }),
+                    );
+                }
+                done
+            }
+            Err(e) => vec![Err(e)],
+        }
+    }
+}
+
+/// What storing one message did: stored or a duplicate, and its deliveries written.
+pub(super) type StoredOrNot = Result<(PushOutcome, Vec<(i64, i64)>), StoreError>;
 
 /// The answers the full-network release test expects (PROTOCOL.md §12.2). A retry of the same
 /// message gets the same answer: WeChat only retries when it did not get the first one.

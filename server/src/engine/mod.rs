@@ -15,6 +15,7 @@
 //! - the health loop — ticket age (restarting pushes after 20 silent minutes) and cache sync.
 
 mod cache;
+mod group_commit;
 mod jobs;
 mod links;
 mod messages;
@@ -180,6 +181,10 @@ pub struct Engine {
     pub webhook_sender: crate::webhooks::Sender,
     components: ComponentDirectory,
     wake_webhooks: Notify,
+    /// Delivery attempts finishing at once, recorded together.
+    attempt_records: webhooks::AttemptRecords,
+    /// Messages arriving at once, stored together.
+    message_records: group_commit::GroupCommit<crate::store::SealedMessage, messages::StoredOrNot>,
     wake_jobs: Notify,
     wake_refresh: Notify,
     /// Told whenever a job ends on this instance (the redirect page waits on it).
@@ -249,6 +254,8 @@ impl Engine {
             client,
             webhook_sender,
             wake_webhooks: Notify::new(),
+            attempt_records: Default::default(),
+            message_records: Default::default(),
             cache: TokenCache::default(),
             metrics: Metrics::default(),
             global: Arc::new(Semaphore::new(settings.concurrency.max(1))),

@@ -22,12 +22,13 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::group_commit::GroupCommit;
 use super::metrics::labels;
 use super::{Engine, EngineError};
 use crate::domain::{Actor, AuditKind, NewAuditEvent, Outcome, TenantId};
 use crate::store::{
-    AttemptRecord, ClaimedDelivery, DeliveryNext, DisablePolicy, HandOff, NewDelivery,
-    WebhookEndpoint, WebhookMode,
+    AttemptRecord, ClaimedDelivery, DeliveryNext, DisablePolicy, FinishItem, FinishedDelivery,
+    HandOff, NewDelivery, StoreError, WebhookEndpoint, WebhookMode,
 };
 use crate::webhooks::{reply, Attempt};
 
@@ -53,8 +54,8 @@ impl Default for WebhookSettings {
             attempt_timeout: Duration::from_secs(10),
             retry_window: Duration::from_secs(24 * 3600),
             retry_base: Duration::from_secs(5),
-            concurrency: 64,
-            per_endpoint: 4,
+            concurrency: 256,
+            per_endpoint: 16,
             disable: DisablePolicy {
                 failures: 20,
                 failing_for_ms: 24 * 3_600_000,
@@ -88,6 +89,14 @@ impl WebhookSettings {
         let factor: f64 = rand::thread_rng().gen_range(0.8..=1.2);
         (base as f64 * factor) as i64
     }
+}
+
+/// Attempts waiting to be recorded together.
+pub(super) type AttemptRecords = GroupCommit<FinishItem, Result<FinishedDelivery, StoreError>>;
+
+/// How long a claimed delivery is ours: one attempt, with room to record it.
+fn lease_ms(cfg: &WebhookSettings) -> i64 {
+    (cfg.attempt_timeout + Duration::from_secs(10)).as_millis() as i64
 }
 
 /// One event for a tenant's endpoints.
@@ -202,8 +211,7 @@ impl Engine {
     ) {
         let cfg = self.settings.webhooks.clone();
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-        // A claimed delivery is ours for one attempt, with room to record it.
-        let lease_ms = (cfg.attempt_timeout + Duration::from_secs(10)).as_millis() as i64;
+        let lease_ms = lease_ms(&cfg);
         loop {
             if shutdown.is_cancelled() {
                 return;
@@ -252,18 +260,14 @@ impl Engine {
                 let me = self.clone();
                 tracker.spawn(async move {
                     // A success hands this slot to the endpoint's next due delivery, if any.
-                    let mut current = delivery;
+                    let mut current = Arc::new(delivery);
                     loop {
                         let attempt = me
                             .webhook_sender
                             .attempt(&current, me.settings.webhooks.attempt_timeout, false)
                             .await;
-                        let lease_until = crate::now_ms() + lease_ms;
-                        match me
-                            .record_attempt(&current, &attempt, None, Some(lease_until))
-                            .await
-                        {
-                            Some(next) => current = next,
+                        match me.record_attempt(&current, &attempt, None, true).await {
+                            Some(next) => current = Arc::new(next),
                             None => break,
                         }
                     }
@@ -273,15 +277,15 @@ impl Engine {
         }
     }
 
-    /// Records an attempt: delivered, retried later, or dead when its window is over. With
-    /// `hand_off_lease`, a success claims the endpoint's next due delivery under that lease and
-    /// returns it.
+    /// Records an attempt: delivered, retried later, or dead when its window is over, written with
+    /// the other attempts that finish meanwhile. With `hand_off`, a success claims the endpoint's
+    /// next due delivery and returns it.
     async fn record_attempt(
         &self,
-        d: &ClaimedDelivery,
+        d: &Arc<ClaimedDelivery>,
         attempt: &Attempt,
         note: Option<&str>,
-        hand_off_lease: Option<i64>,
+        hand_off: bool,
     ) -> Option<ClaimedDelivery> {
         let now = crate::now_ms();
         let cfg = &self.settings.webhooks;
@@ -306,35 +310,43 @@ impl Engine {
             (Some(n), None) => Some(n.to_owned()),
             (None, e) => e.clone(),
         };
-        let record = AttemptRecord {
-            status_code: attempt.status,
-            latency_ms: attempt.latency_ms,
-            error: attempt.error.as_deref(),
-            response_excerpt: excerpt.as_deref(),
+        let item = FinishItem {
+            delivery: d.clone(),
+            attempt: AttemptRecord {
+                status_code: attempt.status,
+                latency_ms: attempt.latency_ms,
+                error: attempt.error.clone(),
+                response_excerpt: excerpt,
+            },
+            next,
+            hand_off,
         };
-        let hand_off = hand_off_lease.map(|lease_until| HandOff {
-            owner: &self.settings.instance,
-            lease_until,
-        });
-        let handed = match self
-            .store
-            .finish_delivery(d, &record, next, cfg.disable, hand_off, now)
-            .await
-        {
-            Ok(finished) if finished.endpoint_disabled => {
+        let finished = self
+            .attempt_records
+            .submit(item, |items| self.finish_attempts(items))
+            .await;
+        let handed = match finished {
+            Some(Ok(finished)) if finished.endpoint_disabled => {
                 self.endpoint_disabled(d, attempt).await;
                 None
             }
-            Ok(finished) if !finished.recorded => {
+            Some(Ok(finished)) if !finished.recorded => {
                 tracing::info!(
                     delivery = d.id,
                     "a delivery's lease ended before its attempt was recorded"
                 );
                 None
             }
-            Ok(finished) => finished.next,
-            Err(e) => {
+            Some(Ok(finished)) => finished.next,
+            Some(Err(e)) => {
                 tracing::warn!(delivery = d.id, error = %crate::report::Chain(&e), "could not record a delivery attempt");
+                None
+            }
+            None => {
+                tracing::warn!(
+                    delivery = d.id,
+                    "the batch with a delivery's attempt was abandoned; its lease will bring it back"
+                );
                 None
             }
         };
@@ -344,6 +356,50 @@ impl Engine {
             self.wake_webhooks();
         }
         handed
+    }
+
+    /// Records a batch of attempts in one transaction (see [`GroupCommit`]); if the batch fails,
+    /// each attempt alone, so one bad record cannot lose the others'.
+    async fn finish_attempts(
+        &self,
+        items: Vec<FinishItem>,
+    ) -> Vec<Result<FinishedDelivery, StoreError>> {
+        let cfg = &self.settings.webhooks;
+        let now = crate::now_ms();
+        let hand_off = HandOff {
+            owner: &self.settings.instance,
+            lease_until: now + lease_ms(cfg),
+        };
+        match self
+            .store
+            .finish_deliveries(&items, cfg.disable, Some(hand_off), now)
+            .await
+        {
+            Ok(done) => done.into_iter().map(Ok).collect(),
+            Err(e) if items.len() > 1 => {
+                tracing::info!(error = %crate::report::Chain(&e), batch = items.len(), "recording a batch of attempts failed; recording them one by one");
+                let mut done = Vec::with_capacity(items.len());
+                for item in items {
+                    done.push(
+                        self.store
+                            .finish_deliveries(
+                                std::slice::from_ref(&item),
+                                cfg.disable,
+                                Some(hand_off),
+                                now,
+                            )
+                            .await
+                            .and_then(|mut one| {
+                                one.pop().ok_or_else(|| {
+                                    StoreError::Corrupt("no answer for an attempt".into())
+                                })
+                            }),
+                    );
+                }
+                done
+            }
+            Err(e) => vec![Err(e)],
+        }
     }
 
     async fn endpoint_disabled(&self, d: &ClaimedDelivery, attempt: &Attempt) {
@@ -421,7 +477,7 @@ impl Engine {
                 Some(Err(refused)) => Some(format!("reply not used: {refused}")),
                 _ => None,
             };
-            me.record_attempt(&claimed, &attempt, note.as_deref(), None)
+            me.record_attempt(&Arc::new(claimed), &attempt, note.as_deref(), false)
                 .await;
             parsed.and_then(Result::ok).flatten()
         });

@@ -26,6 +26,25 @@ pub struct IncomingMessage<'a> {
     pub xml: &'a SecretString,
 }
 
+/// A message sealed for storing, with its deliveries (see [`Store::seal_message`]).
+#[derive(Debug)]
+pub struct SealedMessage {
+    component: i64,
+    tenant: Option<i64>,
+    authorizer_appid: String,
+    dedupe_key: String,
+    msg_type: String,
+    event: Option<String>,
+    from_user: String,
+    to_user: String,
+    create_time: i64,
+    msg_id: Option<String>,
+    xml_sealed: String,
+    deliveries: Vec<NewDelivery>,
+    sealed_payloads: Vec<String>,
+    received_at: i64,
+}
+
 /// A stored message, as the console lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
@@ -70,41 +89,87 @@ impl Store {
         deliveries: &[NewDelivery],
         now: i64,
     ) -> Result<(PushOutcome, Vec<(i64, i64)>), StoreError> {
-        let sealed_payloads = self.seal_deliveries(deliveries)?;
-        let sealed = self.keyring()?.seal_str(
-            &message_purpose(m.component.0, m.authorizer_appid, m.dedupe_key),
-            m.xml,
-        );
+        let sealed = self.seal_message(m, deliveries, now)?;
+        let mut accepted = self.accept_messages(std::slice::from_ref(&sealed)).await?;
+        accepted
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no answer for a message".into()))
+    }
+
+    /// Seals a message and its deliveries' payloads for [`Store::accept_messages`] (outside the
+    /// writer's turn: it is the CPU-heavy part).
+    pub fn seal_message(
+        &self,
+        m: &IncomingMessage<'_>,
+        deliveries: &[NewDelivery],
+        now: i64,
+    ) -> Result<SealedMessage, StoreError> {
+        Ok(SealedMessage {
+            component: m.component.0,
+            tenant: m.tenant.map(|t| t.0),
+            authorizer_appid: m.authorizer_appid.to_owned(),
+            dedupe_key: m.dedupe_key.to_owned(),
+            msg_type: m.msg_type.to_owned(),
+            event: m.event.map(str::to_owned),
+            from_user: m.from_user.to_owned(),
+            to_user: m.to_user.to_owned(),
+            create_time: m.create_time,
+            msg_id: m.msg_id.map(str::to_owned),
+            xml_sealed: self.keyring()?.seal_str(
+                &message_purpose(m.component.0, m.authorizer_appid, m.dedupe_key),
+                m.xml,
+            ),
+            sealed_payloads: self.seal_deliveries(deliveries)?,
+            deliveries: deliveries.to_vec(),
+            received_at: now,
+        })
+    }
+
+    /// Stores messages with their deliveries, all in one transaction (a group commit, see
+    /// `engine::group_commit`). Each is stored once: a message already stored (WeChat's retry, also
+    /// within the same batch) is reported as a duplicate, and its deliveries are not written.
+    pub async fn accept_messages(
+        &self,
+        batch: &[SealedMessage],
+    ) -> Result<Vec<(PushOutcome, Vec<(i64, i64)>)>, StoreError> {
+        let mut answers = Vec::with_capacity(batch.len());
+        if batch.is_empty() {
+            return Ok(answers);
+        }
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO messages (component_id, tenant_id, authorizer_appid, dedupe_key, msg_type, event, from_user, \
-                 to_user, create_time, msg_id, xml_sealed, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (component_id, authorizer_appid, dedupe_key) DO NOTHING",
-            )
-            .bind(m.component.0)
-            .bind(m.tenant.map(|t| t.0))
-            .bind(m.authorizer_appid)
-            .bind(m.dedupe_key)
-            .bind(m.msg_type)
-            .bind(m.event)
-            .bind(m.from_user)
-            .bind(m.to_user)
-            .bind(m.create_time)
-            .bind(m.msg_id)
-            .bind(&sealed)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                tx.rollback().await?;
-                return Ok((PushOutcome::Duplicate, Vec::new()));
+            for m in batch {
+                let inserted = sqlx::query(
+                    "INSERT INTO messages (component_id, tenant_id, authorizer_appid, dedupe_key, msg_type, event, from_user, \
+                     to_user, create_time, msg_id, xml_sealed, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (component_id, authorizer_appid, dedupe_key) DO NOTHING",
+                )
+                .bind(m.component)
+                .bind(m.tenant)
+                .bind(&m.authorizer_appid)
+                .bind(&m.dedupe_key)
+                .bind(&m.msg_type)
+                .bind(m.event.as_deref())
+                .bind(&m.from_user)
+                .bind(&m.to_user)
+                .bind(m.create_time)
+                .bind(m.msg_id.as_deref())
+                .bind(&m.xml_sealed)
+                .bind(m.received_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    answers.push((PushOutcome::Duplicate, Vec::new()));
+                    continue;
+                }
+                let written =
+                    insert_deliveries!(tx, m.deliveries, m.sealed_payloads, m.received_at)?;
+                answers.push((PushOutcome::Accepted, written));
             }
-            let written = insert_deliveries!(tx, deliveries, sealed_payloads, now)?;
             tx.commit().await?;
-            Ok((PushOutcome::Accepted, written))
-        })
+        });
+        Ok(answers)
     }
 
     /// The newest messages of one of the tenant's accounts.

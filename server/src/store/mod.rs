@@ -57,14 +57,15 @@ pub use credentials::{
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use links::LinkRecord;
-pub use messages::{IncomingMessage, ReleaseTestActivity, StoredMessage};
+pub use messages::{IncomingMessage, ReleaseTestActivity, SealedMessage, StoredMessage};
 pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use retention::{Cutoffs, Pruned};
 pub use throttle::ThrottlePolicy;
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryNext, DeliveryRow, DisablePolicy,
-    FinishedDelivery, HandOff, NewDelivery, NewWebhookEndpoint, WebhookEndpoint, WebhookMode,
+    FinishItem, FinishedDelivery, HandOff, NewDelivery, NewWebhookEndpoint, WebhookEndpoint,
+    WebhookMode,
 };
 
 use crate::config::{DatabaseKind, DatabaseUrl};

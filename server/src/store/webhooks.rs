@@ -212,13 +212,13 @@ struct EndpointSecretsRow {
 
 /// What one attempt found.
 #[derive(Debug, Clone)]
-pub struct AttemptRecord<'a> {
+pub struct AttemptRecord {
     pub status_code: Option<u16>,
     pub latency_ms: i64,
     /// Why the attempt failed; `None` for a 2xx.
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     /// The start of the endpoint's answer (at most 1 KB, text).
-    pub response_excerpt: Option<&'a str>,
+    pub response_excerpt: Option<String>,
 }
 
 /// What happens to a delivery after an attempt.
@@ -236,6 +236,16 @@ pub struct DisablePolicy {
     pub failures: i64,
     /// ...and failing for at least this long (ms).
     pub failing_for_ms: i64,
+}
+
+/// One attempt to record with [`Store::finish_deliveries`].
+#[derive(Debug)]
+pub struct FinishItem {
+    pub delivery: std::sync::Arc<ClaimedDelivery>,
+    pub attempt: AttemptRecord,
+    pub next: DeliveryNext,
+    /// After a success, take the endpoint's next due delivery (see [`HandOff`]).
+    pub hand_off: bool,
 }
 
 /// What finishing an attempt changed.
@@ -290,6 +300,19 @@ pub struct DeliveryFilter<'a> {
     /// Keyset: rows with a smaller id.
     pub before_id: Option<i64>,
     pub limit: i64,
+}
+
+/// Ends an endpoint's failure run (a no-op write when there is none). A macro, because the
+/// transaction's type is each database's own.
+macro_rules! reset_failure_run {
+    ($tx:expr, $endpoint:expr) => {
+        sqlx::query(
+            "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL WHERE id = $1 AND consecutive_failures > 0",
+        )
+        .bind($endpoint)
+        .execute(&mut *$tx)
+        .await?
+    };
 }
 
 fn secret_purpose(public_id: &str) -> String {
@@ -615,21 +638,12 @@ impl Store {
         limit: i64,
         per_endpoint: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        const RETURNING: &str =
-            "RETURNING id, tenant_id, endpoint_id, event_id, event_type, payload_sealed, attempts, give_up_at";
-        let per_endpoint_sql = format!(
-            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE status = 'pending' AND id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = $4 \
-             AND status = 'pending' AND run_at <= $3 ORDER BY run_at LIMIT $5{}) {RETURNING}",
-            self.dialect.claim_suffix
-        );
-        let abandoned_sql = format!(
-            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE status = 'running' AND lease_expires_at <= $3 AND id IN (SELECT d.id FROM webhook_deliveries d \
-             WHERE d.status = 'running' AND d.lease_expires_at <= $3 AND d.endpoint_id IN \
-               (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND deleted_at IS NULL) \
-             ORDER BY d.run_at LIMIT $4{}) {RETURNING}",
-            self.dialect.claim_suffix
+        let per_endpoint_sql = self.claim_for_endpoint_sql();
+        let abandoned_sql = self.claim_sql(
+            "SELECT d.id FROM webhook_deliveries d WHERE d.status = 'running' AND d.lease_expires_at <= $3 \
+             AND d.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL AND deleted_at IS NULL) \
+             ORDER BY d.run_at LIMIT $4",
+            "webhook_deliveries.status = 'running' AND webhook_deliveries.lease_expires_at <= $3",
         );
         let rows: Vec<ClaimedRow> = write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -676,6 +690,40 @@ impl Store {
             Ok::<_, StoreError>(rows)
         })?;
         self.open_claimed(rows, owner, now).await
+    }
+
+    /// Claims up to `$5` of endpoint `$4`'s oldest due deliveries for owner `$1` until `$2`, at `$3`,
+    /// if the endpoint is still on (not disabled or deleted since it was looked at).
+    fn claim_for_endpoint_sql(&self) -> String {
+        self.claim_sql(
+            "SELECT id FROM webhook_deliveries WHERE endpoint_id = $4 AND status = 'pending' AND run_at <= $3 \
+             AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = $4 AND e.disabled_at IS NULL AND e.deleted_at IS NULL) \
+             ORDER BY run_at LIMIT $5",
+            "webhook_deliveries.status = 'pending'",
+        )
+    }
+
+    /// A claim of the rows `pick` selects (by `id`), for owner `$1` until `$2`, at `$3`, re-checked
+    /// with `still` when updated.
+    ///
+    /// The pick is a materialized CTE, so it runs once. As a sub-select in `WHERE id IN (…)`,
+    /// PostgreSQL may run it again for each row it updates, and with `SKIP LOCKED` each run finds
+    /// other rows: one claim took 35 rows for a `LIMIT 1`, and the rows nobody asked for sat
+    /// claimed until their lease ran out. The update then goes by id (`FROM due`): with the pick
+    /// in `WHERE`, SQLite walked the whole `(status, run_at)` index of pending rows to test each
+    /// against it, so every claim cost the size of the backlog. On PostgreSQL `still` drops a row
+    /// another instance claimed between the pick and the update.
+    fn claim_sql(&self, pick: &str, still: &str) -> String {
+        format!(
+            "WITH due AS MATERIALIZED ({pick}{suffix}) \
+             UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+             attempts = webhook_deliveries.attempts + 1, updated_at = $3 \
+             FROM due WHERE webhook_deliveries.id = due.id AND {still} \
+             RETURNING webhook_deliveries.id, webhook_deliveries.tenant_id, webhook_deliveries.endpoint_id, \
+               webhook_deliveries.event_id, webhook_deliveries.event_type, webhook_deliveries.payload_sealed, \
+               webhook_deliveries.attempts, webhook_deliveries.give_up_at",
+            suffix = self.dialect.claim_suffix
+        )
     }
 
     /// Claims one pending delivery by id (the reply-mode attempt made while WeChat waits).
@@ -767,130 +815,142 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records an attempt and what follows it, fenced by the lease. A failure extends the
-    /// endpoint's failure run, and disables it under `policy` (its waiting deliveries then become
-    /// dead letters, to replay once it is fixed); a success ends the run.
-    pub async fn finish_delivery(
+    /// Records attempts and what follows each, all in one transaction (a group commit: at load the
+    /// writer's cost is per transaction and per statement, not per row). Each attempt is fenced by
+    /// its lease; one whose lease was lost is not recorded. A failure extends its endpoint's failure
+    /// run and disables the endpoint under `policy` (its waiting deliveries then become dead
+    /// letters, to replay once it is fixed); a success ends the run. The attempts of one endpoint
+    /// count in the order given.
+    ///
+    /// With `hand_off`, each success that asks for it gets the endpoint's next due delivery,
+    /// claimed in the same transaction under that lease (see [`HandOff`]).
+    pub async fn finish_deliveries(
         &self,
-        d: &ClaimedDelivery,
-        attempt: &AttemptRecord<'_>,
-        next: DeliveryNext,
+        items: &[FinishItem],
         policy: DisablePolicy,
         hand_off: Option<HandOff<'_>>,
         now: i64,
-    ) -> Result<FinishedDelivery, StoreError> {
-        let hand_off_sql = format!(
-            "UPDATE webhook_deliveries SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE status = 'pending' AND id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $4 \
-             AND status = 'pending' AND run_at <= $3 ORDER BY run_at LIMIT 1{}) \
-             RETURNING id, tenant_id, endpoint_id, event_id, event_type, payload_sealed, attempts, give_up_at",
-            self.dialect.claim_suffix
-        );
-        let (status, run_at) = match next {
-            DeliveryNext::Delivered => ("delivered", None),
-            DeliveryNext::RetryAt(at) => ("pending", Some(at)),
-            DeliveryNext::Dead => ("dead", None),
-        };
-        write!(self, |pool| {
+    ) -> Result<Vec<FinishedDelivery>, StoreError> {
+        let mut results: Vec<FinishedDelivery> =
+            items.iter().map(|_| FinishedDelivery::default()).collect();
+        if items.is_empty() {
+            return Ok(results);
+        }
+        let hand_off_sql = self.claim_for_endpoint_sql();
+        let handed: Vec<(usize, ClaimedRow)> = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let n = sqlx::query(
-                "UPDATE webhook_deliveries SET status = $1, run_at = COALESCE($2, run_at), lease_owner = NULL, lease_expires_at = NULL, \
-                 last_attempt_at = $3, last_status_code = $4, last_latency_ms = $5, last_error = $6, last_response_excerpt = $7, \
-                 updated_at = $3, finished_at = CASE WHEN $1 IN ('delivered', 'dead') THEN $3 ELSE NULL END \
-                 WHERE id = $8 AND lease_owner = $9 AND status = 'running'",
-            )
-            .bind(status)
-            .bind(run_at)
-            .bind(now)
-            .bind(attempt.status_code.map(i64::from))
-            .bind(attempt.latency_ms)
-            .bind(attempt.error)
-            .bind(attempt.response_excerpt)
-            .bind(d.id)
-            .bind(&d.lease_owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                return Ok(FinishedDelivery::default());
-            }
-            let mut endpoint_disabled = false;
-            let mut handed: Option<ClaimedRow> = None;
-            if attempt.error.is_none() {
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL WHERE id = $1 AND consecutive_failures > 0",
-                )
-                .bind(d.endpoint_id)
-                .execute(&mut *tx)
-                .await?;
-                // Only an endpoint still on (not disabled or deleted since the claim) gets more.
-                let open: Option<i64> = match hand_off {
-                    Some(_) => {
-                        sqlx::query_scalar(
-                            "SELECT id FROM webhook_endpoints WHERE id = $1 AND disabled_at IS NULL AND deleted_at IS NULL",
-                        )
-                        .bind(d.endpoint_id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                    }
-                    None => None,
+            for (i, item) in items.iter().enumerate() {
+                let (status, run_at) = match item.next {
+                    DeliveryNext::Delivered => ("delivered", None),
+                    DeliveryNext::RetryAt(at) => ("pending", Some(at)),
+                    DeliveryNext::Dead => ("dead", None),
                 };
-                if let (Some(h), Some(_)) = (hand_off, open) {
-                    handed = sqlx::query_as(&hand_off_sql)
-                        .bind(h.owner)
-                        .bind(h.lease_until)
-                        .bind(now)
-                        .bind(d.endpoint_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                }
-            } else {
-                let disabled: Option<i64> = sqlx::query_scalar(
-                    "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
-                     failing_since = COALESCE(failing_since, $1), \
-                     disabled_at = CASE WHEN disabled_at IS NULL AND consecutive_failures + 1 >= $2 \
-                        AND COALESCE(failing_since, $1) <= $1 - $3 THEN $1 ELSE disabled_at END, \
-                     disabled_reason = CASE WHEN disabled_at IS NULL AND consecutive_failures + 1 >= $2 \
-                        AND COALESCE(failing_since, $1) <= $1 - $3 THEN $4 ELSE disabled_reason END \
-                     WHERE id = $5 RETURNING disabled_at",
+                let a = &item.attempt;
+                results[i].recorded = sqlx::query(
+                    "UPDATE webhook_deliveries SET status = $1, run_at = COALESCE($2, run_at), lease_owner = NULL, lease_expires_at = NULL, \
+                     last_attempt_at = $3, last_status_code = $4, last_latency_ms = $5, last_error = $6, last_response_excerpt = $7, \
+                     updated_at = $3, finished_at = CASE WHEN $1 IN ('delivered', 'dead') THEN $3 ELSE NULL END \
+                     WHERE id = $8 AND lease_owner = $9 AND status = 'running'",
                 )
+                .bind(status)
+                .bind(run_at)
                 .bind(now)
-                .bind(policy.failures)
-                .bind(policy.failing_for_ms)
-                .bind(format!(
-                    "disabled after {} failed deliveries in a row: {}",
-                    policy.failures,
-                    attempt.error.unwrap_or("failed")
-                ))
-                .bind(d.endpoint_id)
-                .fetch_optional(&mut *tx)
+                .bind(a.status_code.map(i64::from))
+                .bind(a.latency_ms)
+                .bind(a.error.as_deref())
+                .bind(a.response_excerpt.as_deref())
+                .bind(item.delivery.id)
+                .bind(&item.delivery.lease_owner)
+                .execute(&mut *tx)
                 .await?
-                .flatten();
-                // Disabled now or before (another worker's failure): nothing of it waits any more.
-                if disabled.is_some() {
-                    endpoint_disabled = disabled == Some(now);
-                    sqlx::query(
-                        "UPDATE webhook_deliveries SET status = 'dead', last_error = COALESCE(last_error, 'the endpoint was disabled'), \
-                         finished_at = $1, updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending'",
+                .rows_affected()
+                    > 0;
+            }
+            let mut endpoints: Vec<i64> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                if results[i].recorded && !endpoints.contains(&item.delivery.endpoint_id) {
+                    endpoints.push(item.delivery.endpoint_id);
+                }
+            }
+            let mut handed = Vec::new();
+            for &endpoint in &endpoints {
+                let mine: Vec<usize> = (0..items.len())
+                    .filter(|&i| results[i].recorded && items[i].delivery.endpoint_id == endpoint)
+                    .collect();
+                // The failure run, attempt by attempt: a success resets it (written only when a
+                // failure follows, or at the end), a failure extends it.
+                let mut reset_due = false;
+                for &i in &mine {
+                    let Some(error) = items[i].attempt.error.as_deref() else {
+                        reset_due = true;
+                        continue;
+                    };
+                    if std::mem::take(&mut reset_due) {
+                        reset_failure_run!(tx, endpoint);
+                    }
+                    let disabled: Option<i64> = sqlx::query_scalar(
+                        "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
+                         failing_since = COALESCE(failing_since, $1), \
+                         disabled_at = CASE WHEN disabled_at IS NULL AND consecutive_failures + 1 >= $2 \
+                            AND COALESCE(failing_since, $1) <= $1 - $3 THEN $1 ELSE disabled_at END, \
+                         disabled_reason = CASE WHEN disabled_at IS NULL AND consecutive_failures + 1 >= $2 \
+                            AND COALESCE(failing_since, $1) <= $1 - $3 THEN $4 ELSE disabled_reason END \
+                         WHERE id = $5 RETURNING disabled_at",
                     )
                     .bind(now)
-                    .bind(d.endpoint_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(policy.failures)
+                    .bind(policy.failing_for_ms)
+                    .bind(format!(
+                        "disabled after {} failed deliveries in a row: {error}",
+                        policy.failures
+                    ))
+                    .bind(endpoint)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .flatten();
+                    // Disabled now or before (another worker's failure): nothing of it waits any more.
+                    if disabled.is_some() {
+                        results[i].endpoint_disabled = disabled == Some(now);
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET status = 'dead', last_error = COALESCE(last_error, 'the endpoint was disabled'), \
+                             finished_at = $1, updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending'",
+                        )
+                        .bind(now)
+                        .bind(endpoint)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
+                if reset_due {
+                    reset_failure_run!(tx, endpoint);
+                }
+                let Some(h) = hand_off else { continue };
+                let takers: Vec<usize> = mine
+                    .into_iter()
+                    .filter(|&i| items[i].hand_off && items[i].attempt.error.is_none())
+                    .collect();
+                if takers.is_empty() {
+                    continue;
+                }
+                let rows: Vec<ClaimedRow> = sqlx::query_as(&hand_off_sql)
+                    .bind(h.owner)
+                    .bind(h.lease_until)
+                    .bind(now)
+                    .bind(endpoint)
+                    .bind(takers.len() as i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                handed.extend(takers.into_iter().zip(rows));
             }
             tx.commit().await?;
-            let next = match (handed, hand_off) {
-                (Some(row), Some(h)) => Some(self.continue_with(d, row, h.owner)?),
-                _ => None,
-            };
-            Ok(FinishedDelivery {
-                recorded: true,
-                endpoint_disabled,
-                next,
-            })
-        })
+            Ok::<_, StoreError>(handed)
+        })?;
+        if let Some(h) = hand_off {
+            for (i, row) in handed {
+                results[i].next = Some(self.continue_with(&items[i].delivery, row, h.owner)?);
+            }
+        }
+        Ok(results)
     }
 
     /// A handed-off delivery of the endpoint `d` belongs to: its address and secrets are `d`'s.
