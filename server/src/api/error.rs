@@ -37,6 +37,9 @@ pub enum ApiError {
     /// The account is authorized but no valid token (or ticket) is there yet.
     #[error("{message}")]
     NotReady { message: String, retry_after_s: u64 },
+    /// The WeChat gateway could not reach WeChat (the message says how, never the URL).
+    #[error("{0}")]
+    Upstream(String),
     /// Logged with its cause; the client learns nothing more.
     #[error("internal error")]
     Internal(String),
@@ -65,6 +68,7 @@ impl ApiError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +84,7 @@ impl ApiError {
             Self::TooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotReady { .. } => "not_ready",
+            Self::Upstream(_) => "wechat_unreachable",
             Self::Internal(_) => "internal",
         }
     }

@@ -19,6 +19,7 @@
 mod directory;
 mod error;
 mod extract;
+mod gateway;
 mod handlers;
 pub mod keys;
 mod webhooks;
@@ -83,6 +84,14 @@ where
         .route(
             "/api/v1/webhook-endpoints/{id}/test",
             post(webhooks::send_test),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/wechat/{*path}",
+            axum::routing::any(gateway::authorizer_call),
+        )
+        .route(
+            "/api/v1/components/{component_appid}/wechat/{*path}",
+            axum::routing::any(gateway::component_call),
         )
         .route("/api/v1", axum::routing::any(no_route))
         .route("/api/v1/{*rest}", axum::routing::any(no_route))

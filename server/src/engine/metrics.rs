@@ -27,6 +27,7 @@ pub struct Metrics {
     pub messages: Family<Labels, Counter>,
     pub webhook_attempts: Family<Labels, Counter>,
     pub outbox_depth: Gauge,
+    pub gateway_calls: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -50,6 +51,12 @@ impl Default for Metrics {
         let messages = Family::<Labels, Counter>::default();
         let webhook_attempts = Family::<Labels, Counter>::default();
         let outbox_depth = Gauge::default();
+        let gateway_calls = Family::<Labels, Counter>::default();
+        registry.register(
+            "gateway_calls",
+            "Tenants' calls through the WeChat gateway, by account, path and WeChat's errcode (or http_N, transport)",
+            gateway_calls.clone(),
+        );
         registry.register(
             "refreshes",
             "Credentials refreshed, by kind",
@@ -120,6 +127,7 @@ impl Default for Metrics {
             messages,
             webhook_attempts,
             outbox_depth,
+            gateway_calls,
         }
     }
 }

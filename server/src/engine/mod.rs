@@ -37,7 +37,7 @@ use tokio_util::task::TaskTracker;
 pub use cache::{CacheKey, CachedToken, TokenCache};
 pub use links::LinkOpening;
 pub use messages::{MessageAnswer, RELEASE_TEST_ACCOUNTS};
-pub use metrics::Metrics;
+pub use metrics::{labels, Metrics};
 pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
 
 use crate::domain::{Component, ComponentId, ComponentSecrets, CredentialKind};

@@ -40,6 +40,10 @@ pub(crate) const API_NAMES: &[&str] = &[
     "get_current_selfmenu_info",
     "getticket",
     "custom_send",
+    "template_send",
+    "user_info",
+    "media_upload",
+    "media_get",
 ];
 
 fn api_for(path: &str) -> Option<&'static str> {
@@ -58,6 +62,8 @@ fn api_for(path: &str) -> Option<&'static str> {
         "/cgi-bin/get_current_selfmenu_info" => "get_current_selfmenu_info",
         "/cgi-bin/ticket/getticket" => "getticket",
         "/cgi-bin/message/custom/send" => "custom_send",
+        "/cgi-bin/message/template/send" => "template_send",
+        "/cgi-bin/user/info" => "user_info",
         _ => return None,
     })
 }
@@ -113,7 +119,125 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         )
         .fallback(api)
         .layer(DefaultBodyLimit::max(1024 * 1024))
+        .merge(
+            Router::new()
+                .route("/cgi-bin/media/upload", post(media_upload))
+                .route("/cgi-bin/media/get", get(media_get))
+                .layer(DefaultBodyLimit::max(MEDIA_BODY_LIMIT)),
+        )
         .with_state(sim)
+}
+
+/// Uploads are larger than the JSON APIs' bodies (WeChat takes a 10 MB image).
+const MEDIA_BODY_LIMIT: usize = 12 * 1024 * 1024;
+
+/// `media/upload?type=`: a multipart form with the file in the `media` field.
+async fn media_upload(
+    State(sim): Sim,
+    uri: Uri,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let query = query_map(&uri);
+    let mut file = None;
+    let mut malformed = multipart.is_err();
+    if let Ok(mut form) = multipart {
+        loop {
+            match form.next_field().await {
+                Ok(Some(field)) if field.name() == Some("media") => {
+                    let filename = field.file_name().unwrap_or("file").to_owned();
+                    let content_type = field
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_owned();
+                    match field.bytes().await {
+                        Ok(bytes) => file = Some((filename, content_type, bytes.to_vec())),
+                        Err(_) => malformed = true,
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    malformed = true;
+                    break;
+                }
+            }
+        }
+    }
+    let mut record = CallRecord {
+        seq: 0,
+        at: sim.now(),
+        api: "media_upload".into(),
+        component_appid: None,
+        authorizer_appid: None,
+        errcode: 0,
+        outcome: "ok".into(),
+        injected: false,
+    };
+    // A fault is applied once the upload was read, as WeChat reads it before checking the token.
+    let fault = sim.take_fault("media_upload");
+    let result = if let Some(Fault::Errcode(code)) = fault {
+        record.injected = true;
+        Err(WxErr(code))
+    } else if malformed {
+        Err(WxErr(41005))
+    } else {
+        let now = sim.now();
+        let mut state = sim.state();
+        state.api_media_upload(
+            query.get("access_token").map(String::as_str),
+            query.get("type").map(String::as_str),
+            file,
+            now,
+        )
+    };
+    let body = result.unwrap_or_else(|WxErr(code)| {
+        record.errcode = code;
+        record.outcome = format!("errcode {code}");
+        error_body(code)
+    });
+    sim.record_call(record);
+    Json(body).into_response()
+}
+
+/// `media/get?media_id=`: the file as uploaded, or WeChat's JSON error.
+async fn media_get(State(sim): Sim, uri: Uri) -> Response {
+    let query = query_map(&uri);
+    let now = sim.now();
+    let found = sim.state().api_media_get(
+        query.get("access_token").map(String::as_str),
+        query.get("media_id").map(String::as_str),
+        now,
+    );
+    let mut record = CallRecord {
+        seq: 0,
+        at: now,
+        api: "media_get".into(),
+        component_appid: None,
+        authorizer_appid: None,
+        errcode: 0,
+        outcome: "ok".into(),
+        injected: false,
+    };
+    let response = match found {
+        Ok((content_type, filename, bytes)) => {
+            let mut r = bytes.into_response();
+            if let Ok(v) = content_type.parse() {
+                r.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
+            }
+            if let Ok(v) = format!("attachment; filename=\"{filename}\"").parse() {
+                r.headers_mut()
+                    .insert(axum::http::header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(WxErr(code)) => {
+            record.errcode = code;
+            record.outcome = format!("errcode {code}");
+            Json(error_body(code)).into_response()
+        }
+    };
+    sim.record_call(record);
+    response
 }
 
 fn query_map(uri: &Uri) -> HashMap<String, String> {
@@ -205,6 +329,8 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             "get_current_selfmenu_info" => state.api_selfmenu(token, now),
             "getticket" => state.api_getticket(token, query.get("type").map(String::as_str), now),
             "custom_send" => state.api_custom_send(token, &body, now),
+            "template_send" => state.api_template_send(token, &body, now),
+            "user_info" => state.api_user_info(token, query.get("openid").map(String::as_str), now),
             _ => Err(WxErr(47001)),
         };
         sim.flush_outbox(&mut state);

@@ -204,6 +204,17 @@ pub struct SentMessage {
     pub at: i64,
 }
 
+/// A file uploaded with `media/upload`.
+#[derive(Debug, Clone)]
+pub struct UploadedMedia {
+    pub authorizer_appid: String,
+    pub kind: String,
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub at: i64,
+}
+
 #[derive(Debug)]
 pub struct SimState {
     pub lifetimes: Lifetimes,
@@ -217,6 +228,9 @@ pub struct SimState {
     auth_codes: HashMap<String, AuthCode>,
     jsapi_tickets: HashMap<String, i64>,
     pub sent_messages: Vec<SentMessage>,
+    /// Temporary media uploaded with `media/upload`, by media id.
+    pub media: HashMap<String, UploadedMedia>,
+    template_messages: i64,
     pub outbox: Vec<PendingPush>,
     pending_restore: HashMap<String, SavedComponent>,
     /// Every `api_authorizer_token` answers with a new refresh token (the old one keeps working
@@ -365,6 +379,8 @@ impl SimState {
             auth_codes: HashMap::new(),
             jsapi_tickets: HashMap::new(),
             sent_messages: Vec::new(),
+            media: HashMap::new(),
+            template_messages: 0,
             outbox: Vec::new(),
             pending_restore: HashMap::new(),
             rotate_refresh_tokens: false,
@@ -1085,6 +1101,109 @@ impl SimState {
             at: now,
         });
         Ok(json!({ "errcode": 0, "errmsg": "ok" }))
+    }
+
+    /// `user/info`: a follower of the account (every openid is one, in the simulator).
+    pub fn api_user_info(
+        &mut self,
+        token: Option<&str>,
+        openid: Option<&str>,
+        now: i64,
+    ) -> Result<Value, WxErr> {
+        let (_, authorizer) = self.check_authorizer_token(token, now)?;
+        let openid = openid.filter(|o| !o.is_empty()).ok_or(WxErr(40003))?;
+        Ok(json!({
+            "subscribe": 1,
+            "openid": openid,
+            "language": "zh_CN",
+            "subscribe_time": now / 1000,
+            "remark": "",
+            "groupid": 0,
+            "tagid_list": [],
+            "subscribe_scene": "ADD_SCENE_QR_CODE",
+            "qr_scene": 0,
+            "qr_scene_str": "",
+            "unionid": format!("u_{authorizer}_{openid}"),
+        }))
+    }
+
+    /// `message/template/send`: needs a recipient and a template.
+    pub fn api_template_send(
+        &mut self,
+        token: Option<&str>,
+        body: &Value,
+        now: i64,
+    ) -> Result<Value, WxErr> {
+        let (_, authorizer) = self.check_authorizer_token(token, now)?;
+        let touser = text(body, "touser").ok_or(WxErr(40003))?.to_owned();
+        let template_id = text(body, "template_id").ok_or(WxErr(40037))?.to_owned();
+        self.template_messages += 1;
+        self.sent_messages.push(SentMessage {
+            authorizer_appid: authorizer,
+            touser,
+            content: format!("template {template_id}"),
+            at: now,
+        });
+        Ok(json!({ "errcode": 0, "errmsg": "ok", "msgid": 1_000_000 + self.template_messages }))
+    }
+
+    /// `media/upload`: keeps the file and answers its media id.
+    pub fn api_media_upload(
+        &mut self,
+        token: Option<&str>,
+        kind: Option<&str>,
+        file: Option<(String, String, Vec<u8>)>,
+        now: i64,
+    ) -> Result<Value, WxErr> {
+        let (_, authorizer) = self.check_authorizer_token(token, now)?;
+        let kind = kind
+            .filter(|k| matches!(*k, "image" | "voice" | "video" | "thumb"))
+            .ok_or(WxErr(40004))?
+            .to_owned();
+        let (filename, content_type, bytes) = file.ok_or(WxErr(41005))?;
+        if bytes.is_empty() {
+            return Err(WxErr(44001));
+        }
+        let limit = match kind.as_str() {
+            "image" | "video" => 10 * 1024 * 1024,
+            "voice" => 2 * 1024 * 1024,
+            _ => 64 * 1024,
+        };
+        if bytes.len() > limit {
+            return Err(WxErr(40006));
+        }
+        let media_id = format!("sim_media_{}_{}", self.media.len() + 1, now);
+        self.media.insert(
+            media_id.clone(),
+            UploadedMedia {
+                authorizer_appid: authorizer,
+                kind: kind.clone(),
+                filename,
+                content_type,
+                bytes,
+                at: now,
+            },
+        );
+        Ok(json!({ "type": kind, "media_id": media_id, "created_at": now / 1000 }))
+    }
+
+    /// `media/get`: an uploaded file of the same account, as bytes and content type.
+    pub fn api_media_get(
+        &self,
+        token: Option<&str>,
+        media_id: Option<&str>,
+        now: i64,
+    ) -> Result<(String, String, Vec<u8>), WxErr> {
+        let (_, authorizer) = self.check_authorizer_token(token, now)?;
+        let media = media_id
+            .and_then(|id| self.media.get(id))
+            .filter(|m| m.authorizer_appid == authorizer)
+            .ok_or(WxErr(40007))?;
+        Ok((
+            media.content_type.clone(),
+            media.filename.clone(),
+            media.bytes.clone(),
+        ))
     }
 
     /// The live (not revoked) authorization of an account, for tests and the overview page.

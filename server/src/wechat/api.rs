@@ -371,6 +371,45 @@ impl WechatClient {
         })
     }
 
+    /// A tenant's call through the gateway: `path` on the API base with `query` (which carries the
+    /// token), the caller's method, content type and body, and WeChat's answer as it comes. The
+    /// error names what failed, never the URL (it holds the token).
+    pub async fn forward(
+        &self,
+        method: reqwest::Method,
+        path: &super::gateway::GatewayPath,
+        query: &str,
+        content_type: Option<&str>,
+        content_length: Option<u64>,
+        body: Option<reqwest::Body>,
+    ) -> Result<reqwest::Response, WechatError> {
+        let base = url::Url::parse(&self.api_base)
+            .map_err(|e| WechatError::Transport(format!("the API base is not a URL: {e}")))?;
+        let url = path
+            .url_on(&base, query)
+            .ok_or_else(|| WechatError::Transport("the path would leave the API base".into()))?;
+        let mut request = self
+            .http
+            .request(method, url)
+            .timeout(super::gateway::CALL_TIMEOUT);
+        if let Some(t) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, t);
+        }
+        if let Some(n) = content_length {
+            request = request.header(reqwest::header::CONTENT_LENGTH, n);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                WechatError::Timeout(super::gateway::CALL_TIMEOUT)
+            } else {
+                WechatError::Transport(crate::report::Chain(&e.without_url()).to_string())
+            }
+        })
+    }
+
     fn url(&self, path: &str, token: Option<(&str, &str)>) -> String {
         match token {
             None => format!("{}{path}", self.api_base),

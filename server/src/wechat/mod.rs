@@ -8,5 +8,6 @@
 pub mod api;
 pub mod crypto;
 pub mod errcode;
+pub mod gateway;
 pub mod links;
 pub mod xml;
