@@ -274,12 +274,16 @@ impl Store {
         only: Option<CredentialKind>,
     ) -> Result<Vec<ClaimedCredential>, StoreError> {
         let sql = format!(
-            "UPDATE credentials SET lease_owner = $1, lease_expires_at = $2, lease_token = lease_token + 1 \
-             WHERE id IN (SELECT id FROM credentials WHERE refresh_at IS NOT NULL AND refresh_at <= $3 \
+            // A materialized pick runs once; as `IN (…)` PostgreSQL may run it again per row, each
+            // run skipping what the last locked, and claim more than the limit (see
+            // `Store::claim_sql` in `store/webhooks.rs`).
+            "WITH due AS MATERIALIZED (SELECT id FROM credentials WHERE refresh_at IS NOT NULL AND refresh_at <= $3 \
                AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
                AND (next_attempt_at IS NULL OR next_attempt_at <= $3) AND ($5 = '' OR kind = $5) \
                ORDER BY refresh_at LIMIT $4{}) \
-             RETURNING id, component_id, authorizer_id, tenant_id, kind, subject, lease_token, expires_at, failure_count, value_fingerprint",
+             UPDATE credentials SET lease_owner = $1, lease_expires_at = $2, lease_token = credentials.lease_token + 1 \
+             FROM due WHERE credentials.id = due.id \
+             RETURNING credentials.id, component_id, authorizer_id, tenant_id, kind, subject, lease_token, expires_at, failure_count, value_fingerprint",
             self.dialect.claim_suffix
         );
         let rows: Vec<ClaimRow> = write!(self, |pool| {

@@ -336,10 +336,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let sql = format!(
-            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
+            // A materialized pick runs once (see `claim_due_credentials`).
+            "WITH due AS MATERIALIZED (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
                ORDER BY run_at LIMIT $4{}) \
-             RETURNING id, kind, tenant_id, component_id, payload, secret_sealed, dedupe_key, attempts, max_attempts, created_at, \
+             UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = jobs.attempts + 1, updated_at = $3 \
+             FROM due WHERE jobs.id = due.id \
+             RETURNING jobs.id, kind, tenant_id, component_id, payload, secret_sealed, dedupe_key, attempts, max_attempts, created_at, \
              result_sealed, wechat_called_at",
             self.dialect.claim_suffix
         );
