@@ -16,9 +16,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::percentile;
+
 use secrecy::{ExposeSecret, SecretString};
 use wxhub::admin::Admin;
-use wxhub::config::{DatabaseUrl, Overrides, Settings};
 use wxhub::domain::{Actor, AuditKind, NewAuditEvent, Outcome};
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::simulator::{ComponentSeed, Seed, SimSettings, Simulator};
@@ -26,20 +28,6 @@ use wxhub::startup::{open_store, Application};
 use wxhub::store::NewAuthorization;
 
 const COMPONENT: &str = "wx0be4c40000000003";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((sorted.len() as f64 - 1.0) * p).round() as usize).min(sorted.len() - 1)]
-}
 
 /// Sends `rate` GETs a second for `seconds`, open loop; the latencies (ms) sorted, and failures.
 async fn open_loop(
@@ -86,6 +74,10 @@ async fn open_loop(
     (latencies, failed)
 }
 
+fn env_u64(name: &str, default: u64) -> u64 {
+    support::env_usize(name, default as usize) as u64
+}
+
 fn main() {
     let rate = env_u64("WXHUB_BENCH_RATE", 2_000);
     let seconds = env_u64("WXHUB_BENCH_SECONDS", 20);
@@ -123,18 +115,7 @@ fn main() {
         .build()
         .expect("server runtime");
     let (app, key) = server_rt.block_on(async {
-        let mut settings = Settings::load_from(
-            None,
-            &Overrides {
-                listen: Some("127.0.0.1:0".into()),
-                ..Default::default()
-            },
-            Vec::<(String, String)>::new(),
-        )
-        .expect("settings");
-        settings.database_url = DatabaseUrl::sqlite_file(&dir.path().join("bench.db"));
-        settings.database_url_configured = true;
-        settings.data_dir = dir.path().to_owned();
+        let mut settings = support::settings(dir.path(), None);
         settings.wechat_api_base = sim.base_url().parse().expect("url");
         // The benchmark's one key makes every call; the per-key budget is not what is measured.
         settings.api_rate_per_second = 1_000_000;

@@ -24,9 +24,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+use support::percentile;
+
 use secrecy::SecretString;
 use wxhub::admin::Admin;
-use wxhub::config::{DatabaseUrl, Overrides, Settings};
 use wxhub::domain::{Actor, AuditKind, NewAuditEvent, Outcome};
 use wxhub::secrets::{Keyring, MasterKey};
 use wxhub::simulator::sink::{RunningSink, Sink};
@@ -39,21 +41,6 @@ const COMPONENT: &str = "wx0be4c40000000002";
 const ACCOUNT: &str = "wx0be4c400000000a1";
 const TOKEN: &str = "benchtoken";
 const AES: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
 
 struct Message {
     url: String,
@@ -183,6 +170,10 @@ async fn open_loop(
     );
 }
 
+fn env_u64(name: &str, default: u64) -> u64 {
+    support::env_usize(name, default as usize) as u64
+}
+
 fn main() {
     let rate = env_u64("WXHUB_BENCH_RATE", 500);
     let seconds = env_u64("WXHUB_BENCH_SECONDS", 30);
@@ -213,22 +204,7 @@ fn main() {
         .expect("server runtime");
     let hook_url = sink.url("bench");
     let (app, base, backend, secret) = server_rt.block_on(async {
-        let mut settings = Settings::load_from(
-            None,
-            &Overrides {
-                listen: Some("127.0.0.1:0".into()),
-                ..Default::default()
-            },
-            Vec::<(String, String)>::new(),
-        )
-        .expect("settings");
-        settings.database_url = match &pg {
-            Some(url) => DatabaseUrl::parse(url).expect("postgres url"),
-            None => DatabaseUrl::sqlite_file(&dir.path().join("bench.db")),
-        };
-        settings.database_url_configured = true;
-        settings.data_dir = dir.path().to_owned();
-        settings.wechat_api_base = "http://127.0.0.1:9".parse().expect("url");
+        let mut settings = support::settings(dir.path(), pg.as_deref());
         settings.webhook_allow_private_networks = true;
         settings.webhook_concurrency_per_endpoint = per_endpoint;
         let keyring = Keyring::new(MasterKey::from_bytes(&[7; 32]), vec![]);

@@ -47,12 +47,13 @@ fn calls_of(r: &Rig, api: &str) -> usize {
     r.sim.calls().iter().filter(|c| c.api == api).count()
 }
 
-/// A request written byte for byte (an HTTP client would resolve `..` before sending).
-async fn raw_status(r: &Rig, target: &str, key: &str) -> u16 {
+/// A request written byte for byte (an HTTP client would resolve `..` before sending, and would not
+/// declare a length it does not send); returns the answer's status.
+async fn raw_request(r: &Rig, method: &str, target: &str, key: &str, extra_headers: &str) -> u16 {
     let addr = r.app.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n{extra_headers}Connection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
@@ -62,6 +63,10 @@ async fn raw_status(r: &Rig, target: &str, key: &str) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+async fn raw_status(r: &Rig, target: &str, key: &str) -> u16 {
+    raw_request(r, "GET", target, key, "").await
 }
 
 on_both_databases! {
@@ -105,9 +110,15 @@ on_both_databases! {
         assert_eq!(res.status(), 404);
         assert_eq!(calls_of(&r, "user_info"), 1, "refused calls never reach WeChat");
 
+        // A garbage query string goes through as WeChat would parse it; the token is still wxhub's.
+        let res = http.get(url("cgi-bin/user/info?%zz=%ff&&=&openid=o_x%20y&access_token"))
+            .bearer_auth(&acme).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["openid"], "o_x y");
+
         // Counted by account, path and errcode.
         let metrics = r.engine().metrics.render();
-        assert!(metrics.contains(&format!("wxhub_gateway_calls_total{{account=\"{OA}\",path=\"cgi-bin/user/info\",errcode=\"none\"}} 1")), "{metrics}");
+        assert!(metrics.contains(&format!("wxhub_gateway_calls_total{{account=\"{OA}\",path=\"cgi-bin/user/info\",errcode=\"none\"}} 2")), "{metrics}");
         assert!(metrics.contains("path=\"cgi-bin/message/template/send\",errcode=\"40037\"} 1"), "{metrics}");
         assert!(!metrics.contains("stolen"));
         r.stop().await;
@@ -176,12 +187,18 @@ on_both_databases! {
         let kept = r.sim.with_state(|s, _| s.media.get(&second).map(|m| m.bytes.clone())).unwrap();
         assert!(kept == file, "the retried upload is the same file");
 
-        // Bigger than the gateway takes: refused before anything is read.
-        let res = http.post(r.app.url(&format!("/api/v1/authorizers/{OA}/wechat/cgi-bin/media/upload?type=video")))
-            .bearer_auth(&acme).header("content-length", "99999999999").body("x").send().await;
-        if let Ok(res) = res {
-            assert_eq!(res.status(), 413);
-        }
+        // Bigger than the gateway takes: refused from the declared length, before anything is sent.
+        let before = calls_of(&r, "media_upload");
+        let target = format!("/api/v1/authorizers/{OA}/wechat/cgi-bin/media/upload?type=video");
+        let status = raw_request(&r, "POST", &target, &acme, "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 99999999999\r\n").await;
+        assert_eq!(status, 413);
+        // A body that says it is multipart and is not: WeChat's (the simulator's) refusal comes back.
+        let res = http.post(r.app.url(&target)).bearer_auth(&acme)
+            .header("content-type", "multipart/form-data; boundary=nothing").body("no parts here").send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap()["errcode"], 41005);
+        assert_eq!(calls_of(&r, "media_upload"), before + 1, "only the malformed one reached WeChat");
+        assert!(r.sim.with_state(|s, _| s.media.len()) == 2, "nothing stored for either");
         r.stop().await;
     };
 

@@ -16,6 +16,14 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The `p` quantile (0–1) of sorted samples, nearest rank.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[(((sorted.len() as f64 - 1.0) * p).round() as usize).min(sorted.len() - 1)]
+}
+
 /// Settings for a server on a free port of loopback, on SQLite under `dir` or on the PostgreSQL
 /// database `postgres_url`, with WeChat pointed at a closed port (token attempts fail fast).
 pub fn settings(dir: &Path, postgres_url: Option<&str>) -> Settings {

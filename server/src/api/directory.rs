@@ -211,6 +211,16 @@ impl TenantApi {
         caller: &ApiCaller,
         appid: &str,
     ) -> Result<AccessToken, ApiError> {
+        Ok(self.served_token(caller, appid).await?.0)
+    }
+
+    /// The account's token for `caller`, with the directory entry it was checked against (the
+    /// gateway needs its component to report a refused token).
+    pub(super) async fn served_token(
+        &self,
+        caller: &ApiCaller,
+        appid: &str,
+    ) -> Result<(AccessToken, AccountEntry), ApiError> {
         let now = crate::now_ms();
         let mut entry = self.usable_account(caller.tenant, appid).await?;
         for attempt in 0..2 {
@@ -227,12 +237,13 @@ impl TenantApi {
                         continue;
                     }
                 }
-                return Ok(AccessToken {
+                let served = AccessToken {
                     authorizer_appid: appid.to_owned(),
                     access_token: token.value.expose_secret().to_owned(),
                     expires_at: crate::rfc3339(token.expires_at),
                     expires_in: (token.expires_at - now) / 1000,
-                });
+                };
+                return Ok((served, entry));
             }
             // No token in memory: the account may have just been revoked; read its status once.
             if attempt == 0 {

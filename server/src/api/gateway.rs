@@ -41,8 +41,7 @@ pub(super) async fn authorizer_call(
 ) -> Result<Response, ApiError> {
     let appid = AppId::parse("appid", &appid).map_err(|_| ApiError::NotFound)?;
     let path = raw_path(&request, &format!("/api/v1/authorizers/{appid}/wechat/"))?;
-    let served = api.access_token(&caller, &appid).await?;
-    let entry = api.usable_account(caller.tenant, &appid).await?;
+    let (served, entry) = api.served_token(&caller, &appid).await?;
     let token = Token {
         name: "access_token",
         value: served.access_token,
