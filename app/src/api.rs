@@ -256,12 +256,30 @@ pub async fn api_keys() -> Result<Vec<crate::dto::ApiKeyView>, AppError> {
 }
 
 #[server(prefix = "/ui", endpoint = "create-api-key")]
-pub async fn create_api_key(name: String) -> Result<crate::dto::CreatedApiKey, AppError> {
+/// `scopes`: scope names separated by spaces (at least one).
+pub async fn create_api_key(
+    name: String,
+    scopes: String,
+) -> Result<crate::dto::CreatedApiKey, AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
+    let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
     services
         .console
-        .create_api_key(&ctx, &name)
+        .create_api_key(&ctx, &name, &scopes)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-api-key-scopes")]
+/// `scopes`: scope names separated by spaces.
+pub async fn set_api_key_scopes(id: i64, scopes: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+    services
+        .console
+        .set_api_key_scopes(&ctx, id, &scopes)
         .await
         .map_err(fail)
 }

@@ -286,6 +286,7 @@ pub struct ApiKeyView {
     pub name: String,
     /// The key's first characters, to recognise it ("wxh_AbCd1234").
     pub prefix: String,
+    pub scopes: Vec<crate::model::ApiScope>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,

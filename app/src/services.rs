@@ -64,8 +64,18 @@ pub trait ConsoleService: Send + Sync + 'static {
     async fn create_link(&self, ctx: &RequestCtx, form: NewLinkForm) -> Result<LinkView, AppError>;
     async fn revoke_link(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
     async fn api_keys(&self, ctx: &RequestCtx) -> Result<Vec<ApiKeyView>, AppError>;
-    async fn create_api_key(&self, ctx: &RequestCtx, name: &str)
-        -> Result<CreatedApiKey, AppError>;
+    async fn create_api_key(
+        &self,
+        ctx: &RequestCtx,
+        name: &str,
+        scopes: &[String],
+    ) -> Result<CreatedApiKey, AppError>;
+    async fn set_api_key_scopes(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        scopes: &[String],
+    ) -> Result<(), AppError>;
     async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError>;
     async fn webhook_endpoints(
         &self,

@@ -259,6 +259,40 @@ pub fn api_key_name(input: &str) -> Result<String, (&'static str, String, String
     })
 }
 
+/// The scopes asked for a key, by name. At least one, each known; the answer is in
+/// [`crate::model::ApiScope::ALL`] order without repeats.
+pub fn api_key_scopes(
+    names: &[String],
+) -> Result<Vec<crate::model::ApiScope>, (&'static str, String, String)> {
+    use crate::model::ApiScope;
+    let mut chosen = Vec::new();
+    for name in names {
+        match ApiScope::parse(name.trim()) {
+            Some(scope) => chosen.push(scope),
+            None => {
+                let known = ApiScope::ALL.map(ApiScope::as_str).join(", ");
+                let shown: String = name.chars().take(40).collect();
+                return Err((
+                    "scopes",
+                    format!("unknown scope {shown:?}; the scopes are {known}"),
+                    format!("未知的权限范围 {shown:?}；可用的是 {known}"),
+                ));
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Err((
+            "scopes",
+            "choose at least one scope".to_owned(),
+            "至少选择一个权限范围".to_owned(),
+        ));
+    }
+    Ok(ApiScope::ALL
+        .into_iter()
+        .filter(|s| chosen.contains(s))
+        .collect())
+}
+
 /// A component form that passed the rules; `None` secrets mean "keep the stored one" (edit only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidComponentForm {
@@ -358,6 +392,38 @@ mod tests {
         ] {
             assert!(email(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn api_key_scope_lists() {
+        use crate::model::ApiScope;
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            api_key_scopes(&names(&["webhooks:manage", " tokens:read ", "tokens:read"])).unwrap(),
+            vec![ApiScope::TokensRead, ApiScope::WebhooksManage]
+        );
+        for bad in [
+            names(&[]),
+            names(&["tokens:write"]),
+            names(&["tokens:read", ""]),
+            names(&["*"]),
+            names(&["TOKENS:READ"]),
+            names(&[&"x".repeat(10_000)]),
+        ] {
+            let (field, en, _) = api_key_scopes(&bad).unwrap_err();
+            assert_eq!(field, "scopes");
+            assert!(en.len() < 200, "{en}");
+        }
+        // Stored lists: unknown words grant nothing, order and repeats do not matter.
+        assert_eq!(
+            ApiScope::parse_list("wechat:call  admin tokens:read wechat:call"),
+            vec![ApiScope::TokensRead, ApiScope::WechatCall]
+        );
+        assert_eq!(ApiScope::parse_list(""), vec![]);
+        assert_eq!(
+            ApiScope::join(&ApiScope::ALL),
+            "tokens:read wechat:call links:write webhooks:manage"
+        );
     }
 
     #[test]

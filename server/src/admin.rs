@@ -144,10 +144,22 @@ impl Admin {
         .await?)
     }
 
+    /// A key with every scope.
     pub async fn create_api_key(
         &self,
         tenant_slug: &str,
         name: &str,
+    ) -> Result<(ApiKey, MintedKey), AdminError> {
+        let all = app::model::ApiScope::ALL.map(|s| s.as_str().to_owned());
+        self.create_scoped_api_key(tenant_slug, name, &all).await
+    }
+
+    /// A key with the named scopes (checked here: unknown names and an empty list are refused).
+    pub async fn create_scoped_api_key(
+        &self,
+        tenant_slug: &str,
+        name: &str,
+        scopes: &[String],
     ) -> Result<(ApiKey, MintedKey), AdminError> {
         let tenant = self.tenant(tenant_slug).await?;
         let who = crate::ops::TenantActor {
@@ -156,7 +168,7 @@ impl Admin {
             ip: None,
         };
         let (key, minted) =
-            crate::ops::api_keys::create(&self.store, &who, name, crate::now_ms()).await?;
+            crate::ops::api_keys::create(&self.store, &who, name, scopes, crate::now_ms()).await?;
         Ok((key, minted))
     }
 
@@ -204,6 +216,30 @@ impl Admin {
     }
 
     /// Revokes the key of `tenant_slug` whose prefix (as the console lists it) is `prefix`.
+    pub async fn set_api_key_scopes(
+        &self,
+        tenant_slug: &str,
+        prefix: &str,
+        scopes: &[String],
+    ) -> Result<ApiKey, AdminError> {
+        let tenant = self.tenant(tenant_slug).await?;
+        let who = crate::ops::TenantActor {
+            actor: self.actor.clone(),
+            tenant: tenant.id,
+            ip: None,
+        };
+        let key = crate::ops::api_keys::KeyRef::Prefix(prefix.trim().trim_end_matches('…'));
+        crate::ops::api_keys::set_scopes(&self.store, &who, key, scopes, crate::now_ms())
+            .await
+            .map_err(|e| match e {
+                crate::ops::OpError::NotFound => AdminError::NotFound(format!(
+                    "tenant {} has no live API key with prefix {prefix:?}",
+                    tenant.slug
+                )),
+                other => other.into(),
+            })
+    }
+
     pub async fn revoke_api_key(
         &self,
         tenant_slug: &str,

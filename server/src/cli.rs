@@ -170,6 +170,26 @@ pub enum ApikeyCommand {
         tenant: String,
         #[arg(long)]
         name: String,
+        /// What the key may do, repeatable or comma-separated: tokens:read, wechat:call,
+        /// links:write, webhooks:manage (default: all of them)
+        #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// Replace the scopes of an API key named by its prefix (wxh_…); instances apply them within
+    /// seconds
+    Scopes {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        prefix: String,
+        /// The key's new scopes, repeatable or comma-separated (at least one)
+        #[arg(
+            long = "scope",
+            value_name = "SCOPE",
+            value_delimiter = ',',
+            required = true
+        )]
+        scopes: Vec<String>,
     },
     /// Revoke an API key by the prefix the console lists (wxh_…); instances stop accepting it
     /// within seconds
@@ -296,10 +316,32 @@ pub async fn run(cli: Cli) -> ExitCode {
             })
             .await
         }
-        Command::Apikey(ApikeyCommand::Create { tenant, name }) => admin_command(settings, false, |admin| async move {
-            let (key, minted) = admin.create_api_key(&tenant, &name).await?;
-            println!("created API key {:?} (id {}, prefix {}) for tenant {tenant}; it is shown only now:", key.name, key.id, key.prefix);
+        Command::Apikey(ApikeyCommand::Create { tenant, name, scopes }) => admin_command(settings, false, |admin| async move {
+            let (key, minted) = if scopes.is_empty() {
+                admin.create_api_key(&tenant, &name).await?
+            } else {
+                admin.create_scoped_api_key(&tenant, &name, &scopes).await?
+            };
+            println!(
+                "created API key {:?} (id {}, prefix {}, scopes {}) for tenant {tenant}; it is shown only now:",
+                key.name,
+                key.id,
+                key.prefix,
+                app::model::ApiScope::join(&key.scopes)
+            );
             println!("{}", minted.key.expose_secret());
+            Ok(())
+        })
+        .await,
+        Command::Apikey(ApikeyCommand::Scopes { tenant, prefix, scopes }) => admin_command(settings, false, |admin| async move {
+            let key = admin.set_api_key_scopes(&tenant, &prefix, &scopes).await?;
+            println!(
+                "API key {:?} (id {}, prefix {}) of tenant {tenant} now has the scopes {}",
+                key.name,
+                key.id,
+                key.prefix,
+                app::model::ApiScope::join(&key.scopes)
+            );
             Ok(())
         })
         .await,

@@ -216,6 +216,8 @@ pub struct ApiKey {
     pub name: String,
     /// The first characters of the key, safe to show ("wxh_AbCd1234…").
     pub prefix: String,
+    /// What the key may do, in `ApiScope::ALL` order.
+    pub scopes: Vec<app::model::ApiScope>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -382,10 +384,16 @@ pub enum AuditKind {
     WebhookEndpointDisabled,
     WebhookDeliveriesReplayed,
     WebhookTestSent,
+    ApiKeyScopesChanged,
+    MenuSnapshotTaken,
+    MenuDraftSaved,
+    MenuPublished,
+    MenuPublishFailed,
+    MenuConditionalDeleted,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 38] = [
+    pub const ALL: [AuditKind; 44] = [
         AuditKind::UserLogin,
         AuditKind::UserLogout,
         AuditKind::UserCreated,
@@ -424,6 +432,12 @@ impl AuditKind {
         AuditKind::WebhookEndpointDisabled,
         AuditKind::WebhookDeliveriesReplayed,
         AuditKind::WebhookTestSent,
+        AuditKind::ApiKeyScopesChanged,
+        AuditKind::MenuSnapshotTaken,
+        AuditKind::MenuDraftSaved,
+        AuditKind::MenuPublished,
+        AuditKind::MenuPublishFailed,
+        AuditKind::MenuConditionalDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -466,6 +480,12 @@ impl AuditKind {
             AuditKind::WebhookEndpointDisabled => "webhook.endpoint_disabled",
             AuditKind::WebhookDeliveriesReplayed => "webhook.deliveries_replayed",
             AuditKind::WebhookTestSent => "webhook.test_sent",
+            AuditKind::ApiKeyScopesChanged => "api_key.scopes_changed",
+            AuditKind::MenuSnapshotTaken => "menu.snapshot_taken",
+            AuditKind::MenuDraftSaved => "menu.draft_saved",
+            AuditKind::MenuPublished => "menu.published",
+            AuditKind::MenuPublishFailed => "menu.publish_failed",
+            AuditKind::MenuConditionalDeleted => "menu.conditional_deleted",
         }
     }
 }

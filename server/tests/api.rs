@@ -307,6 +307,36 @@ on_both_databases! {
             admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
             signed_in(&r, "op@acme.test").await
         };
+        // Scopes: narrowed in the console, applied at once on this instance. A key without the
+        // scope is refused 403 before its body is read; the account list needs no scope.
+        let id = acme_key_id.to_string();
+        assert_eq!(ui(&op, &r, "set-api-key-scopes", &[("id", &id), ("scopes", "wechat:call")]).await.0, 200);
+        for (method, path, body, scope) in [
+            (reqwest::Method::GET, format!("/api/v1/authorizers/{OA}/access-token"), None, "tokens:read"),
+            (reqwest::Method::POST, format!("/api/v1/authorizers/{OA}/access-token/rejected"), Some("{}"), "tokens:read"),
+            (reqwest::Method::POST, config.clone(), Some("not json at all"), "tokens:read"),
+            (reqwest::Method::POST, "/api/v1/authorization-links".to_owned(), Some("{\"garbage\": true"), "links:write"),
+            (reqwest::Method::GET, "/api/v1/webhook-endpoints".to_owned(), None, "webhooks:manage"),
+            (reqwest::Method::POST, "/api/v1/webhook-endpoints".to_owned(), Some("[]"), "webhooks:manage"),
+            (reqwest::Method::DELETE, "/api/v1/webhook-endpoints/we_nope".to_owned(), None, "webhooks:manage"),
+            (reqwest::Method::POST, "/api/v1/webhook-endpoints/we_nope/replay".to_owned(), Some("{}"), "webhooks:manage"),
+        ] {
+            let (s, _, v) = api.send(method.clone(), &path, Some(&acme), body.map(|b| b.to_owned().into())).await;
+            assert_eq!((s, code(&v), v["error"]["scope"].as_str()), (403, "insufficient_scope", Some(scope)), "{method} {path}: {v}");
+        }
+        assert_eq!(api.get("/api/v1/authorizers", &acme).await.0, 200, "listing accounts needs no scope");
+        let (s, v) = api.get(&format!("/api/v1/authorizers/{OA}/wechat/cgi-bin/user/info?openid=o_scope&lang=zh_CN"), &acme).await;
+        assert_eq!(s, 200, "the gateway is within wechat:call: {v}");
+        assert_eq!(ui(&op, &r, "set-api-key-scopes", &[("id", &id), ("scopes", "tokens:read")]).await.0, 200);
+        let (s, v) = api.get(&format!("/api/v1/authorizers/{OA}/wechat/cgi-bin/user/info?openid=o_scope"), &acme).await;
+        assert_eq!((s, v["error"]["scope"].as_str()), (403, Some("wechat:call")), "{v}");
+        assert_eq!(api.get(&format!("/api/v1/authorizers/{OA}/access-token"), &acme).await.0, 200);
+        let changes = r.app.store.tenant_audit(r.tenant, 100).await.unwrap();
+        let scopes_changed: Vec<Value> = changes.iter().filter(|e| e.kind == "api_key.scopes_changed").map(|e| serde_json::from_str(&e.detail).unwrap()).collect();
+        assert_eq!(scopes_changed.len(), 2);
+        assert_eq!(scopes_changed[0]["after"], "tokens:read", "newest first: {scopes_changed:?}");
+        assert_eq!(scopes_changed[1]["before"], "tokens:read wechat:call links:write webhooks:manage");
+
         assert_eq!(ui(&op, &r, "revoke-api-key", &[("id", &acme_key_id.to_string())]).await.0, 200);
         let (s, v) = api.get("/api/v1/authorizers", &acme).await;
         assert_eq!((s, code(&v)), (401, "unauthorized"));

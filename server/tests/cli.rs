@@ -101,6 +101,12 @@ on_both_databases! {
 
         // The running platform's keys and people, managed without the console.
         let prefix = &key[..12];
+        assert_eq!(raw_strings(db, "SELECT scopes FROM api_keys").await, vec!["tokens:read wechat:call links:write webhooks:manage"]);
+        let o = run(server(db, None), &["apikey", "scopes", "--tenant", "acme", "--prefix", prefix, "--scope", "wechat:call,tokens:read"], "");
+        assert!(o.status.success() && stdout(&o).contains("now has the scopes tokens:read wechat:call"), "{}", stderr(&o));
+        let o = run(server(db, None), &["apikey", "create", "--tenant", "acme", "--name", "gateway only", "--scope", "wechat:call"], "");
+        assert!(o.status.success() && stdout(&o).contains("scopes wechat:call)"), "{}", stderr(&o));
+        assert_eq!(raw_strings(db, "SELECT scopes FROM api_keys ORDER BY id").await, vec!["tokens:read wechat:call", "wechat:call"]);
         let o = run(server(db, None), &["apikey", "revoke", "--tenant", "acme", "--prefix", prefix], "");
         assert!(o.status.success() && stdout(&o).contains("revoked API key \"erp\""), "{}", stderr(&o));
         assert_eq!(raw_count(db, "api_keys WHERE revoked_at IS NOT NULL").await, 1);
@@ -113,7 +119,7 @@ on_both_databases! {
 
         let kinds = raw_strings(db, "SELECT actor_kind || ':' || kind FROM audit_events ORDER BY id").await;
         assert_eq!(kinds, vec!["cli:tenant.created", "cli:user.created", "cli:user.created", "cli:component.created", "cli:component.created", "cli:api_key.created",
-                               "cli:api_key.revoked", "cli:user.role_changed", "cli:user.disabled", "cli:user.enabled"]);
+                               "cli:api_key.scopes_changed", "cli:api_key.created", "cli:api_key.revoked", "cli:user.role_changed", "cli:user.disabled", "cli:user.enabled"]);
     };
 
     bad_arguments_fail_on_one_line_and_create_nothing => async |db: &TestDb| {
@@ -130,6 +136,9 @@ on_both_databases! {
             (vec!["apikey", "create", "--tenant", "nope", "--name", "k"], "", "no tenant"),
             (vec!["apikey", "create", "--tenant", "acme", "--name", "  "], "", "name"),
             (vec!["apikey", "revoke", "--tenant", "acme", "--prefix", "wxh_nothere"], "", "no API key"),
+            (vec!["apikey", "create", "--tenant", "acme", "--name", "k", "--scope", "tokens:write"], "", "unknown scope"),
+            (vec!["apikey", "create", "--tenant", "acme", "--name", "k", "--scope", ""], "", "scope"),
+            (vec!["apikey", "scopes", "--tenant", "acme", "--prefix", "wxh_nothere", "--scope", "wechat:call"], "", "no live API key"),
             (vec!["apikey", "revoke", "--tenant", "nope", "--prefix", "wxh_nothere"], "", "no tenant"),
             (vec!["user", "disable", "--email", "nobody@acme.test"], "", "no user"),
             (vec!["user", "disable", "--email", "\u{7}"], "", "email"),
@@ -360,7 +369,26 @@ fn migrate_prints_the_schema_version() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("schema version 7"), "{}", stdout(&o));
+    // The newest migration's number: every file in migrations/sqlite was applied.
+    let newest = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite"))
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .split('_')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    assert!(newest >= 8);
+    assert!(
+        stdout(&o).contains(&format!("schema version {newest}")),
+        "{}",
+        stdout(&o)
+    );
     assert!(Path::new(&db).exists());
 }
 

@@ -467,12 +467,16 @@ on_both_databases! {
 
         // API keys: garbage names are refused and nothing is stored; a key is shown once.
         for bad in ["", "   ", "tab\there"] {
-            let (status, body) = call(&op, &app, "create-api-key", &[("name", bad)]).await;
+            let (status, body) = call(&op, &app, "create-api-key", &[("name", bad), ("scopes", "tokens:read wechat:call links:write webhooks:manage")]).await;
             assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some("name")), "{bad:?}: {body}");
         }
         assert_eq!(call(&op, &app, "create-api-key", &[]).await.0, 422);
+        for bad in ["", "   ", "tokens:write", "tokens:read admin", "*", "\u{0}"] {
+            let (status, body) = call(&op, &app, "create-api-key", &[("name", "scoped"), ("scopes", bad)]).await;
+            assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some("scopes")), "{bad:?}: {body}");
+        }
         assert_eq!(common::raw_count(db, "api_keys").await, 0);
-        let (status, created) = call(&op, &app, "create-api-key", &[("name", "billing")]).await;
+        let (status, created) = call(&op, &app, "create-api-key", &[("name", "billing"), ("scopes", "tokens:read wechat:call links:write webhooks:manage")]).await;
         assert_eq!(status, 200, "{created}");
         let secret = created["secret"].as_str().unwrap().to_owned();
         assert!(secret.starts_with("wxh_") && secret.len() == 47);
@@ -481,6 +485,16 @@ on_both_databases! {
         assert!(!list.to_string().contains(&secret), "the list never carries the key");
         assert!(!common::raw_strings(db, "SELECT key_hash FROM api_keys").await.contains(&secret));
         let id = created["key"]["id"].as_i64().unwrap().to_string();
+        assert_eq!(created["key"]["scopes"], serde_json::json!(["tokens:read", "wechat:call", "links:write", "webhooks:manage"]));
+        // Scopes are set per key; garbage changes nothing.
+        for bad in ["", "everything", "wechat:call tokens"] {
+            let (status, body) = call(&op, &app, "set-api-key-scopes", &[("id", &id), ("scopes", bad)]).await;
+            assert_eq!((status, body["Invalid"]["field"].as_str()), (422, Some("scopes")), "{bad:?}: {body}");
+        }
+        assert_eq!(call(&op, &app, "set-api-key-scopes", &[("id", "x"), ("scopes", "wechat:call")]).await.0, 422);
+        assert_eq!(call(&op, &app, "set-api-key-scopes", &[("id", &id), ("scopes", "wechat:call webhooks:manage")]).await.0, 200);
+        assert_eq!(call(&op, &app, "api-keys", &[]).await.1[0]["scopes"], serde_json::json!(["wechat:call", "webhooks:manage"]));
+        assert_eq!(call(&other, &app, "set-api-key-scopes", &[("id", &id), ("scopes", "tokens:read")]).await.0, 404);
         // Another tenant neither sees nor revokes it.
         assert_eq!(call(&other, &app, "api-keys", &[]).await.1, serde_json::json!([]));
         assert_eq!(call(&other, &app, "revoke-api-key", &[("id", &id)]).await.0, 404);
@@ -504,7 +518,8 @@ on_both_databases! {
         assert_eq!(common::raw_count(db, "users").await, before + 1);
         let v = fresh_client();
         assert_eq!(login(&v, &app, "v@acme.test", PASSWORD).await.status(), StatusCode::OK);
-        assert_eq!(call(&v, &app, "create-api-key", &[("name", "sneaky")]).await.0, 403);
+        assert_eq!(call(&v, &app, "create-api-key", &[("name", "sneaky"), ("scopes", "tokens:read wechat:call links:write webhooks:manage")]).await.0, 403);
+        assert_eq!(call(&v, &app, "set-api-key-scopes", &[("id", &id), ("scopes", "tokens:read")]).await.0, 403);
         assert_eq!(call(&v, &app, "create-user", &[("form[email]", "x@acme.test"), ("form[role]", "tenant-admin"), ("form[password]", PASSWORD)]).await.0, 403);
         assert_eq!(call(&v, &app, "users", &[]).await.0, 200, "viewers read");
         let vid = viewer["id"].as_i64().unwrap().to_string();
@@ -518,12 +533,12 @@ on_both_databases! {
         assert!(!call(&other, &app, "users", &[]).await.1.to_string().contains("acme.test"));
         // Promoted, the viewer may now act; disabled, their session ends at once.
         assert_eq!(call(&op, &app, "set-user-role", &[("id", &vid), ("role", "tenant-admin")]).await.0, 200);
-        assert_eq!(call(&v, &app, "create-api-key", &[("name", "now allowed")]).await.0, 200);
+        assert_eq!(call(&v, &app, "create-api-key", &[("name", "now allowed"), ("scopes", "tokens:read wechat:call links:write webhooks:manage")]).await.0, 200);
         assert_eq!(call(&op, &app, "set-user-active", &[("id", &vid), ("active", "false")]).await.0, 200);
         assert_eq!(call(&v, &app, "api-keys", &[]).await.0, 401);
         assert_eq!(login(&fresh_client(), &app, "v@acme.test", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
         let audit = common::raw_strings(db, "SELECT kind FROM audit_events WHERE actor_label = 'op@acme.test' ORDER BY id").await;
-        assert_eq!(audit, ["user.login", "api_key.created", "api_key.revoked", "user.created", "user.role_changed", "user.disabled"], "{audit:?}");
+        assert_eq!(audit, ["user.login", "api_key.created", "api_key.scopes_changed", "api_key.revoked", "user.created", "user.role_changed", "user.disabled"], "{audit:?}");
         app.stop().await;
     };
 }

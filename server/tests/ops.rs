@@ -81,7 +81,7 @@ on_both_databases! {
         admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
         let op = signed_in(&r, "op@acme.test").await;
         admin.create_api_key("acme", "from the cli").await.unwrap();
-        let (status, created) = ui(&op, &r, "create-api-key", &[("name", "from the console")]).await;
+        let (status, created) = ui(&op, &r, "create-api-key", &[("name", "from the console"), ("scopes", "tokens:read wechat:call links:write webhooks:manage")]).await;
         assert_eq!(status, 200, "{created}");
         let events: Vec<_> = r.app.store.tenant_audit(r.tenant, 100).await.unwrap()
             .into_iter().filter(|e| e.kind == "api_key.created").collect();
@@ -93,10 +93,10 @@ on_both_databases! {
             keys
         };
         assert_eq!(keys(0), keys(1));
-        assert_eq!(keys(0), vec!["api_key_id", "name", "prefix"]);
+        assert_eq!(keys(0), vec!["api_key_id", "name", "prefix", "scopes"]);
         assert!(events.iter().all(|e| e.summary.contains("created the API key")), "{events:?}");
         // The same name rule on both edges.
-        let (status, err) = ui(&op, &r, "create-api-key", &[("name", "")]).await;
+        let (status, err) = ui(&op, &r, "create-api-key", &[("name", ""), ("scopes", "tokens:read wechat:call links:write webhooks:manage")]).await;
         assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("name")), "{err}");
         assert!(matches!(admin.create_api_key("acme", "").await, Err(wxhub::admin::AdminError::Invalid { field: "name", .. })));
         r.stop().await;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use app::model::ApiScope;
 use common::{keyring, raw_count, raw_strings, store, Backend, TestDb};
 use secrecy::{ExposeSecret, SecretString};
 use wxhub::domain::AuditKind;
@@ -160,15 +161,21 @@ on_both_databases! {
         let s = store(db).await;
         let a = tenant(&s, "alpha").await;
         let b = tenant(&s, "beta").await;
-        let key = s.create_api_key(&NewApiKey { tenant_id: a.id, name: "erp", prefix: "wxh_abcdefgh", key_hash: "hash-a", created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap();
+        let key = s.create_api_key(&NewApiKey { tenant_id: a.id, name: "erp", prefix: "wxh_abcdefgh", key_hash: "hash-a", scopes: &ApiScope::ALL, created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap();
         assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().tenant_id, a.id);
         assert_eq!(s.api_key_by_hash("hash-x").await.unwrap(), None);
+        assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().scopes, ApiScope::ALL.to_vec());
+        let narrow = [ApiScope::WechatCall];
+        assert!(!s.set_api_key_scopes(b.id, key.id, &narrow, cli_event(AuditKind::ApiKeyScopesChanged)).await.unwrap(), "another tenant cannot narrow it");
+        assert!(s.set_api_key_scopes(a.id, key.id, &narrow, cli_event(AuditKind::ApiKeyScopesChanged)).await.unwrap());
+        assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().scopes, vec![ApiScope::WechatCall]);
         assert!(!s.revoke_api_key(b.id, key.id, cli_event(AuditKind::ApiKeyRevoked), NOW).await.unwrap(), "another tenant cannot revoke it");
         assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().revoked_at, None);
         assert!(s.revoke_api_key(a.id, key.id, cli_event(AuditKind::ApiKeyRevoked), NOW + 1).await.unwrap());
         assert!(!s.revoke_api_key(a.id, key.id, cli_event(AuditKind::ApiKeyRevoked), NOW + 2).await.unwrap(), "already revoked");
         assert_eq!(s.api_key_by_hash("hash-a").await.unwrap().unwrap().revoked_at, Some(NOW + 1));
-        let dup = s.create_api_key(&NewApiKey { tenant_id: b.id, name: "dup", prefix: "p", key_hash: "hash-a", created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap_err();
+        assert!(!s.set_api_key_scopes(a.id, key.id, &ApiScope::ALL, cli_event(AuditKind::ApiKeyScopesChanged)).await.unwrap(), "a revoked key keeps its scopes");
+        let dup = s.create_api_key(&NewApiKey { tenant_id: b.id, name: "dup", prefix: "p", key_hash: "hash-a", scopes: &ApiScope::ALL, created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap_err();
         assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
     };
 
@@ -258,7 +265,7 @@ on_both_databases! {
         s.create_component(&component("wxbbbbbbbbbbbbbbb1", ComponentOwner::Tenant(b.id)), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap();
         s.create_component(&component("wxsssssssssssssss1", ComponentOwner::Platform), cli_event(AuditKind::ComponentCreated), NOW).await.unwrap();
         for (t, name) in [(a.id, "ka"), (b.id, "kb")] {
-            s.create_api_key(&NewApiKey { tenant_id: t, name, prefix: name, key_hash: name, created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap();
+            s.create_api_key(&NewApiKey { tenant_id: t, name, prefix: name, key_hash: name, scopes: &ApiScope::ALL, created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap();
         }
         for (t, other, own_email, own_key, own_component) in [(a.id, b.id, "a@alpha.io", "ka", "wxaaaaaaaaaaaaaaa1"), (b.id, a.id, "b@beta.io", "kb", "wxbbbbbbbbbbbbbbb1")] {
             let users = s.list_tenant_users(t).await.unwrap();

@@ -5,11 +5,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{
-    api_keys, users, CreateApiKey, CreateUser, RevokeApiKey, SetUserActive, SetUserRole,
+    api_keys, users, CreateApiKey, CreateUser, RevokeApiKey, SetApiKeyScopes, SetUserActive,
+    SetUserRole,
 };
 use crate::dto::NewUserForm;
 use crate::i18n::{format_time, use_lang};
-use crate::model::{Role, SessionUser};
+use crate::model::{ApiScope, Role, SessionUser};
 use crate::pages::console::role_label;
 use crate::pages::links::copy_to_clipboard;
 use crate::pages::FieldError;
@@ -21,11 +22,19 @@ pub fn ApiKeysPage() -> impl IntoView {
     let can_write = user.role.can_write();
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
+    let set_scopes = ServerAction::<SetApiKeyScopes>::new();
     let list = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
+        move || {
+            (
+                create.version().get(),
+                revoke.version().get(),
+                set_scopes.version().get(),
+            )
+        },
         |_| api_keys(),
     );
     let name = RwSignal::new(String::new());
+    let new_scopes = RwSignal::new(ApiScope::ALL.to_vec());
     let (problem, set_problem) = signal(None::<String>);
     let (copied, set_copied) = signal(None::<String>);
     Effect::new(move |_| {
@@ -35,10 +44,17 @@ pub fn ApiKeysPage() -> impl IntoView {
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match crate::validate::api_key_name(&name.get_untracked()) {
+        let scopes = new_scopes.get_untracked();
+        let names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        match crate::validate::api_key_name(&name.get_untracked())
+            .and_then(|valid| crate::validate::api_key_scopes(&names).map(|_| valid))
+        {
             Ok(valid) => {
                 set_problem.set(None);
-                create.dispatch(CreateApiKey { name: valid });
+                create.dispatch(CreateApiKey {
+                    name: valid,
+                    scopes: ApiScope::join(&scopes),
+                });
             }
             Err((_, en, zh)) => set_problem.set(Some(lang.t(&en, &zh).to_owned())),
         }
@@ -55,6 +71,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                     <label for="key-name">{lang.t("Name", "名称")}</label>
                     <input id="key-name" maxlength="100" bind:value=name placeholder=lang.t("e.g. billing service", "例如：订单系统")/>
                     <button type="submit" class="button primary" data-test="create-key" disabled=move || create.pending().get()>{lang.t("Create key", "创建密钥")}</button>
+                    <ScopeChoices chosen=new_scopes prefix="new"/>
                 </form>
                 {move || problem.get().map(|m| view! { <p class="field-error" role="alert" data-field="name">{m}</p> })}
                 {move || create.value().get().and_then(|r| r.ok()).map(|created| {
@@ -75,6 +92,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <section class="card">
             <h2>{lang.t("Keys", "密钥")}</h2>
             {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })}
+            {move || set_scopes.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert" data-test="scopes-error">{e.message(lang)}</p> })}
             <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
@@ -82,17 +100,36 @@ pub fn ApiKeysPage() -> impl IntoView {
                         Ok(keys) => view! {
                             <div class="table-wrap"><table class="table" data-test="keys">
                                 <thead><tr>
-                                    <th>{lang.t("Name", "名称")}</th><th>{lang.t("Key", "密钥")}</th><th>{lang.t("Created", "创建时间")}</th>
+                                    <th>{lang.t("Name", "名称")}</th><th>{lang.t("Key", "密钥")}</th><th>{lang.t("Scopes", "权限范围")}</th><th>{lang.t("Created", "创建时间")}</th>
                                     <th>{lang.t("Last used", "最近使用")}</th><th>{lang.t("Status", "状态")}</th><th></th>
                                 </tr></thead>
                                 <tbody>
                                     {keys.into_iter().map(|k| {
                                         let id = k.id;
                                         let live = k.revoked_at.is_none();
+                                        let chosen = RwSignal::new(k.scopes.clone());
+                                        let shown = k.scopes.clone();
                                         view! {
                                             <tr data-key=k.prefix.clone()>
                                                 <td>{k.name.clone()}</td>
                                                 <td><code>{format!("{}…", k.prefix)}</code></td>
+                                                <td data-test="key-scopes">
+                                                    {if can_write && live {
+                                                        view! {
+                                                            <details class="scope-edit">
+                                                                <summary>{scope_summary(&shown)}</summary>
+                                                                <ScopeChoices chosen=chosen prefix=format!("key-{id}")/>
+                                                                <button type="button" class="button small" data-test="save-scopes"
+                                                                    disabled=move || set_scopes.pending().get() || chosen.get().is_empty()
+                                                                    on:click=move |_| { set_scopes.dispatch(SetApiKeyScopes { id, scopes: ApiScope::join(&chosen.get_untracked()) }); }>
+                                                                    {lang.t("Save scopes", "保存权限范围")}
+                                                                </button>
+                                                            </details>
+                                                        }.into_any()
+                                                    } else {
+                                                        view! { <span>{scope_summary(&shown)}</span> }.into_any()
+                                                    }}
+                                                </td>
                                                 <td class="nowrap">{format_time(k.created_at)}</td>
                                                 <td class="nowrap">{k.last_used_at.map_or_else(|| lang.t("never", "从未").to_owned(), format_time)}</td>
                                                 <td class=if live { "ok" } else { "bad" } data-test="key-state">{if live { lang.t("Active", "有效") } else { lang.t("Revoked", "已撤销") }}</td>
@@ -116,6 +153,45 @@ pub fn ApiKeysPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// A key's scopes in a cell: "all", or their names.
+fn scope_summary(scopes: &[ApiScope]) -> String {
+    if scopes.len() == ApiScope::ALL.len() {
+        "all · 全部".to_owned()
+    } else {
+        ApiScope::join(scopes).replace(' ', ", ")
+    }
+}
+
+/// One checkbox per scope, with what it allows.
+#[component]
+fn ScopeChoices(chosen: RwSignal<Vec<ApiScope>>, #[prop(into)] prefix: String) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <fieldset class="scope-choices" data-test="scopes">
+            <legend>{lang.t("Scopes", "权限范围")}</legend>
+            {ApiScope::ALL.into_iter().map(|scope| {
+                let id = format!("{prefix}-{}", scope.as_str().replace(':', "-"));
+                let label_for = id.clone();
+                let (en, zh) = scope.describe();
+                view! {
+                    <label for=label_for class="check">
+                        <input type="checkbox" id=id value=scope.as_str()
+                            prop:checked=move || chosen.get().contains(&scope)
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                chosen.update(|list| {
+                                    list.retain(|s| *s != scope);
+                                    if on { list.push(scope); list.sort(); }
+                                });
+                            }/>
+                        <code>{scope.as_str()}</code>" "<span class="muted small">{lang.t(en, zh)}</span>
+                    </label>
+                }
+            }).collect_view()}
+        </fieldset>
     }
 }
 

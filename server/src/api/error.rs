@@ -13,6 +13,9 @@ pub enum ApiError {
     /// No key, a malformed key, an unknown key or a revoked key: one answer for all of them.
     #[error("missing, unknown or revoked API key")]
     Unauthorized,
+    /// The key is valid but lacks the scope this endpoint needs.
+    #[error("this API key lacks the scope {scope}")]
+    Forbidden { scope: app::model::ApiScope },
     /// Unknown account, or another tenant's: the answer never says which.
     #[error("no such authorizer")]
     NotFound,
@@ -61,6 +64,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NoRoute | Self::NoSuchWebhookEndpoint => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Revoked(_) => StatusCode::CONFLICT,
@@ -76,6 +80,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden { .. } => "insufficient_scope",
             Self::NotFound | Self::NoSuchWebhookEndpoint => "not_found",
             Self::NoRoute => "no_such_endpoint",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -101,6 +106,9 @@ struct Inner<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The scope a 403 needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
@@ -120,6 +128,10 @@ impl IntoResponse for ApiError {
                 message: self.to_string(),
                 field: match &self {
                     Self::Invalid { field, .. } => Some(field),
+                    _ => None,
+                },
+                scope: match &self {
+                    Self::Forbidden { scope } => Some(scope.as_str()),
                     _ => None,
                 },
             },

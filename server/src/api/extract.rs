@@ -1,8 +1,9 @@
 //! Extractors: who is calling ([`ApiCaller`], from the `Authorization` header through the key
-//! cache) and a JSON body whose every rejection is the API's one error shape ([`ApiJson`]).
+//! cache), a caller allowed one scope ([`Allowed`]) and a JSON body whose every rejection is the API's one error shape ([`ApiJson`]).
 
 use std::sync::Arc;
 
+use app::model::ApiScope;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -30,6 +31,55 @@ where
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         api.keys.authenticate(header).await
+    }
+}
+
+/// A caller whose key holds the scope `S` names. Checked with the key, before any body is read, so
+/// a key without the scope learns nothing about its request's content (403 whatever it sent).
+pub struct Allowed<S> {
+    pub caller: ApiCaller,
+    scope: std::marker::PhantomData<S>,
+}
+
+/// Names the scope an [`Allowed`] extractor requires.
+pub trait Scope {
+    const SCOPE: ApiScope;
+}
+
+macro_rules! scopes {
+    ($($name:ident => $scope:expr),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", stringify!($scope), "` scope, for [`Allowed`].")]
+            pub struct $name;
+            impl Scope for $name {
+                const SCOPE: ApiScope = $scope;
+            }
+        )*
+    };
+}
+
+scopes! {
+    TokensRead => ApiScope::TokensRead,
+    WechatCall => ApiScope::WechatCall,
+    LinksWrite => ApiScope::LinksWrite,
+    WebhooksManage => ApiScope::WebhooksManage,
+}
+
+impl<S, T> FromRequestParts<S> for Allowed<T>
+where
+    S: Send + Sync,
+    T: Scope,
+    Arc<TenantApi>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = ApiCaller::from_request_parts(parts, state).await?;
+        caller.require(T::SCOPE)?;
+        Ok(Allowed {
+            caller,
+            scope: std::marker::PhantomData,
+        })
     }
 }
 

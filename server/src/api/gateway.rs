@@ -23,7 +23,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use secrecy::ExposeSecret;
 
-use super::{ApiCaller, ApiError, TenantApi};
+use super::extract::{Allowed, WechatCall};
+use super::{ApiError, TenantApi};
 use crate::domain::AppId;
 use crate::engine::{labels, Rejected};
 use crate::wechat::gateway::{forward_query, GatewayPath, Spool, INSPECT_BYTES, MAX_BODY_BYTES};
@@ -35,7 +36,7 @@ const FRESH_TOKEN_WAIT: Duration = Duration::from_secs(5);
 
 pub(super) async fn authorizer_call(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WechatCall>,
     Path((appid, _)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -74,7 +75,7 @@ pub(super) async fn authorizer_call(
 
 pub(super) async fn component_call(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WechatCall>,
     Path((component_appid, _)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {

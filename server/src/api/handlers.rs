@@ -25,7 +25,7 @@ use crate::store::Store;
 use super::directory::{AccessToken, TenantApi};
 use super::error::store_error;
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{Allowed, ApiJson, LinksWrite, TokensRead};
 use super::keys::ApiCaller;
 
 /// How long a first JS-SDK request waits for WeChat to issue the ticket.
@@ -213,7 +213,7 @@ pub(super) async fn get_authorizer(
 
 pub(super) async fn access_token(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<TokensRead>,
     Path(appid): Path<String>,
 ) -> Result<Json<AccessToken>, ApiError> {
     let appid = path_appid(&appid)?;
@@ -222,7 +222,7 @@ pub(super) async fn access_token(
 
 pub(super) async fn token_rejected(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<TokensRead>,
     Path(appid): Path<String>,
     ApiJson(body): ApiJson<RejectedToken>,
 ) -> Result<Response, ApiError> {
@@ -299,7 +299,7 @@ fn valid_page_url(raw: &str) -> Result<String, ApiError> {
 
 pub(super) async fn jssdk_config(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<TokensRead>,
     Path(appid): Path<String>,
     ApiJson(body): ApiJson<JssdkRequest>,
 ) -> Result<Json<JssdkConfig>, ApiError> {
@@ -343,7 +343,7 @@ pub(super) async fn jssdk_config(
 
 pub(super) async fn create_link(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<LinksWrite>,
     ApiJson(body): ApiJson<NewLink>,
 ) -> Result<Response, ApiError> {
     use crate::ops::links::{self, ComponentRef};

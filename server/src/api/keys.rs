@@ -6,7 +6,8 @@
 //! within the TTL. Unknown keys are not remembered (a stream of random keys cannot fill memory);
 //! they cost one indexed read each and are answered 401.
 //!
-//! A key of a suspended tenant is refused like a revoked one.
+//! A key of a suspended tenant is refused like a revoked one. A key's scopes come with it, so a
+//! change of scopes takes effect within the same TTL (at once on the instance that made it).
 //!
 //! Last-used times are kept in memory and written in batches by [`ApiKeys::flush_loop`]: a write
 //! per request would make the busiest endpoint the busiest writer.
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use app::model::ApiScope;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +40,19 @@ pub struct ApiCaller {
     pub tenant: TenantId,
     /// The key's name, for audit events.
     pub key_name: String,
+    /// What the key may do.
+    pub scopes: Vec<ApiScope>,
+}
+
+impl ApiCaller {
+    /// Refuses (403 `insufficient_scope`) a call the key has no scope for.
+    pub fn require(&self, scope: ApiScope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden { scope })
+        }
+    }
 }
 
 struct CachedKey {
@@ -156,6 +171,7 @@ impl ApiKeys {
                 key_id: key.id,
                 tenant: key.tenant_id,
                 key_name: key.name,
+                scopes: key.scopes,
             },
             checked_at: Instant::now(),
             last_used: AtomicI64::new(last_used),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::directory::TenantApi;
 use super::error::{store_error, ApiError};
-use super::extract::ApiJson;
+use super::extract::{Allowed, ApiJson, WebhooksManage};
 use super::keys::ApiCaller;
 use crate::domain::Actor;
 use crate::ops::webhooks::{self, EndpointRequest};
@@ -146,7 +146,7 @@ fn op_error(context: &'static str) -> impl Fn(OpError) -> ApiError {
 
 pub(super) async fn create(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
     ApiJson(body): ApiJson<NewEndpoint>,
 ) -> Result<Response, ApiError> {
     let req = EndpointRequest {
@@ -178,7 +178,7 @@ pub(super) async fn create(
 
 pub(super) async fn list(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let endpoints = api
         .store
@@ -191,7 +191,7 @@ pub(super) async fn list(
 
 pub(super) async fn delete(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     webhooks::delete(&api.store, &who(&caller), &id, crate::now_ms())
@@ -202,7 +202,7 @@ pub(super) async fn delete(
 
 pub(super) async fn rotate_secret(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let secret = webhooks::rotate_secret(&api.store, &who(&caller), &id, crate::now_ms())
@@ -217,7 +217,7 @@ pub(super) async fn rotate_secret(
 
 pub(super) async fn deliveries(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
     Path(id): Path<String>,
     query: Result<Query<DeliveryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -262,7 +262,7 @@ pub(super) async fn deliveries(
 
 pub(super) async fn replay(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ReplayRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -287,7 +287,7 @@ pub(super) async fn replay(
 
 pub(super) async fn send_test(
     State(api): State<Arc<TenantApi>>,
-    caller: ApiCaller,
+    Allowed { caller, .. }: Allowed<WebhooksManage>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let event_id = webhooks::send_test(&api.engine, &who(&caller), &id, crate::now_ms())

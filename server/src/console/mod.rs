@@ -204,8 +204,18 @@ impl ConsoleService for Console {
         &self,
         ctx: &RequestCtx,
         name: &str,
+        scopes: &[String],
     ) -> Result<CreatedApiKey, AppError> {
-        team::create_api_key(self, ctx, name).await
+        team::create_api_key(self, ctx, name, scopes).await
+    }
+
+    async fn set_api_key_scopes(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+        scopes: &[String],
+    ) -> Result<(), AppError> {
+        team::set_api_key_scopes(self, ctx, id, scopes).await
     }
 
     async fn revoke_api_key(&self, ctx: &RequestCtx, id: i64) -> Result<(), AppError> {

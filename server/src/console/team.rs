@@ -16,6 +16,7 @@ fn key_view(k: ApiKey) -> ApiKeyView {
         id: k.id.0,
         name: k.name,
         prefix: k.prefix,
+        scopes: k.scopes,
         created_at: k.created_at,
         last_used_at: k.last_used_at,
         revoked_at: k.revoked_at,
@@ -52,15 +53,34 @@ pub(super) async fn create_api_key(
     console: &Console,
     ctx: &RequestCtx,
     name: &str,
+    scopes: &[String],
 ) -> Result<CreatedApiKey, AppError> {
     let (_, who) = console.tenant_admin_actor(ctx).await?;
-    let (key, minted) = crate::ops::api_keys::create(&console.store, &who, name, crate::now_ms())
-        .await
-        .map_err(super::op_error("an API key could not be created"))?;
+    let (key, minted) =
+        crate::ops::api_keys::create(&console.store, &who, name, scopes, crate::now_ms())
+            .await
+            .map_err(super::op_error("an API key could not be created"))?;
     Ok(CreatedApiKey {
         key: key_view(key),
         secret: minted.key.expose_secret().to_owned(),
     })
+}
+
+pub(super) async fn set_api_key_scopes(
+    console: &Console,
+    ctx: &RequestCtx,
+    id: i64,
+    scopes: &[String],
+) -> Result<(), AppError> {
+    let (_, who) = console.tenant_admin_actor(ctx).await?;
+    let key = crate::ops::api_keys::KeyRef::Id(ApiKeyId(id));
+    let changed =
+        crate::ops::api_keys::set_scopes(&console.store, &who, key, scopes, crate::now_ms())
+            .await
+            .map_err(super::op_error("an API key's scopes could not be changed"))?;
+    // This instance applies the new scopes at once; the others within the key TTL.
+    console.api_keys.forget(changed.id);
+    Ok(())
 }
 
 pub(super) async fn revoke_api_key(

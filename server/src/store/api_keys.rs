@@ -1,9 +1,11 @@
 //! API keys of the tenant API. Only the SHA-256 of a key is stored; the key itself is shown once.
 
 use super::{bind_audit, read, write, Store, StoreError};
+use app::model::ApiScope;
+
 use crate::domain::{ApiKey, ApiKeyId, NewAuditEvent, TenantId, UserId};
 
-const COLUMNS: &str = "id, tenant_id, name, prefix, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, tenant_id, name, prefix, scopes, created_at, last_used_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
 struct ApiKeyRow {
@@ -11,6 +13,7 @@ struct ApiKeyRow {
     tenant_id: i64,
     name: String,
     prefix: String,
+    scopes: String,
     created_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
@@ -23,6 +26,7 @@ impl From<ApiKeyRow> for ApiKey {
             tenant_id: TenantId(r.tenant_id),
             name: r.name,
             prefix: r.prefix,
+            scopes: ApiScope::parse_list(&r.scopes),
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             revoked_at: r.revoked_at,
@@ -35,6 +39,7 @@ pub struct NewApiKey<'a> {
     pub name: &'a str,
     pub prefix: &'a str,
     pub key_hash: &'a str,
+    pub scopes: &'a [ApiScope],
     pub created_by: Option<UserId>,
 }
 
@@ -46,8 +51,8 @@ impl Store {
         now: i64,
     ) -> Result<ApiKey, StoreError> {
         let sql = format!(
-            "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, created_by_user_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+            "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, scopes, created_by_user_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
         );
         let row: ApiKeyRow = write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -56,13 +61,13 @@ impl Store {
                 .bind(new.name)
                 .bind(new.prefix)
                 .bind(new.key_hash)
+                .bind(ApiScope::join(new.scopes))
                 .bind(new.created_by.map(|u| u.0))
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
             let mut audit = audit.clone().tenant(Some(new.tenant_id));
-            audit.detail =
-                serde_json::json!({ "api_key_id": row.id, "name": row.name, "prefix": row.prefix });
+            audit.detail = serde_json::json!({ "api_key_id": row.id, "name": row.name, "prefix": row.prefix, "scopes": row.scopes });
             bind_audit!(sqlx::query(super::audit::INSERT), &audit)
                 .execute(&mut *tx)
                 .await?;
@@ -109,6 +114,41 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            bind_audit!(
+                sqlx::query(super::audit::INSERT),
+                &audit.clone().tenant(Some(tenant))
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(true)
+        })
+    }
+
+    /// Replaces the scopes of a live key of `tenant`, audited in the same transaction. False when
+    /// the tenant has no such live key.
+    pub async fn set_api_key_scopes(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        scopes: &[ApiScope],
+        audit: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let stored = ApiScope::join(scopes);
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE api_keys SET scopes = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(&stored)
+            .bind(id.0)
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if n == 0 {
                 return Ok(false);
             }
