@@ -77,6 +77,68 @@ pub async fn refresh_menu(appid: String) -> Result<(), AppError> {
         .map_err(fail)
 }
 
+// ---- Menus (tenant admins publish, viewers read) ----
+
+#[server(prefix = "/ui", endpoint = "account-menus")]
+pub async fn account_menus(appid: String) -> Result<crate::dto::MenuOverview, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .account_menus(&ctx, &appid)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "read-menu-now")]
+pub async fn read_menu_now(appid: String) -> Result<i64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .read_menu_now(&ctx, &appid)
+        .await
+        .map_err(fail)
+}
+
+/// `menu_json`: the menu as `menu/create` takes it (`{"button":[…]}`).
+#[server(prefix = "/ui", endpoint = "publish-menu")]
+pub async fn publish_menu(
+    appid: String,
+    menu_json: String,
+    base_version: i64,
+) -> Result<i64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .publish_menu(&ctx, &appid, &menu_json, base_version)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "roll-back-menu")]
+pub async fn roll_back_menu(appid: String, version: i64) -> Result<i64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .roll_back_menu(&ctx, &appid, version)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "delete-conditional-menu")]
+pub async fn delete_conditional_menu(appid: String, menuid: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .delete_conditional_menu(&ctx, &appid, &menuid)
+        .await
+        .map_err(fail)
+}
+
 #[server(prefix = "/ui", endpoint = "link-components")]
 pub async fn link_components() -> Result<Vec<crate::dto::ComponentChoice>, AppError> {
     use crate::services::{context, fail};

@@ -585,3 +585,56 @@ pub struct MessageView {
     pub received_at: i64,
     pub xml: String,
 }
+
+/// An account's menus: its history, the original and the live one, its conditional menus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuOverview {
+    pub appid: String,
+    /// Why nothing can be shown or published (English, Chinese): no permission set 15, a mini
+    /// program, no longer authorized. The history stays readable.
+    pub unavailable: Option<(String, String)>,
+    /// May the signed-in user publish (a tenant admin, the account authorized with set 15)?
+    pub can_publish: bool,
+    /// Newest first.
+    pub versions: Vec<MenuVersionView>,
+    /// Version 1: the menu as it was when wxhub first saw it.
+    pub original: Option<MenuVersionDetail>,
+    /// The newest version: what is live as far as wxhub knows.
+    pub live: Option<MenuVersionDetail>,
+    pub conditional: Vec<ConditionalMenuView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuVersionView {
+    pub version: i64,
+    /// `fetched`, `published` or `deleted`.
+    pub source: String,
+    pub actor: String,
+    pub note: String,
+    pub created_at: i64,
+    pub based_on_version: Option<i64>,
+    pub items: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuVersionDetail {
+    pub version: i64,
+    pub source: String,
+    pub actor: String,
+    pub created_at: i64,
+    /// The menu as the account's backend made it (read versions only), with its own item types.
+    pub backend: Option<crate::menu::SelfMenu>,
+    /// The menu the API publishes: the mapped one of a read version, the sent one of a publish.
+    pub menu: crate::menu::ApiMenu,
+    pub click_map: crate::menu::ClickMap,
+    /// Items of the backend menu that could not be kept: (name, English, Chinese).
+    pub dropped: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionalMenuView {
+    pub menuid: String,
+    /// The match rule as `field=value` pairs.
+    pub rule: String,
+    pub lines: Vec<crate::menu::MenuLine>,
+}

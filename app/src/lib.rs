@@ -11,6 +11,7 @@ pub mod api;
 pub mod dto;
 pub mod error;
 pub mod i18n;
+pub mod menu;
 pub mod model;
 mod pages;
 pub mod permissions;

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use crate::dto::{
     AccountDetail, AccountPage, AccountQuery, AccountTimeline, ApiKeyView, AuditPage, AuditQuery,
     AuthorizationPage, AuthorizationQuery, AuthorizedAccount, CheckStep, ComponentChoice,
-    ComponentForm, ComponentView, CreatedApiKey, Dashboard, DoneOutcome, LinkView, NewLinkForm,
-    NewStaffUserForm, NewTenantForm, NewUserForm, PublicLink, StaffUserView, TenantView, UserView,
+    ComponentForm, ComponentView, CreatedApiKey, Dashboard, DoneOutcome, LinkView, MenuOverview,
+    NewLinkForm, NewStaffUserForm, NewTenantForm, NewUserForm, PublicLink, StaffUserView,
+    TenantView, UserView,
 };
 use crate::dto::{
     CreatedWebhookEndpoint, MessageView, NewWebhookForm, WebhookDeliveryView, WebhookEndpointView,
@@ -57,6 +58,31 @@ pub trait ConsoleService: Send + Sync + 'static {
         query: AccountQuery,
     ) -> Result<AccountPage, AppError>;
     async fn account(&self, ctx: &RequestCtx, appid: &str) -> Result<AccountDetail, AppError>;
+    /// The account's menus: history, original, live, conditional.
+    async fn account_menus(&self, ctx: &RequestCtx, appid: &str) -> Result<MenuOverview, AppError>;
+    /// Reads the live menu from WeChat now; a new version when it changed. Returns the version.
+    async fn read_menu_now(&self, ctx: &RequestCtx, appid: &str) -> Result<i64, AppError>;
+    /// Publishes `menu_json` (an API menu) edited from `base_version`. Returns the new version.
+    async fn publish_menu(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        menu_json: &str,
+        base_version: i64,
+    ) -> Result<i64, AppError>;
+    /// Publishes an earlier version again (version 1: restore the original).
+    async fn roll_back_menu(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        version: i64,
+    ) -> Result<i64, AppError>;
+    async fn delete_conditional_menu(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        menuid: &str,
+    ) -> Result<(), AppError>;
     /// Queues a fresh fetch of the account's menu from WeChat.
     async fn refresh_menu(&self, ctx: &RequestCtx, appid: &str) -> Result<(), AppError>;
     async fn link_components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentChoice>, AppError>;

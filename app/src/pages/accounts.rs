@@ -318,7 +318,7 @@ pub fn AccountPage() -> impl IntoView {
                     </section>
                     <section class="card" data-test="menu">
                         <div class="card-head">
-                            <h2>{lang.t("Menu", "自定义菜单")}</h2>
+                            <h2>{lang.t("Menu as WeChat last sent it", "微信最近返回的菜单")}</h2>
                             {(can_write && r.status == AccountStatus::Authorized).then(|| view! {
                                 <button type="button" class="button ghost small" data-test="refresh-menu"
                                     on:click=move |_| { refresh.dispatch(RefreshMenu { appid: appid_for_refresh.clone() }); }>
@@ -342,6 +342,7 @@ pub fn AccountPage() -> impl IntoView {
                             _ => view! { <p class="muted">{lang.t("Not fetched yet.", "尚未获取。")}</p> }.into_any(),
                         }}
                     </section>
+                    <crate::pages::menus::MenuWorkbench appid=r.appid.clone()/>
                     <RecentMessages appid=r.appid.clone()/>
                     <section class="card">
                         <h2>{lang.t("Token timeline", "令牌时间线")}</h2>

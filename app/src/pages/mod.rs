@@ -7,6 +7,7 @@ mod components;
 mod console;
 mod links;
 mod login;
+mod menus;
 mod platform;
 mod team;
 mod webhooks;

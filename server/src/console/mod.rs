@@ -15,6 +15,7 @@
 mod accounts;
 mod components;
 mod links;
+mod menus;
 mod platform;
 mod public;
 mod team;
@@ -178,6 +179,46 @@ impl ConsoleService for Console {
 
     async fn refresh_menu(&self, ctx: &RequestCtx, appid: &str) -> Result<(), AppError> {
         accounts::refresh_menu(self, ctx, appid).await
+    }
+
+    async fn account_menus(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<app::dto::MenuOverview, AppError> {
+        menus::account_menus(self, ctx, appid).await
+    }
+
+    async fn read_menu_now(&self, ctx: &RequestCtx, appid: &str) -> Result<i64, AppError> {
+        menus::read_menu_now(self, ctx, appid).await
+    }
+
+    async fn publish_menu(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        menu_json: &str,
+        base_version: i64,
+    ) -> Result<i64, AppError> {
+        menus::publish_menu(self, ctx, appid, menu_json, base_version).await
+    }
+
+    async fn roll_back_menu(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        version: i64,
+    ) -> Result<i64, AppError> {
+        menus::roll_back_menu(self, ctx, appid, version).await
+    }
+
+    async fn delete_conditional_menu(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        menuid: &str,
+    ) -> Result<(), AppError> {
+        menus::delete_conditional_menu(self, ctx, appid, menuid).await
     }
 
     async fn link_components(&self, ctx: &RequestCtx) -> Result<Vec<ComponentChoice>, AppError> {

@@ -772,7 +772,42 @@ impl Engine {
             .get_current_selfmenu_info(token.value.expose_secret())
             .await
         {
-            Ok(menu) => menu.raw,
+            Ok(menu) => {
+                // Kept as a version too: the original on authorization, a new version when it
+                // changed. menu/get adds the API view and the conditional menus.
+                let menu_get = match self.client.menu_get(token.value.expose_secret()).await {
+                    Ok(v) => v,
+                    Err(WechatError::Api {
+                        code: 48001 | 61007,
+                        ..
+                    }) => None,
+                    Err(err) => return Err(self.wechat_job_error(job, err).await),
+                };
+                if let Some(tenant) = job.tenant_id {
+                    let account = crate::ops::menus::MenuAccount {
+                        tenant,
+                        component: component_id,
+                        appid: appid.clone(),
+                    };
+                    let recorded = crate::ops::menus::record_fetched(
+                        self,
+                        &account,
+                        &menu.raw,
+                        menu_get.as_ref(),
+                        "wxhub",
+                        "read from WeChat",
+                    )
+                    .await;
+                    match recorded {
+                        Ok(_) => {}
+                        Err(crate::ops::menus::MenuError::Store(e)) => return Err(e.into()),
+                        Err(e) => {
+                            tracing::warn!(error = %crate::report::Chain(&e), "a menu could not be kept as a version");
+                        }
+                    }
+                }
+                menu.raw
+            }
             // No permission for menus (a mini program, or set 15 not granted): that is the answer.
             Err(
                 err @ WechatError::Api {

@@ -28,6 +28,7 @@ use super::{Engine, EngineError};
 use crate::domain::AuthorizerStatus;
 use crate::secrets::fingerprint;
 use crate::store::{IncomingMessage, NewJob, PushOutcome, SealedMessage, StoreError, WebhookMode};
+use crate::webhooks::reply::PassiveReply;
 use crate::wechat::xml::{parse_account_message, text_reply, AccountMessage};
 
 /// WeChat's test accounts for the full-network release test (PROTOCOL.md §12.1): five Official
@@ -141,18 +142,29 @@ impl Engine {
         let dedupe_key = fingerprint(&message.dedupe_key());
         let event_id = crate::webhooks::new_event_id();
         let event_type = crate::webhooks::message_event_type(&message);
+        let menu_reply = match tenant {
+            Some(tenant) if !release_test => {
+                self.menu_reply(tenant, entry.component.id, authorizer_appid, &message)
+                    .await?
+            }
+            _ => None,
+        };
         let (deliveries, endpoints) = match tenant {
             // WeChat's test accounts are answered by wxhub itself; no tenant's endpoint sees them.
             Some(tenant) if !release_test => {
-                let body = crate::webhooks::message_payload(
+                let mut payload = crate::webhooks::message_payload(
                     &event_type,
                     component_appid,
                     authorizer_appid,
                     &message,
                     &decrypted.message,
                     now,
-                )
-                .to_string();
+                );
+                if menu_reply.is_some() {
+                    // The tenant still sees the tap, and that wxhub answered it.
+                    payload["handled_by"] = json!("menu_map");
+                }
+                let body = payload.to_string();
                 let event = OutgoingEvent {
                     tenant,
                     event_type: &event_type,
@@ -212,6 +224,7 @@ impl Engine {
         // message like async ones.
         let reply_delivery = endpoints
             .iter()
+            .filter(|_| menu_reply.is_none())
             .find(|e| e.mode == WebhookMode::Reply)
             .and_then(|e| written.iter().find(|(endpoint, _)| *endpoint == e.id))
             .map(|(_, delivery)| *delivery);
@@ -252,6 +265,14 @@ impl Engine {
         if release_test {
             return Ok(release_test_answer(&entry.crypto, &message, now));
         }
+        if let Some(reply) = menu_reply {
+            let plain = reply.to_xml(&message.from_user, &message.to_user, now / 1000);
+            return Ok(MessageAnswer::Reply(Engine::encrypt_reply(
+                &entry.crypto,
+                &plain,
+                now,
+            )));
+        }
         let Some(delivery) = reply_delivery else {
             return Ok(MessageAnswer::Success);
         };
@@ -267,6 +288,42 @@ impl Engine {
 }
 
 impl Engine {
+    /// What a CLICK on a key wxhub mapped answers: the content its backend-made item used to
+    /// answer (PROTOCOL.md §12a). One indexed read, and only for CLICKs on wxhub's own keys.
+    async fn menu_reply(
+        &self,
+        tenant: crate::domain::TenantId,
+        component: crate::domain::ComponentId,
+        appid: &str,
+        message: &AccountMessage,
+    ) -> Result<Option<PassiveReply>, EngineError> {
+        if message.event.as_deref() != Some("CLICK") {
+            return Ok(None);
+        }
+        let Some(key) = message
+            .root
+            .child_text("EventKey")
+            .filter(|k| k.starts_with(app::menu::MAPPED_KEY_PREFIX))
+        else {
+            return Ok(None);
+        };
+        let Some(map) = self
+            .store
+            .active_click_map(tenant, component, appid)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let map: app::menu::ClickMap = match serde_json::from_str(&map) {
+            Ok(map) => map,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored click map could not be read");
+                return Ok(None);
+            }
+        };
+        Ok(map.get(key).map(|click| passive_reply(&click.reply)))
+    }
+
     /// Stores a batch of messages in one transaction (see [`GroupCommit`](super::group_commit::GroupCommit)); if the batch fails,
     /// each message alone, so one bad message cannot refuse the others.
     async fn store_messages(&self, batch: Vec<SealedMessage>) -> Vec<StoredOrNot> {
@@ -291,6 +348,38 @@ impl Engine {
             }
             Err(e) => vec![Err(e)],
         }
+    }
+}
+
+/// The passive reply for a mapped item's content.
+fn passive_reply(reply: &app::menu::MappedReply) -> PassiveReply {
+    use app::menu::MappedReply;
+    match reply {
+        MappedReply::Text { content } => PassiveReply::Text {
+            content: content.clone(),
+        },
+        MappedReply::Image { media_id } => PassiveReply::Image {
+            media_id: media_id.clone(),
+        },
+        MappedReply::Voice { media_id } => PassiveReply::Voice {
+            media_id: media_id.clone(),
+        },
+        MappedReply::Video { media_id } => PassiveReply::Video {
+            media_id: media_id.clone(),
+            title: None,
+            description: None,
+        },
+        MappedReply::News { articles } => PassiveReply::News {
+            articles: articles
+                .iter()
+                .map(|a| crate::webhooks::reply::Article {
+                    title: a.title.clone(),
+                    description: Some(a.description.clone()).filter(|d| !d.is_empty()),
+                    pic_url: Some(a.pic_url.clone()).filter(|u| !u.is_empty()),
+                    url: Some(a.url.clone()).filter(|u| !u.is_empty()),
+                })
+                .collect(),
+        },
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod components;
 pub mod links;
+pub mod menus;
 pub mod tenants;
 pub mod users;
 pub mod webhooks;

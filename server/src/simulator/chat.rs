@@ -4,6 +4,11 @@
 //! the answer (`success`, empty, or an encrypted passive reply) is opened and kept. Tests and the
 //! demo drive it through `POST /sim/control/user-messages`; people through the phone-like page at
 //! `/sim/chat/{appid}`, which also shows what the platform sent through the customer-service API.
+//!
+//! The page shows the account's live custom menu as WeChat's bottom bar, and a tap on an item does
+//! what it does on a phone ([`tap`]): an event to the message URL (`CLICK`, `VIEW`,
+//! `view_miniprogram`, …), or WeChat answering a backend-only item itself, or, once a platform holds
+//! message management, nothing at all. Tests tap through `POST /sim/control/menu-tap`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,6 +22,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::menus::{find_by_name, find_by_path, tap_action, TapAction};
 use super::SimControl;
 use crate::wechat::crypto::MsgCrypt;
 use crate::wechat::xml::{build_envelope, cdata, parse_account_message, parse_envelope};
@@ -28,7 +34,8 @@ const KEEP: usize = 2_000;
 #[derive(Debug, Clone, Serialize)]
 pub struct ChatLine {
     pub authorizer_appid: String,
-    /// `user` (sent to the account) or `account` (its passive reply).
+    /// `user` (sent to the account), `account` (its passive reply, or WeChat answering a
+    /// backend-made menu item for it) or `wechat` (a note from WeChat: nothing answered).
     pub from: &'static str,
     pub from_user: String,
     /// `text`, `event`, or the reply's message type.
@@ -125,10 +132,10 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
     let base = notify
         .strip_suffix("/notify")
         .ok_or("the notify URL does not end in /notify; cannot derive the message URL")?;
-    let from_user = m.from_user.clone().unwrap_or_else(|| {
-        let tail: Vec<char> = m.authorizer_appid.chars().rev().take(4).collect();
-        format!("o_sim_user_{}", tail.iter().rev().collect::<String>())
-    });
+    let from_user = m
+        .from_user
+        .clone()
+        .unwrap_or_else(|| default_user(&m.authorizer_appid));
     let create_time = now / 1000;
     let (xml, kind, shown) = match (&m.content, &m.event) {
         (Some(text), None) if !text.trim().is_empty() && text.chars().count() <= 2000 => (
@@ -198,6 +205,189 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
         });
     }
     Ok(answer)
+}
+
+/// The openid of the user who writes to an account unless told otherwise.
+fn default_user(appid: &str) -> String {
+    let tail: Vec<char> = appid.chars().rev().take(4).collect();
+    format!("o_sim_user_{}", tail.iter().rev().collect::<String>())
+}
+
+/// Which menu item a tap is on.
+#[derive(Debug, Clone, Copy)]
+pub enum TapTarget<'a> {
+    /// The first item with this exact name (top-level items first, then sub-items).
+    Name(&'a str),
+    /// `"2"` is the third top-level item, `"1.0"` the first sub-item of the second.
+    Path(&'a str),
+}
+
+/// What a tap did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum TapResult {
+    /// An event went to the platform: its answer, as for a message.
+    Event {
+        #[serde(flatten)]
+        answer: Answer,
+        event: String,
+        event_key: String,
+    },
+    /// WeChat answered (`answer` = `wechat`) or nothing did (`unanswered`).
+    Local {
+        answer: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        content: String,
+    },
+}
+
+/// Why a tap did not happen.
+#[derive(Debug, Clone)]
+pub enum TapError {
+    /// No such account, no menu, or no such item.
+    NotFound(String),
+    /// The item is a parent: it only opens its sub-items.
+    Parent(String),
+    /// The event could not be sent (the account is authorized to no component, …).
+    Send(String),
+}
+
+/// A user taps an item of the account's live menu (the API menu if any, else the backend menu).
+pub async fn tap(
+    shared: &Arc<SimControl>,
+    appid: &str,
+    target: TapTarget<'_>,
+    from_user: Option<String>,
+) -> Result<TapResult, TapError> {
+    let (name, action) = {
+        let state = shared.state();
+        if !state.accounts.contains_key(appid) {
+            return Err(TapError::NotFound(format!("no account {appid}")));
+        }
+        let (_, items) = state
+            .live_menu(appid)
+            .ok_or_else(|| TapError::NotFound(format!("{appid} has no menu")))?;
+        let item = match target {
+            TapTarget::Name(name) => find_by_name(&items, name),
+            TapTarget::Path(path) => find_by_path(&items, path),
+        }
+        .ok_or_else(|| TapError::NotFound("no such item in the account's menu".into()))?;
+        (
+            item.name.clone(),
+            tap_action(item, state.messages_taken_over(appid)),
+        )
+    };
+    let user = from_user.unwrap_or_else(|| default_user(appid));
+    let line = |from, kind: &str, content: &str| ChatLine {
+        authorizer_appid: appid.to_owned(),
+        from,
+        from_user: user.clone(),
+        kind: kind.to_owned(),
+        content: content.to_owned(),
+        at: shared.now(),
+    };
+    match action {
+        TapAction::Parent => Err(TapError::Parent(format!(
+            "“{name}” opens its sub-items; tap one of them"
+        ))),
+        TapAction::Event { event, key } => {
+            let m = UserMessage {
+                authorizer_appid: appid.to_owned(),
+                content: None,
+                event: Some(event.clone()),
+                event_key: Some(key.clone()),
+                from_user: Some(user.clone()),
+            };
+            let answer = send(shared, &m).await.map_err(TapError::Send)?;
+            Ok(TapResult::Event {
+                answer,
+                event,
+                event_key: key,
+            })
+        }
+        TapAction::Wechat { kind, content } => {
+            shared.remember(line("account", kind, &content));
+            Ok(TapResult::Local {
+                answer: "wechat",
+                kind,
+                content,
+            })
+        }
+        TapAction::Unanswered { content } => {
+            shared.remember(line("wechat", "menu", &content));
+            Ok(TapResult::Local {
+                answer: "unanswered",
+                kind: "menu",
+                content,
+            })
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MenuTapRequest {
+    authorizer_appid: String,
+    name: String,
+    #[serde(default)]
+    from_user: Option<String>,
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// `POST /sim/control/menu-tap` `{"authorizer_appid", "name", "from_user"?}`.
+pub(super) async fn control_menu_tap(State(sim): State<Arc<SimControl>>, body: Bytes) -> Response {
+    let r: MenuTapRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+    };
+    match tap(
+        &sim,
+        &r.authorizer_appid,
+        TapTarget::Name(&r.name),
+        r.from_user,
+    )
+    .await
+    {
+        Ok(result) => Json(result).into_response(),
+        Err(TapError::NotFound(e)) => json_error(StatusCode::NOT_FOUND, &e),
+        Err(TapError::Parent(e)) => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e),
+        Err(TapError::Send(e)) => json_error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct MenuForm {
+    item: String,
+}
+
+/// `POST /sim/chat/{appid}/menu` from the page's menu bar (`item` is the item's path): tap, then
+/// show the page again.
+pub(super) async fn page_menu_tap(
+    State(sim): State<Arc<SimControl>>,
+    Path(appid): Path<String>,
+    axum::Form(form): axum::Form<MenuForm>,
+) -> Response {
+    let problem = match tap(&sim, &appid, TapTarget::Path(&form.item), None).await {
+        Ok(_) => None,
+        Err(TapError::NotFound(p) | TapError::Parent(p) | TapError::Send(p)) => Some(p),
+    };
+    back_to_chat(&appid, problem)
+}
+
+fn back_to_chat(appid: &str, problem: Option<String>) -> Response {
+    let appid = percent_encoding::utf8_percent_encode(appid, percent_encoding::NON_ALPHANUMERIC);
+    let target = match problem {
+        None => format!("/sim/chat/{appid}"),
+        Some(p) => format!(
+            "/sim/chat/{appid}?problem={}",
+            percent_encoding::utf8_percent_encode(&p, percent_encoding::NON_ALPHANUMERIC)
+        ),
+    };
+    Redirect::to(&target).into_response()
 }
 
 /// Where a message goes: a component's message URL for one account.
@@ -634,14 +824,47 @@ pub(super) async fn page_send(
         from_user: None,
     };
     let problem = send(&sim, &m).await.err();
-    let target = match problem {
-        None => format!("/sim/chat/{appid}"),
-        Some(p) => format!(
-            "/sim/chat/{appid}?problem={}",
-            percent_encoding::utf8_percent_encode(&p, percent_encoding::NON_ALPHANUMERIC)
-        ),
+    back_to_chat(&appid, problem)
+}
+
+/// The account's live menu as WeChat's bottom bar: one form, a button per item (its path as the
+/// value), and a parent as a `<details>` that opens its sub-items above the bar, so it works
+/// without JavaScript. Every item, top-level or sub, has `data-test="menu-item"` and its name in
+/// `data-name`.
+fn menu_bar(sim: &SimControl, appid: &str) -> String {
+    use super::pages::esc;
+    let Some((source, items)) = sim.state().live_menu(appid) else {
+        return String::new();
     };
-    Redirect::to(&target).into_response()
+    let leaf = |path: String, item: &super::menus::MenuItem, level: &str| {
+        format!(
+            "<button type=\"submit\" name=\"item\" value=\"{path}\" data-test=\"menu-item\" data-level=\"{level}\" data-name=\"{name}\" data-type=\"{kind}\" title=\"{name}\">{name}</button>",
+            name = esc(&item.name),
+            kind = esc(&item.kind),
+        )
+    };
+    let mut bar = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if item.children.is_empty() {
+            bar.push_str(&leaf(i.to_string(), item, "top"));
+        } else {
+            let subs: String = item
+                .children
+                .iter()
+                .enumerate()
+                .map(|(j, sub)| leaf(format!("{i}.{j}"), sub, "sub"))
+                .collect();
+            bar.push_str(&format!(
+                "<details name=\"sim-menu\" class=\"menu-parent\"><summary data-test=\"menu-item\" data-level=\"top\" data-name=\"{name}\" title=\"{name}\">≡ {name}</summary><div class=\"submenu\" data-test=\"submenu\" data-parent=\"{name}\">{subs}</div></details>",
+                name = esc(&item.name),
+            ));
+        }
+    }
+    format!(
+        "<form method=\"post\" action=\"/sim/chat/{}/menu\" class=\"menubar\" data-test=\"menu\" data-source=\"{}\">{bar}</form>",
+        esc(appid),
+        source.as_str()
+    )
 }
 
 /// A phone-like page: the account's conversation, newest at the bottom, and a box to send from.
@@ -655,11 +878,15 @@ pub(super) fn chat_body(sim: &SimControl, appid: &str, problem: Option<&str>) ->
         .conversation(appid)
         .into_iter()
         .map(|l| {
-            let class = if l.from == "user" { "me" } else { "them" };
+            let class = match l.from {
+                "user" => "bubble me",
+                "wechat" => "note",
+                _ => "bubble them",
+            };
             (
                 l.at,
                 format!(
-                    "<div class=\"bubble {class}\" data-from=\"{}\"><span class=\"muted small\">{}</span><br>{}</div>",
+                    "<div class=\"{class}\" data-from=\"{}\"><span class=\"muted small\">{}</span><br>{}</div>",
                     l.from,
                     super::pages::esc(&l.kind),
                     super::pages::esc(&l.content)
@@ -684,8 +911,8 @@ pub(super) fn chat_body(sim: &SimControl, appid: &str, problem: Option<&str>) ->
         "<div class=\"card phone\"><h1>{} <span class=\"muted small\">{}</span></h1>\
          <div class=\"chat\" data-test=\"chat\">{}</div>{}\
          <form method=\"post\" action=\"/sim/chat/{}\" class=\"chat-form\"><input name=\"content\" id=\"chat-content\" maxlength=\"2000\" placeholder=\"Message · 发消息\" required>\
-         <button type=\"submit\" id=\"chat-send\">Send · 发送</button></form>\
-         <p class=\"muted small\">Sent to the platform's message URL as WeChat would; passive replies and customer-service messages appear here. <a href=\"/sim\">Back</a></p></div>",
+         <button type=\"submit\" id=\"chat-send\">Send · 发送</button></form>{}\
+         <p class=\"muted small\">Sent to the platform's message URL as WeChat would; passive replies and customer-service messages appear here. Menu taps are sent as WeChat sends them. <a href=\"/sim\">Back</a></p></div>",
         super::pages::esc(&name),
         super::pages::esc(appid),
         if bubbles.is_empty() { "<p class=\"muted\">No messages yet.</p>".to_owned() } else { bubbles },
@@ -693,5 +920,6 @@ pub(super) fn chat_body(sim: &SimControl, appid: &str, problem: Option<&str>) ->
             .map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", super::pages::esc(p)))
             .unwrap_or_default(),
         super::pages::esc(appid),
+        menu_bar(sim, appid),
     )
 }

@@ -38,6 +38,11 @@ pub(crate) const API_NAMES: &[&str] = &[
     "component_clear_quota",
     "component_clear_quota_v2",
     "get_current_selfmenu_info",
+    "menu/create",
+    "menu/get",
+    "menu/delete",
+    "menu/addconditional",
+    "menu/delconditional",
     "getticket",
     "custom_send",
     "template_send",
@@ -60,6 +65,11 @@ fn api_for(path: &str) -> Option<&'static str> {
         "/cgi-bin/component/clear_quota" => "component_clear_quota",
         "/cgi-bin/component/clear_quota/v2" => "component_clear_quota_v2",
         "/cgi-bin/get_current_selfmenu_info" => "get_current_selfmenu_info",
+        "/cgi-bin/menu/create" => "menu/create",
+        "/cgi-bin/menu/get" => "menu/get",
+        "/cgi-bin/menu/delete" => "menu/delete",
+        "/cgi-bin/menu/addconditional" => "menu/addconditional",
+        "/cgi-bin/menu/delconditional" => "menu/delconditional",
         "/cgi-bin/ticket/getticket" => "getticket",
         "/cgi-bin/message/custom/send" => "custom_send",
         "/cgi-bin/message/template/send" => "template_send",
@@ -117,6 +127,9 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
             "/sim/chat/{appid}",
             get(pages::chat_page).post(super::chat::page_send),
         )
+        .route("/sim/chat/{appid}/menu", post(super::chat::page_menu_tap))
+        .route("/sim/control/menu-tap", post(super::chat::control_menu_tap))
+        .route("/sim/control/menus/{appid}", get(control_menus))
         .fallback(api)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .merge(
@@ -298,8 +311,9 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
         return response;
     }
 
-    let is_get = method == Method::GET;
-    let body_value = if is_get {
+    // Reads and deletions take no body, whatever the method.
+    let bodiless = method == Method::GET || matches!(name, "menu/get" | "menu/delete");
+    let body_value = if bodiless {
         Ok(Value::Null)
     } else {
         match parsed {
@@ -327,6 +341,11 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             "component_clear_quota" => state.api_clear_quota(token, &body, now, false),
             "component_clear_quota_v2" => state.api_clear_quota(token, &body, now, true),
             "get_current_selfmenu_info" => state.api_selfmenu(token, now),
+            "menu/create" => state.api_menu_create(token, &body, now),
+            "menu/get" => state.api_menu_get(token, now),
+            "menu/delete" => state.api_menu_delete(token, now),
+            "menu/addconditional" => state.api_menu_addconditional(token, &body, now),
+            "menu/delconditional" => state.api_menu_delconditional(token, &body, now),
             "getticket" => state.api_getticket(token, query.get("type").map(String::as_str), now),
             "custom_send" => state.api_custom_send(token, &body, now),
             "template_send" => state.api_template_send(token, &body, now),
@@ -645,6 +664,22 @@ async fn clear_calls(State(sim): Sim) -> StatusCode {
 
 async fn list_pushes(State(sim): Sim) -> Json<Vec<super::PushRecord>> {
     Json(sim.pushes())
+}
+
+/// `GET /sim/control/menus/{appid}`: `{"backend", "api", "conditional"}`.
+async fn control_menus(
+    State(sim): Sim,
+    axum::extract::Path(appid): axum::extract::Path<String>,
+) -> Response {
+    let view = sim.state().menu_view(&appid);
+    match view {
+        Some(view) => Json(view).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown account" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn list_messages(State(sim): Sim) -> Json<Value> {

@@ -7,13 +7,15 @@
 //! It enforces WeChat's rules with WeChat's errcodes (`state`), pushes encrypted tickets and
 //! authorization events to each component's notify URL (`push`), and takes orders from tests
 //! through a control API under `/sim/control` (faults, latency, lifetimes, clock, revocations,
-//! call and push logs). `/sim` is an overview page for people.
+//! call and push logs). `/sim` is an overview page for people. Custom menus (made in the account's
+//! backend or with the menu APIs) and taps on them from a user's phone are in `menus` and `chat`.
 //!
 //! The clock is the real clock plus an offset that tests can advance, so "this token expires in
 //! two hours" is tested without waiting and without sleeps.
 
 pub mod chat;
 mod http;
+pub mod menus;
 mod pages;
 mod persist;
 mod push;
@@ -106,16 +108,34 @@ impl ComponentSeed {
 }
 
 impl Seed {
-    /// The accounts the demo offers on the confirmation page: two Official Accounts (one with a
-    /// menu) and two Mini Programs.
+    /// The accounts the demo offers on the confirmation page: two Official Accounts (the service
+    /// account with a backend-made menu of every item type, the subscription account with none)
+    /// and two Mini Programs.
     pub fn demo_accounts() -> Vec<AccountSeed> {
+        // Every type a backend-made menu can have (PROTOCOL.md §12a), within WeChat's limits.
         let menu = json!({ "button": [
             { "type": "view", "name": "点单 Order", "url": "https://coffee.example.com/order" },
             { "name": "会员 Members", "sub_button": { "list": [
                 { "type": "click", "name": "积分 Points", "key": "POINTS" },
                 { "type": "view", "name": "门店 Stores", "url": "https://coffee.example.com/stores" },
+                { "type": "miniprogram", "name": "小程序 Mini Shop", "url": "https://coffee.example.com/shop",
+                  "appid": "wx5a1c0ffee0000003", "pagepath": "pages/index/index" },
+                { "type": "news", "name": "新品 New", "value": "NEWS_MEDIA_ID_SPRING", "news_info": { "list": [{
+                    "title": "春季新品 Spring specials",
+                    "author": "华夏咖啡",
+                    "digest": "Cherry blossom latte is back.",
+                    "show_cover": 1,
+                    "cover_url": "https://coffee.example.com/img/spring.jpg",
+                    "content_url": "https://coffee.example.com/news/spring",
+                    "source_url": "https://coffee.example.com/spring",
+                }]}},
             ]}},
-            { "type": "text", "name": "联系 Contact", "value": "客服电话 400-000-0000" },
+            { "name": "更多 More", "sub_button": { "list": [
+                { "type": "text", "name": "联系 Contact", "value": "客服电话 400-000-0000" },
+                { "type": "img", "name": "价目表 Prices", "value": "IMG_MEDIA_ID_PRICES" },
+                { "type": "voice", "name": "问候 Greeting", "value": "VOICE_MEDIA_ID_HELLO" },
+                { "type": "video", "name": "视频 Our story", "value": "https://coffee.example.com/video/story.mp4" },
+            ]}},
         ]});
         vec![
             AccountSeed {

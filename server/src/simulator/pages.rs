@@ -1,6 +1,7 @@
 //! The simulator's pages: a stand-in for WeChat's authorization confirmation (where the real one
 //! shows a QR code to scan, this one lets a person or a Playwright test pick an account and the
-//! permission sets), and an overview of what the simulator knows.
+//! permission sets), an overview of what the simulator knows, and the styles of the phone-like chat
+//! page (whose body, with the menu bar, `chat` renders).
 //!
 //! Plain server-rendered HTML: WeChat's page is not part of the product, and the fake should not
 //! depend on the product's UI stack.
@@ -48,7 +49,14 @@ a.cancel{display:block;text-align:center;margin-top:12px;color:#576b95}\
 .bubble{max-width:80%;padding:8px 12px;border-radius:8px;white-space:pre-wrap;word-break:break-word}\
 .bubble.me{align-self:flex-end;background:#95ec69}.bubble.them{align-self:flex-start;background:#fff}\
 .small{font-size:12px}.chat-form{display:flex;gap:8px}.chat-form input{flex:1;padding:10px;border:1px solid #ddd;border-radius:8px;font-size:15px}\
-.chat-form button{width:auto;padding:10px 16px}";
+.chat-form button{width:auto;padding:10px 16px}\
+.note{align-self:center;max-width:90%;font-size:12px;color:#888;background:#e8e8e8;border-radius:6px;padding:4px 8px;text-align:center}\
+.menubar{display:flex;margin-top:8px;border-top:1px solid #ddd;background:#f7f7f7}\
+.menubar>button,.menubar>details{flex:1;min-width:0;border-left:1px solid #ddd}.menubar>:first-child{border-left:0}\
+.menubar button,.menubar summary{display:block;width:100%;background:transparent;color:#191919;font-size:14px;font-weight:400;border-radius:0;padding:12px 4px;text-align:center;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer;list-style:none}\
+.menubar summary::-webkit-details-marker{display:none}.menu-parent{position:relative}\
+.submenu{position:absolute;bottom:100%;left:4px;right:4px;background:#fff;border:1px solid #ddd;border-radius:6px;box-shadow:0 2px 8px rgba(0,0,0,.12)}\
+.submenu button{border-top:1px solid #eee}.submenu button:first-child{border-top:0}";
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(

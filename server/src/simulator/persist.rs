@@ -1,5 +1,7 @@
 //! The simulator's optional state file: written (atomically, via a temporary file) a second after
-//! any change and once more on stop, read at start.
+//! any change and once more on stop, read at start. What is kept is `state::SavedState`: tickets,
+//! authorizations, tokens and codes, accounts, and the accounts' menus (`menus::AccountMenus`,
+//! absent from older files and then empty).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

@@ -10,6 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::menus::AccountMenus;
 use crate::wechat::crypto::MsgCrypt;
 use crate::wechat::xml::{build_push, PushField};
 
@@ -92,13 +93,30 @@ pub fn errmsg(code: i64) -> &'static str {
         40001 => "invalid credential, access_token is invalid or not latest",
         40003 => "invalid openid",
         40013 => "invalid appid",
+        40015 => "invalid menu type",
+        40016 => "invalid button size",
+        40017 => "invalid button type",
+        40018 => "invalid button name size",
+        40019 => "invalid button key size",
+        40020 => "invalid button url size",
+        40021 => "invalid menu version",
+        40022 => "invalid sub menu level",
+        40023 => "invalid sub button size",
+        40024 => "invalid sub button type",
+        40025 => "invalid sub button name size",
+        40026 => "invalid sub button key size",
+        40027 => "invalid sub button url size",
+        40054 => "invalid sub button url domain",
+        40055 => "invalid button url domain",
         40097 => "invalid args",
         40125 => "invalid appsecret",
         41001 => "access_token missing",
         41002 => "appid missing",
         41004 => "appsecret missing",
+        41007 => "missing submenu data",
         42001 => "access_token expired",
         45009 => "reach max api daily quota limit",
+        46003 => "menu no exist",
         47001 => "data format error",
         48001 => "api unauthorized",
         48006 => "forbid to clear quota because of reaching the limit",
@@ -111,6 +129,10 @@ pub fn errmsg(code: i64) -> &'static str {
         61012 => "invalid option name",
         61013 => "invalid option value",
         61023 => "refresh_token is invalid",
+        65301 => "no such conditional menu",
+        65303 => "there is no default menu, create one first",
+        65304 => "match rule empty",
+        65305 => "conditional menu count limit",
         _ => "error",
     }
 }
@@ -230,6 +252,8 @@ pub struct SimState {
     pub sent_messages: Vec<SentMessage>,
     /// Temporary media uploaded with `media/upload`, by media id.
     pub media: HashMap<String, UploadedMedia>,
+    /// Menus made with the API, by account (the backend menu is `AccountSeed::menu`).
+    pub menus: BTreeMap<String, AccountMenus>,
     template_messages: i64,
     pub outbox: Vec<PendingPush>,
     pending_restore: HashMap<String, SavedComponent>,
@@ -274,6 +298,9 @@ pub struct SavedState {
     current_component_token: HashMap<String, String>,
     pre_auth_codes: HashMap<String, PreAuth>,
     auth_codes: HashMap<String, AuthCode>,
+    /// Absent from files written before menus were simulated.
+    #[serde(default)]
+    menus: BTreeMap<String, AccountMenus>,
 }
 
 fn apply_saved(state: &mut ComponentState, c: SavedComponent) {
@@ -336,6 +363,7 @@ impl SimState {
             current_component_token: self.current_component_token.clone(),
             pre_auth_codes: self.pre_auth_codes.clone(),
             auth_codes: self.auth_codes.clone(),
+            menus: self.menus.clone(),
         }
     }
 
@@ -364,6 +392,14 @@ impl SimState {
         self.current_component_token = saved.current_component_token;
         self.pre_auth_codes = saved.pre_auth_codes;
         self.auth_codes = saved.auth_codes;
+        for (appid, menus) in saved.menus {
+            if menus.backend_deleted {
+                if let Some(account) = self.accounts.get_mut(&appid) {
+                    account.menu = None;
+                }
+            }
+            self.menus.insert(appid, menus);
+        }
     }
 
     pub fn new(lifetimes: Lifetimes) -> Self {
@@ -380,6 +416,7 @@ impl SimState {
             jsapi_tickets: HashMap::new(),
             sent_messages: Vec::new(),
             media: HashMap::new(),
+            menus: BTreeMap::new(),
             template_messages: 0,
             outbox: Vec::new(),
             pending_restore: HashMap::new(),
@@ -411,7 +448,11 @@ impl SimState {
         Ok(())
     }
 
+    /// Adds or replaces an account; a new backend menu is live again even after `menu/delete`.
     pub fn add_account(&mut self, seed: AccountSeed) {
+        if let Some(menus) = self.menus.get_mut(&seed.appid) {
+            menus.backend_deleted = false;
+        }
         self.accounts.insert(seed.appid.clone(), seed);
     }
 
@@ -496,7 +537,7 @@ impl SimState {
     }
 
     /// Checks an authorizer token; returns (component appid, authorizer appid).
-    fn check_authorizer_token(
+    pub(super) fn check_authorizer_token(
         &self,
         token: Option<&str>,
         now: i64,
@@ -1036,25 +1077,11 @@ impl SimState {
         Ok(json!({ "errcode": 0, "errmsg": "ok" }))
     }
 
-    fn granted(&self, component: &str, authorizer: &str, any_of: &[i64]) -> bool {
+    pub(super) fn granted(&self, component: &str, authorizer: &str, any_of: &[i64]) -> bool {
         self.components
             .get(component)
             .and_then(|c| c.authorizations.get(authorizer))
             .is_some_and(|a| a.func_ids.iter().any(|id| any_of.contains(id)))
-    }
-
-    pub fn api_selfmenu(&mut self, token: Option<&str>, now: i64) -> Result<Value, WxErr> {
-        let (component, authorizer) = self.check_authorizer_token(token, now)?;
-        let account = self.accounts.get(&authorizer).ok_or(WxErr(48001))?;
-        if account.kind != AccountKind::OfficialAccount
-            || !self.granted(&component, &authorizer, &[15])
-        {
-            return Err(WxErr(48001));
-        }
-        Ok(match &account.menu {
-            Some(menu) => json!({ "is_menu_open": 1, "selfmenu_info": menu }),
-            None => json!({ "is_menu_open": 0 }),
-        })
     }
 
     pub fn api_getticket(

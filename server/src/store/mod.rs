@@ -23,6 +23,7 @@ mod dialect;
 mod error;
 pub mod failpoints;
 mod links;
+mod menus;
 mod messages;
 mod meta;
 mod platform;
@@ -57,6 +58,7 @@ pub use credentials::{
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use links::LinkRecord;
+pub use menus::{MenuSource, MenuVersion, NewMenuVersion, MENU_HISTORY_LIMIT};
 pub use messages::{IncomingMessage, ReleaseTestActivity, SealedMessage, StoredMessage};
 pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};

@@ -709,6 +709,53 @@ impl WechatClient {
         })
     }
 
+    /// `menu/get`: the API-made menu and its conditional menus; `None` when WeChat says there is
+    /// none (46003), as it does for a menu made only in the account's backend.
+    pub async fn menu_get(&self, authorizer_token: &str) -> Result<Option<Value>, WechatError> {
+        match self.get("/cgi-bin/menu/get", authorizer_token).await {
+            Ok(v) => Ok(Some(v)),
+            Err(WechatError::Api { code: 46003, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `menu/create`: replaces the account's default menu (conditional menus stay).
+    pub async fn menu_create(
+        &self,
+        authorizer_token: &str,
+        menu: Value,
+    ) -> Result<(), WechatError> {
+        self.post(
+            "/cgi-bin/menu/create",
+            Some(("access_token", authorizer_token)),
+            menu,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `menu/delete`: removes the default menu and every conditional menu.
+    pub async fn menu_delete(&self, authorizer_token: &str) -> Result<(), WechatError> {
+        self.get("/cgi-bin/menu/delete", authorizer_token)
+            .await
+            .map(drop)
+    }
+
+    /// `menu/delconditional`: removes one conditional menu.
+    pub async fn menu_delete_conditional(
+        &self,
+        authorizer_token: &str,
+        menuid: &str,
+    ) -> Result<(), WechatError> {
+        self.post(
+            "/cgi-bin/menu/delconditional",
+            Some(("access_token", authorizer_token)),
+            json!({ "menuid": menuid }),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn get_jsapi_ticket(
         &self,
         authorizer_token: &str,

@@ -1,0 +1,387 @@
+//! An account's custom menu: taking a snapshot of what WeChat holds, publishing a menu (an edit, a
+//! roll-back to any version, the original restored as far as the API can), deleting a conditional
+//! menu. Every write to WeChat is preceded by a snapshot of the live menu, so a menu someone made
+//! in the account's backend since the last look is in the history before wxhub replaces it.
+//!
+//! Versions are never deleted; the click map of the newest published one is what the message relay
+//! answers mapped CLICKs with (`Store::active_click_map`).
+
+use app::menu::{self, ApiMenu, ClickMap, MenuProblem, SelfMenu};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+use super::named;
+use crate::domain::{Actor, AuditKind, ComponentId, NewAuditEvent, Outcome, TenantId};
+use crate::engine::Engine;
+use crate::store::{MenuSource, MenuVersion, NewMenuVersion, StoreError};
+use crate::wechat::api::WechatError;
+
+/// The account a menu operation is for, already checked to be the tenant's.
+#[derive(Debug, Clone)]
+pub struct MenuAccount {
+    pub tenant: TenantId,
+    pub component: ComponentId,
+    pub appid: String,
+}
+
+/// Who acts, from where.
+#[derive(Debug, Clone)]
+pub struct MenuActor {
+    pub actor: Actor,
+    pub ip: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MenuError {
+    /// The menu breaks WeChat's rules; nothing was sent.
+    #[error("the menu breaks {} rule(s)", .0.len())]
+    Invalid(Vec<MenuProblem>),
+    /// The account has not granted menu management (set 15), or is a mini program.
+    #[error("the account has not granted menu management (permission set 15)")]
+    NoPermission,
+    /// No access token yet (just authorized, or its refresh is failing).
+    #[error("the account has no access token yet")]
+    NoToken,
+    #[error("no such menu version")]
+    NoSuchVersion,
+    /// WeChat refused or could not be reached.
+    #[error(transparent)]
+    Wechat(#[from] WechatError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// WeChat's answer was not a menu.
+    #[error("WeChat's menu could not be read: {0}")]
+    Malformed(String),
+}
+
+fn token(engine: &Engine, account: &MenuAccount) -> Result<String, MenuError> {
+    engine
+        .authorizer_token(account.component, &account.appid, crate::now_ms() + 5_000)
+        .map(|t| t.value.expose_secret().to_owned())
+        .ok_or(MenuError::NoToken)
+}
+
+fn no_permission(e: WechatError) -> MenuError {
+    match e.errcode() {
+        Some(48001 | 61007) => MenuError::NoPermission,
+        _ => MenuError::Wechat(e),
+    }
+}
+
+/// Reads the live menu (`get_current_selfmenu_info` and `menu/get`) and records it as the next
+/// version when it differs from the newest one; returns the version that holds it.
+pub async fn snapshot(
+    engine: &Engine,
+    account: &MenuAccount,
+    actor_label: &str,
+    note: &str,
+) -> Result<MenuVersion, MenuError> {
+    let token = token(engine, account)?;
+    let selfmenu_raw = engine
+        .client
+        .get_current_selfmenu_info(&token)
+        .await
+        .map_err(no_permission)?
+        .raw;
+    let menu_get = engine
+        .client
+        .menu_get(&token)
+        .await
+        .map_err(no_permission)?;
+    record_fetched(
+        engine,
+        account,
+        &selfmenu_raw,
+        menu_get.as_ref(),
+        actor_label,
+        note,
+    )
+    .await
+}
+
+/// Records a fetched menu unless the newest version already holds it.
+pub async fn record_fetched(
+    engine: &Engine,
+    account: &MenuAccount,
+    selfmenu_raw: &Value,
+    menu_get: Option<&Value>,
+    actor_label: &str,
+    note: &str,
+) -> Result<MenuVersion, MenuError> {
+    let selfmenu: SelfMenu = serde_json::from_value(selfmenu_raw.clone())
+        .map_err(|e| MenuError::Malformed(e.to_string()))?;
+    let mapped = menu::map_selfmenu(&selfmenu);
+    let menu_json = to_json(&mapped.menu);
+    let selfmenu_json = selfmenu_raw.to_string();
+    let menu_get_json = menu_get.map(Value::to_string);
+    let newest = engine
+        .store
+        .latest_menu_version(account.tenant, account.component, &account.appid)
+        .await?;
+    if let Some(newest) = newest {
+        let same_menu = newest.menu_json == menu_json;
+        let same_reads = newest.source != MenuSource::Fetched
+            || (newest.selfmenu_json.as_deref() == Some(selfmenu_json.as_str())
+                && newest.menu_get_json == menu_get_json);
+        if same_menu && same_reads {
+            return Ok(newest);
+        }
+    }
+    let now = crate::now_ms();
+    let click_map_json = to_json(&mapped.click_map);
+    let audit = NewAuditEvent::new(
+        Actor::System,
+        AuditKind::MenuSnapshotTaken,
+        Outcome::Ok,
+        format!(
+            "the menu of {} was read from WeChat ({} items, {} mapped)",
+            account.appid,
+            selfmenu.lines().len(),
+            mapped.click_map.len()
+        ),
+        now,
+    )
+    .tenant(Some(account.tenant))
+    .component(account.component)
+    .authorizer(&account.appid)
+    .detail(json!({ "mapped_keys": mapped.click_map.len(), "dropped": mapped.dropped.len(), "why": note }));
+    Ok(engine
+        .store
+        .record_menu_version(
+            &NewMenuVersion {
+                tenant: account.tenant,
+                component: account.component,
+                appid: &account.appid,
+                source: MenuSource::Fetched,
+                selfmenu_json: Some(&selfmenu_json),
+                menu_get_json: menu_get_json.as_deref(),
+                menu_json: &menu_json,
+                click_map_json: &click_map_json,
+                based_on_version: None,
+                actor_label,
+                note,
+            },
+            Some(audit),
+            now,
+        )
+        .await?)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Menus and maps are plain data; serialising them cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// What a publish starts from.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub menu: ApiMenu,
+    /// What mapped keys answer (entries whose key is not in `menu` are dropped); `None`: what
+    /// the account's history knows of each key, the newest version first.
+    pub click_map: Option<ClickMap>,
+    pub based_on_version: Option<i64>,
+    pub note: String,
+}
+
+/// Validates and publishes a menu (`menu/create`), after a snapshot of the live one; records the
+/// new version with `menu.published`, or audits `menu.publish_failed` with WeChat's errcode. An
+/// empty menu is published as `menu/delete`.
+pub async fn publish(
+    engine: &Engine,
+    account: &MenuAccount,
+    who: &MenuActor,
+    publish: Publish,
+) -> Result<MenuVersion, MenuError> {
+    let delete = publish.menu.button.is_empty();
+    if !delete {
+        let problems = menu::validate(&publish.menu);
+        if !problems.is_empty() {
+            return Err(MenuError::Invalid(problems));
+        }
+    }
+    let before = snapshot(engine, account, "wxhub", "read before a publish").await?;
+    let live: ApiMenu = serde_json::from_str(&before.menu_json).unwrap_or_default();
+    let changes = menu::diff(&live.lines(), &publish.menu.lines())
+        .into_iter()
+        .filter(|d| d.change != menu::Change::Same)
+        .count();
+    let token = token(engine, account)?;
+    let menu_value =
+        serde_json::to_value(&publish.menu).map_err(|e| MenuError::Malformed(e.to_string()))?;
+    let sent = if delete {
+        engine.client.menu_delete(&token).await
+    } else {
+        engine.client.menu_create(&token, menu_value).await
+    };
+    let now = crate::now_ms();
+    let label = named(&who.actor);
+    let base = |kind, outcome, summary: String| {
+        NewAuditEvent::new(who.actor.clone(), kind, outcome, summary, now)
+            .tenant(Some(account.tenant))
+            .component(account.component)
+            .authorizer(&account.appid)
+            .ip(who.ip)
+    };
+    if let Err(e) = sent {
+        let audit = base(
+            AuditKind::MenuPublishFailed,
+            Outcome::Failed,
+            format!(
+                "{label} could not publish a menu to {}: WeChat answered {}",
+                account.appid,
+                e.errcode().map_or_else(|| e.to_string(), |c| c.to_string())
+            ),
+        )
+        .detail(json!({ "errcode": e.errcode(), "based_on_version": publish.based_on_version }));
+        engine.store.append_audit(&audit).await?;
+        return Err(MenuError::Wechat(e));
+    }
+    let click_map = match &publish.click_map {
+        Some(map) => menu::keep_mapped_keys(&publish.menu, map),
+        None => known_click_map(engine, account, &publish.menu).await?,
+    };
+    let audit = base(
+        AuditKind::MenuPublished,
+        Outcome::Ok,
+        if delete {
+            format!("{label} deleted the menu of {}", account.appid)
+        } else {
+            format!(
+                "{label} published a menu to {} ({changes} change(s) against the live menu)",
+                account.appid
+            )
+        },
+    )
+    .detail(json!({
+        "based_on_version": publish.based_on_version,
+        "changes": changes,
+        "mapped_keys": click_map.len(),
+        "note": publish.note,
+    }));
+    Ok(engine
+        .store
+        .record_menu_version(
+            &NewMenuVersion {
+                tenant: account.tenant,
+                component: account.component,
+                appid: &account.appid,
+                source: if delete {
+                    MenuSource::Deleted
+                } else {
+                    MenuSource::Published
+                },
+                selfmenu_json: None,
+                menu_get_json: None,
+                menu_json: &to_json(&publish.menu),
+                click_map_json: &to_json(&click_map),
+                based_on_version: publish.based_on_version,
+                actor_label: &label,
+                note: &publish.note,
+            },
+            Some(audit),
+            now,
+        )
+        .await?)
+}
+
+/// What the keys of `menu` answer, from the newest version of the account that mapped each.
+async fn known_click_map(
+    engine: &Engine,
+    account: &MenuAccount,
+    menu: &ApiMenu,
+) -> Result<ClickMap, MenuError> {
+    let mut known = ClickMap::new();
+    for version in engine
+        .store
+        .menu_versions(account.tenant, &account.appid)
+        .await?
+        .into_iter()
+        .filter(|v| v.component_id == account.component)
+    {
+        let Ok(map) = serde_json::from_str::<ClickMap>(&version.click_map_json) else {
+            continue;
+        };
+        for (key, click) in map {
+            known.entry(key).or_insert(click);
+        }
+    }
+    Ok(menu::keep_mapped_keys(menu, &known))
+}
+
+/// Publishes an earlier version again: its menu and its click map. The first version is the
+/// original; publishing it restores the original as far as the API can (backend-only items as
+/// their mapped clicks, which answer the same; no menu at all as `menu/delete`).
+pub async fn roll_back(
+    engine: &Engine,
+    account: &MenuAccount,
+    who: &MenuActor,
+    version: i64,
+) -> Result<MenuVersion, MenuError> {
+    let target = engine
+        .store
+        .menu_version(account.tenant, &account.appid, version)
+        .await?
+        .filter(|v| v.component_id == account.component)
+        .ok_or(MenuError::NoSuchVersion)?;
+    let menu: ApiMenu =
+        serde_json::from_str(&target.menu_json).map_err(|e| MenuError::Malformed(e.to_string()))?;
+    let click_map: ClickMap = serde_json::from_str(&target.click_map_json)
+        .map_err(|e| MenuError::Malformed(e.to_string()))?;
+    let note = if version == 1 {
+        "restore the original".to_owned()
+    } else {
+        format!("roll back to version {version}")
+    };
+    publish(
+        engine,
+        account,
+        who,
+        Publish {
+            menu,
+            click_map: Some(click_map),
+            based_on_version: Some(version),
+            note,
+        },
+    )
+    .await
+}
+
+/// Deletes one conditional menu, then records the menu as it is now.
+pub async fn delete_conditional(
+    engine: &Engine,
+    account: &MenuAccount,
+    who: &MenuActor,
+    menuid: &str,
+) -> Result<MenuVersion, MenuError> {
+    let token = token(engine, account)?;
+    engine
+        .client
+        .menu_delete_conditional(&token, menuid)
+        .await
+        .map_err(no_permission)?;
+    let now = crate::now_ms();
+    let audit = NewAuditEvent::new(
+        who.actor.clone(),
+        AuditKind::MenuConditionalDeleted,
+        Outcome::Ok,
+        format!(
+            "{} deleted the conditional menu {menuid} of {}",
+            named(&who.actor),
+            account.appid
+        ),
+        now,
+    )
+    .tenant(Some(account.tenant))
+    .component(account.component)
+    .authorizer(&account.appid)
+    .ip(who.ip)
+    .detail(json!({ "menuid": menuid }));
+    engine.store.append_audit(&audit).await?;
+    snapshot(
+        engine,
+        account,
+        &named(&who.actor),
+        "read after deleting a conditional menu",
+    )
+    .await
+}
