@@ -369,21 +369,9 @@ fn migrate_prints_the_schema_version() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    // The newest migration's number: every file in migrations/sqlite was applied.
-    let newest = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite"))
-        .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .split('_')
-                .next()?
-                .parse::<u32>()
-                .ok()
-        })
-        .max()
-        .unwrap();
-    assert!(newest >= 8);
+    // Every file in migrations/sqlite was applied.
+    let newest = common::newest_migration();
+    assert!(newest >= 9);
     assert!(
         stdout(&o).contains(&format!("schema version {newest}")),
         "{}",

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{account, account_messages, accounts, RefreshMenu};
+use crate::api::{account, account_menus, account_messages, accounts, RefreshMenu};
 use crate::dto::{AccountQuery, AccountRow, AccountStatus, MenuButton, TokenHealth, TokenView};
 use crate::i18n::{format_duration, format_time, use_lang, Lang};
 use crate::model::SessionUser;
@@ -196,35 +196,34 @@ fn menu_items(buttons: Vec<MenuButton>) -> impl IntoView {
     }
 }
 
-/// The account's newest messages and events, as WeChat posted them to the message URL.
+/// The account's newest messages and events, as WeChat posted them to the message URL. The page
+/// loads them with its own resources (no nested Suspense: its content must be there when the
+/// page hydrates).
 #[component]
-fn RecentMessages(appid: String) -> impl IntoView {
+fn RecentMessages(
+    list: Result<Vec<crate::dto::MessageView>, crate::error::AppError>,
+) -> impl IntoView {
     let lang = use_lang();
-    let messages = Resource::new(move || appid.clone(), account_messages);
     view! {
         <section class="card" data-test="recent-messages">
             <h2>{lang.t("Recent messages and events", "最近的消息和事件")}</h2>
-            <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
-                {move || Suspend::new(async move {
-                    match messages.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="muted">{lang.t("None yet. Messages appear here once WeChat posts them to the message URL.", "暂无。微信将消息推送到消息与事件接收 URL 后会显示在这里。")}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <div class="table-wrap"><table class="table">
-                                <thead><tr><th>{lang.t("Received", "接收时间")}</th><th>{lang.t("Type", "类型")}</th><th>{lang.t("From", "发送者")}</th><th>{lang.t("Content", "内容")}</th></tr></thead>
-                                <tbody>{list.into_iter().map(|m| view! {
-                                    <tr>
-                                        <td class="nowrap">{format_time(m.received_at)}</td>
-                                        <td class="mono small">{m.event.clone().map_or_else(|| m.msg_type.clone(), |e| format!("event · {e}"))}</td>
-                                        <td class="mono small">{m.from_user.clone()}</td>
-                                        <td>{m.summary.clone()}<details><summary class="small">"XML"</summary><pre class="json small">{m.xml.clone()}</pre></details></td>
-                                    </tr>
-                                }).collect_view()}</tbody>
-                            </table></div>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {match list {
+                Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="muted">{lang.t("None yet. Messages appear here once WeChat posts them to the message URL.", "暂无。微信将消息推送到消息与事件接收 URL 后会显示在这里。")}</p> }.into_any(),
+                Ok(list) => view! {
+                    <div class="table-wrap"><table class="table">
+                        <thead><tr><th>{lang.t("Received", "接收时间")}</th><th>{lang.t("Type", "类型")}</th><th>{lang.t("From", "发送者")}</th><th>{lang.t("Content", "内容")}</th></tr></thead>
+                        <tbody>{list.into_iter().map(|m| view! {
+                            <tr>
+                                <td class="nowrap">{format_time(m.received_at)}</td>
+                                <td class="mono small">{m.event.clone().map_or_else(|| m.msg_type.clone(), |e| format!("event · {e}"))}</td>
+                                <td class="mono small">{m.from_user.clone()}</td>
+                                <td>{m.summary.clone()}<details><summary class="small">"XML"</summary><pre class="json small">{m.xml.clone()}</pre></details></td>
+                            </tr>
+                        }).collect_view()}</tbody>
+                    </table></div>
+                }.into_any(),
+            }}
         </section>
     }
 }
@@ -241,9 +240,17 @@ pub fn AccountPage() -> impl IntoView {
         |(a, _)| account(a),
     );
     let can_write = user.role.can_write();
+    let menu_actions = crate::pages::menus::MenuActions::new();
+    let menus = Resource::new(
+        move || (appid(), menu_actions.version()),
+        |(a, _)| account_menus(a),
+    );
+    let messages = Resource::new(appid, account_messages);
     view! {
-        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
             {move || Suspend::new(async move {
+                let menu_overview = menus.await;
+                let recent = messages.await;
                 let d = match detail.await {
                     Ok(d) => d,
                     Err(e) => {
@@ -342,8 +349,8 @@ pub fn AccountPage() -> impl IntoView {
                             _ => view! { <p class="muted">{lang.t("Not fetched yet.", "尚未获取。")}</p> }.into_any(),
                         }}
                     </section>
-                    <crate::pages::menus::MenuWorkbench appid=r.appid.clone()/>
-                    <RecentMessages appid=r.appid.clone()/>
+                    <crate::pages::menus::MenuWorkbench overview=menu_overview actions=menu_actions/>
+                    <RecentMessages list=recent/>
                     <section class="card">
                         <h2>{lang.t("Token timeline", "令牌时间线")}</h2>
                         <EventList events=d.token_events.clone()/>
@@ -354,6 +361,6 @@ pub fn AccountPage() -> impl IntoView {
                     </section>
                 }.into_any()
             })}
-        </Suspense>
+        </Transition>
     }
 }

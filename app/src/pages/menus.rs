@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{account_menus, DeleteConditionalMenu, PublishMenu, ReadMenuNow, RollBackMenu};
+use crate::api::{DeleteConditionalMenu, PublishMenu, ReadMenuNow, RollBackMenu};
 use crate::dto::{MenuOverview, MenuVersionDetail};
 use crate::i18n::{format_time, use_lang, Lang};
 use crate::menu::{self, ApiMenu, Change, MenuItem, MenuLine, MenuProblem, SelfMenu};
@@ -43,37 +43,51 @@ fn type_label(kind: &str) -> String {
 }
 
 /// A phone-like preview: the top buttons along the bottom, each with its sub-items above it.
+/// Every text sits in an element of its own (no text next to an optional node), which keeps
+/// hydration's walk through the server's markup unambiguous.
 #[component]
 fn Phone(lines: Vec<MenuLine>, #[prop(into)] label: String) -> impl IntoView {
     let lang = use_lang();
-    let tops: Vec<MenuLine> = lines
+    let columns: Vec<(MenuLine, Vec<(String, MenuLine)>)> = lines
         .iter()
         .filter(|l| !l.path.contains('.'))
-        .cloned()
+        .map(|top| {
+            let prefix = format!("{}.", top.path);
+            let subs = lines
+                .iter()
+                .filter(|l| l.path.starts_with(&prefix))
+                .map(|s| {
+                    let name = s.label.rsplit(" › ").next().unwrap_or_default().to_owned();
+                    (name, s.clone())
+                })
+                .collect();
+            (top.clone(), subs)
+        })
         .collect();
-    let empty = tops.is_empty();
+    let empty_text = if columns.is_empty() {
+        lang.t("No menu", "无菜单")
+    } else {
+        ""
+    };
     view! {
         <div class="phone" data-test="phone" aria-label=label>
-            <div class="phone-screen"></div>
-            {empty.then(|| view! { <p class="muted small phone-empty">{lang.t("No menu", "无菜单")}</p> })}
+            <div class="phone-screen"><p class="muted small phone-empty">{empty_text}</p></div>
             <div class="phone-bar">
-                {tops.into_iter().map(|top| {
-                    let prefix = format!("{}.", top.path);
-                    let subs: Vec<MenuLine> = lines.iter().filter(|l| l.path.starts_with(&prefix)).cloned().collect();
-                    view! {
-                        <div class="phone-col">
-                            <ul class="phone-subs">
-                                {subs.into_iter().map(|s| {
-                                    let name = s.label.rsplit(" › ").next().unwrap_or_default().to_owned();
-                                    view! { <li data-test="phone-item" data-kind=s.kind.clone() title=s.target.clone()>{name}<span class="phone-kind">{type_label(&s.kind)}</span></li> }
-                                }).collect_view()}
-                            </ul>
-                            <div class="phone-top" data-test="phone-item" data-kind=top.kind.clone() title=top.target.clone()>
-                                {top.label.clone()}
-                                {(!top.kind.is_empty()).then(|| view! { <span class="phone-kind">{top.kind.clone()}</span> })}
-                            </div>
+                {columns.into_iter().map(|(top, subs)| view! {
+                    <div class="phone-col">
+                        <ul class="phone-subs">
+                            {subs.into_iter().map(|(name, s)| view! {
+                                <li data-test="phone-item" data-kind=s.kind.clone() title=s.target.clone()>
+                                    <span class="phone-name">{name}</span>
+                                    <span class="phone-kind">{type_label(&s.kind)}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <div class="phone-top" data-test="phone-item" data-kind=top.kind.clone() title=top.target.clone()>
+                            <span class="phone-name">{top.label.clone()}</span>
+                            <span class="phone-kind">{top.kind.clone()}</span>
                         </div>
-                    }
+                    </div>
                 }).collect_view()}
             </div>
         </div>
@@ -108,76 +122,104 @@ fn backend_lines(backend: &Option<SelfMenu>) -> Vec<MenuLine> {
     backend.as_ref().map(SelfMenu::lines).unwrap_or_default()
 }
 
+/// The menu section's actions; the account page owns them (and the resource they refresh), so the
+/// section is rendered inside the page's own Suspense, with no nested one.
+#[derive(Clone, Copy)]
+pub struct MenuActions {
+    pub read_now: ServerAction<ReadMenuNow>,
+    pub publish: ServerAction<PublishMenu>,
+    pub roll_back: ServerAction<RollBackMenu>,
+    pub delete_conditional: ServerAction<DeleteConditionalMenu>,
+}
+
+impl MenuActions {
+    pub fn new() -> Self {
+        Self {
+            read_now: ServerAction::new(),
+            publish: ServerAction::new(),
+            roll_back: ServerAction::new(),
+            delete_conditional: ServerAction::new(),
+        }
+    }
+
+    /// Changes whenever one of them finishes: the key of the overview resource.
+    pub fn version(&self) -> (usize, usize, usize, usize) {
+        (
+            self.read_now.version().get(),
+            self.publish.version().get(),
+            self.roll_back.version().get(),
+            self.delete_conditional.version().get(),
+        )
+    }
+}
+
 /// The whole menu section of an account page.
 #[component]
-pub fn MenuWorkbench(appid: String) -> impl IntoView {
+pub fn MenuWorkbench(
+    overview: Result<MenuOverview, crate::error::AppError>,
+    actions: MenuActions,
+) -> impl IntoView {
     let lang = use_lang();
-    let read_now = ServerAction::<ReadMenuNow>::new();
-    let publish = ServerAction::<PublishMenu>::new();
-    let roll_back = ServerAction::<RollBackMenu>::new();
-    let delete_conditional = ServerAction::<DeleteConditionalMenu>::new();
-    let appid_for_resource = appid.clone();
-    let overview = Resource::new(
-        move || {
-            (
-                appid_for_resource.clone(),
-                read_now.version().get(),
-                publish.version().get(),
-                roll_back.version().get(),
-                delete_conditional.version().get(),
-            )
-        },
-        |(a, ..)| account_menus(a),
+    let MenuActions {
+        read_now,
+        publish,
+        roll_back,
+        delete_conditional,
+    } = actions;
+    // The outcome of whichever action finished last.
+    let latest = RwSignal::new(
+        None::<(
+            &'static str,
+            &'static str,
+            Result<i64, crate::error::AppError>,
+        )>,
     );
+    let watch = |value: MappedSignal<Option<Result<i64, crate::error::AppError>>>,
+                 en: &'static str,
+                 zh: &'static str| {
+        Effect::new(move |_| {
+            if let Some(r) = value.get() {
+                latest.set(Some((en, zh, r)));
+            }
+        });
+    };
+    watch(publish.value(), "Published as version", "已发布，版本");
+    watch(
+        roll_back.value(),
+        "Published again as version",
+        "已重新发布，版本",
+    );
+    watch(
+        read_now.value(),
+        "The live menu is version",
+        "当前菜单为版本",
+    );
+    Effect::new(move |_| {
+        if let Some(r) = delete_conditional.value().get() {
+            latest.set(Some((
+                "Deleted; the live menu is version",
+                "已删除；当前菜单为版本",
+                r.map(|()| 0),
+            )));
+        }
+    });
     let outcome = move || {
-        let done = |version: i64, what: &str| {
-            view! { <p class="notice" role="status" data-test="menu-outcome">{format!("{what} {version}")}</p> }.into_any()
-        };
-        let failed = |e: crate::error::AppError| {
-            view! { <p class="error" role="alert" data-test="menu-error">{e.message(lang)}</p> }
-                .into_any()
-        };
-        if let Some(r) = publish.value().get() {
-            return Some(match r {
-                Ok(v) => done(v, lang.t("Published as version", "已发布，版本")),
-                Err(e) => failed(e),
-            });
-        }
-        if let Some(r) = roll_back.value().get() {
-            return Some(match r {
-                Ok(v) => done(v, lang.t("Published again as version", "已重新发布，版本")),
-                Err(e) => failed(e),
-            });
-        }
-        if let Some(r) = read_now.value().get() {
-            return Some(match r {
-                Ok(v) => done(v, lang.t("The live menu is version", "当前菜单为版本")),
-                Err(e) => failed(e),
-            });
-        }
-        delete_conditional
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(failed)
+        latest.get().map(|(en, zh, r)| match r {
+            Ok(version) => view! { <p class="notice" role="status" data-test="menu-outcome">{format!("{} {version}", lang.t(en, zh))}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert" data-test="menu-error">{e.message(lang)}</p> }.into_any(),
+        })
     };
     view! {
         <section class="card" data-test="menu-takeover">
-            <div class="card-head">
-                <h2>{lang.t("Menu takeover", "菜单接管")}</h2>
-            </div>
+            <h2>{lang.t("Menu takeover", "菜单接管")}</h2>
             <p class="muted small">{lang.t(
                 "Items made in the account's own backend (text, image, voice, video, news) stop answering once a platform handles its messages. wxhub maps each to a click item and answers the click with the same content.",
                 "在公众号后台创建的文字、图片、语音、视频、图文菜单，在第三方平台接管消息后将不再回复。wxhub 将其映射为点击菜单，并以原内容回复点击。")}</p>
-            {outcome}
-            <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
-                {move || Suspend::new(async move {
-                    match overview.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
-                        Ok(o) => view! { <MenuBody o=o read_now=read_now publish=publish roll_back=roll_back delete_conditional=delete_conditional/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <div class="menu-outcomes">{outcome}</div>
+            {match overview {
+                Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                Ok(o) => view! { <div class="menu-body"><MenuBody o=o read_now=read_now publish=publish roll_back=roll_back delete_conditional=delete_conditional/></div> }.into_any(),
+            }}
         </section>
     }
 }
@@ -219,6 +261,17 @@ fn MenuBody(
                     <div data-test="menu-mapped">
                         <h3>{lang.t("Mapped for the menu API", "映射后的菜单")}</h3>
                         <Phone lines=original.menu.lines() label="mapped"/>
+                        {can.then(|| {
+                            let appid = appid.clone();
+                            view! {
+                                <p><button type="button" class="button primary small" data-test="publish-mapped" disabled=move || roll_back.pending().get()
+                                    on:click=move |_| {
+                                        if window().confirm_with_message(lang.t("Publish the mapped menu? Followers see it within 5 minutes, and its items answer as before.", "确定发布映射后的菜单？粉丝将在 5 分钟内看到，菜单项的回复与原来一致。")).unwrap_or(false) {
+                                            roll_back.dispatch(RollBackMenu { appid: appid.clone(), version: 1 });
+                                        }
+                                    }>{lang.t("Publish the mapped menu", "发布映射后的菜单")}</button></p>
+                            }
+                        })}
                         <ClickMapTable detail=original.clone()/>
                     </div>
                 </div>
@@ -251,7 +304,7 @@ fn MenuBody(
                             <td class="small">{v.note.clone()}</td>
                             <td>{v.items}</td>
                             <td class="actions">
-                                {(can && Some(version) != newest).then(|| view! {
+                                {(can && (version == 1 || Some(version) != newest)).then(|| view! {
                                     <button type="button" class="button ghost small" data-test="roll-back" disabled=move || roll_back.pending().get()
                                         on:click=move |_| {
                                             if window().confirm_with_message(lang.t("Publish this version to WeChat? Followers see it within 5 minutes.", "确定将此版本发布到微信？粉丝将在 5 分钟内看到。")).unwrap_or(false) {

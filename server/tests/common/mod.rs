@@ -258,3 +258,21 @@ pub async fn raw_count(db: &TestDb, table: &str) -> i64 {
     let rows = raw_strings(db, &format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")).await;
     rows[0].parse().expect("a count")
 }
+
+/// The number of the newest migration: the schema version a fresh database reaches.
+#[allow(dead_code)]
+pub fn newest_migration() -> i64 {
+    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite"))
+        .expect("the migrations directory")
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .split('_')
+                .next()?
+                .parse::<i64>()
+                .ok()
+        })
+        .max()
+        .expect("at least one migration")
+}
