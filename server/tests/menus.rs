@@ -60,6 +60,23 @@ fn item_with_key<'a>(menu: &'a mut app::menu::ApiMenu, key: &str) -> &'a mut app
     }
 }
 
+async fn admin_user(r: &Rig) {
+    let admin = Admin {
+        store: r.app.store.clone(),
+        actor: Actor::Cli,
+    };
+    admin
+        .create_user(
+            &wxhub::auth::PasswordHasher::new(2),
+            "op@acme.test",
+            "tenant-admin",
+            Some("acme"),
+            &SecretString::from("correct horse battery"),
+        )
+        .await
+        .unwrap();
+}
+
 async fn sim_menus(r: &Rig) -> Value {
     reqwest::get(format!("{}/sim/control/menus/{OA}", r.sim.base_url()))
         .await
@@ -85,7 +102,7 @@ on_both_databases! {
             .json(&json!({ "url": sink.url("crm") }))
             .send().await.unwrap().json().await.unwrap();
         assert!(created["id"].is_string(), "{created}");
-        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "op@acme.test", "tenant-admin", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
+        admin_user(&r).await;
         admin.create_user(&wxhub::auth::PasswordHasher::new(2), "viewer@acme.test", "tenant-viewer", Some("acme"), &SecretString::from("correct horse battery")).await.unwrap();
 
         r.authorize(OA, &[1, 15]).await;
@@ -223,6 +240,71 @@ on_both_databases! {
         assert!(overview["unavailable"].is_array());
         let (status, err) = ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", "1")]).await;
         assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("appid")));
+        r.stop().await;
+    };
+
+    the_editor_rules_agree_with_wechat_and_conditional_menus_are_listed_and_deleted => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        admin_user(&r).await;
+        r.authorize(OA, &[1, 15]).await;
+        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(OA).is_some() }).await);
+        let token = r.cached_authorizer_token(OA).unwrap();
+        let http = reqwest::Client::new();
+        let api = r.sim.base_url();
+        let create = |body: Value| {
+            let http = http.clone();
+            let url = format!("{api}/cgi-bin/menu/create?access_token={token}");
+            async move { http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        // Every rule the editor applies is the one WeChat (the simulator) applies, with its errcode.
+        let ok = json!({ "type": "click", "name": "好", "key": "K" });
+        let sub = |item: Value| json!({ "button": [{ "name": "父", "sub_button": [item] }] });
+        let cases = [
+            json!({ "button": [] }),
+            json!({ "button": [ok, ok, ok, ok] }),
+            json!({ "button": [{ "type": "click", "name": "一二三四五六", "key": "K" }] }),
+            json!({ "button": [{ "type": "text", "name": "a" }] }),
+            json!({ "button": [{ "type": "click", "name": "a" }] }),
+            json!({ "button": [{ "type": "click", "name": "a", "key": "k".repeat(129) }] }),
+            json!({ "button": [{ "type": "view", "name": "a" }] }),
+            json!({ "button": [{ "type": "view", "name": "a", "url": "ftp://x" }] }),
+            json!({ "button": [{ "type": "miniprogram", "name": "a", "url": "https://x", "appid": "wx1" }] }),
+            json!({ "button": [{ "type": "media_id", "name": "a" }] }),
+            json!({ "button": [{ "name": "a" }] }),
+            json!({ "button": [{ "name": "父", "sub_button": [ok, ok, ok, ok, ok, ok] }] }),
+            sub(json!({ "type": "click", "name": "子".repeat(21), "key": "K" })),
+            sub(json!({ "type": "voice", "name": "a" })),
+            sub(json!({ "type": "click", "name": "a", "key": "" })),
+            sub(json!({ "type": "view", "name": "a", "url": "" })),
+            sub(json!({ "type": "view", "name": "a", "url": "javascript:x" })),
+        ];
+        for case in cases {
+            let menu: app::menu::ApiMenu = serde_json::from_value(case.clone()).unwrap();
+            let ours = app::menu::validate(&menu).first().map(|p| p.errcode);
+            let wechat = create(case.clone()).await["errcode"].as_i64();
+            assert!(ours.is_some(), "the editor refuses {case}");
+            assert_eq!(ours, wechat, "the editor and WeChat agree on {case}");
+        }
+        let good = json!({ "button": [ok, { "name": "父", "sub_button": [{ "type": "view", "name": "子".repeat(20), "url": "https://x.example" }] }] });
+        assert_eq!(app::menu::validate(&serde_json::from_value(good.clone()).unwrap()), vec![]);
+        assert_eq!(create(good).await["errcode"], 0);
+
+        // A conditional menu made elsewhere is listed once read, and deleted from the console.
+        let added: Value = http.post(format!("{api}/cgi-bin/menu/addconditional?access_token={token}"))
+            .json(&json!({ "button": [ok], "matchrule": { "tag_id": "2" } }))
+            .send().await.unwrap().json().await.unwrap();
+        let menuid = added["menuid"].as_str().map(str::to_owned).unwrap_or_else(|| added["menuid"].to_string());
+        let op = signed_in(&r, "op@acme.test").await;
+        let (status, v) = ui(&op, &r, "read-menu-now", &[("appid", OA)]).await;
+        assert_eq!(status, 200, "{v}");
+        let (_, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;
+        assert_eq!(overview["conditional"][0]["menuid"], menuid.as_str(), "{overview}");
+        assert!(overview["conditional"][0]["rule"].as_str().unwrap().contains("tag_id=2"));
+        assert_eq!(ui(&op, &r, "delete-conditional-menu", &[("appid", OA), ("menuid", "99999")]).await.1["Invalid"]["field"], "wechat", "an unknown menu id is WeChat's 65301");
+        assert_eq!(ui(&op, &r, "delete-conditional-menu", &[("appid", OA), ("menuid", &menuid)]).await.0, 200);
+        let (_, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;
+        assert_eq!(overview["conditional"], json!([]), "{overview}");
+        assert_eq!(raw_count(db, "audit_events WHERE kind = 'menu.conditional_deleted'").await, 1);
         r.stop().await;
     };
 }
