@@ -77,6 +77,19 @@ pub async fn refresh_menu(appid: String) -> Result<(), AppError> {
         .map_err(fail)
 }
 
+#[server(prefix = "/ui", endpoint = "account-gateway-calls")]
+pub async fn account_gateway_calls(
+    appid: String,
+) -> Result<Vec<crate::dto::GatewayCallView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .account_gateway_calls(&ctx, &appid)
+        .await
+        .map_err(fail)
+}
+
 // ---- Menus (tenant admins publish, viewers read) ----
 
 #[server(prefix = "/ui", endpoint = "account-menus")]

@@ -638,3 +638,20 @@ pub struct ConditionalMenuView {
     pub rule: String,
     pub lines: Vec<crate::menu::MenuLine>,
 }
+
+/// One call a tenant's system made through the WeChat gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayCallView {
+    pub called_at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: Option<i64>,
+    pub errcode: Option<i64>,
+    /// WeChat's errcode, `none`, `http_N`, `transport` or `too_large`.
+    pub outcome: String,
+    /// A refused token was replaced and the call sent again.
+    pub retried: bool,
+    pub duration_ms: i64,
+    /// The key's name and prefix ("orders (wxh_AbCd1234)"), if it still exists.
+    pub key: Option<String>,
+}

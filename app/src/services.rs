@@ -58,6 +58,12 @@ pub trait ConsoleService: Send + Sync + 'static {
         query: AccountQuery,
     ) -> Result<AccountPage, AppError>;
     async fn account(&self, ctx: &RequestCtx, appid: &str) -> Result<AccountDetail, AppError>;
+    /// The newest calls tenants' systems made through the gateway for this account (at most 100).
+    async fn account_gateway_calls(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<Vec<crate::dto::GatewayCallView>, AppError>;
     /// The account's menus: history, original, live, conditional.
     async fn account_menus(&self, ctx: &RequestCtx, appid: &str) -> Result<MenuOverview, AppError>;
     /// Reads the live menu from WeChat now; a new version when it changed. Returns the version.

@@ -204,6 +204,7 @@ impl Application {
             shutdown.clone(),
         ));
         background.spawn(api_keys.flush_loop(shutdown.clone()));
+        background.spawn(api.call_log.clone().flush_loop(shutdown.clone()));
         engine.start(&background, shutdown.clone()).await?;
 
         let metrics_addr = match settings_metrics_listen {

@@ -148,6 +148,23 @@ on_both_databases! {
             .bearer_auth(&acme).json(&body).send().await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["errcode"], 42001);
         assert_eq!(calls_of(&r, "template_send"), 4);
+
+        // The console shows the calls: newest first, with errcode, retry, duration and key.
+        r.app.app.as_ref().unwrap().api().call_log.flush().await.unwrap();
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_user(&wxhub::auth::PasswordHasher::new(2), "viewer@acme.test", "tenant-viewer", Some("acme"), &secrecy::SecretString::from("correct horse battery")).await.unwrap();
+        let viewer = common::rig::signed_in(&r, "viewer@acme.test").await;
+        let (status, calls) = common::rig::ui(&viewer, &r, "account-gateway-calls", &[("appid", OA)]).await;
+        assert_eq!(status, 200, "{calls}");
+        let calls = calls.as_array().unwrap();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert_eq!((calls[0]["errcode"].as_i64(), calls[0]["retried"].as_bool()), (Some(42001), Some(true)));
+        assert_eq!((calls[1]["errcode"].as_i64(), calls[1]["retried"].as_bool(), calls[1]["status"].as_i64()), (Some(0), Some(true), Some(200)));
+        assert_eq!(calls[1]["path"], "cgi-bin/message/template/send");
+        assert_eq!(calls[1]["method"], "POST");
+        assert!(calls[1]["key"].as_str().unwrap().starts_with("orders (wxh_"), "{}", calls[1]["key"]);
+        assert!(!serde_json::to_string(&calls).unwrap().contains("tpl_1"), "bodies are not kept");
+        assert_eq!(common::rig::ui(&viewer, &r, "account-gateway-calls", &[("appid", "wx_not_ours_00001")]).await.0, 404);
         r.stop().await;
     };
 

@@ -10,7 +10,7 @@ use wxhub::domain::AuditKind;
 use wxhub::domain::*;
 use wxhub::secrets::Keyring;
 use wxhub::startup::open_store;
-use wxhub::store::{NewApiKey, Store, StoreError, ThrottlePolicy};
+use wxhub::store::{GatewayCallRecord, NewApiKey, Store, StoreError, ThrottlePolicy};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -177,6 +177,30 @@ on_both_databases! {
         assert!(!s.set_api_key_scopes(a.id, key.id, &ApiScope::ALL, cli_event(AuditKind::ApiKeyScopesChanged)).await.unwrap(), "a revoked key keeps its scopes");
         let dup = s.create_api_key(&NewApiKey { tenant_id: b.id, name: "dup", prefix: "p", key_hash: "hash-a", scopes: &ApiScope::ALL, created_by: None }, cli_event(AuditKind::ApiKeyCreated), NOW).await.unwrap_err();
         assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
+    };
+
+    gateway_calls_keep_the_newest_hundred_per_account_and_tenant => async |db: &TestDb| {
+        let s = store(db).await;
+        let a = tenant(&s, "alpha").await;
+        let b = tenant(&s, "beta").await;
+        let call = |t: TenantId, target: &str, i: i64| GatewayCallRecord {
+            tenant: t, target: target.to_owned(), target_kind: "authorizer", api_key: None,
+            method: "GET".into(), path: format!("cgi-bin/user/info/{i}"), status: Some(200), errcode: Some(0),
+            outcome: "0".into(), retried: false, duration_ms: i, called_at: NOW + i,
+        };
+        s.record_gateway_calls(&[call(b.id, "wx_shared", 0)]).await.unwrap();
+        for batch in 0..13 {
+            let calls: Vec<_> = (0..10).map(|i| call(a.id, "wx_shared", batch * 10 + i)).chain([call(a.id, "wx_other", batch)]).collect();
+            s.record_gateway_calls(&calls).await.unwrap();
+        }
+        let kept = s.gateway_calls(a.id, "wx_shared").await.unwrap();
+        assert_eq!(kept.len(), 100);
+        assert_eq!(kept[0].duration_ms, 129, "newest first");
+        assert_eq!(kept[99].duration_ms, 30, "the oldest thirty pruned");
+        assert_eq!(s.gateway_calls(a.id, "wx_other").await.unwrap().len(), 13);
+        assert_eq!(s.gateway_calls(b.id, "wx_shared").await.unwrap().len(), 1, "another tenant's calls to the same account are theirs");
+        assert_eq!(raw_count(db, "gateway_calls").await, 114);
+        s.record_gateway_calls(&[]).await.unwrap();
     };
 
     sessions_expire_and_disabled_users_lose_theirs => async |db: &TestDb| {

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{account, account_menus, account_messages, accounts, RefreshMenu};
+use crate::api::{
+    account, account_gateway_calls, account_menus, account_messages, accounts, RefreshMenu,
+};
 use crate::dto::{AccountQuery, AccountRow, AccountStatus, MenuButton, TokenHealth, TokenView};
 use crate::i18n::{format_duration, format_time, use_lang, Lang};
 use crate::model::SessionUser;
@@ -228,6 +230,49 @@ fn RecentMessages(
     }
 }
 
+/// The newest calls tenants' systems made through the WeChat gateway for this account.
+#[component]
+fn GatewayCalls(
+    list: Result<Vec<crate::dto::GatewayCallView>, crate::error::AppError>,
+) -> impl IntoView {
+    let lang = use_lang();
+    view! {
+        <section class="card" data-test="gateway-calls">
+            <h2>{lang.t("WeChat gateway calls", "微信接口网关调用")}</h2>
+            <p class="muted small">{lang.t(
+                "The last 100 calls your systems made through /api/v1/authorizers/{appid}/wechat/… for this account. Bodies and tokens are never kept.",
+                "你的系统通过 /api/v1/authorizers/{appid}/wechat/… 为该账号发起的最近 100 次调用。不保存请求体与令牌。")}</p>
+            {match list {
+                Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="muted" data-test="no-gateway-calls">{lang.t("No calls yet.", "暂无调用。")}</p> }.into_any(),
+                Ok(list) => view! {
+                    <div class="table-wrap"><table class="table">
+                        <thead><tr>
+                            <th>{lang.t("When", "时间")}</th><th>{lang.t("Call", "接口")}</th><th>"errcode"</th>
+                            <th>{lang.t("Duration", "耗时")}</th><th>{lang.t("API key", "API 密钥")}</th>
+                        </tr></thead>
+                        <tbody>{list.into_iter().map(|c| {
+                            let ok = c.errcode.is_none_or(|e| e == 0) && c.status.is_some_and(|s| s < 400);
+                            view! {
+                                <tr data-test="gateway-call">
+                                    <td class="nowrap">{format_time(c.called_at)}</td>
+                                    <td class="mono small">{format!("{} /{}", c.method, c.path)}</td>
+                                    <td class=if ok { "ok mono" } else { "bad mono" }>
+                                        <span>{c.errcode.map_or_else(|| c.outcome.clone(), |e| e.to_string())}</span>
+                                        <span class="muted small">{if c.retried { lang.t(" · retried with a fresh token", " · 已换新令牌重试") } else { "" }}</span>
+                                    </td>
+                                    <td class="nowrap">{format!("{} ms", c.duration_ms)}</td>
+                                    <td class="small">{c.key.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                                </tr>
+                            }
+                        }).collect_view()}</tbody>
+                    </table></div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let lang = use_lang();
@@ -246,11 +291,13 @@ pub fn AccountPage() -> impl IntoView {
         |(a, _)| account_menus(a),
     );
     let messages = Resource::new(appid, account_messages);
+    let calls = Resource::new(appid, account_gateway_calls);
     view! {
         <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
             {move || Suspend::new(async move {
                 let menu_overview = menus.await;
                 let recent = messages.await;
+                let gateway = calls.await;
                 let d = match detail.await {
                     Ok(d) => d,
                     Err(e) => {
@@ -351,6 +398,7 @@ pub fn AccountPage() -> impl IntoView {
                     </section>
                     <crate::pages::menus::MenuWorkbench overview=menu_overview actions=menu_actions/>
                     <RecentMessages list=recent/>
+                    <GatewayCalls list=gateway/>
                     <section class="card">
                         <h2>{lang.t("Token timeline", "令牌时间线")}</h2>
                         <EventList events=d.token_events.clone()/>

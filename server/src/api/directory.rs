@@ -48,6 +48,8 @@ pub struct TenantApi {
     pub keys: Arc<ApiKeys>,
     pub(super) public_base: url::Url,
     pub(super) directory: Arc<RwLock<Directory>>,
+    /// The gateway's recent calls, for the console.
+    pub call_log: Arc<super::call_log::CallLog>,
 }
 
 type Directory = HashMap<(TenantId, String), AccountEntry>;
@@ -69,12 +71,17 @@ impl TenantApi {
         keys: Arc<ApiKeys>,
         public_base: url::Url,
     ) -> Arc<Self> {
+        let call_log = Arc::new(super::call_log::CallLog::new(
+            store.clone(),
+            engine.metrics.gateway_calls_unlogged.clone(),
+        ));
         Arc::new(Self {
             store,
             engine,
             keys,
             public_base,
             directory: Arc::new(RwLock::new(HashMap::new())),
+            call_log,
         })
     }
 

@@ -47,8 +47,13 @@ pub(super) async fn authorizer_call(
         name: "access_token",
         value: served.access_token,
     };
-    let label = appid.to_string();
-    call(&api, request, &path, token, &label, |api, old| {
+    let target = Target {
+        tenant: caller.tenant,
+        key: caller.key_id,
+        name: appid.to_string(),
+        kind: "authorizer",
+    };
+    call(&api, request, &path, token, &target, |api, old| {
         let appid = appid.clone();
         async move {
             let now = crate::now_ms();
@@ -102,24 +107,45 @@ pub(super) async fn component_call(
         name: "component_access_token",
         value: current.value.expose_secret().to_owned(),
     };
-    let label = appid.to_string();
-    call(&api, request, &path, token, &label, |api, old| async move {
-        // The component token is refreshed on its schedule; a refused one is replaced by the
-        // engine's next refresh, which a retry can only wait for.
-        wait_for(|| {
-            api.engine
-                .component_token(component.id, crate::now_ms())
-                .map(|t| t.value.expose_secret().to_owned())
-                .filter(|v| *v != old)
-        })
-        .await
-    })
+    let target = Target {
+        tenant: caller.tenant,
+        key: caller.key_id,
+        name: appid.to_string(),
+        kind: "component",
+    };
+    call(
+        &api,
+        request,
+        &path,
+        token,
+        &target,
+        |api, old| async move {
+            // The component token is refreshed on its schedule; a refused one is replaced by the
+            // engine's next refresh, which a retry can only wait for.
+            wait_for(|| {
+                api.engine
+                    .component_token(component.id, crate::now_ms())
+                    .map(|t| t.value.expose_secret().to_owned())
+                    .filter(|v| *v != old)
+            })
+            .await
+        },
+    )
     .await
 }
 
 struct Token {
     name: &'static str,
     value: String,
+}
+
+/// Whose call to what: for the metric and the console's recent-calls log.
+struct Target {
+    tenant: crate::domain::TenantId,
+    key: crate::domain::ApiKeyId,
+    /// The authorizer's or the component's appid (checked to be the caller's).
+    name: String,
+    kind: &'static str,
 }
 
 /// The path after `prefix`, as the request carried it (percent-encoding intact), checked.
@@ -152,7 +178,7 @@ async fn call<F, Fut>(
     request: Request,
     path: &GatewayPath,
     token: Token,
-    account_label: &str,
+    target: &Target,
     renew: F,
 ) -> Result<Response, ApiError>
 where
@@ -175,6 +201,26 @@ where
     let mut token_value = token.value;
     let mut renew = Some(renew);
     let started = std::time::Instant::now();
+    let method = parts.method.clone();
+    let mut retried = false;
+    let finish =
+        |outcome: &str, status: Option<StatusCode>, errcode: Option<i64>, retried: bool| {
+            count(api, &target.name, path, outcome);
+            api.call_log.record(crate::store::GatewayCallRecord {
+                tenant: target.tenant,
+                target: target.name.clone(),
+                target_kind: target.kind,
+                api_key: Some(target.key),
+                method: method.to_string(),
+                path: path.as_str().to_owned(),
+                status: status.map(|s| i64::from(s.as_u16())),
+                errcode,
+                outcome: outcome.to_owned(),
+                retried,
+                duration_ms: started.elapsed().as_millis() as i64,
+                called_at: crate::now_ms(),
+            });
+        };
     loop {
         let query = forward_query(parts.uri.query(), token.name, &token_value);
         let body = match first_body.take() {
@@ -197,13 +243,13 @@ where
         let answer = match sent {
             Ok(a) => a,
             Err(_) if spool.too_large() => {
-                count(api, account_label, path, "too_large");
+                finish("too_large", None, None, retried);
                 return Err(ApiError::TooLarge {
                     limit: MAX_BODY_BYTES as usize,
                 });
             }
             Err(e) => {
-                count(api, account_label, path, "transport");
+                finish("transport", None, None, retried);
                 tracing::warn!(path = path.as_str(), error = %e, "a gateway call did not reach WeChat");
                 return Err(ApiError::Upstream(format!("WeChat did not answer: {e}")));
             }
@@ -215,23 +261,20 @@ where
             if let Some(renew) = renew.take() {
                 if let Some(fresh) = renew(api.clone(), token_value.clone()).await {
                     if !has_body || spool.replay().await.is_some() {
-                        count(
-                            api,
-                            account_label,
-                            path,
-                            &label_of(errcode, answer.status()),
-                        );
+                        // The refused first try is counted; the log keeps the final answer.
+                        count(api, &target.name, path, &label_of(errcode, answer.status()));
                         token_value = fresh;
+                        retried = true;
                         continue;
                     }
                 }
             }
         }
-        count(
-            api,
-            account_label,
-            path,
+        finish(
             &label_of(errcode, answer.status()),
+            Some(answer.status()),
+            errcode,
+            retried,
         );
         tracing::debug!(
             path = path.as_str(),

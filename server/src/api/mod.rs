@@ -16,6 +16,7 @@
 //! moment the move reaches this instance's cache: at once on the instance that recorded it, and on
 //! the others with the change notification (PostgreSQL NOTIFY, within the 1-second poll at worst).
 
+pub mod call_log;
 mod directory;
 mod error;
 mod extract;

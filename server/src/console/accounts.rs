@@ -382,6 +382,36 @@ pub(super) async fn account(
     })
 }
 
+pub(super) async fn gateway_calls(
+    console: &Console,
+    ctx: &RequestCtx,
+    appid: &str,
+) -> Result<Vec<app::dto::GatewayCallView>, AppError> {
+    let (_, tenant) = console.tenant_user(ctx).await?;
+    let err = store_error("gateway calls could not be read");
+    let a = tenant_account(console, tenant, appid, &err).await?;
+    Ok(console
+        .store
+        .gateway_calls(tenant, &a.appid)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|c| app::dto::GatewayCallView {
+            called_at: c.called_at,
+            method: c.method,
+            path: c.path,
+            status: c.status,
+            errcode: c.errcode,
+            outcome: c.outcome,
+            retried: c.retried,
+            duration_ms: c.duration_ms,
+            key: c
+                .api_key_name
+                .map(|name| format!("{name} ({})", c.api_key_prefix.unwrap_or_default())),
+        })
+        .collect())
+}
+
 pub(super) async fn refresh_menu(
     console: &Console,
     ctx: &RequestCtx,

@@ -181,6 +181,14 @@ impl ConsoleService for Console {
         accounts::refresh_menu(self, ctx, appid).await
     }
 
+    async fn account_gateway_calls(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<Vec<app::dto::GatewayCallView>, AppError> {
+        accounts::gateway_calls(self, ctx, appid).await
+    }
+
     async fn account_menus(
         &self,
         ctx: &RequestCtx,

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub webhook_attempts: Family<Labels, Counter>,
     pub outbox_depth: Gauge,
     pub gateway_calls: Family<Labels, Counter>,
+    /// Gateway calls dropped from the console's recent-calls log (the database was down).
+    pub gateway_calls_unlogged: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,6 +54,12 @@ impl Default for Metrics {
         let webhook_attempts = Family::<Labels, Counter>::default();
         let outbox_depth = Gauge::default();
         let gateway_calls = Family::<Labels, Counter>::default();
+        let gateway_calls_unlogged = Counter::default();
+        registry.register(
+            "gateway_calls_unlogged",
+            "Gateway calls left out of the console's recent-calls log because it could not be written",
+            gateway_calls_unlogged.clone(),
+        );
         registry.register(
             "gateway_calls",
             "Tenants' calls through the WeChat gateway, by account, path and WeChat's errcode (or http_N, transport)",
@@ -128,6 +136,7 @@ impl Default for Metrics {
             webhook_attempts,
             outbox_depth,
             gateway_calls,
+            gateway_calls_unlogged,
         }
     }
 }

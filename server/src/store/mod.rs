@@ -22,6 +22,7 @@ mod credentials;
 mod dialect;
 mod error;
 pub mod failpoints;
+mod gateway_calls;
 mod links;
 mod menus;
 mod messages;
@@ -57,6 +58,7 @@ pub use credentials::{
 };
 pub use dialect::Dialect;
 pub use error::StoreError;
+pub use gateway_calls::{GatewayCallRecord, GatewayCallRow, GATEWAY_CALLS_KEPT};
 pub use links::LinkRecord;
 pub use menus::{MenuSource, MenuVersion, NewMenuVersion, MENU_HISTORY_LIMIT};
 pub use messages::{IncomingMessage, ReleaseTestActivity, SealedMessage, StoredMessage};
