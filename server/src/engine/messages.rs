@@ -8,6 +8,10 @@
 //! retry is recognised by MsgId, or by sender, time and event). Refusals are audited through the
 //! bounded `RefusalLog` like the notify URL's.
 //!
+//! A tap on a menu item wxhub mapped (a `CLICK` on a `wxhub_menu_…` key, see `app::menu`) is
+//! answered passively with what the account's backend-made item used to answer, and still reaches
+//! the tenant's webhooks, flagged `"handled_by": "menu_map"`.
+//!
 //! 全网发布 (PROTOCOL.md §12): for WeChat's ten test accounts wxhub answers by itself, whatever any
 //! tenant configured. A `TESTCOMPONENT_MSG_TYPE_TEXT` gets the encrypted passive reply
 //! `TESTCOMPONENT_MSG_TYPE_TEXT_callback`, an event gets `<Event>from_callback`, and a
