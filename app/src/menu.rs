@@ -158,7 +158,7 @@ pub struct NewsArticle {
     pub author: String,
     #[serde(default)]
     pub digest: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_i64")]
     pub show_cover: i64,
     #[serde(default)]
     pub cover_url: String,
@@ -168,10 +168,22 @@ pub struct NewsArticle {
     pub source_url: String,
 }
 
+/// A number WeChat may send as a number or as a numeric string; anything else reads as 0, so an
+/// odd flag never makes a whole menu unreadable.
+fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::Number(n) => n.as_i64().unwrap_or(0),
+        serde_json::Value::String(s) => s.trim().parse().unwrap_or(0),
+        serde_json::Value::Bool(b) => i64::from(b),
+        _ => 0,
+    })
+}
+
 /// `get_current_selfmenu_info`'s answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfMenu {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_i64")]
     pub is_menu_open: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selfmenu_info: Option<SelfMenuButtons>,
@@ -815,6 +827,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(m.len(), 5);
+        // WeChat's flags as strings read the same; odd ones read as 0.
+        let stringy = selfmenu(
+            json!({ "is_menu_open": "1", "selfmenu_info": { "button": [{ "type": "news", "name": "n", "news_info": { "list": [{ "title": "t", "show_cover": "1" }] } }] } }),
+        );
+        assert_eq!(map_selfmenu(&stringy).menu.button.len(), 1);
+        assert_eq!(selfmenu(json!({ "is_menu_open": [1] })).is_menu_open, 0);
         // A closed menu maps to nothing.
         let closed = selfmenu(
             json!({ "is_menu_open": 0, "selfmenu_info": { "button": [{ "type": "text", "name": "x", "value": "y" }] } }),

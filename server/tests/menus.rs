@@ -108,7 +108,7 @@ on_both_databases! {
         r.authorize(OA, &[1, 15]).await;
         // The original, read on authorization, is version 1.
         assert!(wait_for(Duration::from_secs(15), || async {
-            !r.app.store.menu_versions(r.tenant, OA).await.unwrap().is_empty()
+            !r.app.store.menu_versions(r.tenant, r.component, OA).await.unwrap().is_empty()
         }).await, "the menu is read on authorization");
         let op = signed_in(&r, "op@acme.test").await;
         let (status, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;
@@ -209,6 +209,9 @@ on_both_databases! {
         assert_eq!(ui(&op, &r, "publish-menu", &[("appid", "../etc"), ("menu_json", &edited_json), ("base_version", "3")]).await.0, 404);
         assert_eq!(ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", "99")]).await.0, 404);
         assert_eq!(ui(&op, &r, "delete-conditional-menu", &[("appid", OA), ("menuid", "1; drop")]).await.0, 422);
+        // An editor opened on version 2 may not overwrite version 3.
+        let (status, err) = ui(&op, &r, "publish-menu", &[("appid", OA), ("menu_json", &edited_json), ("base_version", "2")]).await;
+        assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("base_version")), "{err}");
         let viewer = signed_in(&r, "viewer@acme.test").await;
         assert_eq!(ui(&viewer, &r, "publish-menu", &[("appid", OA), ("menu_json", &edited_json), ("base_version", "3")]).await.0, 403);
         assert_eq!(ui(&viewer, &r, "account-menus", &[("appid", OA)]).await.1["can_publish"], false);
@@ -230,13 +233,31 @@ on_both_databases! {
         let kinds = common::raw_strings(db, "SELECT kind FROM audit_events WHERE kind LIKE 'menu.%' ORDER BY id").await;
         assert_eq!(kinds.iter().filter(|k| *k == "menu.published").count(), 3, "{kinds:?}");
 
+        // Someone changes the live menu outside wxhub (keeping wxhub's keys); read back, that
+        // version has no map of its own, yet rolling back to it keeps the taps answered.
+        let token = r.cached_authorizer_token(OA).unwrap();
+        let mut outside = menu.clone();
+        outside.button[0].name = "外部 Outside".into();
+        let created: Value = reqwest::Client::new().post(format!("{}/cgi-bin/menu/create?access_token={token}", r.sim.base_url()))
+            .json(&outside).send().await.unwrap().json().await.unwrap();
+        assert_eq!(created["errcode"], 0, "{created}");
+        let (status, read) = ui(&op, &r, "read-menu-now", &[("appid", OA)]).await;
+        assert_eq!((status, read.clone()), (200, json!(5)), "{read}");
+        let (status, v) = ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", "3")]).await;
+        assert_eq!((status, v.clone()), (200, json!(6)), "{v}");
+        let (status, v) = ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", "5")]).await;
+        assert_eq!((status, v.clone()), (200, json!(7)), "{v}");
+        assert!(sim_menus(&r).await.to_string().contains("外部 Outside"));
+        let (_, body) = r.message(OA, &click(&to, &text_key)).await;
+        assert_eq!(open_reply(&r, &body).root.child_text("Content"), Some(old_text.as_str()), "the map is found in the history");
+
         // Unauthorized: the history stays, nothing can be published.
         assert!(r.sim.revoke(common::rig::COMPONENT, OA));
         assert!(wait_for(Duration::from_secs(10), || async {
             ui(&op, &r, "account-menus", &[("appid", OA)]).await.1["can_publish"] == false
         }).await);
         let (_, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;
-        assert_eq!(overview["versions"].as_array().map(Vec::len), Some(4), "{overview}");
+        assert_eq!(overview["versions"].as_array().map(Vec::len), Some(7), "{overview}");
         assert!(overview["unavailable"].is_array());
         let (status, err) = ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", "1")]).await;
         assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("appid")));
@@ -289,12 +310,16 @@ on_both_databases! {
         assert_eq!(app::menu::validate(&serde_json::from_value(good.clone()).unwrap()), vec![]);
         assert_eq!(create(good).await["errcode"], 0);
 
-        // A conditional menu made elsewhere is listed once read, and deleted from the console.
+        // A conditional menu made elsewhere is listed once read, and deleted from the console,
+        // also when the newest version is one wxhub published.
+        let op = signed_in(&r, "op@acme.test").await;
+        let (_, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;
+        let original = overview["original"]["version"].as_i64().unwrap().to_string();
+        assert_eq!(ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", &original)]).await.0, 200);
         let added: Value = http.post(format!("{api}/cgi-bin/menu/addconditional?access_token={token}"))
             .json(&json!({ "button": [ok], "matchrule": { "tag_id": "2" } }))
             .send().await.unwrap().json().await.unwrap();
         let menuid = added["menuid"].as_str().map(str::to_owned).unwrap_or_else(|| added["menuid"].to_string());
-        let op = signed_in(&r, "op@acme.test").await;
         let (status, v) = ui(&op, &r, "read-menu-now", &[("appid", OA)]).await;
         assert_eq!(status, 200, "{v}");
         let (_, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;

@@ -287,7 +287,7 @@ pub fn AccountPage() -> impl IntoView {
     let can_write = user.role.can_write();
     let menu_actions = crate::pages::menus::MenuActions::new();
     let menus = Resource::new(
-        move || (appid(), menu_actions.version()),
+        move || (appid(), menu_actions.changed()),
         |(a, _)| account_menus(a),
     );
     let messages = Resource::new(appid, account_messages);

@@ -122,34 +122,95 @@ fn backend_lines(backend: &Option<SelfMenu>) -> Vec<MenuLine> {
     backend.as_ref().map(SelfMenu::lines).unwrap_or_default()
 }
 
-/// The menu section's actions; the account page owns them (and the resource they refresh), so the
-/// section is rendered inside the page's own Suspense, with no nested one.
+/// The outcome of the menu action that finished last: (English, Chinese, result).
+type Outcome = (
+    &'static str,
+    &'static str,
+    Result<i64, crate::error::AppError>,
+);
+
+/// The menu section's actions, the outcome of the last one, and a counter of successful ones (the
+/// key of the overview resource). The account page owns them, so the section renders inside the
+/// page's own Suspense with no nested one, and a failed action neither reloads the section nor
+/// loses the editor's draft.
 #[derive(Clone, Copy)]
 pub struct MenuActions {
     pub read_now: ServerAction<ReadMenuNow>,
     pub publish: ServerAction<PublishMenu>,
     pub roll_back: ServerAction<RollBackMenu>,
     pub delete_conditional: ServerAction<DeleteConditionalMenu>,
+    latest: RwSignal<Option<Outcome>>,
+    changed: RwSignal<usize>,
 }
 
 impl MenuActions {
     pub fn new() -> Self {
-        Self {
+        let actions = Self {
             read_now: ServerAction::new(),
             publish: ServerAction::new(),
             roll_back: ServerAction::new(),
             delete_conditional: ServerAction::new(),
-        }
+            latest: RwSignal::new(None),
+            changed: RwSignal::new(0),
+        };
+        let (latest, changed) = (actions.latest, actions.changed);
+        let watch = move |version: RwSignal<usize>,
+                          value: MappedSignal<Option<Result<i64, crate::error::AppError>>>,
+                          en: &'static str,
+                          zh: &'static str| {
+            Effect::new(move |_| {
+                // Keyed on the action's version: each completion once, even when its value repeats.
+                if version.get() == 0 {
+                    return;
+                }
+                if let Some(r) = value.get_untracked() {
+                    if r.is_ok() {
+                        changed.update(|n| *n += 1);
+                    }
+                    latest.set(Some((en, zh, r)));
+                }
+            });
+        };
+        watch(
+            actions.publish.version(),
+            actions.publish.value(),
+            "Published as version",
+            "已发布，版本",
+        );
+        watch(
+            actions.roll_back.version(),
+            actions.roll_back.value(),
+            "Published again as version",
+            "已重新发布，版本",
+        );
+        watch(
+            actions.read_now.version(),
+            actions.read_now.value(),
+            "The live menu is version",
+            "当前菜单为版本",
+        );
+        let deleted = actions.delete_conditional;
+        Effect::new(move |_| {
+            if deleted.version().get() == 0 {
+                return;
+            }
+            if let Some(r) = deleted.value().get_untracked() {
+                if r.is_ok() {
+                    changed.update(|n| *n += 1);
+                }
+                latest.set(Some((
+                    "Conditional menu deleted; the live menu is version",
+                    "已删除个性化菜单；当前菜单为版本",
+                    r.map(|()| 0),
+                )));
+            }
+        });
+        actions
     }
 
-    /// Changes whenever one of them finishes: the key of the overview resource.
-    pub fn version(&self) -> (usize, usize, usize, usize) {
-        (
-            self.read_now.version().get(),
-            self.publish.version().get(),
-            self.roll_back.version().get(),
-            self.delete_conditional.version().get(),
-        )
+    /// Changes whenever an action succeeded: the key of the overview resource.
+    pub fn changed(&self) -> usize {
+        self.changed.get()
     }
 }
 
@@ -165,47 +226,13 @@ pub fn MenuWorkbench(
         publish,
         roll_back,
         delete_conditional,
+        latest,
+        ..
     } = actions;
-    // The outcome of whichever action finished last.
-    let latest = RwSignal::new(
-        None::<(
-            &'static str,
-            &'static str,
-            Result<i64, crate::error::AppError>,
-        )>,
-    );
-    let watch = |value: MappedSignal<Option<Result<i64, crate::error::AppError>>>,
-                 en: &'static str,
-                 zh: &'static str| {
-        Effect::new(move |_| {
-            if let Some(r) = value.get() {
-                latest.set(Some((en, zh, r)));
-            }
-        });
-    };
-    watch(publish.value(), "Published as version", "已发布，版本");
-    watch(
-        roll_back.value(),
-        "Published again as version",
-        "已重新发布，版本",
-    );
-    watch(
-        read_now.value(),
-        "The live menu is version",
-        "当前菜单为版本",
-    );
-    Effect::new(move |_| {
-        if let Some(r) = delete_conditional.value().get() {
-            latest.set(Some((
-                "Deleted; the live menu is version",
-                "已删除；当前菜单为版本",
-                r.map(|()| 0),
-            )));
-        }
-    });
     let outcome = move || {
         latest.get().map(|(en, zh, r)| match r {
-            Ok(version) => view! { <p class="notice" role="status" data-test="menu-outcome">{format!("{} {version}", lang.t(en, zh))}</p> }.into_any(),
+            Ok(version) if version > 0 => view! { <p class="notice" role="status" data-test="menu-outcome">{format!("{} {version}", lang.t(en, zh))}</p> }.into_any(),
+            Ok(_) => view! { <p class="notice" role="status" data-test="menu-outcome">{lang.t("Done.", "已完成。")}</p> }.into_any(),
             Err(e) => view! { <p class="error" role="alert" data-test="menu-error">{e.message(lang)}</p> }.into_any(),
         })
     };
@@ -237,6 +264,7 @@ fn MenuBody(
     let can = o.can_publish;
     let appid_read = appid.clone();
     let newest = o.versions.first().map(|v| v.version);
+    let original_version = o.original.as_ref().map(|v| v.version);
     view! {
         {o.unavailable.clone().map(|(en, zh)| view! { <p class="notice" data-test="menu-unavailable">{lang.t(&en, &zh).to_owned()}</p> })}
         {can.then(|| view! {
@@ -261,13 +289,19 @@ fn MenuBody(
                     <div data-test="menu-mapped">
                         <h3>{lang.t("Mapped for the menu API", "映射后的菜单")}</h3>
                         <Phone lines=original.menu.lines() label="mapped"/>
-                        {can.then(|| {
+                        {(can && original.menu.button.is_empty()).then(|| view! {
+                            <p class="muted small" data-test="mapped-empty">{lang.t(
+                                "The original had no menu. Restoring it deletes the live menu and every conditional menu.",
+                                "原菜单为空。恢复原菜单将删除当前菜单及所有个性化菜单。")}</p>
+                        })}
+                        {(can && !original.menu.button.is_empty()).then(|| {
                             let appid = appid.clone();
+                            let version = original.version;
                             view! {
                                 <p><button type="button" class="button primary small" data-test="publish-mapped" disabled=move || roll_back.pending().get()
                                     on:click=move |_| {
                                         if window().confirm_with_message(lang.t("Publish the mapped menu? Followers see it within 5 minutes, and its items answer as before.", "确定发布映射后的菜单？粉丝将在 5 分钟内看到，菜单项的回复与原来一致。")).unwrap_or(false) {
-                                            roll_back.dispatch(RollBackMenu { appid: appid.clone(), version: 1 });
+                                            roll_back.dispatch(RollBackMenu { appid: appid.clone(), version });
                                         }
                                     }>{lang.t("Publish the mapped menu", "发布映射后的菜单")}</button></p>
                             }
@@ -294,7 +328,7 @@ fn MenuBody(
                 {o.versions.iter().map(|v| {
                     let version = v.version;
                     let appid = appid.clone();
-                    let label = if version == 1 { lang.t("Restore the original", "恢复原菜单") } else { lang.t("Roll back to this", "回滚到此版本") };
+                    let label = if Some(version) == original_version { lang.t("Restore the original", "恢复原菜单") } else { lang.t("Roll back to this", "回滚到此版本") };
                     view! {
                         <tr data-version=version.to_string()>
                             <td>{version}</td>
@@ -304,7 +338,7 @@ fn MenuBody(
                             <td class="small">{v.note.clone()}</td>
                             <td>{v.items}</td>
                             <td class="actions">
-                                {(can && (version == 1 || Some(version) != newest)).then(|| view! {
+                                {(can && (Some(version) == original_version || Some(version) != newest)).then(|| view! {
                                     <button type="button" class="button ghost small" data-test="roll-back" disabled=move || roll_back.pending().get()
                                         on:click=move |_| {
                                             if window().confirm_with_message(lang.t("Publish this version to WeChat? Followers see it within 5 minutes.", "确定将此版本发布到微信？粉丝将在 5 分钟内看到。")).unwrap_or(false) {

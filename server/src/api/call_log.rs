@@ -7,6 +7,7 @@
 //! crash are lost, and if the database is down the pending calls are bounded ([`MAX_PENDING`], the
 //! oldest dropped first and counted in `wxhub_gateway_calls_unlogged_total`).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ pub const MAX_PENDING: usize = 20_000;
 
 pub struct CallLog {
     store: Store,
-    pending: Mutex<Vec<GatewayCallRecord>>,
+    pending: Mutex<VecDeque<GatewayCallRecord>>,
     wake: Notify,
     unlogged: prometheus_client::metrics::counter::Counter,
 }
@@ -43,7 +44,7 @@ impl CallLog {
     pub fn new(store: Store, unlogged: prometheus_client::metrics::counter::Counter) -> Self {
         Self {
             store,
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
             unlogged,
         }
@@ -53,10 +54,10 @@ impl CallLog {
     pub fn record(&self, call: GatewayCallRecord) {
         let mut pending = unpoison(self.pending.lock());
         if pending.len() >= MAX_PENDING {
-            pending.remove(0);
+            pending.pop_front();
             self.unlogged.inc();
         }
-        pending.push(call);
+        pending.push_back(call);
         if pending.len() >= FLUSH_AT {
             self.wake.notify_one();
         }
@@ -64,14 +65,16 @@ impl CallLog {
 
     /// Writes what is pending; on failure puts it back (bounded) for the next attempt.
     pub async fn flush(&self) -> Result<usize, crate::store::StoreError> {
-        let batch = std::mem::take(&mut *unpoison(self.pending.lock()));
+        let batch: Vec<GatewayCallRecord> =
+            std::mem::take(&mut *unpoison(self.pending.lock())).into();
         if batch.is_empty() {
             return Ok(0);
         }
         let n = batch.len();
         if let Err(e) = self.store.record_gateway_calls(&batch).await {
+            // Put them back before what came in meanwhile, keeping the newest MAX_PENDING.
             let mut pending = unpoison(self.pending.lock());
-            let mut kept = batch;
+            let mut kept: VecDeque<GatewayCallRecord> = batch.into();
             kept.append(&mut pending);
             let over = kept.len().saturating_sub(MAX_PENDING);
             if over > 0 {

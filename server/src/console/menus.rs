@@ -60,7 +60,8 @@ fn menu_account(a: &Authorizer) -> MenuAccount {
 /// A menu operation's failure as the UI's error: rule breaks name their field, WeChat's refusals
 /// their errcode and meaning, storage failures are logged.
 fn menu_error(context: &'static str) -> impl Fn(MenuError) -> AppError {
-    move |e| match e {
+    move |e| {
+        match e {
         MenuError::Invalid(problems) => match problems.into_iter().next() {
             Some(p) if p.path.is_empty() => {
                 AppError::invalid_bilingual(&format!("menu.{}", p.field), p.en, p.zh)
@@ -83,6 +84,11 @@ fn menu_error(context: &'static str) -> impl Fn(MenuError) -> AppError {
             "该账号暂无 access_token，请稍后再试",
         ),
         MenuError::NoSuchVersion => AppError::NotFound,
+        MenuError::Stale { live } => AppError::invalid_bilingual(
+            "base_version",
+            format!("the live menu changed since you opened the editor (it is now version {live}); nothing was published. Review the new version and edit again."),
+            format!("打开编辑器后当前菜单已变更（现为版本 {live}），未发布任何内容。请查看新版本后重新编辑。"),
+        ),
         MenuError::Wechat(w) => match (w.errcode(), w.meaning()) {
             (Some(code), Some(m)) => AppError::invalid_bilingual(
                 "wechat",
@@ -102,6 +108,7 @@ fn menu_error(context: &'static str) -> impl Fn(MenuError) -> AppError {
         },
         MenuError::Malformed(m) => internal(context, crate::ops::Boxed(m.into())),
         MenuError::Store(s) => internal(context, s),
+    }
     }
 }
 
@@ -198,24 +205,15 @@ pub(super) async fn account_menus(
     let a = account(console, tenant, appid).await?;
     let versions: Vec<MenuVersion> = console
         .store
-        .menu_versions(tenant, &a.appid)
+        .menu_versions(tenant, a.component_id, &a.appid)
         .await
-        .map_err(store_error("menu versions could not be read"))?
-        .into_iter()
-        .filter(|v| v.component_id == a.component_id)
-        .collect();
-    let original = match versions.last() {
-        Some(v) if v.version == 1 => Some(version_detail(v)),
-        // More versions than the history shows: read the first one by itself.
-        Some(_) => console
-            .store
-            .menu_version(tenant, &a.appid, 1)
-            .await
-            .map_err(store_error("a menu version could not be read"))?
-            .filter(|v| v.component_id == a.component_id)
-            .map(|v| version_detail(&v)),
-        None => None,
-    };
+        .map_err(store_error("menu versions could not be read"))?;
+    let original = console
+        .store
+        .first_menu_version(tenant, a.component_id, &a.appid)
+        .await
+        .map_err(store_error("a menu version could not be read"))?
+        .map(|v| version_detail(&v));
     let unavailable = unavailable(&a);
     Ok(MenuOverview {
         appid: a.appid.clone(),
@@ -302,6 +300,7 @@ pub(super) async fn publish_menu(
             menu,
             click_map: None,
             based_on_version: Some(base_version),
+            expect_live_version: Some(base_version),
             note: format!("edited from version {base_version}"),
         },
     )

@@ -175,7 +175,9 @@ impl Engine {
                     authorizer_appid: Some(authorizer_appid),
                     body,
                 };
-                self.deliveries_for(&event, &event_id, true, now).await?
+                // A tap wxhub answers leaves no reply to wait for.
+                self.deliveries_for(&event, &event_id, menu_reply.is_none(), now)
+                    .await?
             }
             _ => (Vec::new(), Vec::new()),
         };

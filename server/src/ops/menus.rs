@@ -44,6 +44,9 @@ pub enum MenuError {
     NoToken,
     #[error("no such menu version")]
     NoSuchVersion,
+    /// The live menu changed since the edit began.
+    #[error("the live menu is now version {live}")]
+    Stale { live: i64 },
     /// WeChat refused or could not be reached.
     #[error(transparent)]
     Wechat(#[from] WechatError),
@@ -114,16 +117,28 @@ pub async fn record_fetched(
     let menu_json = to_json(&mapped.menu);
     let selfmenu_json = selfmenu_raw.to_string();
     let menu_get_json = menu_get.map(Value::to_string);
-    let newest = engine
-        .store
-        .latest_menu_version(account.tenant, account.component, &account.appid)
+    let store = &engine.store;
+    let (tenant, component, appid) = (account.tenant, account.component, &account.appid);
+    let newest = store
+        .latest_menu_version(tenant, component, appid, None)
         .await?;
     if let Some(newest) = newest {
+        // The conditional menus are only in read versions: compare with the newest of those.
+        let last_read = match newest.source {
+            MenuSource::Fetched => Some(newest.clone()),
+            _ => {
+                store
+                    .latest_menu_version(tenant, component, appid, Some(MenuSource::Fetched))
+                    .await?
+            }
+        };
         let same_menu = newest.menu_json == menu_json;
+        let same_conditional = conditional_menus(menu_get_json.as_deref())
+            == conditional_menus(last_read.as_ref().and_then(|v| v.menu_get_json.as_deref()));
         let same_reads = newest.source != MenuSource::Fetched
             || (newest.selfmenu_json.as_deref() == Some(selfmenu_json.as_str())
                 && newest.menu_get_json == menu_get_json);
-        if same_menu && same_reads {
+        if same_menu && same_conditional && same_reads {
             return Ok(newest);
         }
     }
@@ -167,6 +182,14 @@ pub async fn record_fetched(
         .await?)
 }
 
+/// The conditional menus in a `menu/get` answer (none when there is no answer).
+fn conditional_menus(menu_get_json: Option<&str>) -> Value {
+    menu_get_json
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| v.get("conditionalmenu").cloned())
+        .unwrap_or(Value::Null)
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Menus and maps are plain data; serialising them cannot fail.
     serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
@@ -180,6 +203,9 @@ pub struct Publish {
     /// the account's history knows of each key, the newest version first.
     pub click_map: Option<ClickMap>,
     pub based_on_version: Option<i64>,
+    /// An edit: refused when the live menu is no longer this version (someone published, or the
+    /// account's backend changed it, since the editor was opened).
+    pub expect_live_version: Option<i64>,
     pub note: String,
 }
 
@@ -200,6 +226,13 @@ pub async fn publish(
         }
     }
     let before = snapshot(engine, account, "wxhub", "read before a publish").await?;
+    if let Some(expected) = publish.expect_live_version {
+        if before.version != expected {
+            return Err(MenuError::Stale {
+                live: before.version,
+            });
+        }
+    }
     let live: ApiMenu = serde_json::from_str(&before.menu_json).unwrap_or_default();
     let changes = menu::diff(&live.lines(), &publish.menu.lines())
         .into_iter()
@@ -236,10 +269,12 @@ pub async fn publish(
         engine.store.append_audit(&audit).await?;
         return Err(MenuError::Wechat(e));
     }
-    let click_map = match &publish.click_map {
-        Some(map) => menu::keep_mapped_keys(&publish.menu, map),
-        None => known_click_map(engine, account, &publish.menu).await?,
-    };
+    // The given map first; what the history knows for the keys it lacks (a version read back
+    // after wxhub published it holds wxhub's keys with no map of its own).
+    let mut click_map = known_click_map(engine, account, &publish.menu).await?;
+    if let Some(map) = &publish.click_map {
+        click_map.extend(menu::keep_mapped_keys(&publish.menu, map));
+    }
     let audit = base(
         AuditKind::MenuPublished,
         Outcome::Ok,
@@ -293,10 +328,8 @@ async fn known_click_map(
     let mut known = ClickMap::new();
     for version in engine
         .store
-        .menu_versions(account.tenant, &account.appid)
+        .menu_versions(account.tenant, account.component, &account.appid)
         .await?
-        .into_iter()
-        .filter(|v| v.component_id == account.component)
     {
         let Ok(map) = serde_json::from_str::<ClickMap>(&version.click_map_json) else {
             continue;
@@ -319,15 +352,19 @@ pub async fn roll_back(
 ) -> Result<MenuVersion, MenuError> {
     let target = engine
         .store
-        .menu_version(account.tenant, &account.appid, version)
+        .menu_version(account.tenant, account.component, &account.appid, version)
         .await?
-        .filter(|v| v.component_id == account.component)
         .ok_or(MenuError::NoSuchVersion)?;
+    let original = engine
+        .store
+        .first_menu_version(account.tenant, account.component, &account.appid)
+        .await?
+        .map(|v| v.version);
     let menu: ApiMenu =
         serde_json::from_str(&target.menu_json).map_err(|e| MenuError::Malformed(e.to_string()))?;
     let click_map: ClickMap = serde_json::from_str(&target.click_map_json)
         .map_err(|e| MenuError::Malformed(e.to_string()))?;
-    let note = if version == 1 {
+    let note = if Some(version) == original {
         "restore the original".to_owned()
     } else {
         format!("roll back to version {version}")
@@ -340,6 +377,7 @@ pub async fn roll_back(
             menu,
             click_map: Some(click_map),
             based_on_version: Some(version),
+            expect_live_version: None,
             note,
         },
     )

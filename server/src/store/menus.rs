@@ -175,18 +175,20 @@ impl Store {
         }
     }
 
-    /// An account's versions in `tenant`, newest first.
+    /// An account's versions under one component in `tenant`, newest first.
     pub async fn menu_versions(
         &self,
         tenant: TenantId,
+        component: ComponentId,
         appid: &str,
     ) -> Result<Vec<MenuVersion>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM menu_versions WHERE tenant_id = $1 AND authorizer_appid = $2 \
-             ORDER BY version DESC, id DESC LIMIT $3"
+            "SELECT {COLUMNS} FROM menu_versions WHERE tenant_id = $1 AND component_id = $2 AND authorizer_appid = $3 \
+             ORDER BY version DESC LIMIT $4"
         );
         let rows: Vec<MenuVersionRow> = read!(self, |pool| sqlx::query_as(&sql)
             .bind(tenant.0)
+            .bind(component.0)
             .bind(appid)
             .bind(MENU_HISTORY_LIMIT)
             .fetch_all(pool)
@@ -198,15 +200,16 @@ impl Store {
     pub async fn menu_version(
         &self,
         tenant: TenantId,
+        component: ComponentId,
         appid: &str,
         version: i64,
     ) -> Result<Option<MenuVersion>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM menu_versions WHERE tenant_id = $1 AND authorizer_appid = $2 AND version = $3 \
-             ORDER BY id LIMIT 1"
+            "SELECT {COLUMNS} FROM menu_versions WHERE tenant_id = $1 AND component_id = $2 AND authorizer_appid = $3 AND version = $4"
         );
         let row: Option<MenuVersionRow> = read!(self, |pool| sqlx::query_as(&sql)
             .bind(tenant.0)
+            .bind(component.0)
             .bind(appid)
             .bind(version)
             .fetch_optional(pool)
@@ -214,8 +217,9 @@ impl Store {
         row.map(MenuVersion::try_from).transpose()
     }
 
-    /// The newest version of an account under a component (any source), for "did it change".
-    pub async fn latest_menu_version(
+    /// The oldest version `tenant` holds of an account: its original. (An account that came from
+    /// another tenant starts its history in this tenant with its first read here.)
+    pub async fn first_menu_version(
         &self,
         tenant: TenantId,
         component: ComponentId,
@@ -223,12 +227,34 @@ impl Store {
     ) -> Result<Option<MenuVersion>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM menu_versions WHERE tenant_id = $1 AND component_id = $2 AND authorizer_appid = $3 \
-             ORDER BY version DESC LIMIT 1"
+             ORDER BY version LIMIT 1"
         );
         let row: Option<MenuVersionRow> = read!(self, |pool| sqlx::query_as(&sql)
             .bind(tenant.0)
             .bind(component.0)
             .bind(appid)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(MenuVersion::try_from).transpose()
+    }
+
+    /// The newest version of an account (of one source, or any), for "did it change".
+    pub async fn latest_menu_version(
+        &self,
+        tenant: TenantId,
+        component: ComponentId,
+        appid: &str,
+        source: Option<MenuSource>,
+    ) -> Result<Option<MenuVersion>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM menu_versions WHERE tenant_id = $1 AND component_id = $2 AND authorizer_appid = $3 \
+             AND ($4 IS NULL OR source = $4) ORDER BY version DESC LIMIT 1"
+        );
+        let row: Option<MenuVersionRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(component.0)
+            .bind(appid)
+            .bind(source.map(MenuSource::as_str))
             .fetch_optional(pool)
             .await)?;
         row.map(MenuVersion::try_from).transpose()
