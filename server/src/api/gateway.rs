@@ -113,39 +113,42 @@ pub(super) async fn component_call(
         name: appid.to_string(),
         kind: "component",
     };
-    call(
-        &api,
-        request,
-        &path,
-        token,
-        &target,
-        |api, old| async move {
-            // The component token is refreshed on its schedule; a refused one is replaced by the
-            // engine's next refresh, which a retry can only wait for.
-            wait_for(|| {
-                api.engine
-                    .component_token(component.id, crate::now_ms())
-                    .map(|t| t.value.expose_secret().to_owned())
-                    .filter(|v| *v != old)
-            })
-            .await
-        },
-    )
+    let component_id = component.id;
+    call(&api, request, &path, token, &target, move |api, old| {
+        renew_component_token(api, component_id, old)
+    })
     .await
 }
 
-struct Token {
-    name: &'static str,
-    value: String,
+/// Waits for a component token other than `old`. The component token is refreshed on its
+/// schedule; a refused one is replaced by the engine's next refresh, which a retry can only wait
+/// for.
+pub(super) async fn renew_component_token(
+    api: Arc<TenantApi>,
+    component: crate::domain::ComponentId,
+    old: String,
+) -> Option<String> {
+    wait_for(|| {
+        api.engine
+            .component_token(component, crate::now_ms())
+            .map(|t| t.value.expose_secret().to_owned())
+            .filter(|v| *v != old)
+    })
+    .await
+}
+
+pub(super) struct Token {
+    pub(super) name: &'static str,
+    pub(super) value: String,
 }
 
 /// Whose call to what: for the metric and the console's recent-calls log.
-struct Target {
-    tenant: crate::domain::TenantId,
-    key: crate::domain::ApiKeyId,
+pub(super) struct Target {
+    pub(super) tenant: crate::domain::TenantId,
+    pub(super) key: crate::domain::ApiKeyId,
     /// The authorizer's or the component's appid (checked to be the caller's).
-    name: String,
-    kind: &'static str,
+    pub(super) name: String,
+    pub(super) kind: &'static str,
 }
 
 /// The path after `prefix`, as the request carried it (percent-encoding intact), checked.
@@ -173,7 +176,7 @@ async fn wait_for(fresh: impl Fn() -> Option<String>) -> Option<String> {
 }
 
 /// Forwards the call, retrying once with `renew`'s token if WeChat refused the first.
-async fn call<F, Fut>(
+pub(super) async fn call<F, Fut>(
     api: &Arc<TenantApi>,
     request: Request,
     path: &GatewayPath,

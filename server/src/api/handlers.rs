@@ -455,8 +455,36 @@ mod tests {
             "/webhook-endpoints/{id}/deliveries",
             "/webhook-endpoints/{id}/replay",
             "/webhook-endpoints/{id}/test",
+            "/authorizers/{appid}/wechat/{path}",
+            "/components/{component_appid}/wechat/{path}",
+            "/authorizers/{appid}/jscode2session",
+            "/authorizers/{appid}/oauth2/access-token",
+            "/authorizers/{appid}/oauth2/refresh-token",
         ] {
             assert!(paths.contains_key(path), "openapi.json lacks {path}");
+        }
+        // Every operation that needs a scope says so and documents the 403.
+        for (path, item) in paths {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                if method == "parameters" {
+                    continue;
+                }
+                if let Some(scope) = op.get("x-required-scope").and_then(|s| s.as_str()) {
+                    assert!(
+                        app::model::ApiScope::parse(scope).is_some(),
+                        "{path}: {scope}"
+                    );
+                    assert!(
+                        op["responses"].get("403").is_some(),
+                        "{method} {path} lacks its 403"
+                    );
+                } else {
+                    assert!(
+                        path == "/authorizers" || path == "/authorizers/{appid}",
+                        "{method} {path} names no scope"
+                    );
+                }
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ mod extract;
 mod gateway;
 mod handlers;
 pub mod keys;
+mod sns;
 mod webhooks;
 
 use axum::extract::FromRef;
@@ -60,6 +61,18 @@ where
         .route(
             "/api/v1/authorizers/{appid}/jssdk-config",
             post(jssdk_config),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/jscode2session",
+            get(sns::jscode2session),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/oauth2/access-token",
+            get(sns::oauth_access_token),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/oauth2/refresh-token",
+            post(sns::oauth_refresh_token),
         )
         .route("/api/v1/authorization-links", post(create_link))
         .route(

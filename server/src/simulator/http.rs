@@ -49,6 +49,9 @@ pub(crate) const API_NAMES: &[&str] = &[
     "user_info",
     "media_upload",
     "media_get",
+    "jscode2session",
+    "oauth2_access_token",
+    "oauth2_refresh_token",
 ];
 
 fn api_for(path: &str) -> Option<&'static str> {
@@ -74,6 +77,9 @@ fn api_for(path: &str) -> Option<&'static str> {
         "/cgi-bin/message/custom/send" => "custom_send",
         "/cgi-bin/message/template/send" => "template_send",
         "/cgi-bin/user/info" => "user_info",
+        "/sns/component/jscode2session" => "jscode2session",
+        "/sns/oauth2/component/access_token" => "oauth2_access_token",
+        "/sns/oauth2/component/refresh_token" => "oauth2_refresh_token",
         _ => return None,
     })
 }
@@ -100,6 +106,7 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         .route("/sim/control/refresh-rotation", put(put_refresh_rotation))
         .route("/sim/control/tickets", post(push_ticket))
         .route("/sim/control/pre-auth-codes", post(mint_pre_auth_code))
+        .route("/sim/control/sns-codes", post(mint_sns_code))
         .route("/sim/control/authorizations", post(authorize))
         .route("/sim/control/revocations", post(revoke))
         .route("/sim/control/accounts", post(add_accounts))
@@ -350,6 +357,9 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             "custom_send" => state.api_custom_send(token, &body, now),
             "template_send" => state.api_template_send(token, &body, now),
             "user_info" => state.api_user_info(token, query.get("openid").map(String::as_str), now),
+            "jscode2session" => state.api_jscode2session(token, &query, now),
+            "oauth2_access_token" => state.api_oauth_access_token(token, &query, now),
+            "oauth2_refresh_token" => state.api_oauth_refresh_token(token, &query, now),
             _ => Err(WxErr(47001)),
         };
         sim.flush_outbox(&mut state);
@@ -562,6 +572,49 @@ async fn mint_pre_auth_code(State(sim): Sim, body: Bytes) -> Response {
             Json(json!({ "error": "unknown component" })),
         )
             .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnsCodeRequest {
+    component_appid: String,
+    authorizer_appid: String,
+    /// `js_code` (a mini program's wx.login) or `oauth` (web OAuth for an Official Account).
+    kind: String,
+    #[serde(default)]
+    openid: Option<String>,
+}
+
+/// A user's login code, as if they had just opened the mini program (or the OAuth page).
+async fn mint_sns_code(State(sim): Sim, body: Bytes) -> Response {
+    let r: SnsCodeRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let kind = match r.kind.as_str() {
+        "js_code" => super::sns::CodeKind::JsCode,
+        "oauth" => super::sns::CodeKind::OAuth,
+        _ => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": "kind is js_code or oauth" })),
+            )
+                .into_response()
+        }
+    };
+    let minted = sim.with_state(|s, now| {
+        s.mint_sns_code(
+            &r.component_appid,
+            &r.authorizer_appid,
+            kind,
+            r.openid.as_deref(),
+            now,
+        )
+    });
+    match minted {
+        Ok(code) => (StatusCode::CREATED, Json(json!({ "code": code }))).into_response(),
+        Err(why) => (StatusCode::NOT_FOUND, Json(json!({ "error": why }))).into_response(),
     }
 }
 

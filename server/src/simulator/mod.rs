@@ -20,6 +20,7 @@ mod pages;
 mod persist;
 mod push;
 pub mod sink;
+pub mod sns;
 pub mod state;
 
 use std::collections::VecDeque;

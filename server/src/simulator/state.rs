@@ -121,6 +121,10 @@ pub fn errmsg(code: i64) -> &'static str {
         48001 => "api unauthorized",
         48006 => "forbid to clear quota because of reaching the limit",
         61003 => "component is not authorized by this account",
+        40029 => "invalid code",
+        40030 => "invalid refresh_token",
+        40163 => "code been used",
+        41008 => "missing code",
         61005 => "component ticket is expired",
         61006 => "component ticket is invalid",
         61009 => "code is invalid",
@@ -254,6 +258,9 @@ pub struct SimState {
     pub media: HashMap<String, UploadedMedia>,
     /// Menus made with the API, by account (the backend menu is `AccountSeed::menu`).
     pub menus: BTreeMap<String, AccountMenus>,
+    /// Codes of users logging in to mini programs (`js_code`) and of web OAuth, and the OAuth
+    /// refresh tokens they led to.
+    pub sns: super::sns::SnsState,
     template_messages: i64,
     pub outbox: Vec<PendingPush>,
     pending_restore: HashMap<String, SavedComponent>,
@@ -417,6 +424,7 @@ impl SimState {
             sent_messages: Vec::new(),
             media: HashMap::new(),
             menus: BTreeMap::new(),
+            sns: Default::default(),
             template_messages: 0,
             outbox: Vec::new(),
             pending_restore: HashMap::new(),
@@ -534,6 +542,20 @@ impl SimState {
             }
         }
         Ok(())
+    }
+
+    /// Checks a component token given with the component's appid in the query (the `sns/…` calls).
+    pub(super) fn check_component_token_for(
+        &self,
+        token: Option<&str>,
+        component_appid: Option<&str>,
+        now: i64,
+    ) -> Result<String, WxErr> {
+        let body = serde_json::json!({ "component_appid": component_appid.unwrap_or("") });
+        if component_appid.is_none_or(str::is_empty) {
+            return Err(WxErr(41002));
+        }
+        self.check_component_token(token, &body, now)
     }
 
     /// Checks an authorizer token; returns (component appid, authorizer appid).
