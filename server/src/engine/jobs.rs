@@ -784,13 +784,13 @@ impl Engine {
                     Err(err) => return Err(self.wechat_job_error(job, err).await),
                 };
                 if let Some(tenant) = job.tenant_id {
-                    let account = crate::ops::menus::MenuAccount {
+                    let account = crate::ops::menu_snapshots::MenuAccount {
                         tenant,
                         component: component_id,
                         appid: appid.clone(),
                     };
-                    let recorded = crate::ops::menus::record_fetched(
-                        self,
+                    let recorded = crate::ops::menu_snapshots::record_fetched(
+                        &self.store,
                         &account,
                         &menu.raw,
                         menu_get.as_ref(),
@@ -800,7 +800,9 @@ impl Engine {
                     .await;
                     match recorded {
                         Ok(_) => {}
-                        Err(crate::ops::menus::MenuError::Store(e)) => return Err(e.into()),
+                        Err(crate::ops::menu_snapshots::RecordError::Store(e)) => {
+                            return Err(e.into())
+                        }
                         Err(e) => {
                             tracing::warn!(error = %crate::report::Chain(&e), "a menu could not be kept as a version");
                         }

@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod components;
 pub mod links;
+pub mod menu_snapshots;
 pub mod menus;
 pub mod tenants;
 pub mod users;
