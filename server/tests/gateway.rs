@@ -223,7 +223,15 @@ on_both_databases! {
         let r = rig(db, Lifetimes::default(), |_| {}).await;
         let (acme, _) = keys(&r).await;
         authorized(&r, OA).await;
-        let before = r.sim.calls().len();
+        // What the engine calls by itself after an authorization (tokens, profile, menu) may
+        // still be under way; only the rest could have come from the gateway.
+        let gateway_calls = || {
+            r.sim.calls().iter().filter(|c| !matches!(c.api.as_str(),
+                "api_component_token" | "api_authorizer_token" | "api_get_authorizer_info"
+                | "api_query_auth" | "api_create_preauthcode" | "get_current_selfmenu_info" | "menu/get"
+            )).count()
+        };
+        let before = gateway_calls();
         let prefix = format!("/api/v1/authorizers/{OA}/wechat/");
         for bad in [
             "../../../../etc/passwd", "cgi-bin/../../x", "./cgi-bin/user/info", "cgi-bin//user/info",
@@ -236,7 +244,7 @@ on_both_databases! {
         }
         let long = "a/".repeat(200);
         assert_eq!(raw_status(&r, &format!("{prefix}{long}x"), &acme).await, 422);
-        assert_eq!(r.sim.calls().len(), before, "nothing reached WeChat");
+        assert_eq!(gateway_calls(), before, "nothing reached WeChat");
         r.stop().await;
     };
 

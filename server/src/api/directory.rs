@@ -50,6 +50,8 @@ pub struct TenantApi {
     pub(super) directory: Arc<RwLock<Directory>>,
     /// The gateway's recent calls, for the console.
     pub call_log: Arc<super::call_log::CallLog>,
+    /// The gateway's path label values in `/metrics`, bounded.
+    pub(super) path_labels: super::gateway::BoundedLabels,
 }
 
 type Directory = HashMap<(TenantId, String), AccountEntry>;
@@ -82,6 +84,7 @@ impl TenantApi {
             public_base,
             directory: Arc::new(RwLock::new(HashMap::new())),
             call_log,
+            path_labels: super::gateway::BoundedLabels::new(super::gateway::MAX_PATH_LABELS),
         })
     }
 

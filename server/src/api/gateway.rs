@@ -304,18 +304,57 @@ fn label_of(errcode: Option<i64>, status: StatusCode) -> String {
     }
 }
 
-/// Counts a call. The path label is the path only when it is short and plain (every checked path
-/// is); the account label is the appid the caller named, which the gateway has checked is theirs.
+/// Counts a call. The account label is the appid the caller named, which the gateway has checked
+/// is theirs (so bounded by the accounts wxhub holds); the path label is the path for the first
+/// [`MAX_PATH_LABELS`] distinct paths this instance has seen and `other` after them, so callers
+/// inventing paths cannot grow `/metrics` without end.
 fn count(api: &TenantApi, account: &str, path: &GatewayPath, errcode: &str) {
     api.engine
         .metrics
         .gateway_calls
         .get_or_create(&labels(&[
             ("account", account),
-            ("path", path.as_str()),
+            ("path", api.path_labels.label(path.as_str())),
             ("errcode", errcode),
         ]))
         .inc();
+}
+
+/// Distinct gateway paths named in `/metrics` at most.
+pub(super) const MAX_PATH_LABELS: usize = 256;
+
+/// Label values kept to a bound: the first `cap` distinct values as themselves, then `other`.
+#[derive(Debug)]
+pub(crate) struct BoundedLabels {
+    cap: usize,
+    seen: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+impl BoundedLabels {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            seen: std::sync::RwLock::new(std::collections::HashSet::new()),
+        }
+    }
+
+    pub(crate) fn label<'a>(&self, value: &'a str) -> &'a str {
+        let known = self
+            .seen
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(value);
+        if known {
+            return value;
+        }
+        let mut seen = self.seen.write().unwrap_or_else(|p| p.into_inner());
+        if seen.len() < self.cap || seen.contains(value) {
+            seen.insert(value.to_owned());
+            value
+        } else {
+            "other"
+        }
+    }
 }
 
 /// WeChat's answer: read whole when it is JSON or text of modest size (to see its errcode), else
@@ -406,5 +445,21 @@ impl Answer {
         out.headers_mut()
             .insert("x-wxhub-gateway", HeaderValue::from_static("1"));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_labels_are_bounded() {
+        let labels = super::BoundedLabels::new(2);
+        assert_eq!(labels.label("cgi-bin/a"), "cgi-bin/a");
+        assert_eq!(labels.label("cgi-bin/b"), "cgi-bin/b");
+        assert_eq!(labels.label("cgi-bin/c"), "other");
+        assert_eq!(
+            labels.label("cgi-bin/a"),
+            "cgi-bin/a",
+            "a known path keeps its name"
+        );
     }
 }
