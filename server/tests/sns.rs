@@ -141,6 +141,35 @@ on_both_databases! {
         }
         assert_eq!(get(&r, &acme, "/api/v1/authorizers/not-an-appid/jscode2session?js_code=x").await.0, 404);
         assert_eq!(sns_calls(&r), sent, "nothing refused reached WeChat");
+
+        // The simulator plays WeChat's rules for callers that skip wxhub, and refuses garbage
+        // requests for codes.
+        let sim = r.sim.base_url();
+        let http = reqwest::Client::new();
+        let direct = |q: String| {
+            let http = http.clone();
+            let url = format!("{sim}/sns/component/jscode2session?{q}");
+            async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap()["errcode"].as_i64() }
+        };
+        let js = code(&r, MP, "js_code").await;
+        for (q, want) in [
+            (format!("appid={MP}&js_code={js}&grant_type=authorization_code&component_appid={COMPONENT}"), 41001),
+            (format!("appid={MP}&js_code={js}&grant_type=authorization_code&component_access_token={component_token}"), 41002),
+            (format!("appid={MP}&js_code={js}&grant_type=password&component_appid={COMPONENT}&component_access_token={component_token}"), 40097),
+            (format!("appid={OA}&js_code={js}&grant_type=authorization_code&component_appid={COMPONENT}&component_access_token={component_token}"), 40029),
+            (format!("appid={MP}&grant_type=authorization_code&component_appid={COMPONENT}&component_access_token={component_token}"), 41008),
+        ] {
+            assert_eq!(direct(q.clone()).await, Some(want), "{q}");
+        }
+        for (body, want) in [
+            (json!({ "component_appid": COMPONENT, "authorizer_appid": MP, "kind": "sms" }), 422),
+            (json!({ "component_appid": COMPONENT, "authorizer_appid": OA, "kind": "js_code" }), 404),
+            (json!({ "component_appid": COMPONENT, "authorizer_appid": "wx_nobody_000000", "kind": "oauth" }), 404),
+            (json!({ "component_appid": COMPONENT, "authorizer_appid": MP, "kind": "js_code", "extra": 1 }), 400),
+        ] {
+            let status = http.post(format!("{sim}/sim/control/sns-codes")).json(&body).send().await.unwrap().status().as_u16();
+            assert_eq!(status, want, "{body}");
+        }
         r.stop().await;
     };
 }

@@ -112,15 +112,15 @@ impl SimState {
             .is_some_and(|a| !a.revoked)
     }
 
-    /// Takes a code once: checks the token, the account, the kind and the code.
-    fn take_code(
-        &mut self,
+    /// What every `sns/…` call checks first: the component token with its component's appid, the
+    /// account's appid, and the grant type. Returns (component, account).
+    fn check_sns_call(
+        &self,
         token: Option<&str>,
         query: &HashMap<String, String>,
-        kind: CodeKind,
-        code_param: &str,
+        grant_type: &str,
         now: i64,
-    ) -> Result<SnsCode, WxErr> {
+    ) -> Result<(String, String), WxErr> {
         let component = self.check_component_token_for(
             token,
             query.get("component_appid").map(String::as_str),
@@ -130,9 +130,23 @@ impl SimState {
             .get("appid")
             .filter(|a| !a.is_empty())
             .ok_or(WxErr(41002))?;
-        if query.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        if query.get("grant_type").map(String::as_str) != Some(grant_type) {
             return Err(WxErr(40097));
         }
+        Ok((component, appid.clone()))
+    }
+
+    /// Takes a code once: checks the token, the account, the kind and the code.
+    fn take_code(
+        &mut self,
+        token: Option<&str>,
+        query: &HashMap<String, String>,
+        kind: CodeKind,
+        code_param: &str,
+        now: i64,
+    ) -> Result<SnsCode, WxErr> {
+        let (component, appid) = self.check_sns_call(token, query, "authorization_code", now)?;
+        let appid = &appid;
         if !self.is_authorized(&component, appid) {
             return Err(WxErr(61003));
         }
@@ -202,18 +216,8 @@ impl SimState {
         query: &HashMap<String, String>,
         now: i64,
     ) -> Result<Value, WxErr> {
-        let component = self.check_component_token_for(
-            token,
-            query.get("component_appid").map(String::as_str),
-            now,
-        )?;
-        let appid = query
-            .get("appid")
-            .filter(|a| !a.is_empty())
-            .ok_or(WxErr(41002))?;
-        if query.get("grant_type").map(String::as_str) != Some("refresh_token") {
-            return Err(WxErr(40097));
-        }
+        let (component, appid) = self.check_sns_call(token, query, "refresh_token", now)?;
+        let appid = &appid;
         let refresh = query
             .get("refresh_token")
             .filter(|r| !r.is_empty())
