@@ -516,6 +516,41 @@ pub async fn authorizations(
         .map_err(fail)
 }
 
+#[server(prefix = "/ui", endpoint = "start-import")]
+pub async fn start_import(component_id: i64) -> Result<crate::dto::ImportView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .start_import(&ctx, component_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "component-import")]
+pub async fn component_import(
+    component_id: i64,
+) -> Result<Option<crate::dto::ImportView>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .console
+        .component_import(&ctx, component_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "assign-account")]
+pub async fn assign_account(form: crate::dto::AssignAccountForm) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .platform
+        .assign_account(&ctx, form)
+        .await
+        .map_err(fail)
+}
+
 #[server(prefix = "/ui", endpoint = "audit")]
 pub async fn audit(query: crate::dto::AuditQuery) -> Result<crate::dto::AuditPage, AppError> {
     use crate::services::{context, fail};

@@ -343,6 +343,32 @@ pub struct ComponentView {
     pub release_test_reply: Option<String>,
     pub release_test_reply_at: Option<i64>,
     pub release_test_reply_error: Option<String>,
+    /// The newest import of the component's existing authorizations, if any.
+    pub import: Option<ImportView>,
+}
+
+/// An import of a component's existing authorizations (`api_get_authorizer_list`), as it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportView {
+    pub id: i64,
+    /// `running`, `done` or `failed`.
+    pub status: String,
+    /// How many accounts WeChat lists (known once the first page was read).
+    pub total: Option<i64>,
+    /// Accounts read so far.
+    pub read: i64,
+    /// New to wxhub.
+    pub imported: i64,
+    /// Held as revoked or lost, authorized again from the list.
+    pub updated: i64,
+    /// Held already; their refresh tokens were kept.
+    pub unchanged: i64,
+    pub failed: i64,
+    /// The last error WeChat gave (a running import retries it).
+    pub last_error: Option<String>,
+    pub started_by: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
 }
 
 /// Add (empty `id`) or edit a tenant's own component. On edit, an empty secret keeps the stored
@@ -410,11 +436,14 @@ pub struct NewStaffUserForm {
     pub password: String,
 }
 
+/// The tenant filter's value for accounts no tenant holds yet (no slug can start with `_`).
+pub const UNASSIGNED_TENANT: &str = "_unassigned";
+
 /// The filters of the cross-tenant authorizations page, carried in the URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuthorizationQuery {
-    /// A tenant's slug.
+    /// A tenant's slug, or [`UNASSIGNED_TENANT`].
     pub tenant: String,
     /// A component's appid.
     pub component: String,
@@ -429,6 +458,7 @@ pub struct AuthorizationQuery {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRowView {
+    /// Empty while the account is unassigned.
     pub tenant_slug: String,
     pub tenant_name: String,
     pub component_appid: String,
@@ -448,10 +478,24 @@ pub type FilterChoice = (String, String);
 pub struct AuthorizationPage {
     pub rows: Vec<AuthorizationRowView>,
     pub total: i64,
+    /// Authorized accounts no tenant holds yet, across the platform (whatever the filters).
+    pub unassigned: i64,
+    /// Whether the viewer may assign them (platform admins; auditors only look).
+    pub can_assign: bool,
     pub page: i64,
     pub per_page: i64,
     pub tenants: Vec<FilterChoice>,
     pub components: Vec<FilterChoice>,
+}
+
+/// Platform staff give an unassigned account to a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AssignAccountForm {
+    pub component_appid: String,
+    pub appid: String,
+    /// The tenant's slug.
+    pub tenant: String,
 }
 
 /// The audit log's filters, carried in the URL (and in the CSV export's link).
@@ -509,6 +553,7 @@ pub struct AccountTimeline {
     pub appid: String,
     pub name: String,
     pub component_appid: String,
+    /// Empty while the account is unassigned.
     pub tenant_slug: String,
     pub tenant_name: String,
     pub status: AccountStatus,

@@ -15,7 +15,8 @@ use crate::dto::{
     TenantView, UserView,
 };
 use crate::dto::{
-    CreatedWebhookEndpoint, MessageView, NewWebhookForm, WebhookDeliveryView, WebhookEndpointView,
+    AssignAccountForm, CreatedWebhookEndpoint, ImportView, MessageView, NewWebhookForm,
+    WebhookDeliveryView, WebhookEndpointView,
 };
 use crate::error::AppError;
 use crate::model::SessionUser;
@@ -164,6 +165,19 @@ pub trait ConsoleService: Send + Sync + 'static {
     ) -> Result<ComponentView, AppError>;
     /// Is the component talking to WeChat? Ticket, token, and one harmless API call.
     async fn check_component(&self, ctx: &RequestCtx, id: i64) -> Result<Vec<CheckStep>, AppError>;
+    /// Starts importing a component's existing authorizations, or returns the running import
+    /// (tenant admins for their own components, platform admins for the shared ones).
+    async fn start_import(
+        &self,
+        ctx: &RequestCtx,
+        component_id: i64,
+    ) -> Result<ImportView, AppError>;
+    /// The newest import of a component the user sees.
+    async fn component_import(
+        &self,
+        ctx: &RequestCtx,
+        component_id: i64,
+    ) -> Result<Option<ImportView>, AppError>;
 }
 
 /// The public pages an account owner sees; no session, the link's unguessable id is the key.
@@ -224,6 +238,12 @@ pub trait PlatformService: Send + Sync + 'static {
         ctx: &RequestCtx,
         query: AuthorizationQuery,
     ) -> Result<AuthorizationPage, AppError>;
+    /// Gives an unassigned account to a tenant (platform admins).
+    async fn assign_account(
+        &self,
+        ctx: &RequestCtx,
+        form: AssignAccountForm,
+    ) -> Result<(), AppError>;
     async fn audit(&self, ctx: &RequestCtx, query: AuditQuery) -> Result<AuditPage, AppError>;
     /// The newest webhook deliveries of every tenant (of one status, or all).
     async fn all_deliveries(

@@ -154,7 +154,7 @@ fn main() {
         store
             .record_authorization(
                 &NewAuthorization {
-                    tenant: tenant.id,
+                    tenant: Some(tenant.id),
                     component: component.id,
                     appid: &appid,
                     func_ids: &[1],

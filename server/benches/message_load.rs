@@ -229,7 +229,7 @@ fn main() {
         store
             .record_authorization(
                 &NewAuthorization {
-                    tenant: tenant.id,
+                    tenant: Some(tenant.id),
                     component: component.id,
                     appid: ACCOUNT,
                     func_ids: &[1],

@@ -163,7 +163,7 @@ fn main() {
             store
                 .record_authorization(
                     &NewAuthorization {
-                        tenant: tenant.id,
+                        tenant: Some(tenant.id),
                         component: component.id,
                         appid,
                         func_ids: &[1],

@@ -1,5 +1,6 @@
 //! The CLI's (and demo seeding's) edge onto the operations: creating tenants, users, components
-//! and API keys; enabling, disabling and re-roling users; revoking API keys. Each method decodes what the command line gives (slugs, role names) and calls the
+//! and API keys; enabling, disabling and re-roling users; revoking API keys; starting imports of
+//! a component's existing authorizations. Each method decodes what the command line gives (slugs, role names) and calls the
 //! one operation in `ops` that the console calls too, mapping its error to one line that names the
 //! field or the conflict.
 
@@ -142,6 +143,32 @@ impl Admin {
             crate::now_ms(),
         )
         .await?)
+    }
+
+    /// Starts an import of a component's existing authorizations (or finds the running one).
+    pub async fn start_import(
+        &self,
+        appid: &str,
+    ) -> Result<(crate::store::AuthorizerImport, bool), AdminError> {
+        let component = self
+            .store
+            .component_by_appid(appid)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no component has appid {appid:?}")))?;
+        Ok(
+            crate::ops::imports::start(&self.store, &self.actor, None, &component, crate::now_ms())
+                .await?,
+        )
+    }
+
+    pub async fn import_state(
+        &self,
+        id: i64,
+    ) -> Result<crate::store::AuthorizerImport, AdminError> {
+        self.store
+            .authorizer_import(id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("import {id} is gone")))
     }
 
     /// A key with every scope.

@@ -95,6 +95,9 @@ pub struct SimulateArgs {
     /// Lifetime in seconds of component tokens, authorizer tokens and JS-SDK tickets (WeChat: 7200)
     #[arg(long, value_name = "SECS", default_value_t = 7200, value_parser = clap::value_parser!(i64).range(1..=86400))]
     pub token_lifetime: i64,
+    /// Accounts every component holds as authorized from before (for `server component import`)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=50000))]
+    pub existing_authorizations: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +148,17 @@ pub enum UserCommand {
 pub enum ComponentCommand {
     /// Register a component; stdin holds the appsecret, then the EncodingAESKey, one per line
     Create(ComponentCreate),
+    /// Import the component's existing authorizations from WeChat (api_get_authorizer_list).
+    /// A running wxhub server carries the import out (it resumes after a restart); this command
+    /// starts it (or finds the one running) and follows its progress until it ends
+    Import {
+        /// The component's appid
+        #[arg(long)]
+        appid: String,
+        /// Start it and return at once instead of following it
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +330,22 @@ pub async fn run(cli: Cli) -> ExitCode {
             })
             .await
         }
+        Command::Component(ComponentCommand::Import { appid, no_wait }) => admin_command(settings, false, |admin| async move {
+            let (import, started) = admin.start_import(&appid).await?;
+            if started {
+                println!("import {} of {appid}'s authorizations started", import.id);
+            } else {
+                println!(
+                    "import {} of {appid}'s authorizations is running already (started by {}); following it",
+                    import.id, import.started_by
+                );
+            }
+            if no_wait {
+                return Ok(());
+            }
+            follow_import(&admin, import).await
+        })
+        .await,
         Command::Apikey(ApikeyCommand::Create { tenant, name, scopes }) => admin_command(settings, false, |admin| async move {
             let (key, minted) = if scopes.is_empty() {
                 admin.create_api_key(&tenant, &name).await?
@@ -415,11 +445,23 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
     let app = Application::build_with_store(settings, store).await?;
     // The simulator learns the component once the server's address (its notify URL) is known.
     let notify = crate::demo::notify_url(app.base_url(), &component.appid);
+    let appid = component.appid.clone();
     simulator.with_state(|s, _| {
         s.add_component(ComponentSeed {
             notify_url: Some(notify),
             ..component
         })
+    })?;
+    // Accounts that authorized the component "before wxhub", for the components page's import.
+    simulator.with_state(|s, now| {
+        let missing = crate::demo::DEMO_EXISTING_AUTHORIZATIONS
+            .saturating_sub(s.existing_authorizations(&appid));
+        if missing > 0 {
+            s.seed_existing_authorizations(&appid, missing, &[1, 2, 3, 4, 15], now)
+                .map(|_| ())
+        } else {
+            Ok(())
+        }
     })?;
     println!(
         "{}",
@@ -487,7 +529,20 @@ async fn simulate(listen: std::net::SocketAddr, args: SimulateArgs) -> CommandRe
         },
         ..Default::default()
     };
+    let component_appids: Vec<String> = seed.components.iter().map(|c| c.appid.clone()).collect();
     let simulator = Simulator::start(listen, settings, seed).await?;
+    if args.existing_authorizations > 0 {
+        for appid in &component_appids {
+            simulator.with_state(|s, now| {
+                s.seed_existing_authorizations(
+                    appid,
+                    args.existing_authorizations as usize,
+                    &[1, 2, 3, 4, 15],
+                    now,
+                )
+            })?;
+        }
+    }
     let stop = tokio_util::sync::CancellationToken::new();
     stop_on_signal(stop.clone());
     let base = simulator.base_url();
@@ -540,6 +595,55 @@ where
     .await;
     store.close().await;
     Ok(result?)
+}
+
+/// Prints an import's progress whenever it changes, until it ends. Nothing moving for a while
+/// usually means no wxhub server is running against this database: that is said once.
+async fn follow_import(
+    admin: &Admin,
+    mut import: crate::store::AuthorizerImport,
+) -> Result<(), crate::admin::AdminError> {
+    let line = |i: &crate::store::AuthorizerImport| {
+        format!(
+            "{} / {} read: {} new, {} authorized again, {} already held, {} failed{}",
+            i.next_offset,
+            i.total.map_or_else(|| "?".to_owned(), |t| t.to_string()),
+            i.imported,
+            i.updated,
+            i.unchanged,
+            i.failed,
+            i.last_error
+                .as_deref()
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        )
+    };
+    println!("{}", line(&import));
+    let mut last_change = std::time::Instant::now();
+    let mut warned = false;
+    while import.status == "running" {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let now = admin.import_state(import.id).await?;
+        if now != import {
+            println!("{}", line(&now));
+            last_change = std::time::Instant::now();
+            import = now;
+        } else if !warned && last_change.elapsed() > std::time::Duration::from_secs(15) {
+            eprintln!("nothing has moved for 15 s: is a wxhub server (`server serve`) running against this database? The import goes on when one is; Ctrl-C stops following, not the import.");
+            warned = true;
+        }
+    }
+    match import.status.as_str() {
+        "done" => {
+            println!("import {} done", import.id);
+            Ok(())
+        }
+        _ => Err(crate::admin::AdminError::Conflict(format!(
+            "import {} failed: {}",
+            import.id,
+            import.last_error.unwrap_or_default()
+        ))),
+    }
 }
 
 /// Reads exactly `n` non-empty lines from stdin (trailing `\r\n` stripped).

@@ -22,6 +22,9 @@ pub const DEMO_TENANT_SLUG: &str = "demo";
 /// The demo tenant's own component, which the in-process WeChat simulator knows too.
 pub const DEMO_COMPONENT_APPID: &str = "wx0de0c0de0000d001";
 pub const DEMO_COMPONENT_NAME: &str = "wxhub Demo Platform";
+/// Accounts the simulator holds as authorized before wxhub ran the demo component: the import on
+/// the components page brings them in.
+pub const DEMO_EXISTING_AUTHORIZATIONS: usize = 300;
 
 pub fn demo_dir(settings: &Settings) -> PathBuf {
     settings.data_dir.join("demo")

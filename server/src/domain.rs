@@ -363,6 +363,9 @@ pub enum AuditKind {
     LinkCreated,
     LinkRevoked,
     AuthorizerAuthorized,
+    AuthorizerAssigned,
+    AuthorizersImportStarted,
+    AuthorizersImportFinished,
     MenuRefreshRequested,
     RedirectRefused,
     AuthorizationSuperseded,
@@ -393,7 +396,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 44] = [
+    pub const ALL: [AuditKind; 47] = [
         AuditKind::UserLogin,
         AuditKind::UserLogout,
         AuditKind::UserCreated,
@@ -411,6 +414,9 @@ impl AuditKind {
         AuditKind::LinkCreated,
         AuditKind::LinkRevoked,
         AuditKind::AuthorizerAuthorized,
+        AuditKind::AuthorizerAssigned,
+        AuditKind::AuthorizersImportStarted,
+        AuditKind::AuthorizersImportFinished,
         AuditKind::MenuRefreshRequested,
         AuditKind::RedirectRefused,
         AuditKind::AuthorizationSuperseded,
@@ -459,6 +465,9 @@ impl AuditKind {
             AuditKind::LinkCreated => "link.created",
             AuditKind::LinkRevoked => "link.revoked",
             AuditKind::AuthorizerAuthorized => "authorizer.authorized",
+            AuditKind::AuthorizerAssigned => "authorizer.assigned",
+            AuditKind::AuthorizersImportStarted => "component.import_started",
+            AuditKind::AuthorizersImportFinished => "component.import_finished",
             AuditKind::MenuRefreshRequested => "authorizer.menu_refresh_requested",
             AuditKind::RedirectRefused => "authorization.redirect_refused",
             AuditKind::AuthorizationSuperseded => "authorization.superseded",
@@ -575,7 +584,9 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Authorizer {
     pub id: AuthorizerId,
-    pub tenant_id: TenantId,
+    /// `None` while the account is unassigned: it authorized the shared component without a
+    /// tenant's link (or was imported from it), and waits for platform staff to assign it.
+    pub tenant_id: Option<TenantId>,
     pub component_id: ComponentId,
     pub appid: String,
     pub account_kind: String,

@@ -71,7 +71,7 @@ impl World {
         self.store
             .record_authorization(
                 &NewAuthorization {
-                    tenant: self.tenant,
+                    tenant: Some(self.tenant),
                     component: self.component,
                     appid: APPID,
                     func_ids: &[1],
@@ -201,7 +201,7 @@ on_both_databases! {
         // The holder with the token WeChat refused: marked, once.
         let holder = w.claim("holder", NOW + 62_500).await.expect("released, so due at once");
         let lost = w.store.lose_authorization(&holder, Some(&print("refresh-new")), "61023", Some(61023), &audit, NOW + 62_600).await.unwrap();
-        assert_eq!(lost, LossOutcome::Marked(w.tenant));
+        assert_eq!(lost, LossOutcome::Marked(Some(w.tenant)));
         assert_eq!(w.status().await, AuthorizerStatus::NeedsReauth);
         let health = w.store.credential_health(w.component, CredentialKind::AuthorizerAccessToken, APPID).await.unwrap().unwrap();
         assert_eq!((health.refresh_at, health.last_error_code), (None, Some(61023)), "no longer refreshed");

@@ -69,7 +69,7 @@ async fn setup(db: &TestDb) -> Setup {
     store
         .record_authorization(
             &NewAuthorization {
-                tenant: tenant.id,
+                tenant: Some(tenant.id),
                 component: component.id,
                 appid: ACCOUNT,
                 func_ids: &[1],

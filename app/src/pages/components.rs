@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{components, CheckComponent, SaveComponent};
-use crate::dto::{ComponentForm, ComponentView};
+use crate::api::{component_import, components, CheckComponent, SaveComponent, StartImport};
+use crate::dto::{ComponentForm, ComponentView, ImportView};
 use crate::error::AppError;
 use crate::i18n::{format_duration, format_time, use_lang, Lang};
 use crate::model::SessionUser;
@@ -119,6 +119,7 @@ pub fn ComponentsPage() -> impl IntoView {
                                     {c.token_expires_in_ms.map_or_else(|| lang.t("none yet", "尚未获取").to_owned(), |t| if t > 0 { format!("{} {}", lang.t("valid for", "剩余"), format_duration(lang, t)) } else { lang.t("expired", "已过期").to_owned() })}
                                 </dd>
                             </dl>
+                            <ImportPanel component_id=id can_import=editable && c.active initial=c.import.clone()/>
                             {move || {
                                 if checked.get() != Some(id) {
                                     return None;
@@ -247,5 +248,78 @@ fn ComponentEditor(
                 <p class="notice" role="status" data-test="component-saved">{match lang { Lang::En => format!("Saved {}.", c.appid), Lang::Zh => format!("已保存 {}。", c.appid) }}</p>
             })}
         </section>
+    }
+}
+
+/// The import of a component's existing authorizations: a button to start it and its progress,
+/// followed every second and a half while it runs (it runs on the server and survives restarts,
+/// so leaving the page stops nothing).
+#[component]
+fn ImportPanel(component_id: i64, can_import: bool, initial: Option<ImportView>) -> impl IntoView {
+    let lang = use_lang();
+    let state = RwSignal::new(initial);
+    let start = ServerAction::<StartImport>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(import)) = start.value().get() {
+            state.set(Some(import));
+        }
+    });
+    // While it runs, read it again shortly after every change.
+    Effect::new(move |_| {
+        let running = state.with(|s| s.as_ref().is_some_and(|i| i.status == "running"));
+        if running {
+            set_timeout(
+                move || {
+                    leptos::task::spawn_local(async move {
+                        if let Ok(now) = component_import(component_id).await {
+                            state.set(now);
+                        }
+                    });
+                },
+                std::time::Duration::from_millis(1500),
+            );
+        }
+    });
+    let running = move || state.with(|s| s.as_ref().is_some_and(|i| i.status == "running"));
+    view! {
+        <div class="import" data-test="import">
+            <h3>{lang.t("Existing authorizations", "已有授权")}</h3>
+            <p class="muted small">{lang.t(
+                "Accounts that authorized this component before wxhub (or outside its links) are read from WeChat's list, with their refresh tokens, and kept fresh from then on. Safe to repeat: accounts wxhub holds already keep their tokens.",
+                "在 wxhub 之前（或不经其授权链接）授权本平台的账号，可从微信的授权列表读取（含刷新令牌），此后持续刷新。可重复执行：wxhub 已有的账号保留其令牌。")}</p>
+            {move || state.get().map(|i| {
+                let total = i.total.map(|t| t.to_string()).unwrap_or_else(|| "…".into());
+                let (class, word) = match i.status.as_str() {
+                    "running" => ("", lang.t("Importing", "导入中")),
+                    "done" => ("ok", lang.t("Imported", "已完成")),
+                    _ => ("bad", lang.t("Failed", "失败")),
+                };
+                let percent = match i.total {
+                    Some(t) if t > 0 => (i.read * 100 / t).min(100),
+                    Some(_) => 100,
+                    None => 0,
+                };
+                view! {
+                    <div class="import-progress" data-test="import-progress" data-status=i.status.clone()>
+                        <p><strong class=class>{word}</strong>{format!(" · {} / {total}", i.read)}
+                            <span class="muted small">{format!(" · {} {} · {}", lang.t("started by", "发起人"), i.started_by, format_time(i.started_at))}</span></p>
+                        <progress max="100" value=percent.to_string()></progress>
+                        <p class="small" data-test="import-counts">{match lang {
+                            Lang::En => format!("{} new · {} authorized again · {} already held · {} failed", i.imported, i.updated, i.unchanged, i.failed),
+                            Lang::Zh => format!("新增 {} · 重新授权 {} · 已有 {} · 失败 {}", i.imported, i.updated, i.unchanged, i.failed),
+                        }}</p>
+                        {i.last_error.clone().map(|e| view! { <p class="small warn" data-test="import-error">{lang.t("WeChat said: ", "微信返回：")}{e}</p> })}
+                    </div>
+                }
+            })}
+            {move || start.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })}
+            {can_import.then(|| view! {
+                <button type="button" class="button ghost small" data-test="start-import"
+                    disabled=move || running() || start.pending().get()
+                    on:click=move |_| { start.dispatch(StartImport { component_id }); }>
+                    {move || if state.with(|s| s.is_some()) { lang.t("Import again", "重新导入") } else { lang.t("Import existing authorizations", "导入已有授权") }}
+                </button>
+            })}
+        </div>
     }
 }

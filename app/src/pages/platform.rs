@@ -11,12 +11,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    all_users, audit, authorizations, tenants, timeline, CreateAnyUser, CreateTenant,
-    SetAnyUserActive, SetTenantSuspended,
+    all_users, audit, authorizations, tenants, timeline, AssignAccount, CreateAnyUser,
+    CreateTenant, SetAnyUserActive, SetTenantSuspended,
 };
 use crate::dto::{
-    AccountStatus, AuditQuery, AuditRowView, AuthorizationQuery, FilterChoice, NewStaffUserForm,
-    NewTenantForm,
+    AccountStatus, AssignAccountForm, AuditQuery, AuditRowView, AuthorizationQuery, FilterChoice,
+    NewStaffUserForm, NewTenantForm, UNASSIGNED_TENANT,
 };
 use crate::error::AppError;
 use crate::i18n::{format_time, use_lang, Lang};
@@ -320,7 +320,11 @@ pub fn AuthorizationsPage() -> impl IntoView {
             page: q.get("page").unwrap_or_default(),
         })
     };
-    let data = Resource::new(current, authorizations);
+    let assign = ServerAction::<AssignAccount>::new();
+    let data = Resource::new(
+        move || (current(), assign.version().get()),
+        |(q, _)| authorizations(q),
+    );
     let href_for_page = move |n: i64| {
         let q = current();
         let page = n.to_string();
@@ -347,7 +351,10 @@ pub fn AuthorizationsPage() -> impl IntoView {
                 let pages = ((p.total + p.per_page - 1) / p.per_page).max(1);
                 view! {
                     <form class="filters" method="get" action="/authorizations" data-test="authorization-filters">
-                        <select name="tenant" aria-label=lang.t("Tenant", "租户") prop:value=q.tenant.clone()>{choice_options(&p.tenants, lang.t("Any tenant", "全部租户"))}</select>
+                        <select name="tenant" aria-label=lang.t("Tenant", "租户") prop:value=q.tenant.clone()>
+                            {choice_options(&p.tenants, lang.t("Any tenant", "全部租户"))}
+                            <option value=UNASSIGNED_TENANT>{lang.t("Unassigned", "未分配")}</option>
+                        </select>
                         <select name="component" aria-label=lang.t("Component", "第三方平台") prop:value=q.component.clone()>{choice_options(&p.components, lang.t("Any component", "全部第三方平台"))}</select>
                         <select name="status" aria-label=lang.t("Status", "状态") prop:value=q.status.clone()>
                             <option value="">{lang.t("Any status", "全部状态")}</option>
@@ -362,6 +369,16 @@ pub fn AuthorizationsPage() -> impl IntoView {
                         <button type="submit" class="button">{lang.t("Filter", "筛选")}</button>
                         <a class="button ghost" href="/authorizations">{lang.t("Clear", "清除")}</a>
                     </form>
+                    {(p.unassigned > 0 && q.tenant != UNASSIGNED_TENANT).then(|| view! {
+                        <p class="callout warn" data-test="unassigned-callout">
+                            {match lang {
+                                Lang::En => format!("{} accounts authorized the shared component without a tenant's link (test accounts, fast-registered mini programs, accounts imported from WeChat). Their tokens are kept fresh; no tenant sees them until they are assigned. ", p.unassigned),
+                                Lang::Zh => format!("有 {} 个账号未经租户的授权链接授权了共享第三方平台（测试账号、快速注册的小程序、从微信导入的账号）。其令牌持续刷新；分配前任何租户都看不到它们。", p.unassigned),
+                            }}
+                            <a href=format!("/authorizations?tenant={UNASSIGNED_TENANT}")>{lang.t("Show them", "查看")}</a>
+                        </p>
+                    })}
+                    {move || assign.value().get().and_then(|r| r.err()).map(|e| failure(lang, &e))}
                     <p class="muted" data-test="authorization-count">{match lang { Lang::En => format!("{} authorizations", p.total), Lang::Zh => format!("共 {} 条授权", p.total) }}</p>
                     {if p.rows.is_empty() {
                         view! { <section class="card empty" data-test="no-authorizations"><p>{lang.t("No authorization matches.", "没有符合条件的授权。")}</p></section> }.into_any()
@@ -374,6 +391,8 @@ pub fn AuthorizationsPage() -> impl IntoView {
                                 </tr></thead>
                                 <tbody>
                                     {p.rows.into_iter().map(|r| {
+                                        let tenants = p.tenants.clone();
+                                        let can_assign = p.can_assign;
                                         let name = if r.name.is_empty() { r.appid.clone() } else { r.name.clone() };
                                         let names: Vec<String> = r.permissions.iter().map(|id| permission_name(lang, *id)).collect();
                                         view! {
@@ -382,7 +401,14 @@ pub fn AuthorizationsPage() -> impl IntoView {
                                                     <a href=format!("/authorizations/{}/{}", r.component_appid, r.appid) data-test="timeline-link">{name}</a>
                                                     <div class="muted small mono">{r.appid.clone()}{" · "}{kind_text(lang, r.kind)}</div>
                                                 </td>
-                                                <td>{r.tenant_name.clone()}<div class="muted small mono">{r.tenant_slug.clone()}</div></td>
+                                                <td>{if r.tenant_slug.is_empty() {
+                                                    view! {
+                                                        <span class="badge warn" data-test="unassigned">{lang.t("Unassigned", "未分配")}</span>
+                                                        {can_assign.then(|| view! { <AssignControl component_appid=r.component_appid.clone() appid=r.appid.clone() tenants assign/> })}
+                                                    }.into_any()
+                                                } else {
+                                                    view! { {r.tenant_name.clone()}<div class="muted small mono">{r.tenant_slug.clone()}</div> }.into_any()
+                                                }}</td>
                                                 <td class="mono small">{r.component_appid.clone()}</td>
                                                 <td class=format!("status-{}", r.status.as_str())>{status_text(lang, r.status)}</td>
                                                 <td class="small">{names.join(lang.t(", ", "、"))}</td>
@@ -402,6 +428,47 @@ pub fn AuthorizationsPage() -> impl IntoView {
                 }.into_any()
             })}
         </Suspense>
+    }
+}
+
+/// Staff give an unassigned account to a tenant: a tenant picker and a button, confirmed first.
+#[component]
+fn AssignControl(
+    component_appid: String,
+    appid: String,
+    tenants: Vec<FilterChoice>,
+    assign: ServerAction<AssignAccount>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let chosen = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let tenant = chosen.get_untracked();
+        if tenant.is_empty() {
+            return;
+        }
+        let ask = match lang {
+            Lang::En => format!("Assign {appid} to {tenant}? The tenant sees the account, its tokens and its messages from now on."),
+            Lang::Zh => format!("确定将 {appid} 分配给 {tenant}？此后该租户可以看到该账号、其令牌与消息。"),
+        };
+        if window().confirm_with_message(&ask).unwrap_or(false) {
+            assign.dispatch(AssignAccount {
+                form: AssignAccountForm {
+                    component_appid: component_appid.clone(),
+                    appid: appid.clone(),
+                    tenant,
+                },
+            });
+        }
+    };
+    view! {
+        <form class="inline-form" on:submit=submit data-test="assign-form">
+            <select aria-label=lang.t("Assign to tenant", "分配给租户") bind:value=chosen>
+                <option value="">{lang.t("Choose a tenant…", "选择租户…")}</option>
+                {tenants.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+            </select>
+            <button type="submit" class="button small" data-test="assign" disabled=move || chosen.get().is_empty() || assign.pending().get()>{lang.t("Assign", "分配")}</button>
+        </form>
     }
 }
 
@@ -487,7 +554,10 @@ pub fn AuditPage() -> impl IntoView {
                 let paged = !q.before.is_empty();
                 view! {
                     <form class="filters" method="get" action="/audit" data-test="audit-filters">
-                        <select name="tenant" aria-label=lang.t("Tenant", "租户") prop:value=q.tenant.clone()>{choice_options(&p.tenants, lang.t("Any tenant", "全部租户"))}</select>
+                        <select name="tenant" aria-label=lang.t("Tenant", "租户") prop:value=q.tenant.clone()>
+                            {choice_options(&p.tenants, lang.t("Any tenant", "全部租户"))}
+                            <option value=UNASSIGNED_TENANT>{lang.t("Unassigned", "未分配")}</option>
+                        </select>
                         <select name="component" aria-label=lang.t("Component", "第三方平台") prop:value=q.component.clone()>{choice_options(&p.components, lang.t("Any component", "全部第三方平台"))}</select>
                         <input name="account" placeholder=lang.t("Account appid", "账号 appid") prop:value=q.account.clone() aria-label=lang.t("Account", "账号") maxlength="18"/>
                         <input name="kind" placeholder=lang.t("Kind, or family like token.", "类型，或如 token. 的一类") prop:value=q.kind.clone() aria-label=lang.t("Event kind", "事件类型") list="audit-kinds"/>
@@ -549,7 +619,11 @@ pub fn TimelinePage() -> impl IntoView {
                     <section class="card">
                         <dl class="facts">
                             <dt>{lang.t("Appid", "Appid")}</dt><dd class="mono">{t.appid.clone()}</dd>
-                            <dt>{lang.t("Tenant", "租户")}</dt><dd>{format!("{} ({})", t.tenant_name, t.tenant_slug)}</dd>
+                            <dt>{lang.t("Tenant", "租户")}</dt><dd>{if t.tenant_slug.is_empty() {
+                                view! { <span class="badge warn" data-test="unassigned">{lang.t("Unassigned", "未分配")}</span>{" "}<a href=format!("/authorizations?tenant={UNASSIGNED_TENANT}")>{lang.t("assign it", "去分配")}</a> }.into_any()
+                            } else {
+                                format!("{} ({})", t.tenant_name, t.tenant_slug).into_any()
+                            }}</dd>
                             <dt>{lang.t("Component", "第三方平台")}</dt><dd class="mono">{t.component_appid.clone()}</dd>
                             <dt>{lang.t("Status", "状态")}</dt><dd class=format!("status-{}", t.status.as_str()) data-test="timeline-status">{status_text(lang, t.status)}</dd>
                             <dt>{lang.t("Permission sets", "权限集")}</dt><dd>{names.join(lang.t(", ", "、"))}</dd>

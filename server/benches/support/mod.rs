@@ -69,7 +69,7 @@ pub async fn seed_accounts(store: &Store, tenant: TenantId, component: Component
         store
             .record_authorization(
                 &NewAuthorization {
-                    tenant,
+                    tenant: Some(tenant),
                     component,
                     appid: &appid,
                     func_ids: &[1, 2, 3, 15],

@@ -4,7 +4,7 @@
 //! in and never come out: the page shows them masked, and an edit that leaves a secret empty keeps
 //! the stored one. The callback URLs are the exact strings to paste into WeChat's console.
 
-use app::dto::{CheckStep, ComponentForm, ComponentView};
+use app::dto::{CheckStep, ComponentForm, ComponentView, ImportView};
 use app::error::AppError;
 use app::model::{Role, SessionUser};
 use app::services::{AuthService, RequestCtx};
@@ -45,8 +45,17 @@ async fn component_view(console: &Console, c: Component) -> Result<ComponentView
         Some((status, at, error)) => (Some(status), Some(at), error),
         None => (None, None, None),
     };
+    let import = console
+        .store
+        .authorizer_imports(c.id, 1)
+        .await
+        .map_err(&err)?
+        .into_iter()
+        .next()
+        .map(import_view);
     let base = console.urls.base.as_str().trim_end_matches('/').to_owned();
     Ok(ComponentView {
+        import,
         release_test_seen_at: release.last_message_at,
         release_test_reply: reply,
         release_test_reply_at: reply_at,
@@ -208,6 +217,60 @@ pub(super) async fn save_component(
         }
     };
     component_view(console, component).await
+}
+
+pub(super) fn import_view(i: crate::store::AuthorizerImport) -> ImportView {
+    ImportView {
+        id: i.id,
+        status: i.status,
+        total: i.total,
+        read: i.next_offset,
+        imported: i.imported,
+        updated: i.updated,
+        unchanged: i.unchanged,
+        failed: i.failed,
+        last_error: i.last_error,
+        started_by: i.started_by,
+        started_at: i.started_at,
+        finished_at: i.finished_at,
+    }
+}
+
+/// Starts an import: only on a component the scope owns (a tenant's own, or a shared one for
+/// platform admins); a tenant imports nothing from the shared components.
+pub(super) async fn start_import(
+    console: &Console,
+    ctx: &RequestCtx,
+    id: i64,
+) -> Result<ImportView, AppError> {
+    let (user, scope) = component_scope(console, ctx, true).await?;
+    let component = usable_component(console, scope, id).await?;
+    if component.owner != scope {
+        return Err(AppError::Forbidden);
+    }
+    let (import, _) = console
+        .engine
+        .start_import(&component, &user_actor(&user), ctx.client_ip)
+        .await
+        .map_err(super::op_error("an import could not be started"))?;
+    Ok(import_view(import))
+}
+
+pub(super) async fn component_import(
+    console: &Console,
+    ctx: &RequestCtx,
+    id: i64,
+) -> Result<Option<ImportView>, AppError> {
+    let (_, scope) = component_scope(console, ctx, false).await?;
+    let component = usable_component(console, scope, id).await?;
+    Ok(console
+        .store
+        .authorizer_imports(component.id, 1)
+        .await
+        .map_err(store_error("an import could not be read"))?
+        .into_iter()
+        .next()
+        .map(import_view))
 }
 
 pub(super) async fn check_component(

@@ -49,9 +49,9 @@ fn unavailable(a: &Authorizer) -> Option<(String, String)> {
     }
 }
 
-fn menu_account(a: &Authorizer) -> MenuAccount {
+fn menu_account(tenant: TenantId, a: &Authorizer) -> MenuAccount {
     MenuAccount {
-        tenant: a.tenant_id,
+        tenant,
         component: a.component_id,
         appid: a.appid.clone(),
     }
@@ -242,7 +242,7 @@ async fn writable(
         return Err(AppError::invalid_bilingual("appid", en, zh));
     }
     Ok((
-        menu_account(&a),
+        menu_account(tenant, &a),
         MenuActor {
             actor: user_actor(&user),
             ip: ctx.client_ip,

@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use app::dto::{
     AccountDetail, AccountPage, AccountQuery, ApiKeyView, CheckStep, ComponentChoice,
-    ComponentForm, ComponentView, CreatedApiKey, Dashboard, LinkView, NewLinkForm, NewUserForm,
-    UserView,
+    ComponentForm, ComponentView, CreatedApiKey, Dashboard, ImportView, LinkView, NewLinkForm,
+    NewUserForm, UserView,
 };
 use app::error::AppError;
 use app::model::SessionUser;
@@ -364,5 +364,21 @@ impl ConsoleService for Console {
 
     async fn check_component(&self, ctx: &RequestCtx, id: i64) -> Result<Vec<CheckStep>, AppError> {
         components::check_component(self, ctx, id).await
+    }
+
+    async fn start_import(
+        &self,
+        ctx: &RequestCtx,
+        component_id: i64,
+    ) -> Result<ImportView, AppError> {
+        components::start_import(self, ctx, component_id).await
+    }
+
+    async fn component_import(
+        &self,
+        ctx: &RequestCtx,
+        component_id: i64,
+    ) -> Result<Option<ImportView>, AppError> {
+        components::component_import(self, ctx, component_id).await
     }
 }

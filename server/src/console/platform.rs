@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 
 use app::dto::{
-    AccountTimeline, AuditPage, AuditQuery, AuditRowView, AuthorizationPage, AuthorizationQuery,
-    AuthorizationRowView, FilterChoice, NewStaffUserForm, NewTenantForm, StaffUserView, TenantView,
+    AccountTimeline, AssignAccountForm, AuditPage, AuditQuery, AuditRowView, AuthorizationPage,
+    AuthorizationQuery, AuthorizationRowView, FilterChoice, NewStaffUserForm, NewTenantForm,
+    StaffUserView, TenantView,
 };
 use app::error::AppError;
 use app::model::{Role, SessionUser};
@@ -20,7 +21,7 @@ use super::{bilingual, store_error, user_actor, Console};
 use crate::domain::{
     AuditEvent, AuditKind, ComponentId, NewAuditEvent, Outcome, TenantId, TenantStatus, UserId,
 };
-use crate::store::{AuditFilter, AuthorizationFilter, TenantSummary};
+use crate::store::{AssignRefusal, AuditFilter, AuthorizationFilter, TenantSummary};
 
 pub const AUTHORIZATIONS_PER_PAGE: i64 = 50;
 pub const AUDIT_PER_PAGE: i64 = 100;
@@ -428,10 +429,15 @@ impl PlatformService for Console {
         ctx: &RequestCtx,
         q: AuthorizationQuery,
     ) -> Result<AuthorizationPage, AppError> {
-        self.staff(ctx).await?;
+        let me = self.staff(ctx).await?;
         let dir = self.directory().await?;
+        let unassigned = q.tenant.trim() == app::dto::UNASSIGNED_TENANT;
         let audit_like = AuditQuery {
-            tenant: q.tenant.clone(),
+            tenant: if unassigned {
+                String::new()
+            } else {
+                q.tenant.clone()
+            },
             component: q.component.clone(),
             from: q.from.clone(),
             to: q.to.clone(),
@@ -474,6 +480,7 @@ impl PlatformService for Console {
         };
         let filter = AuthorizationFilter {
             tenant: base.tenant,
+            unassigned,
             component: base.component,
             status,
             permission,
@@ -506,11 +513,67 @@ impl PlatformService for Console {
                 })
                 .collect(),
             total,
+            unassigned: self
+                .store
+                .count_unassigned_authorizers()
+                .await
+                .map_err(store_error("unassigned accounts could not be counted"))?,
+            can_assign: me.role == Role::PlatformAdmin,
             page,
             per_page: AUTHORIZATIONS_PER_PAGE,
             tenants: dir.tenant_choices(),
             components: dir.component_choices(),
         })
+    }
+
+    async fn assign_account(
+        &self,
+        ctx: &RequestCtx,
+        form: AssignAccountForm,
+    ) -> Result<(), AppError> {
+        let me = self.platform_admin(ctx).await?;
+        let dir = self.directory().await?;
+        let component = dir
+            .component_by_appid(form.component_appid.trim())
+            .ok_or_else(|| {
+                unknown(
+                    "component_appid",
+                    "no component has this appid",
+                    "没有这个第三方平台",
+                )
+            })?;
+        let appid = crate::domain::AppId::parse("appid", form.appid.trim()).map_err(|_| {
+            AppError::invalid_bilingual(
+                "appid",
+                "not an appid",
+                "appid 应为 wx 加 16 位小写字母或数字",
+            )
+        })?;
+        let slug = form.tenant.trim();
+        let tenant = dir
+            .tenant_by_slug(slug)
+            .ok_or_else(|| unknown("tenant", "choose a tenant", "请选择租户"))?;
+        let assigned = self
+            .engine
+            .assign_account(
+                &user_actor(&me),
+                ctx.client_ip,
+                component,
+                appid.as_ref(),
+                tenant,
+                slug,
+            )
+            .await
+            .map_err(|e| crate::auth::service::internal("an account could not be assigned", e))?;
+        match assigned {
+            Ok(_) => Ok(()),
+            Err(AssignRefusal::Unknown) => Err(AppError::NotFound),
+            Err(AssignRefusal::AlreadyAssigned) => Err(AppError::invalid_bilingual(
+                "appid",
+                "the account belongs to a tenant already",
+                "该账号已归属某个租户",
+            )),
+        }
     }
 
     async fn audit(&self, ctx: &RequestCtx, q: AuditQuery) -> Result<AuditPage, AppError> {
@@ -633,7 +696,7 @@ impl PlatformService for Console {
             .ok_or(AppError::NotFound)?;
         let history = self
             .store
-            .authorizer_history(a.tenant_id, a.id)
+            .authorizer_history_across_tenants(a.id)
             .await
             .map_err(&err)?
             .into_iter()
@@ -647,7 +710,10 @@ impl PlatformService for Console {
             .into_iter()
             .map(|e| dir.row(e))
             .collect();
-        let (tenant_slug, tenant_name) = dir.tenants.get(&a.tenant_id).cloned().unwrap_or_default();
+        let (tenant_slug, tenant_name) = a
+            .tenant_id
+            .and_then(|t| dir.tenants.get(&t).cloned())
+            .unwrap_or_default();
         Ok(AccountTimeline {
             status: status_dto(a.status),
             name: a.nick_name,

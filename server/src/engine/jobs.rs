@@ -52,12 +52,14 @@ use crate::wechat::errcode::ErrcodeClass;
 pub const EXCHANGE_CODE: &str = "exchange_code";
 pub const FETCH_INFO: &str = "fetch_info";
 pub const FETCH_MENU: &str = "fetch_menu";
+/// The alert staff see for an account kept unassigned; assigning the account resolves it.
+pub const UNASSIGNED_ALERT: &str = "unassigned_authorization";
 /// The full-network release test's customer-service step (PROTOCOL.md §12.2, step 3).
 pub const RELEASE_TEST_REPLY: &str = "release_test_reply";
 
 const JOB_CONCURRENCY: usize = 8;
 
-enum JobError {
+pub(super) enum JobError {
     /// Try again after this many ms (or give up after the last attempt).
     Retry(String, i64),
     /// Will not work however often it is tried.
@@ -136,6 +138,7 @@ impl Engine {
             FETCH_INFO => self.fetch_info(&job).await,
             FETCH_MENU => self.fetch_menu(&job).await,
             RELEASE_TEST_REPLY => self.release_test_reply(&job).await,
+            super::imports::IMPORT_PAGE => self.import_page(&job).await,
             other => Err(JobError::Fatal(format!("unknown job kind {other}"))),
         };
         let now = crate::now_ms();
@@ -163,7 +166,7 @@ impl Engine {
     }
 
     /// Maps a WeChat failure to a retry decision; a refused component token is refreshed first.
-    async fn wechat_job_error(&self, job: &ClaimedJob, err: WechatError) -> JobError {
+    pub(super) async fn wechat_job_error(&self, job: &ClaimedJob, err: WechatError) -> JobError {
         let now = crate::now_ms();
         match err.class() {
             ErrcodeClass::TokenInvalid => {
@@ -233,26 +236,12 @@ impl Engine {
                 .store
                 .authorizer_of_component(component_id, &answer.authorizer_appid)
                 .await?
-                .map(|a| a.tenant_id);
+                .and_then(|a| a.tenant_id);
         }
+        // A shared component's account that nothing attributes (a 全网发布 test account, a
+        // fast-registered mini program, an authorization made outside wxhub's links) is kept
+        // unassigned, with its tokens refreshed, until platform staff assign it.
         let tenant = tenant.or(entry.component.owner.tenant_id());
-        let Some(tenant) = tenant else {
-            let message = format!(
-                "{} authorized the shared component {} but no authorization link names it",
-                answer.authorizer_appid, entry.component.appid
-            );
-            self.store
-                .raise_alert(
-                    None,
-                    Some(component_id),
-                    None,
-                    "unattributed_authorization",
-                    &message,
-                    now,
-                )
-                .await?;
-            return Err(JobError::Fatal(message));
-        };
         let access_value = answer.access_token.clone().map(SecretString::from);
         let refresh_value = answer.refresh_token.clone().map(SecretString::from);
         let lifetime = answer.expires_in.unwrap_or(7200);
@@ -303,7 +292,7 @@ impl Engine {
             ),
             now,
         )
-        .tenant(Some(tenant))
+        .tenant(tenant)
         .component(component_id)
         .authorizer(&answer.authorizer_appid)
         .detail(json!({
@@ -341,7 +330,7 @@ impl Engine {
                 ),
                 now,
             )
-            .tenant(Some(tenant))
+            .tenant(tenant)
             .component(component_id)
             .authorizer(&answer.authorizer_appid)
             .detail(json!({ "event_at": event_at, "source": source }));
@@ -357,23 +346,44 @@ impl Engine {
             .and_then(Value::as_str)
             .filter(|t| *t == "updateauthorized")
             .unwrap_or("authorized");
-        self.authorization_event(
-            tenant,
-            &entry.component.appid,
-            &answer.authorizer_appid,
-            info_type,
-            job.dedupe_key
-                .as_deref()
-                .unwrap_or(&answer.authorizer_appid),
-            json!({
-                "change": recorded.change,
-                "permissions": func_ids,
-                "added": recorded.added,
-                "removed": recorded.removed,
-                "source": source,
-            }),
-        )
-        .await?;
+        match tenant {
+            Some(tenant) => {
+                self.authorization_event(
+                    tenant,
+                    &entry.component.appid,
+                    &answer.authorizer_appid,
+                    info_type,
+                    job.dedupe_key
+                        .as_deref()
+                        .unwrap_or(&answer.authorizer_appid),
+                    json!({
+                        "change": recorded.change,
+                        "permissions": func_ids,
+                        "added": recorded.added,
+                        "removed": recorded.removed,
+                        "source": source,
+                    }),
+                )
+                .await?;
+            }
+            // No tenant's webhooks to tell: staff are told instead, once per account until it is
+            // assigned (assigning resolves the alert).
+            None => {
+                self.store
+                    .raise_alert(
+                        None,
+                        Some(component_id),
+                        Some(recorded.id),
+                        UNASSIGNED_ALERT,
+                        &format!(
+                            "{} authorized the shared component {} without a tenant's link; it is kept unassigned until staff assign it",
+                            answer.authorizer_appid, entry.component.appid
+                        ),
+                        now,
+                    )
+                    .await?;
+            }
+        }
         // WeChat accepts a pre_auth_code once; the link page must not offer it again.
         if let Some(fp) = job.payload.get("pre_auth_code_fp").and_then(Value::as_str) {
             self.store
@@ -407,7 +417,7 @@ impl Engine {
             );
             let follow_up = NewJob {
                 kind,
-                tenant: Some(tenant),
+                tenant,
                 component: Some(component_id),
                 payload: json!({ "authorizer_appid": answer.authorizer_appid }),
                 secret: None,
@@ -679,7 +689,10 @@ impl Engine {
     }
 
     /// The component a job works for, as the engine holds it.
-    async fn job_component(&self, job: &ClaimedJob) -> Result<Arc<ComponentEntry>, JobError> {
+    pub(super) async fn job_component(
+        &self,
+        job: &ClaimedJob,
+    ) -> Result<Arc<ComponentEntry>, JobError> {
         let component_id = job
             .component_id
             .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
@@ -707,28 +720,14 @@ impl Engine {
 
     /// Fetches and stores the account's profile (`api_get_authorizer_info`). The outer error is
     /// ours (storage, no token yet); the inner one is WeChat's, for the caller to judge.
-    async fn update_profile(
+    /// Keeps what `api_get_authorizer_info` said about an account's profile.
+    pub(super) async fn store_profile(
         &self,
-        entry: &ComponentEntry,
+        component_id: crate::domain::ComponentId,
         appid: &str,
-    ) -> Result<Result<(), WechatError>, JobError> {
-        let component_id = entry.component.id;
-        let now = crate::now_ms();
-        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
-            return Err(JobError::Retry("no component token yet".into(), 2_000));
-        };
-        let details = match self
-            .client
-            .get_authorizer_info(
-                component_token.value.expose_secret(),
-                &entry.component.appid,
-                appid,
-            )
-            .await
-        {
-            Ok(d) => d,
-            Err(err) => return Ok(Err(err)),
-        };
+        details: &crate::wechat::api::AuthorizerDetails,
+        now: i64,
+    ) -> Result<(), crate::store::StoreError> {
         let p = &details.profile;
         let info_json = p.raw.to_string();
         self.store
@@ -754,6 +753,32 @@ impl Engine {
                 },
                 now,
             )
+            .await
+    }
+
+    async fn update_profile(
+        &self,
+        entry: &ComponentEntry,
+        appid: &str,
+    ) -> Result<Result<(), WechatError>, JobError> {
+        let component_id = entry.component.id;
+        let now = crate::now_ms();
+        let Some(component_token) = self.component_token(component_id, now + 5_000) else {
+            return Err(JobError::Retry("no component token yet".into(), 2_000));
+        };
+        let details = match self
+            .client
+            .get_authorizer_info(
+                component_token.value.expose_secret(),
+                &entry.component.appid,
+                appid,
+            )
+            .await
+        {
+            Ok(d) => d,
+            Err(err) => return Ok(Err(err)),
+        };
+        self.store_profile(component_id, appid, &details, now)
             .await?;
         Ok(Ok(()))
     }

@@ -141,7 +141,8 @@ impl Engine {
             if !account.user_name.is_empty() && account.user_name != message.to_user {
                 return Err(NotifyError::WrongAppId);
             }
-            Some(account.tenant_id)
+            // An unassigned account's messages are kept and answered, and reach no tenant.
+            account.tenant_id
         };
         let dedupe_key = fingerprint(&message.dedupe_key());
         let event_id = crate::webhooks::new_event_id();

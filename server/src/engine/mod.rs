@@ -16,6 +16,7 @@
 
 mod cache;
 mod group_commit;
+mod imports;
 mod jobs;
 mod links;
 mod messages;
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cache::{CacheKey, CachedToken, TokenCache};
+pub use imports::{IMPORT_PAGE, IMPORT_PAGE_SIZE};
 pub use links::LinkOpening;
 pub use messages::{MessageAnswer, RELEASE_TEST_ACCOUNTS};
 pub use metrics::{labels, Metrics};
@@ -149,6 +151,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("component {0}: its stored EncodingAESKey is unusable: {1}")]
     BadComponentKey(String, String),
+    #[error("no such component")]
+    UnknownComponent,
 }
 
 /// A component with its secrets opened and its message crypto ready.

@@ -316,11 +316,12 @@ impl Engine {
                 .authorizer_of_component(component, authorizer_appid)
                 .await
                 .map_err(EngineError::from)?;
-            if let Some(account) =
-                account.filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked)
+            if let Some((_, tenant)) = account
+                .filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked)
+                .and_then(|a| a.tenant_id.map(|t| (a, t)))
             {
                 self.authorization_event(
-                    account.tenant_id,
+                    tenant,
                     &entry.component.appid,
                     authorizer_appid,
                     "unauthorized",
@@ -392,7 +393,7 @@ impl Engine {
                         .store
                         .authorizer_of_component(link.component_id, &appid)
                         .await?
-                        .filter(|a| a.tenant_id == link.tenant_id),
+                        .filter(|a| a.tenant_id == Some(link.tenant_id)),
                     None => None,
                 };
                 match account {

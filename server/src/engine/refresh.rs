@@ -839,7 +839,7 @@ impl Engine {
                 if let Err(e) = self
                     .store
                     .raise_alert(
-                        Some(tenant),
+                        tenant,
                         Some(claim.component_id),
                         claim.authorizer_id,
                         "reauthorization_needed",

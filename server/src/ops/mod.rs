@@ -9,6 +9,7 @@
 
 pub mod api_keys;
 pub mod components;
+pub mod imports;
 pub mod links;
 pub mod menu_snapshots;
 pub mod menus;

@@ -110,6 +110,10 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         .route("/sim/control/authorizations", post(authorize))
         .route("/sim/control/revocations", post(revoke))
         .route("/sim/control/accounts", post(add_accounts))
+        .route(
+            "/sim/control/existing-authorizations",
+            post(seed_existing_authorizations),
+        )
         .route("/sim/control/components", post(add_component))
         .route("/sim/control/calls", get(list_calls).delete(clear_calls))
         .route("/sim/control/pushes", get(list_pushes))
@@ -661,6 +665,45 @@ async fn revoke(State(sim): Sim, body: Bytes) -> Response {
             Json(json!({ "error": "no live authorization between these two" })),
         )
             .into_response()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExistingAuthorizationsRequest {
+    component_appid: String,
+    count: usize,
+    #[serde(default = "default_existing_func_ids")]
+    func_ids: Vec<i64>,
+}
+
+fn default_existing_func_ids() -> Vec<i64> {
+    vec![1, 2, 3, 4, 15]
+}
+
+/// The most one request makes: enough for the import benchmark, bounded for memory.
+const EXISTING_AUTHORIZATIONS_MAX: usize = 50_000;
+
+async fn seed_existing_authorizations(State(sim): Sim, body: Bytes) -> Response {
+    let r: ExistingAuthorizationsRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    if r.count == 0 || r.count > EXISTING_AUTHORIZATIONS_MAX {
+        return bad_request(&format!("count must be 1 to {EXISTING_AUTHORIZATIONS_MAX}"));
+    }
+    if r.func_ids.is_empty() || r.func_ids.iter().any(|f| !(1..=1000).contains(f)) {
+        return bad_request("func_ids must be permission set ids (1 to 1000)");
+    }
+    match sim.with_state(|s, now| {
+        s.seed_existing_authorizations(&r.component_appid, r.count, &r.func_ids, now)
+    }) {
+        Ok(appids) => (
+            StatusCode::CREATED,
+            Json(json!({ "added": appids.len(), "first": appids.first(), "last": appids.last() })),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
     }
 }
 

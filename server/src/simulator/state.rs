@@ -464,6 +464,85 @@ impl SimState {
         self.accounts.insert(seed.appid.clone(), seed);
     }
 
+    /// Accounts that authorized `component_appid` before wxhub ran it: `count` made-up accounts
+    /// (appids `wxe…`, every fifth a mini program), authorized over the past hours with
+    /// `func_ids`, with refresh tokens and nothing pushed (WeChat pushed their events long ago, to
+    /// whoever ran the platform then). They are what `api_get_authorizer_list` gives an import.
+    /// Returns their appids.
+    pub fn seed_existing_authorizations(
+        &mut self,
+        component_appid: &str,
+        count: usize,
+        func_ids: &[i64],
+        now: i64,
+    ) -> Result<Vec<String>, String> {
+        if !self.components.contains_key(component_appid) {
+            return Err(format!("no component {component_appid}"));
+        }
+        let mut made = Vec::with_capacity(count);
+        let mut n: u64 = 0;
+        while made.len() < count {
+            n += 1;
+            let appid = format!("wxe{n:015x}");
+            let taken = self.accounts.contains_key(&appid)
+                || self
+                    .components
+                    .get(component_appid)
+                    .is_some_and(|c| c.authorizations.contains_key(&appid));
+            if taken {
+                continue;
+            }
+            let mini = made.len() % 5 == 4;
+            self.accounts.insert(
+                appid.clone(),
+                AccountSeed {
+                    appid: appid.clone(),
+                    kind: if mini {
+                        AccountKind::MiniProgram
+                    } else {
+                        AccountKind::OfficialAccount
+                    },
+                    nick_name: format!(
+                        "Existing {} {n}",
+                        if mini { "mini program" } else { "account" }
+                    ),
+                    user_name: format!("gh_e{n:011x}"),
+                    principal_name: "Existing Ltd".into(),
+                    alias: String::new(),
+                    service_type: if mini { 0 } else { 2 },
+                    verify_type: 0,
+                    menu: None,
+                },
+            );
+            let auth_time = now / 1000 - 3600 * (made.len() as i64 + 1);
+            if let Some(component) = self.components.get_mut(component_appid) {
+                component.authorizations.insert(
+                    appid.clone(),
+                    Authorization {
+                        authorizer_appid: appid.clone(),
+                        refresh_token: random("refreshtoken@@@", 43),
+                        previous_refresh: None,
+                        func_ids: func_ids.to_vec(),
+                        auth_time,
+                        revoked: false,
+                    },
+                );
+            }
+            made.push(appid);
+        }
+        Ok(made)
+    }
+
+    /// How many of `component_appid`'s authorizations [`Self::seed_existing_authorizations`] made.
+    pub fn existing_authorizations(&self, component_appid: &str) -> usize {
+        self.components.get(component_appid).map_or(0, |c| {
+            c.authorizations
+                .keys()
+                .filter(|a| a.starts_with("wxe"))
+                .count()
+        })
+    }
+
     /// Mints a ticket and queues its push; returns the ticket.
     pub fn issue_ticket(&mut self, component_appid: &str, now: i64) -> Option<String> {
         let component = self.components.get_mut(component_appid)?;

@@ -27,7 +27,8 @@ use crate::secrets::fingerprint;
 
 /// What an exchanged authorization code told us.
 pub struct NewAuthorization<'a> {
-    pub tenant: TenantId,
+    /// `None` keeps an account unassigned (a new one), or leaves it with its tenant (a known one).
+    pub tenant: Option<TenantId>,
     pub component: ComponentId,
     pub appid: &'a str,
     pub func_ids: &'a [i64],
@@ -56,8 +57,8 @@ pub struct RecordedAuthorization {
 /// What marking an account as lost did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LossOutcome {
-    /// The account now needs re-authorization; its tenant.
-    Marked(TenantId),
+    /// The account now needs re-authorization; its tenant (`None`: unassigned).
+    Marked(Option<TenantId>),
     /// The worker's lease had expired: someone else owns the refresh now; nothing was changed.
     LeaseLost,
     /// The stored refresh token is no longer the one that failed (a refresh or a re-authorization
@@ -74,7 +75,7 @@ const COLUMNS: &str = "id, tenant_id, component_id, appid, account_kind, nick_na
 #[derive(sqlx::FromRow)]
 pub(super) struct AuthorizerRow {
     id: i64,
-    tenant_id: i64,
+    tenant_id: Option<i64>,
     component_id: i64,
     appid: String,
     account_kind: String,
@@ -103,7 +104,7 @@ impl TryFrom<AuthorizerRow> for Authorizer {
     fn try_from(r: AuthorizerRow) -> Result<Self, StoreError> {
         Ok(Authorizer {
             id: AuthorizerId(r.id),
-            tenant_id: TenantId(r.tenant_id),
+            tenant_id: r.tenant_id.map(TenantId),
             component_id: ComponentId(r.component_id),
             appid: r.appid,
             account_kind: r.account_kind,
@@ -145,6 +146,10 @@ pub struct AuthorizerProfileUpdate<'a> {
     pub account_status: Option<i64>,
     pub info_json: &'a str,
 }
+
+/// An account's row as recording locks it: id, func_info, status, tenant (none: unassigned),
+/// last_event_at.
+type ExistingAuthorizer = (i64, String, String, Option<i64>, Option<i64>);
 
 fn json_ids(ids: &[i64]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
@@ -197,7 +202,7 @@ impl Store {
         );
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let existing: Option<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(&select)
+            let existing: Option<ExistingAuthorizer> = sqlx::query_as(&select)
                 .bind(new.component.0)
                 .bind(new.appid)
                 .fetch_optional(&mut *tx)
@@ -214,7 +219,7 @@ impl Store {
             let revoked_later = revoked_at
                 .and_then(|s| s.checked_mul(1000))
                 .is_some_and(|at| at > new.event_at);
-            let (id, change, added, removed, moved_from) = match existing {
+            let (id, change, added, removed, moved_from, tenant_after) = match existing {
                 None if revoked_later => {
                     tx.rollback().await?;
                     return Ok(RecordedAuthorization {
@@ -251,11 +256,11 @@ impl Store {
                         "permissions_changed"
                     };
                     sqlx::query(
-                        "UPDATE authorizers SET tenant_id = $1, func_info = $2, status = 'authorized', link_id = COALESCE($3, link_id), \
+                        "UPDATE authorizers SET tenant_id = COALESCE($1, tenant_id), func_info = $2, status = 'authorized', link_id = COALESCE($3, link_id), \
                          authorized_at = $4, revoked_at = NULL, updated_at = $4, \
                          last_event_at = CASE WHEN last_event_at IS NULL OR last_event_at < $6 THEN $6 ELSE last_event_at END WHERE id = $5",
                     )
-                    .bind(new.tenant.0)
+                    .bind(new.tenant.map(|t| t.0))
                     .bind(json_ids(&funcs))
                     .bind(new.link.map(|l| l.0))
                     .bind(now)
@@ -263,29 +268,35 @@ impl Store {
                     .bind(new.event_at)
                     .execute(&mut *tx)
                     .await?;
-                    let moved_from = (old_tenant != new.tenant.0).then_some(TenantId(old_tenant));
-                    if moved_from.is_some() {
+                    // An unassigned account that a tenant's link now names is assigned by it; an
+                    // account a tenant holds is moved only by another tenant's link.
+                    let tenant_after = new.tenant.map(|t| t.0).or(old_tenant);
+                    let moved_from = match old_tenant {
+                        Some(old) if tenant_after != Some(old) => Some(TenantId(old)),
+                        _ => None,
+                    };
+                    if tenant_after != old_tenant {
                         // Every credential of the account follows it, so no cache anywhere keeps
                         // serving it to the tenant it left.
                         sqlx::query(
                             "UPDATE credentials SET tenant_id = $1, version = version + 1, updated_at = $2 \
                              WHERE component_id = $3 AND subject = $4 AND kind IN ('authorizer_access_token', 'authorizer_refresh_token', 'jsapi_ticket')",
                         )
-                        .bind(new.tenant.0)
+                        .bind(tenant_after)
                         .bind(now)
                         .bind(new.component.0)
                         .bind(new.appid)
                         .execute(&mut *tx)
                         .await?;
                     }
-                    (id, change, added, removed, moved_from)
+                    (id, change, added, removed, moved_from, tenant_after)
                 }
                 None => {
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO authorizers (tenant_id, component_id, appid, func_info, status, link_id, authorized_at, created_at, updated_at, last_event_at) \
                          VALUES ($1, $2, $3, $4, 'authorized', $5, $6, $6, $6, $7) RETURNING id",
                     )
-                    .bind(new.tenant.0)
+                    .bind(new.tenant.map(|t| t.0))
                     .bind(new.component.0)
                     .bind(new.appid)
                     .bind(json_ids(&funcs))
@@ -294,7 +305,14 @@ impl Store {
                     .bind(new.event_at)
                     .fetch_one(&mut *tx)
                     .await?;
-                    (id, "authorized", funcs.clone(), Vec::new(), None)
+                    (
+                        id,
+                        "authorized",
+                        funcs.clone(),
+                        Vec::new(),
+                        None,
+                        new.tenant.map(|t| t.0),
+                    )
                 }
             };
             sqlx::query("DELETE FROM authorizer_permissions WHERE authorizer_id = $1")
@@ -304,7 +322,7 @@ impl Store {
             for f in &funcs {
                 sqlx::query("INSERT INTO authorizer_permissions (authorizer_id, tenant_id, permission_id) VALUES ($1, $2, $3)")
                     .bind(id)
-                    .bind(new.tenant.0)
+                    .bind(tenant_after)
                     .bind(*f)
                     .execute(&mut *tx)
                     .await?;
@@ -313,7 +331,7 @@ impl Store {
                 "INSERT INTO authorizer_history (tenant_id, authorizer_id, change, source, permissions, added, removed, occurred_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(new.tenant.0)
+            .bind(tenant_after)
             .bind(id)
             .bind(change)
             .bind(new.source)
@@ -338,7 +356,7 @@ impl Store {
                     )
                     .bind(new.component.0)
                     .bind(id)
-                    .bind(new.tenant.0)
+                    .bind(tenant_after)
                     .bind(new.appid)
                     .bind(sealed)
                     .bind(print)
@@ -361,7 +379,7 @@ impl Store {
                     )
                     .bind(new.component.0)
                     .bind(id)
-                    .bind(new.tenant.0)
+                    .bind(tenant_after)
                     .bind(new.appid)
                     .bind(now)
                     .execute(&mut *tx)
@@ -375,7 +393,7 @@ impl Store {
                     tx,
                     new.component,
                     Some(AuthorizerId(id)),
-                    Some(new.tenant),
+                    tenant_after.map(TenantId),
                     new.appid,
                     sealed,
                     print,
@@ -456,7 +474,7 @@ impl Store {
             .bind(claim.id.0)
             .execute(&mut *tx)
             .await?;
-            let row: Option<(i64, i64)> = sqlx::query_as(
+            let row: Option<(i64, Option<i64>)> = sqlx::query_as(
                 "UPDATE authorizers SET status = 'needs_reauth', revoked_at = $1, updated_at = $1 \
                  WHERE component_id = $2 AND appid = $3 AND status = 'authorized' RETURNING id, tenant_id",
             )
@@ -489,12 +507,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             super::notify_credentials!(self, tx);
-            let audit = audit.clone().tenant(Some(TenantId(tenant)));
+            let audit = audit.clone().tenant(tenant.map(TenantId));
             bind_audit!(sqlx::query(super::audit::INSERT), &audit)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(LossOutcome::Marked(TenantId(tenant)))
+            Ok(LossOutcome::Marked(tenant.map(TenantId)))
         })
     }
 
@@ -594,6 +612,8 @@ impl Store {
         rows.into_iter().map(Authorizer::try_from).collect()
     }
 
+    /// The history of an account while `tenant` held it (an account that moved between tenants
+    /// shows each only its own part).
     pub async fn authorizer_history(
         &self,
         tenant: TenantId,
@@ -609,20 +629,42 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let ids = |s: &str| serde_json::from_str::<Vec<i64>>(s).unwrap_or_default();
-        Ok(rows
-            .into_iter()
-            .map(|(change, source, p, a, r, at)| AuthorizerChange {
-                change,
-                source,
-                permissions: ids(&p),
-                added: ids(&a),
-                removed: ids(&r),
-                occurred_at: at,
-            })
-            .collect())
+        Ok(history_rows(rows))
     }
 
+    /// The whole history of an account, whoever held it: for platform staff.
+    pub async fn authorizer_history_across_tenants(
+        &self,
+        authorizer: AuthorizerId,
+    ) -> Result<Vec<AuthorizerChange>, StoreError> {
+        let rows: Vec<(String, String, String, String, String, i64)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT change, source, permissions, added, removed, occurred_at FROM authorizer_history \
+                 WHERE authorizer_id = $1 ORDER BY occurred_at, id",
+            )
+            .bind(authorizer.0)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(history_rows(rows))
+    }
+}
+
+fn history_rows(rows: Vec<(String, String, String, String, String, i64)>) -> Vec<AuthorizerChange> {
+    let ids = |s: &str| serde_json::from_str::<Vec<i64>>(s).unwrap_or_default();
+    rows.into_iter()
+        .map(|(change, source, p, a, r, at)| AuthorizerChange {
+            change,
+            source,
+            permissions: ids(&p),
+            added: ids(&a),
+            removed: ids(&r),
+            occurred_at: at,
+        })
+        .collect()
+}
+
+impl Store {
     /// Creates an authorization link (the console and the tenant API call this).
     #[allow(clippy::too_many_arguments)]
     pub async fn create_link(

@@ -23,6 +23,7 @@ mod dialect;
 mod error;
 pub mod failpoints;
 mod gateway_calls;
+mod imports;
 mod links;
 mod menus;
 mod messages;
@@ -59,6 +60,7 @@ pub use credentials::{
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use gateway_calls::{GatewayCallRecord, GatewayCallRow, GATEWAY_CALLS_KEPT};
+pub use imports::{AssignRefusal, AuthorizerImport, ImportPageCounts};
 pub use links::LinkRecord;
 pub use menus::{MenuSource, MenuVersion, NewMenuVersion, MENU_HISTORY_LIMIT};
 pub use messages::{IncomingMessage, ReleaseTestActivity, SealedMessage, StoredMessage};

@@ -15,6 +15,8 @@ use crate::domain::{
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthorizationFilter {
     pub tenant: Option<TenantId>,
+    /// Only the accounts no tenant holds yet (see `authorizers.tenant_id`).
+    pub unassigned: bool,
     pub component: Option<ComponentId>,
     pub status: Option<String>,
     pub permission: Option<i64>,
@@ -27,6 +29,7 @@ pub struct AuthorizationFilter {
 #[derive(Debug, Clone)]
 pub struct PlatformAccountRow {
     pub authorizer: Authorizer,
+    /// Empty while the account is unassigned.
     pub tenant_slug: String,
     pub tenant_name: String,
     pub component_appid: String,
@@ -59,8 +62,8 @@ pub struct TenantSummary {
 struct PlatformJoinRow {
     #[sqlx(flatten)]
     authorizer: super::authorizers::AuthorizerRow,
-    tenant_slug: String,
-    tenant_name: String,
+    tenant_slug: Option<String>,
+    tenant_name: Option<String>,
     component_appid: String,
 }
 
@@ -162,6 +165,9 @@ impl Store {
             binds.push(Bind::Int(t.0));
             conditions.push(format!("a.tenant_id = ${}", binds.len()));
         }
+        if filter.unassigned {
+            conditions.push("a.tenant_id IS NULL".into());
+        }
         if let Some(c) = filter.component {
             binds.push(Bind::Int(c.0));
             conditions.push(format!("a.component_id = ${}", binds.len()));
@@ -192,7 +198,7 @@ impl Store {
              a.principal_name, a.alias, a.qrcode_url, a.service_type, a.verify_type, a.account_status, a.func_info, \
              NULL AS menu_json, a.menu_fetched_at, a.info_fetched_at, a.status, a.link_id, a.authorized_at, a.revoked_at, \
              a.updated_at, t.slug AS tenant_slug, t.name AS tenant_name, c.appid AS component_appid \
-             FROM authorizers a JOIN tenants t ON t.id = a.tenant_id JOIN components c ON c.id = a.component_id \
+             FROM authorizers a LEFT JOIN tenants t ON t.id = a.tenant_id JOIN components c ON c.id = a.component_id \
              WHERE {where_sql} ORDER BY a.authorized_at DESC, a.id DESC LIMIT ${} OFFSET ${}",
             binds.len() + 1,
             binds.len() + 2
@@ -214,8 +220,8 @@ impl Store {
             .map(|r| {
                 Ok(PlatformAccountRow {
                     authorizer: Authorizer::try_from(r.authorizer)?,
-                    tenant_slug: r.tenant_slug,
-                    tenant_name: r.tenant_name,
+                    tenant_slug: r.tenant_slug.unwrap_or_default(),
+                    tenant_name: r.tenant_name.unwrap_or_default(),
                     component_appid: r.component_appid,
                 })
             })
