@@ -116,10 +116,18 @@ on_both_databases! {
         assert!(o.status.success() && stdout(&o).contains("disabled user op@acme.test"), "{}", stderr(&o));
         let o = run(server(db, None), &["user", "enable", "--email", "op@acme.test"], "");
         assert!(o.status.success(), "{}", stderr(&o));
+        // An import is started for the running server to carry out; asking again finds it.
+        let o = run(server(db, None), &["component", "import", "--appid", "wx3c0d9b0e1a2f4c5d", "--no-wait"], "");
+        assert!(o.status.success() && stdout(&o).contains("import 1 of wx3c0d9b0e1a2f4c5d's authorizations started"), "{}{}", stdout(&o), stderr(&o));
+        let o = run(server(db, None), &["component", "import", "--appid", "wx3c0d9b0e1a2f4c5d", "--no-wait"], "");
+        assert!(o.status.success() && stdout(&o).contains("is running already"), "{}", stdout(&o));
+        assert_eq!(raw_count(db, "authorizer_imports").await, 1);
+        assert_eq!(raw_count(db, "jobs WHERE kind = 'import_authorizers'").await, 1);
 
         let kinds = raw_strings(db, "SELECT actor_kind || ':' || kind FROM audit_events ORDER BY id").await;
         assert_eq!(kinds, vec!["cli:tenant.created", "cli:user.created", "cli:user.created", "cli:component.created", "cli:component.created", "cli:api_key.created",
-                               "cli:api_key.scopes_changed", "cli:api_key.created", "cli:api_key.revoked", "cli:user.role_changed", "cli:user.disabled", "cli:user.enabled"]);
+                               "cli:api_key.scopes_changed", "cli:api_key.created", "cli:api_key.revoked", "cli:user.role_changed", "cli:user.disabled", "cli:user.enabled",
+                               "cli:component.import_started"]);
     };
 
     bad_arguments_fail_on_one_line_and_create_nothing => async |db: &TestDb| {
@@ -143,6 +151,9 @@ on_both_databases! {
             (vec!["user", "disable", "--email", "nobody@acme.test"], "", "no user"),
             (vec!["user", "disable", "--email", "\u{7}"], "", "email"),
             (vec!["user", "set-role", "--email", "nobody@acme.test", "--role", "platform-admin"], "", "role"),
+            (vec!["component", "import", "--appid", "wx3c0d9b0e1a2f4c5d"], "", "no component"),
+            (vec!["component", "import", "--appid", "'; DROP TABLE authorizers; --"], "", "no component"),
+            (vec!["component", "import", "--appid", ""], "", "no component"),
         ];
         for (args, stdin, needle) in cases {
             let o = run(server(db, Some(KEY)), &args, stdin);
@@ -151,6 +162,7 @@ on_both_databases! {
         }
         assert_eq!(raw_count(db, "users").await, users_before);
         assert_eq!(raw_count(db, "api_keys").await, 0);
+        assert_eq!(raw_count(db, "authorizer_imports").await, 0);
 
         let comp = ["component", "create", "--appid", "wx3c0d9b0e1a2f4c5d", "--token", "tok123", "--tenant", "acme"];
         assert_one_line_failure(&run(server(db, None), &comp, &format!("{APPSECRET}\n{AES_KEY}\n")), "WXHUB_MASTER_KEY");
@@ -430,6 +442,9 @@ fn simulate_refuses_garbage_flags_and_seeds() {
     for args in [
         &["simulate", "--ticket-interval", "0"][..],
         &["simulate", "--token-lifetime", "-5"],
+        &["simulate", "--existing-authorizations", "-1"],
+        &["simulate", "--existing-authorizations", "50001"],
+        &["simulate", "--existing-authorizations", "many"],
     ] {
         let o = run(bin(), args, "");
         assert_eq!(o.status.code(), Some(2), "{args:?}: usage errors exit 2");
