@@ -1141,29 +1141,71 @@ async fn the_control_api_over_http() {
     let resp = http.post(format!("{base}/sim/control/accounts")).json(&json!([{"appid": "bad", "kind": "OfficialAccount", "nick_name": "x", "user_name": "gh"}])).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     // Accounts authorized before wxhub: garbage is refused and adds nothing; then three are made.
-    let existing = || r.sim.with_state(|s, _| s.existing_authorizations(COMPONENT));
+    let existing = || {
+        r.sim
+            .with_state(|s, _| s.existing_authorizations(COMPONENT))
+    };
     for (body, status) in [
         (json!({"component_appid": COMPONENT, "count": 0}), 400),
         (json!({"component_appid": COMPONENT, "count": 50001}), 400),
         (json!({"component_appid": COMPONENT, "count": -3}), 400),
         (json!({"component_appid": COMPONENT, "count": "many"}), 400),
-        (json!({"component_appid": COMPONENT, "count": 2, "func_ids": []}), 400),
-        (json!({"component_appid": COMPONENT, "count": 2, "func_ids": [0]}), 400),
-        (json!({"component_appid": COMPONENT, "count": 2, "extra": 1}), 400),
+        (
+            json!({"component_appid": COMPONENT, "count": 2, "func_ids": []}),
+            400,
+        ),
+        (
+            json!({"component_appid": COMPONENT, "count": 2, "func_ids": [0]}),
+            400,
+        ),
+        (
+            json!({"component_appid": COMPONENT, "count": 2, "extra": 1}),
+            400,
+        ),
         (json!({"count": 2}), 400),
-        (json!({"component_appid": "wx0000000000000000", "count": 2}), 404),
+        (
+            json!({"component_appid": "wx0000000000000000", "count": 2}),
+            404,
+        ),
     ] {
-        let resp = http.post(format!("{base}/sim/control/existing-authorizations")).json(&body).send().await.unwrap();
+        let resp = http
+            .post(format!("{base}/sim/control/existing-authorizations"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), status, "{body}");
     }
-    let resp = http.post(format!("{base}/sim/control/existing-authorizations")).body("{{{").send().await.unwrap();
+    let resp = http
+        .post(format!("{base}/sim/control/existing-authorizations"))
+        .body("{{{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(existing(), 0);
-    let resp = http.post(format!("{base}/sim/control/existing-authorizations")).json(&json!({"component_appid": COMPONENT, "count": 3})).send().await.unwrap();
+    let resp = http
+        .post(format!("{base}/sim/control/existing-authorizations"))
+        .json(&json!({"component_appid": COMPONENT, "count": 3}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     assert_eq!(existing(), 3);
-    let listed = r.client.get_authorizer_list(&r.token().await, COMPONENT, 0, 500).await.unwrap();
-    assert_eq!(listed.list.iter().filter(|a| a.authorizer_appid.starts_with("wxe")).count(), 3, "the list offers them");
+    let listed = r
+        .client
+        .get_authorizer_list(&r.token().await, COMPONENT, 0, 500)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .list
+            .iter()
+            .filter(|a| a.authorizer_appid.starts_with("wxe"))
+            .count(),
+        3,
+        "the list offers them"
+    );
     let state: Value = http
         .get(format!("{base}/sim/control/state"))
         .send()

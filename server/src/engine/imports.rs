@@ -31,7 +31,7 @@ pub const IMPORT_PAGE: &str = "import_authorizers";
 /// Accounts per page (WeChat allows up to 500): at 8 `api_get_authorizer_info` calls in flight a
 /// page takes about 13 WeChat round trips, far inside a job's lease even when WeChat is slow.
 pub const IMPORT_PAGE_SIZE: u32 = 100;
-const IMPORT_CONCURRENCY: usize = 8;
+const IMPORT_CONCURRENCY: usize = 16;
 
 /// What importing one account did.
 enum Imported {
@@ -71,6 +71,11 @@ impl Engine {
         // Ended, or this page was recorded by an earlier run (a lease that ran out mid-page).
         if import.status != "running" || import.next_offset != offset {
             return Ok(());
+        }
+        // Every page was recorded but the process died before marking the import done.
+        if import.total.is_some_and(|total| offset >= total) {
+            let entry = self.job_component(job).await?;
+            return self.mark_import_done(id, &entry).await;
         }
         let result = self.import_page_from(job, &import).await;
         let now = crate::now_ms();
@@ -172,45 +177,64 @@ impl Engine {
     ) -> Result<(), JobError> {
         let id = import.id;
         let now = crate::now_ms();
+        let key = crate::ops::imports::page_key(import, next);
+        // Queued even for the last page: should this process die before the import is marked
+        // done below, that job finds the import complete and marks it (it reads nothing more).
+        let next_page = Some(crate::ops::imports::page_job(import, next, &key, now));
         if !self
             .store
-            .record_import_page(id, import.next_offset, next, total, counts, now)
+            .record_import_page(
+                id,
+                import.next_offset,
+                next,
+                total,
+                counts,
+                next_page.as_ref(),
+                now,
+            )
             .await?
         {
             return Ok(());
         }
-        self.cache.sync(&self.store).await?;
-        if finished {
-            let Some(done) = self.store.authorizer_import(id).await? else {
-                return Ok(());
-            };
-            let audit = NewAuditEvent::new(
-                Actor::System,
-                AuditKind::AuthorizersImportFinished,
-                Outcome::Ok,
-                format!(
-                    "the import of {}'s authorizations finished: {} new, {} authorized again, {} already held, {} failed",
-                    entry.component.appid, done.imported, done.updated, done.unchanged, done.failed
-                ),
-                now,
-            )
-            .tenant(entry.component.owner.tenant_id())
-            .component(entry.component.id)
-            .detail(json!({
-                "import_id": id,
-                "total": done.total,
-                "imported": done.imported,
-                "updated": done.updated,
-                "unchanged": done.unchanged,
-                "failed": done.failed,
-            }));
-            self.store
-                .finish_authorizer_import(id, "done", None, &audit, now)
-                .await?;
-        } else if next > import.next_offset {
-            crate::ops::imports::queue_page(&self.store, import, next, now).await?;
+        if next_page.is_some() {
             self.wake_jobs.notify_one();
         }
+        self.cache.sync(&self.store).await?;
+        if finished {
+            self.mark_import_done(id, entry).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a complete import with its audit event (counts as recorded).
+    async fn mark_import_done(&self, id: i64, entry: &ComponentEntry) -> Result<(), JobError> {
+        let now = crate::now_ms();
+        let Some(done) = self.store.authorizer_import(id).await? else {
+            return Ok(());
+        };
+        let audit = NewAuditEvent::new(
+            Actor::System,
+            AuditKind::AuthorizersImportFinished,
+            Outcome::Ok,
+            format!(
+                "the import of {}'s authorizations finished: {} new, {} authorized again, {} already held, {} failed",
+                entry.component.appid, done.imported, done.updated, done.unchanged, done.failed
+            ),
+            now,
+        )
+        .tenant(entry.component.owner.tenant_id())
+        .component(entry.component.id)
+        .detail(json!({
+            "import_id": id,
+            "total": done.total,
+            "imported": done.imported,
+            "updated": done.updated,
+            "unchanged": done.unchanged,
+            "failed": done.failed,
+        }));
+        self.store
+            .finish_authorizer_import(id, "done", None, &audit, now)
+            .await?;
         Ok(())
     }
 

@@ -49,28 +49,41 @@ pub async fn start(
     Ok((import, started))
 }
 
-/// Queues the job that reads the page at `offset` (once per page: the key names it).
-pub(crate) async fn queue_page(
+/// The job that reads the page at `offset` (once per page: `key`, from [`page_key`], names it).
+/// It is due from when the import began: jobs are claimed oldest first, so the next page goes
+/// ahead of the menu fetches the previous page queued, instead of waiting behind a hundred of them.
+pub(crate) fn page_job<'a>(
+    import: &AuthorizerImport,
+    offset: i64,
+    key: &'a str,
+    now: i64,
+) -> NewJob<'a> {
+    NewJob {
+        kind: IMPORT_PAGE,
+        tenant: None,
+        component: Some(crate::domain::ComponentId(import.component_id)),
+        payload: json!({ "import_id": import.id, "offset": offset }),
+        secret: None,
+        dedupe_key: key,
+        run_at: import.started_at.min(now),
+        max_attempts: 20,
+    }
+}
+
+pub(crate) fn page_key(import: &AuthorizerImport, offset: i64) -> String {
+    format!("{IMPORT_PAGE}:{}:{offset}", import.id)
+}
+
+/// Queues the job for the first page.
+async fn queue_page(
     store: &Store,
     import: &AuthorizerImport,
     offset: i64,
     now: i64,
 ) -> Result<(), crate::store::StoreError> {
-    let key = format!("{IMPORT_PAGE}:{}:{offset}", import.id);
+    let key = page_key(import, offset);
     store
-        .enqueue_job(
-            &NewJob {
-                kind: IMPORT_PAGE,
-                tenant: None,
-                component: Some(crate::domain::ComponentId(import.component_id)),
-                payload: json!({ "import_id": import.id, "offset": offset }),
-                secret: None,
-                dedupe_key: &key,
-                run_at: now,
-                max_attempts: 20,
-            },
-            now,
-        )
+        .enqueue_job(&page_job(import, offset, &key, now), now)
         .await?;
     Ok(())
 }

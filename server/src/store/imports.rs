@@ -6,6 +6,7 @@
 //! (a lease that ran out mid-page) is counted once, and a restart resumes at the first page not
 //! yet written.
 
+use super::NewJob;
 use super::{bind_audit, read, write, Store, StoreError};
 use crate::domain::{AuthorizerId, ComponentId, NewAuditEvent, TenantId};
 
@@ -132,7 +133,10 @@ impl Store {
     }
 
     /// Records a finished page: adds its counts and moves the offset on, unless the page was
-    /// recorded already (the offset moved) or the import is over. `true` when this call recorded it.
+    /// recorded already (the offset moved) or the import is over; and queues `next_page` (the job
+    /// for the rest) in the same transaction, so a crash never leaves an import with its offset
+    /// moved and no job to go on. `true` when this call recorded it.
+    #[allow(clippy::too_many_arguments)]
     pub async fn record_import_page(
         &self,
         id: i64,
@@ -140,9 +144,11 @@ impl Store {
         next_offset: i64,
         total: i64,
         counts: ImportPageCounts,
+        next_page: Option<&NewJob<'_>>,
         now: i64,
     ) -> Result<bool, StoreError> {
         write!(self, |pool| {
+            let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE authorizer_imports SET next_offset = $1, total = $2, imported = imported + $3, updated = updated + $4, \
                  unchanged = unchanged + $5, failed = failed + $6, updated_at = $7 \
@@ -157,9 +163,15 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(page_offset)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+            if done == 1 {
+                if let Some(job) = next_page {
+                    super::pushes::insert_job!(tx, job, None::<String>, now)?;
+                }
+            }
+            tx.commit().await?;
             Ok(done == 1)
         })
     }

@@ -158,6 +158,7 @@ macro_rules! insert_job {
         .await
     };
 }
+pub(super) use insert_job;
 
 impl Store {
     /// Records a push and applies its effect, or reports it as a duplicate (see the module docs).
