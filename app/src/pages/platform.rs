@@ -372,7 +372,8 @@ pub fn AuthorizationsPage() -> impl IntoView {
                     {(p.unassigned > 0 && q.tenant != UNASSIGNED_TENANT).then(|| view! {
                         <p class="callout warn" data-test="unassigned-callout">
                             {match lang {
-                                Lang::En => format!("{} accounts authorized the shared component without a tenant's link (test accounts, fast-registered mini programs, accounts imported from WeChat). Their tokens are kept fresh; no tenant sees them until they are assigned. ", p.unassigned),
+                                Lang::En if p.unassigned == 1 => "1 account authorized a shared component without a tenant's link (a test account, a fast-registered mini program, an account imported from WeChat). Its tokens are kept fresh; no tenant sees it until it is assigned. ".to_owned(),
+                                Lang::En => format!("{} accounts authorized a shared component without a tenant's link (test accounts, fast-registered mini programs, accounts imported from WeChat). Their tokens are kept fresh; no tenant sees them until they are assigned. ", p.unassigned),
                                 Lang::Zh => format!("有 {} 个账号未经租户的授权链接授权了共享第三方平台（测试账号、快速注册的小程序、从微信导入的账号）。其令牌持续刷新；分配前任何租户都看不到它们。", p.unassigned),
                             }}
                             <a href=format!("/authorizations?tenant={UNASSIGNED_TENANT}")>{lang.t("Show them", "查看")}</a>
