@@ -6,13 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::rig::{shared_rig, signed_in, ui, Rig, COMPONENT, OA};
+use common::rig::{shared_rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use common::{wait_for, TestDb};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use wxhub::admin::Admin;
 use wxhub::domain::{Actor, AuthorizerStatus};
-use wxhub::simulator::Lifetimes;
+use wxhub::simulator::{Lifetimes, PushDrops};
 use wxhub::store::AuthorizationFilter;
 
 const PASSWORD: &str = "correct horse battery";
@@ -190,6 +190,45 @@ on_both_databases! {
             let (ours, theirs) = r.refresh_tokens(OA).await;
             ours.is_some() && ours == theirs
         }).await, "with the newest refresh token");
+        r.stop().await;
+    };
+
+    a_fast_registered_mini_program_is_kept_from_its_push => async |db: &TestDb| {
+        let r = shared_rig(db, lifetimes(), |_| {}).await;
+        r.component_token().await;
+        let fasteregister = |status: &str, appid: &str, code: &str, at: i64| format!(
+            "<xml><AppId><![CDATA[{COMPONENT}]]></AppId><CreateTime>{at}</CreateTime><InfoType><![CDATA[notify_third_fasteregister]]></InfoType>\
+             <appid><![CDATA[{appid}]]></appid><status>{status}</status><auth_code><![CDATA[{code}]]></auth_code><msg><![CDATA[OK]]></msg>\
+             <info><name><![CDATA[Fast Ltd]]></name><code><![CDATA[91440300]]></code><code_type>1</code_type></info></xml>"
+        );
+        // WeChat makes the mini program and its authorization code; its `authorized` push is lost,
+        // and the fast-registration push carries the code instead.
+        r.sim.drop_pushes(PushDrops { next: 1, percent: 0 });
+        let (code, _) = r.sim.authorize(COMPONENT, MP, &[17, 18]).unwrap();
+        let now = wxhub::now_ms() / 1000;
+        // A failed registration, a garbage appid and an empty code are answered and change nothing.
+        for xml in [
+            fasteregister("-1", MP, &code, now),
+            fasteregister("0", "not-an-appid", &code, now + 1),
+            fasteregister("0", MP, "", now + 2),
+        ] {
+            assert_eq!(r.push(&xml).await, (200, "success".into()));
+        }
+        // An exchange is queued in the push's own transaction, before the answer: none was.
+        assert_eq!(common::raw_count(db, "jobs WHERE kind = 'exchange_code'").await, 0, "no code was queued for exchange");
+        assert!(r.app.store.authorizer_of_component(r.component, MP).await.unwrap().is_none());
+        assert_eq!(r.push(&fasteregister("0", MP, &code, now + 3)).await, (200, "success".into()));
+        assert!(wait_for(Duration::from_secs(20), || async {
+            r.app.store.authorizer_of_component(r.component, MP).await.unwrap()
+                .is_some_and(|a| a.status == AuthorizerStatus::Authorized && a.tenant_id.is_none() && a.func_ids == vec![17, 18])
+        }).await, "kept unassigned with its permission sets");
+        let (ours, theirs) = r.refresh_tokens(MP).await;
+        assert!(ours.is_some() && ours == theirs, "with its refresh token");
+        assert_eq!(unassigned(&r).await, vec![MP.to_owned()]);
+        // WeChat's retry of the same push exchanges nothing twice.
+        assert_eq!(r.push(&fasteregister("0", MP, &code, now + 3)).await, (200, "success".into()));
+        assert_eq!(common::raw_count(db, "jobs WHERE kind = 'exchange_code'").await, 1, "the retry queued nothing");
+        assert_eq!(r.calls("api_query_auth").len(), 1);
         r.stop().await;
     };
 }

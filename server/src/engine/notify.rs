@@ -23,7 +23,7 @@ use crate::domain::{Actor, AuditKind, LinkPublicId, NewAuditEvent, Outcome};
 use crate::secrets::fingerprint;
 use crate::store::{IncomingPush, NewJob, PushEffect, PushOutcome};
 use crate::wechat::crypto::CryptoError;
-use crate::wechat::xml::{parse_component_push, parse_envelope, PushKind};
+use crate::wechat::xml::{parse_component_push, parse_envelope, PassedThroughInfoType, PushKind};
 
 /// The query string WeChat sends with a push.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -210,6 +210,35 @@ impl Engine {
                 Some(change.authorizer_appid.clone())
             }
             PushKind::Unauthorized { authorizer_appid } => Some(authorizer_appid.clone()),
+            // A fast-registered mini program is born authorized to the component: its push carries
+            // the authorization code, exchanged like any other, so the account is kept (its
+            // component's tenant's, or unassigned on a shared component).
+            PushKind::PassedThrough {
+                info_type: PassedThroughInfoType::FastRegister,
+            } => {
+                let appid = push
+                    .root
+                    .child_text("appid")
+                    .filter(|a| crate::domain::AppId::parse("appid", a).is_ok())
+                    .map(str::to_owned);
+                if let (Some("0"), Some(code), Some(appid)) = (
+                    push.root.child_text("status"),
+                    push.root.child_text("auth_code"),
+                    appid.as_deref(),
+                ) {
+                    code_value = Some(SecretString::from(code.to_owned()));
+                    exchange = Some((
+                        exchange_key(component, code),
+                        json!({
+                            "authorizer_appid": appid,
+                            "source": "fastregister",
+                            "info_type": "authorized",
+                            "event_at": event_at,
+                        }),
+                    ));
+                }
+                appid
+            }
             PushKind::PassedThrough { .. } | PushKind::Unknown => push
                 .root
                 .child_text("AuthorizerAppid")
@@ -232,7 +261,11 @@ impl Engine {
                     .is_none_or(|t| t.refresh_at.is_some_and(|r| r <= now)),
             },
             (
-                PushKind::Authorized(_) | PushKind::UpdateAuthorized(_),
+                PushKind::Authorized(_)
+                | PushKind::UpdateAuthorized(_)
+                | PushKind::PassedThrough {
+                    info_type: PassedThroughInfoType::FastRegister,
+                },
                 _,
                 Some(code),
                 Some((key, payload)),
@@ -292,9 +325,11 @@ impl Engine {
                     self.note_ticket(&entry.component.appid, event_at);
                     self.wake_refresh.notify_one()
                 }
-                PushKind::Authorized(_) | PushKind::UpdateAuthorized(_) => {
-                    self.wake_jobs.notify_one()
-                }
+                PushKind::Authorized(_)
+                | PushKind::UpdateAuthorized(_)
+                | PushKind::PassedThrough {
+                    info_type: PassedThroughInfoType::FastRegister,
+                } => self.wake_jobs.notify_one(),
                 PushKind::Unauthorized { .. } => {
                     // A revocation that applied cleared the account's tokens in the same
                     // transaction; one older than the account's newest event changed nothing.
