@@ -123,6 +123,8 @@ on_both_databases! {
         assert!(sample.nick_name.starts_with("Existing"), "{sample:?}");
         assert_eq!(sample.func_ids, vec![1, 2, 3, 4, 15]);
         assert_eq!(sample.account_kind, "official_account");
+        let auth_time = r.sim.with_state(|s, _| s.components[COMPONENT].authorizations[&existing[10]].auth_time);
+        assert_eq!(sample.authorized_at, auth_time * 1000, "authorized when WeChat says, not when imported");
         let (ours, theirs) = r.refresh_tokens(&existing[10]).await;
         assert!(ours.is_some() && ours == theirs);
         assert_eq!(r.refresh_tokens(OA).await.0, ours_before, "the held account kept its refresh token");

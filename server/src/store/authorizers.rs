@@ -196,6 +196,13 @@ impl Store {
                 fingerprint(r.expose_secret()),
             )
         });
+        // An imported account was authorized when WeChat's list says, often long before wxhub
+        // learnt of it; every other authorization is shown as of when wxhub recorded it.
+        let authorized_at = if new.source == "import" {
+            new.event_at.min(now)
+        } else {
+            now
+        };
         let select = format!(
             "SELECT id, func_info, status, tenant_id, last_event_at FROM authorizers WHERE component_id = $1 AND appid = $2{}",
             self.dialect.lock_row_suffix
@@ -257,7 +264,7 @@ impl Store {
                     };
                     sqlx::query(
                         "UPDATE authorizers SET tenant_id = COALESCE($1, tenant_id), func_info = $2, status = 'authorized', link_id = COALESCE($3, link_id), \
-                         authorized_at = $4, revoked_at = NULL, updated_at = $4, \
+                         authorized_at = $7, revoked_at = NULL, updated_at = $4, \
                          last_event_at = CASE WHEN last_event_at IS NULL OR last_event_at < $6 THEN $6 ELSE last_event_at END WHERE id = $5",
                     )
                     .bind(new.tenant.map(|t| t.0))
@@ -266,6 +273,7 @@ impl Store {
                     .bind(now)
                     .bind(id)
                     .bind(new.event_at)
+                    .bind(authorized_at)
                     .execute(&mut *tx)
                     .await?;
                     // An unassigned account that a tenant's link now names is assigned by it; an
@@ -294,7 +302,7 @@ impl Store {
                 None => {
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO authorizers (tenant_id, component_id, appid, func_info, status, link_id, authorized_at, created_at, updated_at, last_event_at) \
-                         VALUES ($1, $2, $3, $4, 'authorized', $5, $6, $6, $6, $7) RETURNING id",
+                         VALUES ($1, $2, $3, $4, 'authorized', $5, $8, $6, $6, $7) RETURNING id",
                     )
                     .bind(new.tenant.map(|t| t.0))
                     .bind(new.component.0)
@@ -303,6 +311,7 @@ impl Store {
                     .bind(new.link.map(|l| l.0))
                     .bind(now)
                     .bind(new.event_at)
+                    .bind(authorized_at)
                     .fetch_one(&mut *tx)
                     .await?;
                     (
