@@ -393,10 +393,22 @@ pub enum AuditKind {
     MenuPublished,
     MenuPublishFailed,
     MenuConditionalDeleted,
+    CodeCommitted,
+    CodeSubmitted,
+    CodeAuditResult,
+    CodeAuditWithdrawn,
+    CodeAuditSpedUp,
+    CodeReleased,
+    CodeReverted,
+    CodeDomainsChanged,
+    CodeOperationFailed,
+    CodeTemplateAdded,
+    CodeTemplateDeleted,
+    CodeBatchStarted,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 47] = [
+    pub const ALL: [AuditKind; 59] = [
         AuditKind::UserLogin,
         AuditKind::UserLogout,
         AuditKind::UserCreated,
@@ -444,6 +456,18 @@ impl AuditKind {
         AuditKind::MenuPublished,
         AuditKind::MenuPublishFailed,
         AuditKind::MenuConditionalDeleted,
+        AuditKind::CodeCommitted,
+        AuditKind::CodeSubmitted,
+        AuditKind::CodeAuditResult,
+        AuditKind::CodeAuditWithdrawn,
+        AuditKind::CodeAuditSpedUp,
+        AuditKind::CodeReleased,
+        AuditKind::CodeReverted,
+        AuditKind::CodeDomainsChanged,
+        AuditKind::CodeOperationFailed,
+        AuditKind::CodeTemplateAdded,
+        AuditKind::CodeTemplateDeleted,
+        AuditKind::CodeBatchStarted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -495,6 +519,18 @@ impl AuditKind {
             AuditKind::MenuPublished => "menu.published",
             AuditKind::MenuPublishFailed => "menu.publish_failed",
             AuditKind::MenuConditionalDeleted => "menu.conditional_deleted",
+            AuditKind::CodeCommitted => "code.committed",
+            AuditKind::CodeSubmitted => "code.submitted",
+            AuditKind::CodeAuditResult => "code.audit_result",
+            AuditKind::CodeAuditWithdrawn => "code.audit_withdrawn",
+            AuditKind::CodeAuditSpedUp => "code.audit_sped_up",
+            AuditKind::CodeReleased => "code.released",
+            AuditKind::CodeReverted => "code.reverted",
+            AuditKind::CodeDomainsChanged => "code.domains_changed",
+            AuditKind::CodeOperationFailed => "code.operation_failed",
+            AuditKind::CodeTemplateAdded => "code.template_added",
+            AuditKind::CodeTemplateDeleted => "code.template_deleted",
+            AuditKind::CodeBatchStarted => "code.batch_started",
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum ApiError {
     /// The account is authorized but no valid token (or ticket) is there yet.
     #[error("{message}")]
     NotReady { message: String, retry_after_s: u64 },
+    /// WeChat refused an operation wxhub made for the tenant (code management); `errcode` is
+    /// WeChat's, the message its documented meaning (never WeChat's own errmsg).
+    #[error("{message}")]
+    WechatRefused { errcode: i64, message: String },
     /// The WeChat gateway could not reach WeChat (the message says how, never the URL).
     #[error("{0}")]
     Upstream(String),
@@ -72,6 +76,7 @@ impl ApiError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::WechatRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +94,7 @@ impl ApiError {
             Self::TooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotReady { .. } => "not_ready",
+            Self::WechatRefused { .. } => "wechat_refused",
             Self::Upstream(_) => "wechat_unreachable",
             Self::Internal(_) => "internal",
         }
@@ -109,6 +115,9 @@ struct Inner<'a> {
     /// The scope a 403 needed.
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<&'static str>,
+    /// WeChat's errcode when WeChat refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errcode: Option<i64>,
 }
 
 impl IntoResponse for ApiError {
@@ -132,6 +141,10 @@ impl IntoResponse for ApiError {
                 },
                 scope: match &self {
                     Self::Forbidden { scope } => Some(scope.as_str()),
+                    _ => None,
+                },
+                errcode: match &self {
+                    Self::WechatRefused { errcode, .. } => Some(*errcode),
                     _ => None,
                 },
             },

@@ -17,6 +17,7 @@
 //! the others with the change notification (PostgreSQL NOTIFY, within the 1-second poll at worst).
 
 pub mod call_log;
+mod code;
 mod directory;
 mod error;
 mod extract;
@@ -74,6 +75,41 @@ where
             "/api/v1/authorizers/{appid}/oauth2/refresh-token",
             post(sns::oauth_refresh_token),
         )
+        .route("/api/v1/authorizers/{appid}/code", get(code::timeline))
+        .route("/api/v1/authorizers/{appid}/code/audit", get(code::latest_audit))
+        .route("/api/v1/authorizers/{appid}/code/quota", get(code::quota))
+        .route(
+            "/api/v1/authorizers/{appid}/code/categories",
+            get(code::categories),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/code/domains",
+            get(code::domains).put(code::set_domains),
+        )
+        .route("/api/v1/authorizers/{appid}/code/commit", post(code::commit))
+        .route(
+            "/api/v1/authorizers/{appid}/code/trial-qrcode",
+            get(code::trial_qrcode),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/code/submit-audit",
+            post(code::submit_audit),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/code/undo-audit",
+            post(code::undo_audit),
+        )
+        .route(
+            "/api/v1/authorizers/{appid}/code/speedup-audit",
+            post(code::speedup_audit),
+        )
+        .route("/api/v1/authorizers/{appid}/code/release", post(code::release))
+        .route(
+            "/api/v1/authorizers/{appid}/code/revert-release",
+            post(code::revert_release),
+        )
+        .route("/api/v1/code-batches", post(code::start_batch))
+        .route("/api/v1/code-batches/{id}", get(code::batch))
         .route("/api/v1/authorization-links", post(create_link))
         .route(
             "/api/v1/webhook-endpoints",

@@ -139,6 +139,7 @@ impl Engine {
             FETCH_MENU => self.fetch_menu(&job).await,
             RELEASE_TEST_REPLY => self.release_test_reply(&job).await,
             super::imports::IMPORT_PAGE => self.import_page(&job).await,
+            super::code::BATCH_ITEM => self.code_batch_item(&job).await,
             other => Err(JobError::Fatal(format!("unknown job kind {other}"))),
         };
         let now = crate::now_ms();

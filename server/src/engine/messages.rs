@@ -126,6 +126,7 @@ impl Engine {
             })
             .ok_or(NotifyError::OutOfWindow)?;
         let release_test = RELEASE_TEST_ACCOUNTS.contains(&authorizer_appid);
+        let mut known_account = None;
         let tenant = if release_test {
             entry.component.owner.tenant_id()
         } else {
@@ -142,7 +143,9 @@ impl Engine {
                 return Err(NotifyError::WrongAppId);
             }
             // An unassigned account's messages are kept and answered, and reach no tenant.
-            account.tenant_id
+            let tenant = account.tenant_id;
+            known_account = Some(account);
+            tenant
         };
         let dedupe_key = fingerprint(&message.dedupe_key());
         let event_id = crate::webhooks::new_event_id();
@@ -226,6 +229,22 @@ impl Engine {
             .inc();
         if stored == PushOutcome::Duplicate {
             tracing::debug!("a retried message, already stored");
+        }
+        // A mini program's audit result goes on its timeline too (once: a retried push, or one
+        // whose first answer was lost, is the same row).
+        if let Some(account) = known_account.as_ref().filter(|_| {
+            message
+                .event
+                .as_deref()
+                .is_some_and(|e| e.starts_with("weapp_audit_"))
+        }) {
+            match self.code_audit_event(account, &message).await {
+                Ok(()) => {}
+                Err(super::code::CodeError::Store(e)) => return Err(EngineError::from(e).into()),
+                Err(e) => {
+                    tracing::warn!(error = %crate::report::Chain(&e), "an audit result could not be put on the timeline")
+                }
+            }
         }
         // The first reply-mode endpoint (oldest) may answer for the account; others get the
         // message like async ones.

@@ -15,6 +15,7 @@
 //! - the health loop — ticket age (restarting pushes after 20 silent minutes) and cache sync.
 
 mod cache;
+pub mod code;
 mod group_commit;
 mod imports;
 mod jobs;

@@ -102,22 +102,17 @@ fn escape_text(text: &str) -> String {
     cdata(text)
 }
 
-/// Sends a user's message to the account's platform and reads the answer.
-pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, String> {
-    let now = shared.now();
+/// The message URL of the component `appid` is authorized to, and the account's original id.
+fn target_for(shared: &SimControl, appid: &str) -> Result<(Target, String), String> {
     let (component_appid, token, aes, notify, user_name) = shared.with_state(|s, _| {
         let component = s
             .components
             .values()
-            .find(|c| {
-                c.authorizations
-                    .get(&m.authorizer_appid)
-                    .is_some_and(|a| !a.revoked)
-            })
-            .ok_or_else(|| format!("{} is authorized to no component", m.authorizer_appid))?;
+            .find(|c| c.authorizations.get(appid).is_some_and(|a| !a.revoked))
+            .ok_or_else(|| format!("{appid} is authorized to no component"))?;
         let user_name = s
             .accounts
-            .get(&m.authorizer_appid)
+            .get(appid)
             .map(|a| a.user_name.clone())
             .unwrap_or_default();
         Ok::<_, String>((
@@ -132,6 +127,45 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
     let base = notify
         .strip_suffix("/notify")
         .ok_or("the notify URL does not end in /notify; cannot derive the message URL")?;
+    let target = Target {
+        component_appid,
+        token,
+        aes,
+        base: base.to_owned(),
+        authorizer_appid: appid.to_owned(),
+    };
+    Ok((target, user_name))
+}
+
+/// Sends an event WeChat itself raises for an account (`weapp_audit_success`, …) with its fields.
+pub async fn push_event(
+    shared: &Arc<SimControl>,
+    appid: &str,
+    event: &str,
+    fields: &[(&str, String)],
+) -> Result<Answer, String> {
+    let (target, user_name) = target_for(shared, appid)?;
+    let create_time = shared.now() / 1000;
+    let extra: String = fields
+        .iter()
+        .map(|(k, v)| format!("<{k}>{}</{k}>", escape_text(v)))
+        .collect();
+    let from = "o_wechat_system";
+    let xml = format!(
+        "<xml><ToUserName>{}</ToUserName><FromUserName>{from}</FromUserName><CreateTime>{create_time}</CreateTime>\
+         <MsgType><![CDATA[event]]></MsgType><Event>{}</Event>{extra}</xml>",
+        escape_text(&user_name),
+        escape_text(event),
+    );
+    post_to_platform(&target, &xml, from, create_time)
+        .await
+        .map(|(answer, _)| answer)
+}
+
+/// Sends a user's message to the account's platform and reads the answer.
+pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, String> {
+    let now = shared.now();
+    let (target, user_name) = target_for(shared, &m.authorizer_appid)?;
     let from_user = m
         .from_user
         .clone()
@@ -186,13 +220,6 @@ pub async fn send(shared: &Arc<SimControl>, m: &UserMessage) -> Result<Answer, S
         content: shown,
         at: now,
     });
-    let target = Target {
-        component_appid,
-        token,
-        aes,
-        base: base.to_owned(),
-        authorizer_appid: m.authorizer_appid.clone(),
-    };
     let (answer, reply) = post_to_platform(&target, &xml, &from_user, create_time).await?;
     if let Some((kind, content)) = reply {
         shared.remember(ChatLine {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -52,6 +52,24 @@ pub(crate) const API_NAMES: &[&str] = &[
     "jscode2session",
     "oauth2_access_token",
     "oauth2_refresh_token",
+    "modify_domain",
+    "setwebviewdomain",
+    "commit",
+    "get_qrcode",
+    "get_category",
+    "get_page",
+    "submit_audit",
+    "get_auditstatus",
+    "get_latest_auditstatus",
+    "undocodeaudit",
+    "speedupaudit",
+    "release",
+    "revertcoderelease",
+    "queryquota",
+    "gettemplatedraftlist",
+    "gettemplatelist",
+    "addtotemplate",
+    "deletetemplate",
 ];
 
 fn api_for(path: &str) -> Option<&'static str> {
@@ -80,6 +98,24 @@ fn api_for(path: &str) -> Option<&'static str> {
         "/sns/component/jscode2session" => "jscode2session",
         "/sns/oauth2/component/access_token" => "oauth2_access_token",
         "/sns/oauth2/component/refresh_token" => "oauth2_refresh_token",
+        "/wxa/modify_domain" => "modify_domain",
+        "/wxa/setwebviewdomain" => "setwebviewdomain",
+        "/wxa/commit" => "commit",
+        "/wxa/get_qrcode" => "get_qrcode",
+        "/wxa/get_category" => "get_category",
+        "/wxa/get_page" => "get_page",
+        "/wxa/submit_audit" => "submit_audit",
+        "/wxa/get_auditstatus" => "get_auditstatus",
+        "/wxa/get_latest_auditstatus" => "get_latest_auditstatus",
+        "/wxa/undocodeaudit" => "undocodeaudit",
+        "/wxa/speedupaudit" => "speedupaudit",
+        "/wxa/release" => "release",
+        "/wxa/revertcoderelease" => "revertcoderelease",
+        "/wxa/queryquota" => "queryquota",
+        "/wxa/gettemplatedraftlist" => "gettemplatedraftlist",
+        "/wxa/gettemplatelist" => "gettemplatelist",
+        "/wxa/addtotemplate" => "addtotemplate",
+        "/wxa/deletetemplate" => "deletetemplate",
         _ => return None,
     })
 }
@@ -141,6 +177,14 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         .route("/sim/chat/{appid}/menu", post(super::chat::page_menu_tap))
         .route("/sim/control/menu-tap", post(super::chat::control_menu_tap))
         .route("/sim/control/menus/{appid}", get(control_menus))
+        .route(
+            "/sim/control/audit-rules",
+            get(get_audit_rules).put(put_audit_rules),
+        )
+        .route("/sim/control/audits", post(decide_audit).get(list_audit_events))
+        .route("/sim/control/audit-quota", put(put_audit_quota))
+        .route("/sim/control/template-drafts", post(add_template_draft))
+        .route("/sim/control/code/{appid}", get(control_code))
         .fallback(api)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .merge(
@@ -322,6 +366,28 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
         return response;
     }
 
+    let token = query
+        .get("component_access_token")
+        .or_else(|| query.get("access_token"))
+        .map(String::as_str);
+    if name == "get_qrcode" {
+        // An image, or WeChat's JSON error.
+        let result = sim.with_state(|s, now| {
+            s.api_get_qrcode(token, query.get("path").map(String::as_str), now)
+        });
+        return match result {
+            Ok(png) => {
+                sim.record_call(record);
+                ([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response()
+            }
+            Err(WxErr(code)) => {
+                record.errcode = code;
+                record.outcome = format!("errcode {code}");
+                sim.record_call(record);
+                Json(error_body(code)).into_response()
+            }
+        };
+    }
     // Reads and deletions take no body, whatever the method.
     let bodiless = method == Method::GET || matches!(name, "menu/get" | "menu/delete");
     let body_value = if bodiless {
@@ -332,10 +398,6 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             _ => Err(WxErr(47001)),
         }
     };
-    let token = query
-        .get("component_access_token")
-        .or_else(|| query.get("access_token"))
-        .map(String::as_str);
     let result = body_value.and_then(|body| {
         let now = sim.now();
         let mut state = sim.state();
@@ -364,6 +426,25 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             "jscode2session" => state.api_jscode2session(token, &query, now),
             "oauth2_access_token" => state.api_oauth_access_token(token, &query, now),
             "oauth2_refresh_token" => state.api_oauth_refresh_token(token, &query, now),
+            "modify_domain" => state.api_modify_domain(token, &body, now),
+            "setwebviewdomain" => state.api_setwebviewdomain(token, &body, now),
+            "commit" => state.api_commit(token, &body, now),
+            "get_category" => state.api_get_category(token, now),
+            "get_page" => state.api_get_page(token, now),
+            "submit_audit" => state.api_submit_audit(token, &body, now),
+            "get_auditstatus" => state.api_get_auditstatus(token, &body, now),
+            "get_latest_auditstatus" => state.api_get_latest_auditstatus(token, now),
+            "undocodeaudit" => state.api_undocodeaudit(token, now),
+            "speedupaudit" => state.api_speedupaudit(token, &body, now),
+            "release" => state.api_release(token, now),
+            "revertcoderelease" => state.api_revertcoderelease(token, now),
+            "queryquota" => state.api_queryquota(token, now),
+            "gettemplatedraftlist" => state.api_gettemplatedraftlist(token, now),
+            "gettemplatelist" => {
+                state.api_gettemplatelist(token, query.get("template_type").map(String::as_str), now)
+            }
+            "addtotemplate" => state.api_addtotemplate(token, &body, now),
+            "deletetemplate" => state.api_deletetemplate(token, &body, now),
             _ => Err(WxErr(47001)),
         };
         sim.flush_outbox(&mut state);
@@ -781,4 +862,117 @@ async fn control_menus(
 async fn list_messages(State(sim): Sim) -> Json<Value> {
     let messages = sim.with_state(|s, _| s.sent_messages.clone());
     Json(json!(messages))
+}
+
+async fn get_audit_rules(State(sim): Sim) -> Json<super::code::AuditRules> {
+    Json(sim.with_state(|s, _| s.code.rules.clone()))
+}
+
+async fn put_audit_rules(State(sim): Sim, body: Bytes) -> Response {
+    let rules: super::code::AuditRules = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if !(0..=86_400_000).contains(&rules.after_ms) || rules.reason.chars().count() > 500 {
+        return bad_request("after_ms must be 0 to 86400000 and reason at most 500 characters");
+    }
+    sim.with_state(|s, _| s.code.rules = rules.clone());
+    Json(rules).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditDecision {
+    authorizer_appid: String,
+    outcome: super::code::AuditOutcome,
+    reason: Option<String>,
+}
+
+/// Decides an audit in progress now and pushes its event before answering.
+async fn decide_audit(State(sim): Sim, body: Bytes) -> Response {
+    let d: AuditDecision = match parse(&body) {
+        Ok(d) => d,
+        Err(e) => return *e,
+    };
+    if d.outcome == super::code::AuditOutcome::Hold {
+        return bad_request("decide pass, fail or delay");
+    }
+    let decided = sim.with_state(|s, now| {
+        s.decide_audit(&d.authorizer_appid, d.outcome, d.reason.as_deref(), now)
+    });
+    match decided {
+        Ok(auditid) => {
+            super::code::push_due(&sim).await;
+            let event = sim
+                .audit_events()
+                .into_iter()
+                .rev()
+                .find(|e| e.authorizer_appid == d.authorizer_appid);
+            Json(json!({ "auditid": auditid, "pushed": event })).into_response()
+        }
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+async fn list_audit_events(State(sim): Sim) -> Json<Vec<super::code::SentAuditEvent>> {
+    Json(sim.audit_events())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotaSetting {
+    component_appid: String,
+    limit: i64,
+    #[serde(default = "default_speedups")]
+    speedup_limit: i64,
+}
+
+fn default_speedups() -> i64 {
+    super::code::DEFAULT_SPEEDUPS
+}
+
+async fn put_audit_quota(State(sim): Sim, body: Bytes) -> Response {
+    let q: QuotaSetting = match parse(&body) {
+        Ok(q) => q,
+        Err(e) => return *e,
+    };
+    if !(0..=10_000).contains(&q.limit) || !(0..=10_000).contains(&q.speedup_limit) {
+        return bad_request("limit and speedup_limit must be 0 to 10000");
+    }
+    match sim.with_state(|s, _| s.set_quota(&q.component_appid, q.limit, q.speedup_limit)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDraft {
+    component_appid: String,
+    user_version: String,
+    #[serde(default)]
+    user_desc: String,
+}
+
+/// A draft appears in the component's draft box, as after an upload from the developer tools.
+async fn add_template_draft(State(sim): Sim, body: Bytes) -> Response {
+    let d: NewDraft = match parse(&body) {
+        Ok(d) => d,
+        Err(e) => return *e,
+    };
+    if d.user_version.trim().is_empty() || d.user_version.chars().count() > 64 || d.user_desc.chars().count() > 500 {
+        return bad_request("user_version must be 1 to 64 characters and user_desc at most 500");
+    }
+    match sim.with_state(|s, now| s.add_draft(&d.component_appid, d.user_version.trim(), &d.user_desc, now)) {
+        Ok(draft_id) => Json(json!({ "draft_id": draft_id })).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// What WeChat holds of one mini program's code (domains, commit, audits, releases).
+async fn control_code(State(sim): Sim, Path(appid): Path<String>) -> Response {
+    match sim.with_state(|s, _| s.code.apps.get(&appid).cloned()) {
+        Some(app) => Json(app).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no code for this account" }))).into_response(),
+    }
 }

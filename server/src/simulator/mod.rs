@@ -14,6 +14,7 @@
 //! two hours" is tested without waiting and without sleeps.
 
 pub mod chat;
+pub mod code;
 mod http;
 pub mod menus;
 mod pages;
@@ -302,6 +303,7 @@ const KEPT_PUSHES: usize = 10_000;
 struct Logs {
     calls: VecDeque<CallRecord>,
     pushes: VecDeque<PushRecord>,
+    audit_events: VecDeque<code::SentAuditEvent>,
 }
 
 struct Faults {
@@ -454,6 +456,19 @@ impl SimControl {
         lock(&self.logs).pushes.iter().cloned().collect()
     }
 
+    fn record_audit_event(&self, event: code::SentAuditEvent) {
+        let mut logs = lock(&self.logs);
+        logs.audit_events.push_back(event);
+        while logs.audit_events.len() > KEPT_PUSHES {
+            logs.audit_events.pop_front();
+        }
+    }
+
+    /// The audit results pushed to message URLs, oldest first.
+    pub fn audit_events(&self) -> Vec<code::SentAuditEvent> {
+        lock(&self.logs).audit_events.iter().cloned().collect()
+    }
+
     /// Pushes a fresh ticket to `component_appid` now; returns it.
     pub fn push_ticket_now(&self, component_appid: &str) -> Option<String> {
         self.with_state(|s, now| s.issue_ticket(component_appid, now))
@@ -585,7 +600,8 @@ impl Simulator {
         });
         let pusher = tokio::spawn(push::deliver(shared.clone(), push_rx, shutdown.clone()));
         let tickets = tokio::spawn(push::ticket_schedule(shared.clone(), shutdown.clone()));
-        let mut tasks = vec![server, pusher, tickets];
+        let audits = tokio::spawn(code::audit_clock(shared.clone(), shutdown.clone()));
+        let mut tasks = vec![server, pusher, tickets, audits];
         if let Some(every) = shared.settings.chatter {
             tasks.push(tokio::spawn(chat::chatter(
                 shared.clone(),

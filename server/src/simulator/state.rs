@@ -134,6 +134,29 @@ pub fn errmsg(code: i64) -> &'static str {
         61013 => "invalid option value",
         61023 => "refresh_token is invalid",
         65301 => "no such conditional menu",
+        61007 => "api is unauthorized to component",
+        85007 => "page path error",
+        85008 => "category error",
+        85009 => "there is already an audit in progress",
+        85010 => "item list error",
+        85012 => "invalid audit id",
+        85013 => "invalid ext_json",
+        85014 => "invalid template id",
+        85017 => "no domain to modify, or a domain is not valid",
+        85019 => "no audit version",
+        85020 => "the audit status does not allow a release",
+        85043 => "invalid user_version",
+        85064 => "template or draft not found",
+        85065 => "the template library is full",
+        85085 => "the audit quota is used up",
+        85086 => "commit code before submitting it for audit",
+        86000 => "the account is not a mini program managed by a third party",
+        86001 => "no code committed by the third party",
+        87012 => "this version cannot be reverted",
+        87013 => "audit undo limit reached",
+        89019 => "webview domains unchanged",
+        89021 => "the webview domain is not one of the platform's",
+        89029 => "too many webview domains",
         65303 => "there is no default menu, create one first",
         65304 => "match rule empty",
         65305 => "conditional menu count limit",
@@ -261,6 +284,8 @@ pub struct SimState {
     /// Codes of users logging in to mini programs (`js_code`) and of web OAuth, and the OAuth
     /// refresh tokens they led to.
     pub sns: super::sns::SnsState,
+    /// Mini-program code: template libraries, versions, audits, releases, quotas.
+    pub code: super::code::CodeState,
     template_messages: i64,
     pub outbox: Vec<PendingPush>,
     pending_restore: HashMap<String, SavedComponent>,
@@ -308,6 +333,9 @@ pub struct SavedState {
     /// Absent from files written before menus were simulated.
     #[serde(default)]
     menus: BTreeMap<String, AccountMenus>,
+    /// Absent from files written before code management was simulated.
+    #[serde(default)]
+    code: super::code::CodeState,
 }
 
 fn apply_saved(state: &mut ComponentState, c: SavedComponent) {
@@ -371,6 +399,7 @@ impl SimState {
             pre_auth_codes: self.pre_auth_codes.clone(),
             auth_codes: self.auth_codes.clone(),
             menus: self.menus.clone(),
+            code: self.code.clone(),
         }
     }
 
@@ -407,6 +436,7 @@ impl SimState {
             }
             self.menus.insert(appid, menus);
         }
+        self.code = saved.code;
     }
 
     pub fn new(lifetimes: Lifetimes) -> Self {
@@ -425,6 +455,7 @@ impl SimState {
             media: HashMap::new(),
             menus: BTreeMap::new(),
             sns: Default::default(),
+            code: Default::default(),
             template_messages: 0,
             outbox: Vec::new(),
             pending_restore: HashMap::new(),
@@ -635,6 +666,18 @@ impl SimState {
             return Err(WxErr(41002));
         }
         self.check_component_token(token, &body, now)
+    }
+
+    /// The component a component token belongs to (template-library calls take it as
+    /// `access_token`, with no appid beside it).
+    pub(super) fn component_of_token(&self, token: Option<&str>, now: i64) -> Result<String, WxErr> {
+        let token = token.filter(|t| !t.is_empty()).ok_or(WxErr(41001))?;
+        let issued = self.component_tokens.get(token).ok_or(WxErr(40001))?;
+        self.check_alive(issued, now)?;
+        if issued.authorizer.is_some() {
+            return Err(WxErr(40001));
+        }
+        Ok(issued.owner.clone())
     }
 
     /// Checks an authorizer token; returns (component appid, authorizer appid).

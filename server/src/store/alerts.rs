@@ -81,6 +81,27 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// Resolves one account's open alerts of `kind` (its audit passed after one failed).
+    pub async fn resolve_authorizer_alerts(
+        &self,
+        authorizer: AuthorizerId,
+        kind: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE alerts SET resolved_at = $1 WHERE resolved_at IS NULL AND authorizer_id = $2 AND kind = $3",
+            )
+            .bind(now)
+            .bind(authorizer.0)
+            .bind(kind)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(Into::into)
+    }
+
     /// One tenant's open alerts, newest first (the tenant dashboard).
     pub async fn open_alerts_for_tenant(
         &self,

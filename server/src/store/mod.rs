@@ -17,6 +17,7 @@ mod alerts;
 mod api_keys;
 mod audit;
 mod authorizers;
+mod code;
 mod components;
 mod credentials;
 mod dialect;
@@ -49,6 +50,10 @@ use sqlx::sqlite::{
 
 pub use accounts::{AccountFilter, AccountListRow, TokenState};
 pub use alerts::Alert;
+pub use code::{
+    CodeBatch, CodeBatchItem, CodeEvent, CodeEventKind, NewCodeBatch, NewCodeEvent, CODE_BATCH_ITEM,
+    CODE_TIMELINE_LIMIT,
+};
 pub use api_keys::NewApiKey;
 pub use authorizers::{
     AuthorizerProfileUpdate, LossOutcome, NewAuthorization, RecordedAuthorization,

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::errcode::{self, ErrcodeClass, ErrcodeMeaning};
 
 /// Answers larger than this are refused; WeChat's are a few KiB.
-const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// A credential WeChat handed out: printable only on purpose.
 #[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -410,7 +410,11 @@ impl WechatClient {
         })
     }
 
-    fn url(&self, path: &str, token: Option<(&str, &str)>) -> String {
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(super) fn url(&self, path: &str, token: Option<(&str, &str)>) -> String {
         match token {
             None => format!("{}{path}", self.api_base),
             Some((name, value)) => format!(
@@ -421,7 +425,7 @@ impl WechatClient {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
+    pub(super) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
         let response = request.send().await.map_err(|e| self.transport(e))?;
         let status = response.status();
         if !status.is_success() {
@@ -446,7 +450,7 @@ impl WechatClient {
         Ok(value)
     }
 
-    fn transport(&self, e: reqwest::Error) -> WechatError {
+    pub(super) fn transport(&self, e: reqwest::Error) -> WechatError {
         if e.is_timeout() {
             WechatError::Timeout(self.timeout)
         } else {
@@ -456,7 +460,7 @@ impl WechatClient {
         }
     }
 
-    async fn post(
+    pub(super) async fn post(
         &self,
         path: &str,
         token: Option<(&str, &str)>,
@@ -466,7 +470,7 @@ impl WechatClient {
             .await
     }
 
-    async fn get(&self, path_and_query: &str, token: &str) -> Result<Value, WechatError> {
+    pub(super) async fn get(&self, path_and_query: &str, token: &str) -> Result<Value, WechatError> {
         let separator = if path_and_query.contains('?') {
             '&'
         } else {
@@ -784,7 +788,7 @@ impl WechatClient {
 }
 
 /// `errcode` present and not 0 is a failure, whether a number or a numeric string.
-fn check_errcode(value: &Value) -> Result<(), WechatError> {
+pub(super) fn check_errcode(value: &Value) -> Result<(), WechatError> {
     let code = match value.get("errcode") {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Number(n)) => n

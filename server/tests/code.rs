@@ -1,0 +1,316 @@
+//! Mini-program code management (issue 15, third part) through the tenant API, against the
+//! simulator: the whole pipeline with a rejection, the audit events from the message URL on the
+//! timeline (once, even when WeChat retries), the alert a rejection raises, scope checks, a batch
+//! with partial failures under the audit quota, and garbage for every input.
+
+mod common;
+
+use std::time::Duration;
+
+use app::permissions::AccountKind;
+use common::rig::{rig, Rig, COMPONENT, MP, OA};
+use common::{wait_for, TestDb};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use wxhub::admin::Admin;
+use wxhub::domain::Actor;
+use wxhub::simulator::code::{AuditOutcome, AuditRules};
+use wxhub::simulator::{AccountSeed, Lifetimes};
+
+async fn call(r: &Rig, key: &str, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, r.app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body.to_owned());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(r: &Rig, key: &str, path: &str) -> (u16, Value) {
+    call(r, key, reqwest::Method::GET, path, None).await
+}
+
+async fn post(r: &Rig, key: &str, path: &str, body: Value) -> (u16, Value) {
+    call(r, key, reqwest::Method::POST, path, Some(&body.to_string())).await
+}
+
+async fn decide(r: &Rig, appid: &str, outcome: &str, reason: Option<&str>) -> Value {
+    let res = reqwest::Client::new()
+        .post(format!("{}/sim/control/audits", r.sim.base_url()))
+        .json(&json!({ "authorizer_appid": appid, "outcome": outcome, "reason": reason }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    res.json().await.unwrap()
+}
+
+async fn kinds(r: &Rig, key: &str, appid: &str) -> Vec<String> {
+    let (status, t) = get(r, key, &format!("/api/v1/authorizers/{appid}/code")).await;
+    assert_eq!(status, 200, "{t}");
+    t["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn mini_program(appid: &str) -> AccountSeed {
+    AccountSeed {
+        appid: appid.into(),
+        kind: AccountKind::MiniProgram,
+        nick_name: format!("Shop {}", &appid[14..]),
+        user_name: format!("gh_{}", &appid[6..18]),
+        principal_name: "Acme Co.".into(),
+        alias: String::new(),
+        service_type: 0,
+        verify_type: 0,
+        menu: None,
+    }
+}
+
+async fn setup(db: &TestDb) -> (Rig, String, i64) {
+    let r = rig(db, Lifetimes::default(), |_| {}).await;
+    let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+    let (_, key) = admin.create_api_key("acme", "release bot").await.unwrap();
+    let key = key.key.expose_secret().to_owned();
+    r.sim.with_state(|s, _| s.code.rules = AuditRules { outcome: AuditOutcome::Hold, ..Default::default() });
+    let template = r.sim.with_state(|s, now| s.add_template(COMPONENT, "1.0.0", "first", now)).unwrap();
+    r.authorize(MP, &[17, 18]).await;
+    assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(MP).is_some() }).await);
+    (r, key, template)
+}
+
+on_both_databases! {
+    commit_audit_release_and_a_rejection_on_the_timeline => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let base = format!("/api/v1/authorizers/{MP}/code");
+
+        let (status, body) = post(&r, &key, &format!("{base}/commit"), json!({
+            "template_id": template, "ext_json": {"extAppid": MP, "pages": ["pages/index/index", "pages/shop/shop"]},
+            "user_version": "1.0.0", "user_desc": "first release",
+        })).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, cats) = get(&r, &key, &format!("{base}/categories")).await;
+        assert_eq!(status, 200, "{cats}");
+        assert_eq!(cats["pages"], json!(["pages/index/index", "pages/shop/shop"]));
+        let first = &cats["categories"][0];
+        let res = reqwest::Client::new().get(r.app.url(&format!("{base}/trial-qrcode?path=pages%2Fshop%2Fshop"))).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("image/"));
+        assert!(res.bytes().await.unwrap().starts_with(b"\x89PNG"));
+
+        let (_, quota) = get(&r, &key, &format!("{base}/quota")).await;
+        let rest = quota["rest"].as_i64().unwrap();
+        let (status, submitted) = post(&r, &key, &format!("{base}/submit-audit"), json!({ "item_list": [{
+            "address": "pages/shop/shop", "tag": "shop", "first_id": first["first_id"], "second_id": first["second_id"],
+            "first_class": first["first_class"], "second_class": first["second_class"], "title": "Shop",
+        }]})).await;
+        assert_eq!(status, 200, "{submitted}");
+        let auditid = submitted["auditid"].as_i64().unwrap();
+        assert_eq!(get(&r, &key, &format!("{base}/quota")).await.1["rest"].as_i64(), Some(rest - 1));
+        // One audit at a time: WeChat's refusal, with its errcode, and nothing on the timeline.
+        let (status, again) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        assert_eq!((status, again["error"]["code"].as_str(), again["error"]["errcode"].as_i64()), (422, Some("wechat_refused"), Some(85009)), "{again}");
+        // Releasing before the audit passed is refused too.
+        let (status, early) = post(&r, &key, &format!("{base}/release"), json!({})).await;
+        assert_eq!((status, early["error"]["errcode"].as_i64()), (422, Some(85020)), "{early}");
+
+        // WeChat passes it and pushes weapp_audit_success to the message URL.
+        let decided = decide(&r, MP, "pass", None).await;
+        assert_eq!(decided["auditid"], auditid);
+        assert_eq!(decided["pushed"]["answer"], "success", "{decided}");
+        assert!(wait_for(Duration::from_secs(5), || async { kinds(&r, &key, MP).await.first().map(String::as_str) == Some("audit_passed") }).await);
+        let (status, latest) = get(&r, &key, &format!("{base}/audit")).await;
+        assert_eq!((status, latest["audit"]["status"].as_i64()), (200, Some(0)), "{latest}");
+        let (status, body) = post(&r, &key, &format!("{base}/release"), json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(kinds(&r, &key, MP).await, ["released", "audit_passed", "submitted", "committed"]);
+        let code = r.sim.with_state(|s, _| s.code.apps.get(MP).cloned()).unwrap();
+        assert_eq!(code.release.as_ref().map(|v| v.user_version.as_str()), Some("1.0.0"));
+
+        // Version 2 is rejected: the reason and screenshots on the timeline, an alert for the tenant.
+        post(&r, &key, &format!("{base}/commit"), json!({ "template_id": template, "user_version": "1.1.0", "user_desc": "second" })).await;
+        let (status, _) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        assert_eq!(status, 200);
+        decide(&r, MP, "fail", Some("页面空白 / blank page")).await;
+        assert!(wait_for(Duration::from_secs(5), || async { kinds(&r, &key, MP).await.first().map(String::as_str) == Some("audit_failed") }).await);
+        let (_, timeline) = get(&r, &key, &base).await;
+        let failed = &timeline["timeline"][0];
+        assert_eq!(failed["detail"]["reason"], "页面空白 / blank page");
+        assert_eq!(failed["detail"]["screenshots"].as_array().map(Vec::len), Some(2));
+        assert_eq!(failed["actor"], "WeChat");
+        let alerts = r.app.store.open_alerts_for_tenant(r.tenant, 20).await.unwrap();
+        assert!(alerts.iter().any(|a| a.kind == "code_audit_failed" && a.message.contains("blank page")), "{alerts:?}");
+
+        // WeChat retries the push (and a read finds the same result): still one row.
+        let before = kinds(&r, &key, MP).await.len();
+        let (status, latest) = get(&r, &key, &format!("{base}/audit")).await;
+        assert_eq!((status, latest["audit"]["status"].as_i64()), (200, Some(1)));
+        let created = chrono_secs();
+        let xml = format!("<xml><ToUserName><![CDATA[gh_5a1c0ffee000]]></ToUserName><FromUserName><![CDATA[o_wechat_system]]></FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[weapp_audit_fail]]></Event><Reason><![CDATA[页面空白 / blank page]]></Reason><FailTime>{created}</FailTime><ScreenShot>a|b</ScreenShot></xml>");
+        let user_name = r.app.store.authorizer(r.tenant, MP).await.unwrap().unwrap().user_name;
+        let (status, _) = r.message(MP, &xml.replace("gh_5a1c0ffee000", &user_name)).await;
+        assert_eq!(status, 200);
+        assert_eq!(kinds(&r, &key, MP).await.len(), before);
+
+        // Resubmitted, withdrawn; a revert with nothing before the one release is refused.
+        post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        let (status, _) = post(&r, &key, &format!("{base}/undo-audit"), json!({})).await;
+        assert_eq!(status, 200);
+        let (status, refused) = post(&r, &key, &format!("{base}/revert-release"), json!({})).await;
+        assert_eq!((status, refused["error"]["errcode"].as_i64()), (422, Some(87012)));
+        assert_eq!(&kinds(&r, &key, MP).await[..2], ["audit_withdrawn", "submitted"]);
+
+        // Every step is in the audit log; refusals as failed operations.
+        let audit: Vec<String> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
+        for kind in ["code.committed", "code.submitted", "code.audit_result", "code.released", "code.audit_withdrawn", "code.operation_failed"] {
+            assert!(audit.iter().any(|k| k == kind), "{kind} missing from {audit:?}");
+        }
+        r.stop().await;
+    };
+
+    code_endpoints_are_scoped_and_refuse_garbage => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let (_, globex) = admin.create_api_key("globex", "other").await.unwrap();
+        let globex = globex.key.expose_secret().to_owned();
+        let (_, tokens_only) = admin.create_scoped_api_key("acme", "tokens only", &["tokens:read".to_owned()]).await.unwrap();
+        let tokens_only = tokens_only.key.expose_secret().to_owned();
+        r.authorize(OA, &[1, 15]).await;
+        let commit = json!({ "template_id": template, "user_version": "1.0.0" });
+        let commits = || r.calls("commit").len();
+
+        // Another tenant's mini program is not found; a key without wechat:call is refused.
+        for path in ["code", "code/audit", "code/quota", "code/categories", "code/domains", "code/trial-qrcode"] {
+            assert_eq!(get(&r, &globex, &format!("/api/v1/authorizers/{MP}/{path}")).await.0, 404, "{path}");
+            assert_eq!(get(&r, &tokens_only, &format!("/api/v1/authorizers/{MP}/{path}")).await.0, 403, "{path}");
+        }
+        assert_eq!(post(&r, &globex, &format!("/api/v1/authorizers/{MP}/code/commit"), commit.clone()).await.0, 404);
+        for path in ["code/submit-audit", "code/release", "code/undo-audit", "code/revert-release"] {
+            assert_eq!(post(&r, &globex, &format!("/api/v1/authorizers/{MP}/{path}"), json!({})).await.0, 404, "{path}");
+        }
+        // An Official Account has no code to manage.
+        let (status, err) = post(&r, &key, &format!("/api/v1/authorizers/{OA}/code/commit"), commit.clone()).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("appid")), "{err}");
+        assert_eq!(commits(), 0);
+
+        // Garbage: refused with the field named, nothing sent to WeChat.
+        for (body, field) in [
+            ("", "content-type"),
+            ("{", "body"),
+            ("[]", "body"),
+            ("{}", "body"),
+            (r#"{"template_id": "x", "user_version": "1"}"#, "body"),
+            (r#"{"template_id": 1, "user_version": "1", "extra": true}"#, "body"),
+            (r#"{"template_id": 0, "user_version": "1"}"#, "template_id"),
+            (r#"{"template_id": 1, "user_version": ""}"#, "user_version"),
+            (r#"{"template_id": 1, "user_version": "1\u0000"}"#, "user_version"),
+            (&format!(r#"{{"template_id": 1, "user_version": "{}"}}"#, "9".repeat(65)), "user_version"),
+            (r#"{"template_id": 1, "user_version": "1", "ext_json": "[1]"}"#, "ext_json"),
+            (r#"{"template_id": 1, "user_version": "1", "ext_json": "{nope"}"#, "ext_json"),
+            (r#"{"template_id": 1, "user_version": "1", "ext_json": 5}"#, "ext_json"),
+        ] {
+            let content_type_missing = body.is_empty();
+            let mut req = reqwest::Client::new().post(r.app.url(&format!("/api/v1/authorizers/{MP}/code/commit"))).bearer_auth(&key);
+            if !content_type_missing {
+                req = req.header("content-type", "application/json");
+            }
+            let res = req.body(body.to_owned()).send().await.unwrap();
+            let status = res.status().as_u16();
+            let err: Value = res.json().await.unwrap_or(Value::Null);
+            assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)), "{body:?}: {err}");
+        }
+        assert_eq!(commits(), 0, "garbage never reaches WeChat");
+        for items in [json!({"item_list": 5}), json!({"item_list": [1]}), json!({"item_list": [{"address": {"a": 1}}]}),
+                      json!({"item_list": [{"hack": "x"}]}), json!({"item_list": vec![json!({}); 6]})] {
+            let (status, err) = post(&r, &key, &format!("/api/v1/authorizers/{MP}/code/submit-audit"), items.clone()).await;
+            assert_eq!((status, err["error"]["field"].as_str()), (422, Some("item_list")), "{items}: {err}");
+        }
+        assert!(r.calls("submit_audit").is_empty());
+        for body in [json!({}), json!({"server": {"requestdomain": ["http://plain.example.com"]}}),
+                     json!({"webview": ["javascript:alert(1)"]}), json!({"server": {"requestdomain": "x"}})] {
+            let (status, _) = call(&r, &key, reqwest::Method::PUT, &format!("/api/v1/authorizers/{MP}/code/domains"), Some(&body.to_string())).await;
+            assert_eq!(status, 422, "{body}");
+        }
+        assert!(r.calls("modify_domain").is_empty());
+        for bad in ["path=%00", "size=1"] {
+            assert_eq!(get(&r, &key, &format!("/api/v1/authorizers/{MP}/code/trial-qrcode?{bad}")).await.0, 422, "{bad}");
+        }
+        // Good domains go through and come back as WeChat holds them.
+        let (status, domains) = call(&r, &key, reqwest::Method::PUT, &format!("/api/v1/authorizers/{MP}/code/domains"),
+            Some(&json!({"server": {"requestdomain": ["https://API.example.com"], "wsrequestdomain": ["wss://ws.example.com"]}, "webview": ["https://h5.example.com"]}).to_string())).await;
+        assert_eq!(status, 200, "{domains}");
+        assert_eq!(domains["server"]["requestdomain"], json!(["https://api.example.com"]));
+        assert_eq!(domains["webview"], json!(["https://h5.example.com"]));
+        assert_eq!(kinds(&r, &key, MP).await, ["domains"]);
+        r.stop().await;
+    };
+
+    a_batch_commits_to_many_submits_within_the_quota_and_keeps_each_result => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let more = ["wx5a1c0ffee00000b1", "wx5a1c0ffee00000b2", "wx5a1c0ffee00000b3"];
+        for appid in more {
+            r.sim.with_state(|s, _| s.add_account(mini_program(appid)));
+            // The last one did not grant code management.
+            let funcs: &[i64] = if appid == more[2] { &[17] } else { &[17, 18] };
+            r.authorize(appid, funcs).await;
+        }
+        assert!(wait_for(Duration::from_secs(10), || async { more.iter().all(|a| r.cached_authorizer_token(a).is_some()) }).await);
+        // Quota for two submissions: MP and the first added one get them, the second is skipped.
+        let res = reqwest::Client::new().put(format!("{}/sim/control/audit-quota", r.sim.base_url()))
+            .json(&json!({ "component_appid": COMPONENT, "limit": 2 })).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 204);
+
+        let body = json!({ "component_appid": COMPONENT, "template_id": template, "user_version": "2.0.0",
+            "user_desc": "batch", "submit": true, "appids": [MP, more[0], more[1]] });
+        // The one without set 18 is refused up front, naming it; nothing starts.
+        let mut with_bad = body.clone();
+        with_bad["appids"] = json!([MP, more[2]]);
+        let (status, err) = post(&r, &key, "/api/v1/code-batches", with_bad).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("appids")), "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains(more[2]));
+        for bad in [json!({}), json!({"component_appid": "wx0000000000000000", "template_id": 1, "user_version": "1", "appids": [MP]}),
+                    json!({"component_appid": COMPONENT, "template_id": 1, "user_version": "1", "appids": []}),
+                    json!({"component_appid": COMPONENT, "template_id": 1, "user_version": "1", "appids": ["wx0000000000000009"]})] {
+            assert_eq!(post(&r, &key, "/api/v1/code-batches", bad.clone()).await.0, 422, "{bad}");
+        }
+        assert!(r.calls("commit").is_empty());
+
+        let (status, started) = post(&r, &key, "/api/v1/code-batches", body).await;
+        assert_eq!(status, 202, "{started}");
+        let id = started["id"].as_i64().unwrap();
+        let path = format!("/api/v1/code-batches/{id}");
+        assert!(wait_for(Duration::from_secs(20), || async { get(&r, &key, &path).await.1["progress"]["pending"] == 0
+            && get(&r, &key, &path).await.1["progress"]["committed"] == 0 }).await, "{}", get(&r, &key, &path).await.1);
+        let (_, batch) = get(&r, &key, &path).await;
+        assert_eq!(batch["progress"]["total"], 3);
+        assert_eq!(batch["progress"]["submitted"], 2, "{batch}");
+        assert_eq!(batch["progress"]["skipped"], 1, "{batch}");
+        let skipped = batch["items"].as_array().unwrap().iter().find(|i| i["status"] == "skipped").unwrap();
+        assert!(skipped["error"].as_str().unwrap().contains("quota"), "{skipped}");
+        // Each mini program's own timeline tells it (the quota went to whichever ran first);
+        // nobody else's batch is readable.
+        for item in batch["items"].as_array().unwrap() {
+            let appid = item["appid"].as_str().unwrap();
+            let want: &[&str] = if item["status"] == "submitted" { &["submitted", "committed"] } else { &["committed"] };
+            assert_eq!(kinds(&r, &key, appid).await, want, "{item}");
+        }
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let (_, globex) = admin.create_api_key("globex", "other").await.unwrap();
+        assert_eq!(get(&r, globex.key.expose_secret(), &path).await.0, 404);
+        assert_eq!(get(&r, &key, "/api/v1/code-batches/nope").await.0, 404);
+        r.stop().await;
+    };
+}
+
+fn chrono_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
