@@ -571,3 +571,120 @@ pub async fn timeline(
         .await
         .map_err(fail)
 }
+
+// ---- mini-program code management ----
+
+#[server(prefix = "/ui", endpoint = "code-overview")]
+pub async fn code_overview(appid: String) -> Result<crate::dto::CodeOverview, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.code.code_overview(&ctx, &appid).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "code-commit")]
+pub async fn code_commit(
+    appid: String,
+    template_id: String,
+    user_version: String,
+    user_desc: String,
+    ext_json: String,
+) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .code
+        .code_commit(&ctx, &appid, &template_id, &user_version, &user_desc, &ext_json)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "code-submit")]
+pub async fn code_submit(
+    appid: String,
+    page: String,
+    category: String,
+    title: String,
+) -> Result<i64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .code
+        .code_submit(&ctx, &appid, &page, &category, &title)
+        .await
+        .map_err(fail)
+}
+
+/// `step`: `withdraw`, `speedup`, `release` or `revert`.
+#[server(prefix = "/ui", endpoint = "code-step")]
+pub async fn code_step(appid: String, step: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.code.code_step(&ctx, &appid, &step).await.map_err(fail)
+}
+
+/// Each list one domain per line.
+#[server(prefix = "/ui", endpoint = "code-set-domains")]
+pub async fn code_set_domains(
+    appid: String,
+    request: String,
+    socket: String,
+    upload: String,
+    download: String,
+    webview: String,
+) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    let domains = crate::dto::CodeDomainsView {
+        request: vec![request],
+        socket: vec![socket],
+        upload: vec![upload],
+        download: vec![download],
+        webview: vec![webview],
+    };
+    services
+        .code
+        .code_set_domains(&ctx, &appid, domains)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "code-trial-qrcode")]
+pub async fn code_trial_qrcode(appid: String, path: String) -> Result<String, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .code
+        .code_trial_qrcode(&ctx, &appid, &path)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "code-releases")]
+pub async fn code_releases() -> Result<crate::dto::CodeReleasesView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.code.code_releases(&ctx).await.map_err(fail)
+}
+
+/// `change`: `add` (a draft, by its id) or `delete` (a template, by its id).
+#[server(prefix = "/ui", endpoint = "code-library-change")]
+pub async fn code_library_change(
+    component_appid: String,
+    change: String,
+    id: String,
+) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .code
+        .code_library_change(&ctx, &component_appid, &change, &id)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "code-start-batch")]
+pub async fn code_start_batch(form: crate::dto::CodeBatchForm) -> Result<i64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.code.code_start_batch(&ctx, form).await.map_err(fail)
+}

@@ -700,3 +700,168 @@ pub struct GatewayCallView {
     /// The key's name and prefix ("orders (wxh_AbCd1234)"), if it still exists.
     pub key: Option<String>,
 }
+
+// ---- mini-program code management ----
+
+/// A version of a mini program's code: committed (the trial version) or released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeVersionView {
+    pub user_version: String,
+    pub user_desc: String,
+    pub template_id: Option<i64>,
+    pub at: i64,
+}
+
+/// The latest audit: its id, where it stands and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeAuditView {
+    pub auditid: i64,
+    /// `auditing`, `passed`, `rejected`, `delayed`, `withdrawn` or `released`.
+    pub status: String,
+    pub user_version: String,
+    pub reason: String,
+    /// WeChat's media ids of the rejection's screenshots.
+    pub screenshots: Vec<String>,
+    pub submitted_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeQuotaView {
+    pub rest: i64,
+    pub limit: i64,
+    pub speedup_rest: i64,
+    pub speedup_limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeTemplateView {
+    pub template_id: i64,
+    pub user_version: String,
+    pub user_desc: String,
+    /// 0 normal, 1 standard.
+    pub template_type: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeDraftView {
+    pub draft_id: i64,
+    pub user_version: String,
+    pub user_desc: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeCategoryView {
+    /// `first_id:second_id`, as the submit form sends it back.
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeDomainsView {
+    pub request: Vec<String>,
+    pub socket: Vec<String>,
+    pub upload: Vec<String>,
+    pub download: Vec<String>,
+    pub webview: Vec<String>,
+}
+
+/// One row of a mini program's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeEventView {
+    /// `committed`, `submitted`, `audit_passed`, `audit_failed`, `audit_delayed`,
+    /// `audit_withdrawn`, `speedup`, `released`, `reverted` or `domains`.
+    pub kind: String,
+    pub user_version: Option<String>,
+    pub template_id: Option<i64>,
+    pub auditid: Option<i64>,
+    /// The rejection's reason, the submitted pages, the domains set.
+    pub note: String,
+    pub actor: String,
+    pub at: i64,
+}
+
+/// A mini program's code page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeOverview {
+    pub appid: String,
+    pub name: String,
+    pub component_appid: String,
+    /// Why code cannot be managed now (English, Chinese), if it cannot.
+    pub unavailable: Option<(String, String)>,
+    pub can_write: bool,
+    pub trial: Option<CodeVersionView>,
+    pub audit: Option<CodeAuditView>,
+    pub released: Option<CodeVersionView>,
+    pub quota: Option<CodeQuotaView>,
+    pub templates: Vec<CodeTemplateView>,
+    pub pages: Vec<String>,
+    pub categories: Vec<CodeCategoryView>,
+    pub domains: Option<CodeDomainsView>,
+    pub timeline: Vec<CodeEventView>,
+    /// Reads from WeChat that failed (English, Chinese); the page shows what it has.
+    pub read_problems: Vec<(String, String)>,
+}
+
+/// A component's template library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLibraryView {
+    pub component_appid: String,
+    pub component_name: String,
+    pub shared: bool,
+    /// The signed-in user may add and delete templates here.
+    pub can_write: bool,
+    pub drafts: Vec<CodeDraftView>,
+    pub templates: Vec<CodeTemplateView>,
+    pub problem: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeBatchItemView {
+    pub appid: String,
+    pub name: String,
+    /// `pending`, `committed`, `submitted`, `failed` or `skipped`.
+    pub status: String,
+    pub auditid: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeBatchView {
+    pub id: i64,
+    pub template_id: i64,
+    pub user_version: String,
+    pub submit: bool,
+    pub started_by: String,
+    pub created_at: i64,
+    pub items: Vec<CodeBatchItemView>,
+}
+
+/// The releases page: each component's library, the mini programs a batch can go to, and the
+/// tenant's batches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeReleasesView {
+    pub libraries: Vec<CodeLibraryView>,
+    /// (appid, name, component appid) of each mini program that granted code management.
+    pub mini_programs: Vec<(String, String, String)>,
+    pub batches: Vec<CodeBatchView>,
+    pub can_write: bool,
+}
+
+/// The form that starts a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeBatchForm {
+    pub component_appid: String,
+    pub template_id: String,
+    pub user_version: String,
+    #[serde(default)]
+    pub user_desc: String,
+    #[serde(default)]
+    pub ext_json: String,
+    /// One appid per line (or separated by commas or spaces).
+    pub appids: String,
+    /// "on" when the batch also submits for audit.
+    #[serde(default)]
+    pub submit: Option<String>,
+}

@@ -85,6 +85,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view={Lazy::<routes::DashboardRoute>::new()}/>
                     <Route path=path!("accounts") view={Lazy::<routes::AccountsRoute>::new()}/>
                     <Route path=path!("accounts/:appid") view={Lazy::<routes::AccountRoute>::new()}/>
+                    <Route path=path!("accounts/:appid/code") view={Lazy::<routes::CodeRoute>::new()}/>
+                    <Route path=path!("releases") view={Lazy::<routes::ReleasesRoute>::new()}/>
                     <Route path=path!("links") view={Lazy::<routes::LinksRoute>::new()}/>
                     <Route path=path!("components") view={Lazy::<routes::ComponentsRoute>::new()}/>
                     <Route path=path!("api-keys") view={Lazy::<routes::ApiKeysRoute>::new()}/>

@@ -215,3 +215,27 @@ impl LazyRoute for StaffUsersRoute {
         view! { <pages::StaffUsersPage/> }.into_any()
     }
 }
+
+#[derive(Debug)]
+pub struct CodeRoute;
+#[lazy_route]
+impl LazyRoute for CodeRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::CodePage/> }.into_any()
+    }
+}
+
+#[derive(Debug)]
+pub struct ReleasesRoute;
+#[lazy_route]
+impl LazyRoute for ReleasesRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::ReleasesPage/> }.into_any()
+    }
+}

@@ -261,6 +261,54 @@ pub trait PlatformService: Send + Sync + 'static {
     ) -> Result<AccountTimeline, AppError>;
 }
 
+/// Mini-program code management for a tenant's users: a mini program's code page (templates,
+/// commit, audit, release, domains, trial QR code, timeline), the template library of each
+/// component the tenant uses, and batches. Admins act; viewers read.
+#[async_trait]
+pub trait CodeService: Send + Sync + 'static {
+    async fn code_overview(&self, ctx: &RequestCtx, appid: &str) -> Result<crate::dto::CodeOverview, AppError>;
+    async fn code_commit(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        template_id: &str,
+        user_version: &str,
+        user_desc: &str,
+        ext_json: &str,
+    ) -> Result<(), AppError>;
+    /// Submits for audit with at most one item (a page under a category, titled); answers the
+    /// auditid.
+    async fn code_submit(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        page: &str,
+        category: &str,
+        title: &str,
+    ) -> Result<i64, AppError>;
+    /// `withdraw`, `speedup`, `release` or `revert`.
+    async fn code_step(&self, ctx: &RequestCtx, appid: &str, step: &str) -> Result<(), AppError>;
+    /// Sets the domains: one per line in each list.
+    async fn code_set_domains(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        domains: crate::dto::CodeDomainsView,
+    ) -> Result<(), AppError>;
+    /// The trial version's QR code as a `data:` URL.
+    async fn code_trial_qrcode(&self, ctx: &RequestCtx, appid: &str, path: &str) -> Result<String, AppError>;
+    async fn code_releases(&self, ctx: &RequestCtx) -> Result<crate::dto::CodeReleasesView, AppError>;
+    /// `add` a draft as a template (`id` the draft) or `delete` a template (`id` the template).
+    async fn code_library_change(
+        &self,
+        ctx: &RequestCtx,
+        component_appid: &str,
+        change: &str,
+        id: &str,
+    ) -> Result<(), AppError>;
+    async fn code_start_batch(&self, ctx: &RequestCtx, form: crate::dto::CodeBatchForm) -> Result<i64, AppError>;
+}
+
 /// Every service the UI uses, provided to the Leptos context once at startup.
 #[derive(Clone)]
 pub struct Services {
@@ -268,6 +316,7 @@ pub struct Services {
     pub console: Arc<dyn ConsoleService>,
     pub authorize: Arc<dyn AuthorizePageService>,
     pub platform: Arc<dyn PlatformService>,
+    pub code: Arc<dyn CodeService>,
 }
 
 /// Pulls the services and the request context out of the Leptos context of a server function.

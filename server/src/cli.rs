@@ -463,6 +463,25 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
             Ok(())
         }
     })?;
+    // A template library to commit from (and a draft to make a template of); audits pass after a
+    // little while, as WeChat's would after hours.
+    simulator.with_state(|s, now| {
+        let empty = s
+            .code
+            .libraries
+            .get(&appid)
+            .is_none_or(|l| l.templates.is_empty() && l.drafts.is_empty());
+        s.code.rules = crate::simulator::code::AuditRules {
+            after_ms: 20_000,
+            ..Default::default()
+        };
+        if empty {
+            s.add_template(&appid, "1.0.0", "Shop template / 商城模板", now)?;
+            s.add_template(&appid, "1.1.0", "Shop template with coupons / 商城模板（含优惠券）", now)?;
+            s.add_draft(&appid, "1.2.0-beta", "Members area / 会员中心", now)?;
+        }
+        Ok::<_, &str>(())
+    })?;
     println!(
         "{}",
         crate::demo::banner(

@@ -183,6 +183,7 @@ impl Application {
             auth: Arc::new(accounts),
             console: console.clone(),
             platform: console.clone(),
+            code: console.clone(),
             authorize: console,
         };
         let settings_metrics_listen = settings.metrics_listen;

@@ -323,6 +323,9 @@ pub fn AccountPage() -> impl IntoView {
                         <div>
                             <h1 data-test="account-name">{name.clone()}</h1>
                             <p class="muted">{kind_text(lang, r.kind)} " · " <code>{r.appid.clone()}</code> " · " <span class=format!("status-{}", r.status.as_str())>{status_text(lang, r.status)}</span></p>
+                            {(r.kind == crate::dto::AccountKindLabel::MiniProgram).then(|| view! {
+                                <p><a class="button ghost small" data-test="code-link" href=format!("/accounts/{}/code", r.appid)>{lang.t("Code and releases", "代码与发布")}</a></p>
+                            })}
                         </div>
                     </div>
                     <div class="grid-2">

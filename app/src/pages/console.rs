@@ -65,6 +65,7 @@ fn Frame(user: SessionUser) -> impl IntoView {
             ("/", lang.t("Dashboard", "总览")),
             ("/accounts", lang.t("Accounts", "授权账号")),
             ("/links", lang.t("Authorization links", "授权链接")),
+            ("/releases", lang.t("Releases", "版本发布")),
             ("/components", lang.t("Components", "第三方平台")),
             ("/api-keys", lang.t("API keys", "API 密钥")),
             ("/webhooks", lang.t("Webhooks", "Webhooks")),

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod authorize;
+mod code;
 mod components;
 mod console;
 mod links;
@@ -14,6 +15,7 @@ mod webhooks;
 
 pub use accounts::{AccountPage, AccountsPage};
 pub use authorize::{DonePage, LinkPage};
+pub use code::{CodePage, ReleasesPage};
 pub use components::ComponentsPage;
 pub use console::{Console, Dashboard};
 pub use links::LinksPage;
