@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use app::permissions::AccountKind;
-use common::rig::{rig, Rig, COMPONENT, MP, OA};
+use common::rig::{rig, signed_in, ui, Rig, COMPONENT, MP, OA};
+use secrecy::SecretString;
 use common::{wait_for, TestDb};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -304,6 +305,103 @@ on_both_databases! {
         let (_, globex) = admin.create_api_key("globex", "other").await.unwrap();
         assert_eq!(get(&r, globex.key.expose_secret(), &path).await.0, 404);
         assert_eq!(get(&r, &key, "/api/v1/code-batches/nope").await.0, 404);
+        r.stop().await;
+    };
+
+    the_console_runs_the_pipeline_for_admins_reads_for_viewers_and_refuses_garbage => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery");
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        for (email, role, tenant) in [("op@acme.test", "tenant-admin", "acme"), ("eyes@acme.test", "tenant-viewer", "acme"), ("op@globex.test", "tenant-admin", "globex")] {
+            admin.create_user(&hasher, email, role, Some(tenant), &pw).await.unwrap();
+        }
+        let op = signed_in(&r, "op@acme.test").await;
+        let viewer = signed_in(&r, "eyes@acme.test").await;
+        let stranger = signed_in(&r, "op@globex.test").await;
+        let t = template.to_string();
+
+        let (status, overview) = ui(&op, &r, "code-overview", &[("appid", MP)]).await;
+        assert_eq!(status, 200, "{overview}");
+        assert_eq!(overview["can_write"], true);
+        assert_eq!(overview["templates"][0]["template_id"], template);
+        assert_eq!(overview["quota"]["limit"], 20);
+        assert!(overview["read_problems"].as_array().unwrap().is_empty(), "{overview}");
+
+        // Garbage: each refused with its field, nothing reaches WeChat.
+        for (form, field) in [
+            (vec![("appid", MP), ("template_id", "x"), ("user_version", "1"), ("user_desc", ""), ("ext_json", "")], "template_id"),
+            (vec![("appid", MP), ("template_id", t.as_str()), ("user_version", ""), ("user_desc", ""), ("ext_json", "")], "user_version"),
+            (vec![("appid", MP), ("template_id", t.as_str()), ("user_version", "1"), ("user_desc", ""), ("ext_json", "[]")], "ext_json"),
+        ] {
+            let (status, err) = ui(&op, &r, "code-commit", &form).await;
+            assert_eq!(status, 422, "{form:?}: {err}");
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        let (status, _) = ui(&op, &r, "code-commit", &[("appid", MP)]).await;
+        assert!((400..500).contains(&status), "missing fields: {status}");
+        assert!(r.calls("commit").is_empty());
+        let (status, _) = ui(&op, &r, "code-step", &[("appid", MP), ("step", "detonate")]).await;
+        assert_eq!(status, 422);
+        let (status, _) = ui(&op, &r, "code-submit", &[("appid", MP), ("page", "pages/index/index"), ("category", "x:y"), ("title", "")]).await;
+        assert_eq!(status, 422);
+        let domain_calls = r.calls("modify_domain").len();
+        let (status, _) = ui(&op, &r, "code-set-domains", &[("appid", MP), ("request", "ftp://x"), ("socket", ""), ("upload", ""), ("download", ""), ("webview", "")]).await;
+        assert_eq!(status, 422);
+        assert!(r.calls("submit_audit").is_empty());
+        assert_eq!(r.calls("modify_domain").len(), domain_calls, "refused domains never reach WeChat");
+
+        // The pipeline from the console, the audit passed by WeChat's push.
+        let (status, body) = ui(&op, &r, "code-commit", &[("appid", MP), ("template_id", t.as_str()), ("user_version", "3.0.0"), ("user_desc", "from the console"), ("ext_json", "")]).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, auditid) = ui(&op, &r, "code-submit", &[("appid", MP), ("page", "pages/index/index"), ("category", "287:612"), ("title", "Home")]).await;
+        assert_eq!(status, 200, "{auditid}");
+        decide(&r, MP, "pass", None).await;
+        assert!(wait_for(Duration::from_secs(5), || async {
+            ui(&op, &r, "code-overview", &[("appid", MP)]).await.1["audit"]["status"] == "passed"
+        }).await);
+        let (status, _) = ui(&op, &r, "code-step", &[("appid", MP), ("step", "release")]).await;
+        assert_eq!(status, 200);
+        let (_, overview) = ui(&viewer, &r, "code-overview", &[("appid", MP)]).await;
+        assert_eq!(overview["released"]["user_version"], "3.0.0");
+        assert_eq!(overview["audit"]["status"], "released");
+        assert_eq!(overview["can_write"], false, "viewers read");
+        assert_eq!(kinds(&r, &key, MP).await, ["released", "audit_passed", "submitted", "committed"]);
+        let (status, qr) = ui(&viewer, &r, "code-trial-qrcode", &[("appid", MP), ("path", "")]).await;
+        assert_eq!(status, 200);
+        assert!(qr.as_str().unwrap().starts_with("data:image/png;base64,"));
+
+        // Viewers are refused every change; another tenant cannot see the account at all.
+        for (endpoint, form) in [
+            ("code-commit", vec![("appid", MP), ("template_id", t.as_str()), ("user_version", "9"), ("user_desc", ""), ("ext_json", "")]),
+            ("code-step", vec![("appid", MP), ("step", "revert")]),
+            ("code-library-change", vec![("component_appid", COMPONENT), ("change", "delete"), ("id", t.as_str())]),
+        ] {
+            assert_eq!(ui(&viewer, &r, endpoint, &form).await.0, 403, "{endpoint}");
+        }
+        assert_eq!(ui(&stranger, &r, "code-overview", &[("appid", MP)]).await.0, 404);
+        assert_eq!(ui(&stranger, &r, "code-step", &[("appid", MP), ("step", "release")]).await.0, 404);
+
+        // The releases page: the library, a draft made a template, a batch from the form.
+        r.sim.with_state(|s, now| s.add_draft(COMPONENT, "4.0.0", "draft", now)).unwrap();
+        let (status, releases) = ui(&op, &r, "code-releases", &[]).await;
+        assert_eq!(status, 200, "{releases}");
+        let draft = releases["libraries"][0]["drafts"][0]["draft_id"].as_i64().unwrap().to_string();
+        assert_eq!(releases["libraries"][0]["can_write"], true);
+        let (status, _) = ui(&op, &r, "code-library-change", &[("component_appid", COMPONENT), ("change", "add"), ("id", draft.as_str())]).await;
+        assert_eq!(status, 200);
+        let (_, releases) = ui(&op, &r, "code-releases", &[]).await;
+        assert_eq!(releases["libraries"][0]["templates"].as_array().unwrap().len(), 2);
+        let (status, id) = ui(&op, &r, "code-start-batch", &[("form[component_appid]", COMPONENT), ("form[template_id]", t.as_str()),
+            ("form[user_version]", "3.1.0"), ("form[user_desc]", ""), ("form[ext_json]", ""), ("form[appids]", MP)]).await;
+        assert_eq!(status, 200, "{id}");
+        assert!(wait_for(Duration::from_secs(10), || async {
+            ui(&op, &r, "code-releases", &[]).await.1["batches"][0]["items"][0]["status"] == "committed"
+        }).await);
+        let (status, _) = ui(&op, &r, "code-start-batch", &[("form[component_appid]", COMPONENT), ("form[template_id]", "1"),
+            ("form[user_version]", "3.1.0"), ("form[user_desc]", ""), ("form[ext_json]", ""), ("form[appids]", "wx0000000000000009")]).await;
+        assert_eq!(status, 422);
         r.stop().await;
     };
 }
