@@ -460,6 +460,20 @@ mod tests {
             "/authorizers/{appid}/jscode2session",
             "/authorizers/{appid}/oauth2/access-token",
             "/authorizers/{appid}/oauth2/refresh-token",
+            "/authorizers/{appid}/code",
+            "/authorizers/{appid}/code/audit",
+            "/authorizers/{appid}/code/quota",
+            "/authorizers/{appid}/code/categories",
+            "/authorizers/{appid}/code/domains",
+            "/authorizers/{appid}/code/commit",
+            "/authorizers/{appid}/code/trial-qrcode",
+            "/authorizers/{appid}/code/submit-audit",
+            "/authorizers/{appid}/code/undo-audit",
+            "/authorizers/{appid}/code/speedup-audit",
+            "/authorizers/{appid}/code/release",
+            "/authorizers/{appid}/code/revert-release",
+            "/code-batches",
+            "/code-batches/{id}",
         ] {
             assert!(paths.contains_key(path), "openapi.json lacks {path}");
         }
