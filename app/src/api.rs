@@ -688,3 +688,10 @@ pub async fn code_start_batch(form: crate::dto::CodeBatchForm) -> Result<i64, Ap
     let (services, ctx) = context().map_err(fail)?;
     services.code.code_start_batch(&ctx, form).await.map_err(fail)
 }
+
+#[server(prefix = "/ui", endpoint = "code-fast-register")]
+pub async fn code_fast_register(form: crate::dto::FastRegisterForm) -> Result<i64, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.code.code_fast_register(&ctx, form).await.map_err(fail)
+}

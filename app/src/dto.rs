@@ -838,10 +838,50 @@ pub struct CodeBatchView {
     pub items: Vec<CodeBatchItemView>,
 }
 
+/// A fast registration and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastRegistrationView {
+    pub id: i64,
+    /// `enterprise` or `personal`.
+    pub kind: String,
+    pub name: String,
+    /// `waiting`, `succeeded` or `failed`.
+    pub status: String,
+    /// WeChat's status code and message when it ended.
+    pub wechat_status: Option<i64>,
+    pub message: Option<String>,
+    /// The new mini program, once registered.
+    pub appid: Option<String>,
+    /// Where the person confirms (personal registrations).
+    pub authorize_url: Option<String>,
+    pub started_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The form that starts a fast registration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastRegisterForm {
+    pub component_appid: String,
+    /// `enterprise` or `personal`.
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub code_type: String,
+    pub wechat: String,
+    #[serde(default)]
+    pub legal_persona_name: String,
+    #[serde(default)]
+    pub component_phone: String,
+}
+
 /// The releases page: each component's library, the mini programs a batch can go to, and the
 /// tenant's batches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeReleasesView {
+    pub registrations: Vec<FastRegistrationView>,
     pub libraries: Vec<CodeLibraryView>,
     /// (appid, name, component appid) of each mini program that granted code management.
     pub mini_programs: Vec<(String, String, String)>,

@@ -307,6 +307,8 @@ pub trait CodeService: Send + Sync + 'static {
         id: &str,
     ) -> Result<(), AppError>;
     async fn code_start_batch(&self, ctx: &RequestCtx, form: crate::dto::CodeBatchForm) -> Result<i64, AppError>;
+    /// Starts a fast registration (enterprise or personal) on one of the tenant's components.
+    async fn code_fast_register(&self, ctx: &RequestCtx, form: crate::dto::FastRegisterForm) -> Result<i64, AppError>;
 }
 
 /// Every service the UI uses, provided to the Leptos context once at startup.

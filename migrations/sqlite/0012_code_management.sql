@@ -51,3 +51,31 @@ CREATE TABLE code_batch_items (
     updated_at        BIGINT NOT NULL,
     PRIMARY KEY (batch_id, authorizer_appid)
 );
+
+-- A fast registration (快速注册) a tenant started: an enterprise mini program (fastregisterweapp,
+-- matched to WeChat's notify_third_fasteregister push by component, name and the legal person's
+-- WeChat id) or a personal one (fastregisterpersonalweapp, by taskid). The push's auth_code is
+-- exchanged into an account of this tenant. status: waiting, succeeded, failed.
+CREATE TABLE fast_registrations (
+    id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id             INTEGER NOT NULL REFERENCES tenants (id),
+    component_id          INTEGER NOT NULL REFERENCES components (id),
+    kind                  TEXT NOT NULL CHECK (kind IN ('enterprise', 'personal')),
+    name                  TEXT NOT NULL,
+    legal_persona_wechat  TEXT NOT NULL,
+    legal_persona_name    TEXT NOT NULL DEFAULT '',
+    code                  TEXT NOT NULL DEFAULT '',
+    code_type             BIGINT,
+    component_phone       TEXT NOT NULL DEFAULT '',
+    taskid                TEXT,
+    authorize_url         TEXT,
+    status                TEXT NOT NULL CHECK (status IN ('waiting', 'succeeded', 'failed')),
+    wechat_status         BIGINT,
+    message               TEXT,
+    appid                 TEXT,
+    started_by            TEXT NOT NULL,
+    created_at            BIGINT NOT NULL,
+    updated_at            BIGINT NOT NULL
+);
+CREATE INDEX fast_registrations_tenant ON fast_registrations (tenant_id, id);
+CREATE INDEX fast_registrations_match ON fast_registrations (component_id, legal_persona_wechat);

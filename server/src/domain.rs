@@ -405,10 +405,11 @@ pub enum AuditKind {
     CodeTemplateAdded,
     CodeTemplateDeleted,
     CodeBatchStarted,
+    CodeFastRegisterStarted,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 59] = [
+    pub const ALL: [AuditKind; 60] = [
         AuditKind::UserLogin,
         AuditKind::UserLogout,
         AuditKind::UserCreated,
@@ -468,6 +469,7 @@ impl AuditKind {
         AuditKind::CodeTemplateAdded,
         AuditKind::CodeTemplateDeleted,
         AuditKind::CodeBatchStarted,
+        AuditKind::CodeFastRegisterStarted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -531,6 +533,7 @@ impl AuditKind {
             AuditKind::CodeTemplateAdded => "code.template_added",
             AuditKind::CodeTemplateDeleted => "code.template_deleted",
             AuditKind::CodeBatchStarted => "code.batch_started",
+            AuditKind::CodeFastRegisterStarted => "code.fast_register_started",
         }
     }
 }

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use app::permissions::AccountKind;
-use common::rig::{rig, signed_in, ui, Rig, COMPONENT, MP, OA};
+use common::rig::{rig, shared_rig, signed_in, ui, Rig, COMPONENT, MP, OA};
 use secrecy::SecretString;
 use common::{wait_for, TestDb};
 use secrecy::ExposeSecret;
@@ -402,6 +402,66 @@ on_both_databases! {
         let (status, _) = ui(&op, &r, "code-start-batch", &[("form[component_appid]", COMPONENT), ("form[template_id]", "1"),
             ("form[user_version]", "3.1.0"), ("form[user_desc]", ""), ("form[ext_json]", ""), ("form[appids]", "wx0000000000000009")]).await;
         assert_eq!(status, 422);
+        r.stop().await;
+    };
+
+    a_fast_registered_mini_program_becomes_the_starting_tenants_account_even_on_a_shared_component => async |db: &TestDb| {
+        let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
+        r.component_token().await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let (_, key) = admin.create_api_key("acme", "onboarding").await.unwrap();
+        let key = key.key.expose_secret().to_owned();
+        let good = json!({ "component_appid": COMPONENT, "kind": "enterprise", "name": "鹿鸣科技有限公司", "code": "91440300MA5EXAMPLE",
+            "code_type": 1, "wechat": "lu_legal", "legal_persona_name": "陆明", "component_phone": "13800000000" });
+        let registrations = || r.calls("fastregisterweapp").len() + r.calls("fastregisterpersonalweapp").len();
+
+        // Garbage: refused with the field named, nothing sent.
+        for (change, field) in [
+            (json!({"kind": "company"}), "kind"), (json!({"code_type": 0}), "code_type"), (json!({"wechat": "a b"}), "wechat"),
+            (json!({"name": ""}), "name"), (json!({"code": "91-44"}), "code"), (json!({"component_phone": "call me"}), "component_phone"),
+            (json!({"legal_persona_name": "x".repeat(40)}), "legal_persona_name"), (json!({"extra": 1}), "body"),
+            (json!({"component_appid": "wx0000000000000000"}), "component_appid"), (json!({"code_type": "1"}), "body"),
+        ] {
+            let mut body = good.clone();
+            for (k, v) in change.as_object().unwrap() { body[k] = v.clone(); }
+            let (status, err) = post(&r, &key, "/api/v1/fast-registrations", body.clone()).await;
+            assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)), "{body}: {err}");
+        }
+        assert_eq!(registrations(), 0);
+
+        let (status, started) = post(&r, &key, "/api/v1/fast-registrations", good.clone()).await;
+        assert_eq!(status, 202, "{started}");
+        // The same enterprise again while WeChat works on it: WeChat's refusal.
+        let (status, again) = post(&r, &key, "/api/v1/fast-registrations", good.clone()).await;
+        assert_eq!((status, again["error"]["errcode"].as_i64()), (422, Some(89249)), "{again}");
+        let mut refused = good.clone();
+        refused["name"] = json!("拒绝公司");
+        refused["wechat"] = json!("no_show");
+        assert_eq!(post(&r, &key, "/api/v1/fast-registrations", refused).await.0, 202);
+        let (status, personal) = post(&r, &key, "/api/v1/fast-registrations", json!({ "component_appid": COMPONENT, "kind": "personal", "name": "张三", "wechat": "zhang_san" })).await;
+        assert_eq!(status, 202, "{personal}");
+
+        // WeChat pushes the outcomes; the registrations settle.
+        assert!(wait_for(Duration::from_secs(20), || async {
+            let (_, list) = get(&r, &key, "/api/v1/fast-registrations").await;
+            list["registrations"].as_array().is_some_and(|l| l.len() == 3 && l.iter().all(|f| f["status"] != "waiting"))
+        }).await, "{}", get(&r, &key, "/api/v1/fast-registrations").await.1);
+        let (_, list) = get(&r, &key, "/api/v1/fast-registrations").await;
+        let by_name = |n: &str| list["registrations"].as_array().unwrap().iter().find(|f| f["name"] == n).unwrap().clone();
+        let failed = by_name("拒绝公司");
+        assert_eq!((failed["status"].as_str(), failed["wechat_status"].as_i64(), failed["appid"].is_null()), (Some("failed"), Some(100003), true), "{failed}");
+        for name in ["鹿鸣科技有限公司", "张三"] {
+            let done = by_name(name);
+            assert_eq!(done["status"], "succeeded", "{done}");
+            let appid = done["appid"].as_str().unwrap().to_owned();
+            // The new account is acme's, not left unassigned on the shared component.
+            assert!(wait_for(Duration::from_secs(10), || async {
+                get(&r, &key, &format!("/api/v1/authorizers/{appid}")).await.0 == 200
+            }).await, "{appid} never became acme's");
+        }
+        assert_eq!(r.app.store.count_unassigned_authorizers().await.unwrap(), 0);
+        let audit: Vec<String> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(audit.iter().filter(|k| *k == "code.fast_register_started").count(), 4, "three started, one refused: {audit:?}");
         r.stop().await;
     };
 }

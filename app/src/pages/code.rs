@@ -9,10 +9,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{
-    code_overview, code_releases, CodeCommit, CodeLibraryChange, CodeSetDomains, CodeStartBatch,
-    CodeStep, CodeSubmit, CodeTrialQrcode,
+    code_overview, code_releases, CodeCommit, CodeFastRegister, CodeLibraryChange, CodeSetDomains,
+    CodeStartBatch, CodeStep, CodeSubmit, CodeTrialQrcode,
 };
-use crate::dto::{CodeAuditView, CodeBatchView, CodeEventView, CodeLibraryView, CodeOverview};
+use crate::dto::{
+    CodeAuditView, CodeBatchView, CodeEventView, CodeLibraryView, CodeOverview, FastRegistrationView,
+};
 use crate::error::AppError;
 use crate::i18n::{format_time, use_lang, Lang};
 
@@ -404,14 +406,48 @@ fn Batch(batch: CodeBatchView) -> impl IntoView {
     }
 }
 
+fn registration_text(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "waiting" => lang.t("Waiting for the legal person to confirm", "等待法人确认"),
+        "succeeded" => lang.t("Registered", "注册成功"),
+        "failed" => lang.t("Failed", "失败"),
+        _ => lang.t("Unknown", "未知"),
+    }
+}
+
+#[component]
+fn Registrations(rows: Vec<FastRegistrationView>) -> impl IntoView {
+    let lang = use_lang();
+    if rows.is_empty() {
+        return view! { <p class="muted small">{lang.t("No registration yet.", "还没有快速注册。")}</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap"><table class="table small" data-test="registrations">
+            <thead><tr><th>{lang.t("Name", "名称")}</th><th>{lang.t("Kind", "类型")}</th><th>{lang.t("State", "状态")}</th><th>{lang.t("Mini program", "小程序")}</th><th>{lang.t("Started", "发起于")}</th></tr></thead>
+            <tbody>{rows.into_iter().map(|r| view! {
+                <tr data-status=r.status.clone()>
+                    <td>{r.name.clone()}<br/><span class="muted small">{r.started_by.clone()}</span></td>
+                    <td>{if r.kind == "personal" { lang.t("Personal", "个人") } else { lang.t("Enterprise", "企业") }}</td>
+                    <td data-test="registration-status">{registration_text(lang, &r.status)}
+                        {r.message.clone().filter(|_| r.status == "failed").map(|m| view! { <br/><span class="small bad">{format!("{} · {m}", r.wechat_status.unwrap_or(0))}</span> })}
+                        {r.authorize_url.clone().filter(|_| r.status == "waiting").map(|u| view! { <br/><a class="small" href=u target="_blank" rel="noopener noreferrer">{lang.t("Confirmation page", "确认页面")}</a> })}</td>
+                    <td class="mono">{r.appid.clone().map(|a| view! { <a href=format!("/accounts/{a}")>{a.clone()}</a> })}</td>
+                    <td class="nowrap">{format_time(r.created_at)}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </table></div>
+    }.into_any()
+}
+
 #[component]
 pub fn ReleasesPage() -> impl IntoView {
     let lang = use_lang();
     let change = ServerAction::<CodeLibraryChange>::new();
     let start = ServerAction::<CodeStartBatch>::new();
+    let register = ServerAction::<CodeFastRegister>::new();
     let tick = RwSignal::new(0u32);
     let view_data = Resource::new(
-        move || (change.version().get(), start.version().get(), tick.get()),
+        move || (change.version().get(), start.version().get(), register.version().get(), tick.get()),
         |_| code_releases(),
     );
     #[cfg(feature = "hydrate")]
@@ -421,7 +457,7 @@ pub fn ReleasesPage() -> impl IntoView {
                 let running = view_data
                     .get_untracked()
                     .and_then(|v| v.ok())
-                    .is_some_and(|v| v.batches.iter().any(|b| b.items.iter().any(|i| i.status == "pending" || (i.status == "committed" && b.submit))));
+                    .is_some_and(|v| v.registrations.iter().any(|r| r.status == "waiting") || v.batches.iter().any(|b| b.items.iter().any(|i| i.status == "pending" || (i.status == "committed" && b.submit))));
                 if running {
                     tick.update(|t| *t += 1);
                 }
@@ -442,6 +478,8 @@ pub fn ReleasesPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
                     Ok(v) => {
                         let appids = v.mini_programs.iter().map(|(a, _, _)| a.clone()).collect::<Vec<_>>().join("\n");
+                        let components: Vec<String> = v.libraries.iter().map(|l| l.component_appid.clone()).collect();
+                        let registrations = v.registrations.clone();
                         let templates: Vec<(String, String)> = v.libraries.iter().flat_map(|l| l.templates.iter().map(move |t| (l.component_appid.clone(), format!("{} #{} · {}", l.component_name, t.template_id, t.user_version)))).collect();
                         view! {
                             {v.libraries.into_iter().map(|lib| view! { <Library lib=lib change=change/> }).collect_view()}
@@ -465,6 +503,35 @@ pub fn ReleasesPage() -> impl IntoView {
                                     </ActionForm>
                                 </section>
                             })}
+                            <section class="card">
+                                <h2>{lang.t("Register a new mini program", "快速注册小程序")}</h2>
+                                <p class="muted small">{lang.t("WeChat sends the legal person (or, for a personal one, the person) a message to confirm; once confirmed, the new mini program is authorized to the platform and appears among your accounts.", "微信会向法人（个人小程序则为本人）发送确认消息；确认后，新小程序自动授权本平台并出现在账号列表中。")}</p>
+                                {v.can_write.then(|| view! {
+                                    {outcome_view(lang, register.value(), "Started: WeChat will tell the result.", "已发起，微信会推送结果。")}
+                                    <ActionForm action=register attr:class="stack" attr:data-test="register-form">
+                                        <label>{lang.t("Component", "第三方平台")}
+                                            <select name="form[component_appid]">{components.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}</select></label>
+                                        <label>{lang.t("Kind", "类型")}
+                                            <select name="form[kind]" data-test="register-kind">
+                                                <option value="enterprise">{lang.t("Enterprise", "企业")}</option>
+                                                <option value="personal">{lang.t("Personal", "个人")}</option>
+                                            </select></label>
+                                        <label>{lang.t("Enterprise name (or the person's name)", "企业名称（个人则为姓名）")}<input name="form[name]" data-test="register-name" required maxlength="100"/></label>
+                                        <label>{lang.t("Enterprise code (enterprise only)", "企业代码（仅企业）")}<input name="form[code]" data-test="register-code" maxlength="64"/></label>
+                                        <label>{lang.t("Kind of code (enterprise only)", "企业代码类型（仅企业）")}
+                                            <select name="form[code_type]">
+                                                <option value="1">{lang.t("Unified social credit code", "统一社会信用代码")}</option>
+                                                <option value="2">{lang.t("Organization code", "组织机构代码")}</option>
+                                                <option value="3">{lang.t("Business licence number", "营业执照注册号")}</option>
+                                            </select></label>
+                                        <label>{lang.t("Legal person's WeChat id (or the person's)", "法人微信号（个人则为本人微信号）")}<input name="form[wechat]" data-test="register-wechat" required maxlength="64"/></label>
+                                        <label>{lang.t("Legal person's name (enterprise only)", "法人姓名（仅企业）")}<input name="form[legal_persona_name]" data-test="register-legal" maxlength="32"/></label>
+                                        <label>{lang.t("Contact phone", "联系电话")}<input name="form[component_phone]" maxlength="20" inputmode="tel"/></label>
+                                        <button type="submit" class="button" data-test="register-start">{lang.t("Register", "发起注册")}</button>
+                                    </ActionForm>
+                                })}
+                                <Registrations rows=registrations/>
+                            </section>
                             <section class="card">
                                 <h2>{lang.t("Batches", "批量任务")}</h2>
                                 {if v.batches.is_empty() {

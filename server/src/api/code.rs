@@ -52,6 +52,10 @@ impl From<CodeError> for ApiError {
                 message: "the account has no access token yet".into(),
                 retry_after_s: 5,
             },
+            CodeError::NoComponentToken => ApiError::NotReady {
+                message: "the component has no token yet (its ticket may not have arrived)".into(),
+                retry_after_s: 30,
+            },
             CodeError::Invalid { field, en, .. } => ApiError::invalid(field, en),
             CodeError::Wechat(w) => match w.errcode() {
                 Some(errcode) => ApiError::WechatRefused {
@@ -364,4 +368,73 @@ pub(super) async fn batch(
         },
         "items": items,
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FastRegisterBody {
+    component_appid: String,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    code_type: i64,
+    wechat: String,
+    #[serde(default)]
+    legal_persona_name: String,
+    #[serde(default)]
+    component_phone: String,
+}
+
+/// `POST /api/v1/fast-registrations`: an enterprise or personal mini program registered through
+/// the platform; WeChat's push ends it, and the new account is the tenant's.
+pub(super) async fn fast_register(
+    State(api): State<Arc<TenantApi>>,
+    Allowed { caller, .. }: Allowed<WechatCall>,
+    ApiJson(body): ApiJson<FastRegisterBody>,
+) -> Result<Response, ApiError> {
+    let component = api
+        .store
+        .list_components_for_tenant(caller.tenant)
+        .await
+        .map_err(|e| ApiError::internal("reading components", e))?
+        .into_iter()
+        .find(|c| c.appid == body.component_appid)
+        .ok_or_else(|| ApiError::invalid("component_appid", "not a component this tenant uses"))?;
+    let request = crate::engine::code::FastRegisterRequest {
+        kind: body.kind,
+        name: body.name,
+        code: body.code,
+        code_type: body.code_type,
+        wechat: body.wechat,
+        legal_persona_name: body.legal_persona_name,
+        component_phone: body.component_phone,
+    };
+    let id = api
+        .engine
+        .code_fast_register(caller.tenant, component.id, &actor(&caller), &request)
+        .await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response())
+}
+
+/// `GET /api/v1/fast-registrations`: the tenant's newest registrations and where they stand.
+pub(super) async fn fast_registrations(
+    State(api): State<Arc<TenantApi>>,
+    Allowed { caller, .. }: Allowed<WechatCall>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = api
+        .store
+        .fast_registrations(caller.tenant, 100)
+        .await
+        .map_err(|e| ApiError::internal("reading registrations", e))?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|f| json!({
+            "id": f.id, "kind": f.kind, "name": f.name, "status": f.status, "wechat_status": f.wechat_status,
+            "message": f.message, "appid": f.appid, "authorize_url": f.authorize_url,
+            "started_by": f.started_by, "created_at": f.created_at, "updated_at": f.updated_at,
+        }))
+        .collect();
+    Ok(Json(json!({ "registrations": rows })))
 }

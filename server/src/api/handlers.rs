@@ -474,6 +474,7 @@ mod tests {
             "/authorizers/{appid}/code/revert-release",
             "/code-batches",
             "/code-batches/{id}",
+            "/fast-registrations",
         ] {
             assert!(paths.contains_key(path), "openapi.json lacks {path}");
         }

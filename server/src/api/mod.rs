@@ -110,6 +110,10 @@ where
         )
         .route("/api/v1/code-batches", post(code::start_batch))
         .route("/api/v1/code-batches/{id}", get(code::batch))
+        .route(
+            "/api/v1/fast-registrations",
+            get(code::fast_registrations).post(code::fast_register),
+        )
         .route("/api/v1/authorization-links", post(create_link))
         .route(
             "/api/v1/webhook-endpoints",

@@ -7,7 +7,7 @@
 use app::dto::{
     CodeAuditView, CodeBatchForm, CodeBatchItemView, CodeBatchView, CodeCategoryView,
     CodeDomainsView, CodeDraftView, CodeEventView, CodeLibraryView, CodeOverview, CodeQuotaView,
-    CodeReleasesView, CodeTemplateView, CodeVersionView,
+    CodeReleasesView, CodeTemplateView, CodeVersionView, FastRegisterForm, FastRegistrationView,
 };
 use app::error::AppError;
 use app::services::{CodeService, RequestCtx};
@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 
 use super::{internal, store_error, user_actor, Console};
 use crate::domain::{AppId, Authorizer, ComponentOwner, TenantId};
-use crate::engine::code::{check_account, CodeActor, CodeError, CommitRequest, LibraryChange, ServerDomains};
+use crate::engine::code::{
+    check_account, CodeActor, CodeError, CommitRequest, FastRegisterRequest, LibraryChange, ServerDomains,
+};
 use crate::store::{CodeEvent, CodeEventKind};
 use crate::wechat::code::Template;
 
@@ -34,6 +36,11 @@ fn code_error(context: &'static str) -> impl Fn(CodeError) -> AppError {
             "appid",
             "the account has no access token yet; try again in a minute",
             "该账号暂无 access_token，请稍后再试",
+        ),
+        CodeError::NoComponentToken => AppError::invalid_bilingual(
+            "component_appid",
+            "the component has no token yet (its ticket may not have arrived); try again in a few minutes",
+            "第三方平台暂无 component_access_token（票据可能尚未推送），请几分钟后再试",
         ),
         CodeError::Invalid { field, en, zh } => AppError::invalid_bilingual(field, en, zh),
         CodeError::Wechat(w) => match (w.errcode(), w.meaning()) {
@@ -80,6 +87,7 @@ fn problem(what_en: &str, what_zh: &str, e: &CodeError) -> (String, String) {
     let detail = match e {
         CodeError::Wechat(w) => w.label(),
         CodeError::NoToken => "no access token yet".into(),
+        CodeError::NoComponentToken => "no component token yet".into(),
         other => other.to_string(),
     };
     (
@@ -502,7 +510,28 @@ impl CodeService for Console {
                     .collect(),
             });
         }
+        let registrations = self
+            .store
+            .fast_registrations(tenant, 50)
+            .await
+            .map_err(store_error("registrations could not be read"))?
+            .into_iter()
+            .map(|f| FastRegistrationView {
+                id: f.id,
+                kind: f.kind,
+                name: f.name,
+                status: f.status,
+                wechat_status: f.wechat_status,
+                message: f.message,
+                appid: f.appid,
+                authorize_url: f.authorize_url,
+                started_by: f.started_by,
+                created_at: f.created_at,
+                updated_at: f.updated_at,
+            })
+            .collect();
         Ok(CodeReleasesView {
+            registrations,
             libraries,
             mini_programs,
             batches,
@@ -573,5 +602,42 @@ impl CodeService for Console {
             .code_start_batch(tenant, component.id, &who, &request, submit, &lines(&form.appids))
             .await
             .map_err(code_error("a batch could not start"))
+    }
+
+    async fn code_fast_register(&self, ctx: &RequestCtx, form: FastRegisterForm) -> Result<i64, AppError> {
+        let (user, tenant) = self.tenant_admin(ctx).await?;
+        let component = self
+            .store
+            .list_components_for_tenant(tenant)
+            .await
+            .map_err(store_error("components could not be read"))?
+            .into_iter()
+            .find(|c| c.appid == form.component_appid)
+            .ok_or_else(|| AppError::invalid_bilingual("component_appid", "choose a component", "请选择第三方平台"))?;
+        let code_type = if form.kind == "enterprise" {
+            form.code_type
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| AppError::invalid_bilingual("code_type", "choose the kind of code", "请选择代码类型"))?
+        } else {
+            0
+        };
+        let request = FastRegisterRequest {
+            kind: form.kind.clone(),
+            name: form.name.clone(),
+            code: form.code.clone(),
+            code_type,
+            wechat: form.wechat.clone(),
+            legal_persona_name: form.legal_persona_name.clone(),
+            component_phone: form.component_phone.clone(),
+        };
+        let who = CodeActor {
+            actor: user_actor(&user),
+            ip: ctx.client_ip,
+        };
+        self.engine
+            .code_fast_register(tenant, component.id, &who, &request)
+            .await
+            .map_err(code_error("a fast registration could not start"))
     }
 }

@@ -190,6 +190,7 @@ impl Engine {
         let mut ticket_value = None;
         let mut code_value = None;
         let mut exchange = None;
+        let mut fast_register_tenant = None;
         let authorizer_appid: Option<String> = match &push.kind {
             PushKind::VerifyTicket { ticket } => {
                 ticket_value = Some(SecretString::from(ticket.clone()));
@@ -216,6 +217,11 @@ impl Engine {
             PushKind::PassedThrough {
                 info_type: PassedThroughInfoType::FastRegister,
             } => {
+                // A registration a tenant started from wxhub: the account is that tenant's.
+                fast_register_tenant = self
+                    .settle_fast_registration(component, &push.root)
+                    .await
+                    .map_err(EngineError::from)?;
                 let appid = push
                     .root
                     .child_text("appid")
@@ -271,7 +277,7 @@ impl Engine {
                 Some((key, payload)),
             ) => PushEffect::Exchange(NewJob {
                 kind: EXCHANGE_CODE,
-                tenant: entry.component.owner.tenant_id(),
+                tenant: fast_register_tenant.or(entry.component.owner.tenant_id()),
                 component: Some(component),
                 payload: payload.clone(),
                 secret: Some(code),

@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use app::permissions::AccountKind;
 
 use super::state::{SimState, WxErr};
+use crate::wechat::xml::{build_push, PushField};
 use super::SimControl;
 
 /// Mini-program development and data analysis (PROTOCOL.md §8.2).
@@ -240,6 +241,8 @@ pub struct CodeState {
     pub apps: BTreeMap<String, AppCode>,
     pub rules: AuditRules,
     next_auditid: i64,
+    /// Fast registrations, oldest first.
+    pub fast: Vec<FastRegistration>,
     #[serde(skip)]
     pub due: Vec<AuditEvent>,
 }
@@ -1015,10 +1018,7 @@ pub(super) async fn audit_clock(shared: Arc<SimControl>, shutdown: CancellationT
 
 /// Sends whatever audit events are due now.
 pub async fn push_due(shared: &Arc<SimControl>) {
-    let due = shared.with_state(|s, now| {
-        s.decide_due(now);
-        std::mem::take(&mut s.code.due)
-    });
+    let due = shared.tick_code();
     for event in due {
         let mut answer = String::from("not sent");
         for _ in 0..3 {
@@ -1039,5 +1039,201 @@ pub async fn push_due(shared: &Arc<SimControl>) {
             answer,
             at: shared.now(),
         });
+    }
+}
+
+/// A fast registration WeChat is working on (`fastregisterweapp` / `fastregisterpersonalweapp`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FastRegistration {
+    pub component_appid: String,
+    /// `enterprise` or `personal`.
+    pub kind: String,
+    /// The enterprise's name, or the person's (`idname`).
+    pub name: String,
+    /// The legal person's WeChat id, or the person's (`wxuser`).
+    pub wechat: String,
+    pub legal_persona_name: String,
+    pub code: String,
+    pub code_type: i64,
+    pub component_phone: String,
+    pub taskid: String,
+    /// 0 done; otherwise the task's state as WeChat reports it.
+    pub status: i64,
+    pub decide_at: Option<i64>,
+    pub appid: Option<String>,
+}
+
+/// How long WeChat takes to finish a fast registration (the legal person confirms on the phone).
+pub const FAST_REGISTER_AFTER_MS: i64 = 3_000;
+/// The status of a registration the legal person has not confirmed yet (WeChat: 89251 "待法人人脸
+/// 核身校验").
+pub const FAST_REGISTER_WAITING: i64 = 89251;
+/// A legal person whose name holds this never confirms: the task fails with 100003 ("已下发的模板
+/// 消息法人并未确认且已超时（24h）").
+pub const FAST_REGISTER_FAILS: &str = "拒绝";
+
+impl SimState {
+    pub fn api_fastregister(
+        &mut self,
+        token: Option<&str>,
+        action: Option<&str>,
+        personal: bool,
+        body: &Value,
+        now: i64,
+    ) -> Result<Value, WxErr> {
+        let component = self.component_of_token(token, now)?;
+        let field = |k: &str| text(body, k).unwrap_or("").to_owned();
+        match (personal, action.unwrap_or("")) {
+            (false, "create") => {
+                let (name, code, wechat, legal) = (field("name"), field("code"), field("legal_persona_wechat"), field("legal_persona_name"));
+                if [&name, &code, &wechat, &legal].iter().any(|v| v.is_empty()) {
+                    return Err(WxErr(89253));
+                }
+                let code_type = int(body, "code_type").unwrap_or(0);
+                if !(1..=3).contains(&code_type) {
+                    return Err(WxErr(89248));
+                }
+                if self.code.fast.iter().any(|f| f.component_appid == component && f.name == name && f.status != 0 && f.decide_at.is_some()) {
+                    return Err(WxErr(89249));
+                }
+                self.code.fast.push(FastRegistration {
+                    component_appid: component,
+                    kind: "enterprise".into(),
+                    name,
+                    wechat,
+                    legal_persona_name: legal,
+                    code,
+                    code_type,
+                    component_phone: field("component_phone"),
+                    taskid: String::new(),
+                    status: FAST_REGISTER_WAITING,
+                    decide_at: Some(now + FAST_REGISTER_AFTER_MS),
+                    appid: None,
+                });
+                Ok(json!({ "errcode": 0, "errmsg": "OK" }))
+            }
+            (false, "search") => {
+                let (name, wechat, legal) = (field("name"), field("legal_persona_wechat"), field("legal_persona_name"));
+                let task = self
+                    .code
+                    .fast
+                    .iter()
+                    .rev()
+                    .find(|f| f.component_appid == component && f.kind == "enterprise" && f.name == name && f.wechat == wechat && f.legal_persona_name == legal)
+                    .ok_or(WxErr(89250))?;
+                Ok(json!({ "errcode": 0, "errmsg": "OK", "status": task.status, "appid": task.appid }))
+            }
+            (true, "create") => {
+                let (idname, wxuser) = (field("idname"), field("wxuser"));
+                if idname.is_empty() || wxuser.is_empty() {
+                    return Err(WxErr(89253));
+                }
+                let taskid = format!("simtask{}", now);
+                let authorize_url = format!("https://sim.weixin.qq.com/fastregister/{taskid}");
+                self.code.fast.push(FastRegistration {
+                    component_appid: component,
+                    kind: "personal".into(),
+                    name: idname,
+                    wechat: wxuser,
+                    legal_persona_name: String::new(),
+                    code: String::new(),
+                    code_type: 0,
+                    component_phone: field("component_phone"),
+                    taskid: taskid.clone(),
+                    status: FAST_REGISTER_WAITING,
+                    decide_at: Some(now + FAST_REGISTER_AFTER_MS),
+                    appid: None,
+                });
+                Ok(json!({ "errcode": 0, "errmsg": "OK", "taskid": taskid, "authorize_url": authorize_url, "status": 0 }))
+            }
+            (true, "query") => {
+                let taskid = field("taskid");
+                let task = self
+                    .code
+                    .fast
+                    .iter()
+                    .find(|f| f.component_appid == component && f.kind == "personal" && f.taskid == taskid)
+                    .ok_or(WxErr(89250))?;
+                Ok(json!({ "errcode": 0, "errmsg": "OK", "taskid": task.taskid, "status": task.status, "appid": task.appid }))
+            }
+            _ => Err(WxErr(47001)),
+        }
+    }
+
+    /// Finishes the fast registrations whose time has come: a new mini program authorized to the
+    /// component, and `notify_third_fasteregister` pushed with its authorization code (or the
+    /// failure, with no code).
+    pub fn finish_fast_registrations(&mut self, now: i64) {
+        let due: Vec<usize> = self
+            .code
+            .fast
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.decide_at.is_some_and(|at| at <= now))
+            .map(|(i, _)| i)
+            .collect();
+        for i in due {
+            let task = self.code.fast[i].clone();
+            self.code.fast[i].decide_at = None;
+            let fails = task.legal_persona_name.contains(FAST_REGISTER_FAILS) || task.name.contains(FAST_REGISTER_FAILS);
+            let (status, msg, appid, code) = if fails {
+                (100003_i64, "legal person did not confirm within 24h", None, None)
+            } else {
+                let appid = format!("wx{:016x}", rand::random::<u64>());
+                self.add_account(super::state::AccountSeed {
+                    appid: appid.clone(),
+                    kind: AccountKind::MiniProgram,
+                    nick_name: String::new(),
+                    user_name: format!("gh_{}", &appid[2..14]),
+                    principal_name: task.name.clone(),
+                    alias: String::new(),
+                    service_type: 0,
+                    verify_type: 0,
+                    menu: None,
+                });
+                match self.grant(&task.component_appid, &appid, &[17, 18, 19, 25, 30, 31], now) {
+                    Some(code) => (0, "OK", Some(appid), Some(code)),
+                    None => continue,
+                }
+            };
+            self.code.fast[i].status = status;
+            self.code.fast[i].appid = appid.clone();
+            let created = now / 1000;
+            let mut xml = build_push(&[
+                ("AppId", PushField::Text(&task.component_appid)),
+                ("CreateTime", PushField::Number(created)),
+                ("InfoType", PushField::Text("notify_third_fasteregister")),
+                ("appid", PushField::Text(appid.as_deref().unwrap_or(""))),
+                ("status", PushField::Number(status)),
+                ("auth_code", PushField::Text(code.as_deref().unwrap_or(""))),
+                ("msg", PushField::Text(msg)),
+            ]);
+            let info = if task.kind == "personal" {
+                build_push(&[
+                    ("idname", PushField::Text(&task.name)),
+                    ("wxuser", PushField::Text(&task.wechat)),
+                    ("component_phone", PushField::Text(&task.component_phone)),
+                ])
+            } else {
+                build_push(&[
+                    ("name", PushField::Text(&task.name)),
+                    ("code", PushField::Text(&task.code)),
+                    ("code_type", PushField::Number(task.code_type)),
+                    ("legal_persona_wechat", PushField::Text(&task.wechat)),
+                    ("legal_persona_name", PushField::Text(&task.legal_persona_name)),
+                    ("component_phone", PushField::Text(&task.component_phone)),
+                ])
+            };
+            let info = info.replacen("<xml>", "<info>", 1).replace("</xml>", "</info>");
+            xml.truncate(xml.len() - "</xml>".len());
+            xml.push_str(&info);
+            xml.push_str("</xml>");
+            self.outbox.push(super::state::PendingPush {
+                component_appid: task.component_appid.clone(),
+                info_type: "notify_third_fasteregister".into(),
+                authorizer_appid: appid,
+                xml,
+            });
+        }
     }
 }

@@ -52,6 +52,8 @@ pub(crate) const API_NAMES: &[&str] = &[
     "jscode2session",
     "oauth2_access_token",
     "oauth2_refresh_token",
+    "fastregisterweapp",
+    "fastregisterpersonalweapp",
     "modify_domain",
     "setwebviewdomain",
     "commit",
@@ -98,6 +100,8 @@ fn api_for(path: &str) -> Option<&'static str> {
         "/sns/component/jscode2session" => "jscode2session",
         "/sns/oauth2/component/access_token" => "oauth2_access_token",
         "/sns/oauth2/component/refresh_token" => "oauth2_refresh_token",
+        "/cgi-bin/component/fastregisterweapp" => "fastregisterweapp",
+        "/wxa/component/fastregisterpersonalweapp" => "fastregisterpersonalweapp",
         "/wxa/modify_domain" => "modify_domain",
         "/wxa/setwebviewdomain" => "setwebviewdomain",
         "/wxa/commit" => "commit",
@@ -445,6 +449,8 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             }
             "addtotemplate" => state.api_addtotemplate(token, &body, now),
             "deletetemplate" => state.api_deletetemplate(token, &body, now),
+            "fastregisterweapp" => state.api_fastregister(token, query.get("action").map(String::as_str), false, &body, now),
+            "fastregisterpersonalweapp" => state.api_fastregister(token, query.get("action").map(String::as_str), true, &body, now),
             _ => Err(WxErr(47001)),
         };
         sim.flush_outbox(&mut state);

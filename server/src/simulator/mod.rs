@@ -500,6 +500,20 @@ impl SimControl {
         lock(&self.logs).calls.clear();
     }
 
+    /// Decides due audits and finishes due fast registrations; answers the audit events to push
+    /// (the registrations' pushes are sent from the outbox). Nothing due changes nothing.
+    fn tick_code(&self) -> Vec<code::AuditEvent> {
+        let now = self.now();
+        let mut state = self.state();
+        state.decide_due(now);
+        state.finish_fast_registrations(now);
+        let due = std::mem::take(&mut state.code.due);
+        if !due.is_empty() || !state.outbox.is_empty() {
+            self.flush_outbox(&mut state);
+        }
+        due
+    }
+
     /// Sends whatever the rules queued, in order (and notes that the model may have changed).
     fn flush_outbox(&self, state: &mut SimState) {
         self.dirty.store(true, Ordering::Relaxed);

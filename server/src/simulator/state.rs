@@ -155,6 +155,11 @@ pub fn errmsg(code: i64) -> &'static str {
         87012 => "this version cannot be reverted",
         87013 => "audit undo limit reached",
         89019 => "webview domains unchanged",
+        89248 => "invalid enterprise code type",
+        89249 => "a task for this enterprise is already running",
+        89250 => "no such task",
+        89251 => "waiting for the legal person's face verification",
+        89253 => "missing parameter",
         89021 => "the webview domain is not one of the platform's",
         89029 => "too many webview domains",
         65303 => "there is no default menu, create one first",
@@ -811,6 +816,41 @@ impl SimState {
     /// The owner confirmed on the stand-in page (or a test authorized directly): records the
     /// authorization (a new refresh token each time), mints the authorization code, and queues
     /// the `authorized` or `updateauthorized` push. Returns (auth_code, expires_in).
+    /// Authorizes `authorizer_appid` to the component with no push (the caller pushes what
+    /// WeChat sends in its case, e.g. a fast registration's notice); answers the authorization
+    /// code, or `None` for an unknown component.
+    pub(super) fn grant(
+        &mut self,
+        component_appid: &str,
+        authorizer_appid: &str,
+        func_ids: &[i64],
+        now: i64,
+    ) -> Option<String> {
+        let component = self.components.get_mut(component_appid)?;
+        component.authorizations.insert(
+            authorizer_appid.to_owned(),
+            Authorization {
+                authorizer_appid: authorizer_appid.to_owned(),
+                refresh_token: random("refreshtoken@@@", 43),
+                previous_refresh: None,
+                func_ids: func_ids.to_vec(),
+                auth_time: now / 1000,
+                revoked: false,
+            },
+        );
+        let code = random("queryauthcode@@@", 48);
+        self.auth_codes.insert(
+            code.clone(),
+            AuthCode {
+                component: component_appid.to_owned(),
+                authorizer: authorizer_appid.to_owned(),
+                expires_at: now + self.lifetimes.auth_code * 1000,
+                used: false,
+            },
+        );
+        Some(code)
+    }
+
     pub fn confirm_authorization(
         &mut self,
         component_appid: &str,

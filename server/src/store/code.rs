@@ -373,3 +373,139 @@ impl Store {
         .map(drop))?)
     }
 }
+
+/// A fast registration as its list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FastRegistration {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub component_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub legal_persona_wechat: String,
+    pub legal_persona_name: String,
+    pub taskid: Option<String>,
+    pub authorize_url: Option<String>,
+    pub status: String,
+    pub wechat_status: Option<i64>,
+    pub message: Option<String>,
+    pub appid: Option<String>,
+    pub started_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const FAST_COLUMNS: &str = "id, tenant_id, component_id, kind, name, legal_persona_wechat, legal_persona_name, taskid, \
+     authorize_url, status, wechat_status, message, appid, started_by, created_at, updated_at";
+
+/// A fast registration to record (WeChat took the request).
+#[derive(Debug, Clone)]
+pub struct NewFastRegistration<'a> {
+    pub tenant: TenantId,
+    pub component: ComponentId,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub legal_persona_wechat: &'a str,
+    pub legal_persona_name: &'a str,
+    pub code: &'a str,
+    pub code_type: Option<i64>,
+    pub component_phone: &'a str,
+    pub taskid: Option<&'a str>,
+    pub authorize_url: Option<&'a str>,
+    pub started_by: &'a str,
+}
+
+impl Store {
+    pub async fn record_fast_registration(
+        &self,
+        new: &NewFastRegistration<'_>,
+        audit: &NewAuditEvent,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO fast_registrations (tenant_id, component_id, kind, name, legal_persona_wechat, legal_persona_name, \
+                 code, code_type, component_phone, taskid, authorize_url, status, started_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'waiting', $12, $13, $13) RETURNING id",
+            )
+            .bind(new.tenant.0)
+            .bind(new.component.0)
+            .bind(new.kind)
+            .bind(new.name)
+            .bind(new.legal_persona_wechat)
+            .bind(new.legal_persona_name)
+            .bind(new.code)
+            .bind(new.code_type)
+            .bind(new.component_phone)
+            .bind(new.taskid)
+            .bind(new.authorize_url)
+            .bind(new.started_by)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            bind_audit!(sqlx::query(super::audit::INSERT), audit)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(id)
+        })
+    }
+
+    pub async fn fast_registrations(
+        &self,
+        tenant: TenantId,
+        limit: i64,
+    ) -> Result<Vec<FastRegistration>, StoreError> {
+        let sql = format!("SELECT {FAST_COLUMNS} FROM fast_registrations WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2");
+        Ok(read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// The newest waiting registration a push is about: by the legal person's (or the person's)
+    /// WeChat id and the name, under the component.
+    pub async fn waiting_fast_registration(
+        &self,
+        component: ComponentId,
+        name: &str,
+        wechat: &str,
+    ) -> Result<Option<FastRegistration>, StoreError> {
+        let sql = format!(
+            "SELECT {FAST_COLUMNS} FROM fast_registrations WHERE component_id = $1 AND legal_persona_wechat = $2 AND name = $3 \
+             ORDER BY (status = 'waiting') DESC, id DESC LIMIT 1"
+        );
+        Ok(read!(self, |pool| sqlx::query_as(&sql)
+            .bind(component.0)
+            .bind(wechat)
+            .bind(name)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Records what WeChat said of a registration (its push, or a search).
+    pub async fn settle_fast_registration(
+        &self,
+        id: i64,
+        status: &str,
+        wechat_status: Option<i64>,
+        message: Option<&str>,
+        appid: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        Ok(write!(self, |pool| sqlx::query(
+            "UPDATE fast_registrations SET status = $1, wechat_status = $2, message = $3, appid = COALESCE($4, appid), updated_at = $5 WHERE id = $6"
+        )
+        .bind(status)
+        .bind(wechat_status)
+        .bind(message)
+        .bind(appid)
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop))?)
+    }
+}

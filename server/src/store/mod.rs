@@ -51,7 +51,8 @@ use sqlx::sqlite::{
 pub use accounts::{AccountFilter, AccountListRow, TokenState};
 pub use alerts::Alert;
 pub use code::{
-    CodeBatch, CodeBatchItem, CodeEvent, CodeEventKind, NewCodeBatch, NewCodeEvent, CODE_BATCH_ITEM,
+    CodeBatch, CodeBatchItem, CodeEvent, CodeEventKind, FastRegistration, NewCodeBatch, NewCodeEvent,
+    NewFastRegistration, CODE_BATCH_ITEM,
     CODE_TIMELINE_LIMIT,
 };
 pub use api_keys::NewApiKey;

@@ -282,3 +282,32 @@ mod tests {
         assert!(list::<String>(&json!({}), "page_list").unwrap().is_empty());
     }
 }
+
+impl WechatClient {
+    async fn fast_register_call(&self, path: &str, action: &str, component_token: &str, body: Value) -> Result<Value, WechatError> {
+        let mut url = self.url(path, Some(("component_access_token", component_token)));
+        url.push_str("&action=");
+        url.push_str(action);
+        self.send(self.http().post(url).json(&body)).await
+    }
+
+    /// `fastregisterweapp?action=create`: an enterprise mini program, confirmed by the legal
+    /// person on the phone; WeChat pushes `notify_third_fasteregister` when done.
+    pub async fn fast_register_enterprise(&self, component_token: &str, body: Value) -> Result<(), WechatError> {
+        self.fast_register_call("/cgi-bin/component/fastregisterweapp", "create", component_token, body)
+            .await
+            .map(drop)
+    }
+
+    /// `fastregisterpersonalweapp?action=create`: answers (taskid, authorize_url).
+    pub async fn fast_register_personal(&self, component_token: &str, body: Value) -> Result<(String, String), WechatError> {
+        let v = self
+            .fast_register_call("/wxa/component/fastregisterpersonalweapp", "create", component_token, body)
+            .await?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        match (text("taskid"), text("authorize_url")) {
+            (Some(t), Some(u)) => Ok((t, u)),
+            _ => Err(WechatError::Malformed("no taskid or authorize_url".into())),
+        }
+    }
+}

@@ -63,6 +63,17 @@ pub struct XmlElement {
 }
 
 impl XmlElement {
+    /// Every element's name and text, in document order (for telling documents apart).
+    pub fn flatten_into(&self, out: &mut String) {
+        out.push('<');
+        out.push_str(&self.name);
+        out.push('>');
+        out.push_str(self.text.trim());
+        for c in &self.children {
+            c.flatten_into(out);
+        }
+    }
+
     pub fn child(&self, name: &str) -> Option<&XmlElement> {
         self.children.iter().find(|c| c.name == name)
     }
@@ -308,7 +319,13 @@ impl ComponentPush {
                 c.authorization_code.as_str()
             }
             PushKind::Unauthorized { authorizer_appid } => authorizer_appid.as_str(),
-            PushKind::PassedThrough { .. } | PushKind::Unknown => "",
+            // Two notices of one kind in one second (two fast registrations finishing together)
+            // are two pushes: their whole content tells them apart, and a retry is the same.
+            PushKind::PassedThrough { .. } | PushKind::Unknown => {
+                let mut content = String::new();
+                self.root.flatten_into(&mut content);
+                return format!("{}:{}:{content}", self.info_type, self.create_time);
+            }
         };
         format!("{}:{}:{}", self.info_type, self.create_time, subject)
     }
@@ -488,6 +505,16 @@ mod tests {
     use super::*;
 
     const TICKET_CDATA: &str = "<xml><AppId><![CDATA[wx3c0d9b0e1a2f4c5d]]></AppId><CreateTime>1413192605</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@example]]></ComponentVerifyTicket></xml>";
+
+    #[test]
+    fn two_notices_of_one_kind_in_one_second_are_two_pushes_and_a_retry_is_one() {
+        let doc = |appid: &str| format!("<xml><AppId>wxc</AppId><CreateTime>1700000000</CreateTime><InfoType>notify_third_fasteregister</InfoType><appid>{appid}</appid><status>0</status><auth_code>c-{appid}</auth_code><info><name>n</name></info></xml>");
+        let a = parse_component_push(doc("wx1").as_bytes()).unwrap();
+        let b = parse_component_push(doc("wx2").as_bytes()).unwrap();
+        let a_again = parse_component_push(doc("wx1").as_bytes()).unwrap();
+        assert_ne!(a.dedupe_key(), b.dedupe_key());
+        assert_eq!(a.dedupe_key(), a_again.dedupe_key());
+    }
 
     #[test]
     fn ticket_in_cdata_and_plain_text_read_the_same() {
