@@ -578,7 +578,11 @@ pub async fn timeline(
 pub async fn code_overview(appid: String) -> Result<crate::dto::CodeOverview, AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
-    services.code.code_overview(&ctx, &appid).await.map_err(fail)
+    services
+        .code
+        .code_overview(&ctx, &appid)
+        .await
+        .map_err(fail)
 }
 
 #[server(prefix = "/ui", endpoint = "code-commit")]
@@ -593,7 +597,14 @@ pub async fn code_commit(
     let (services, ctx) = context().map_err(fail)?;
     services
         .code
-        .code_commit(&ctx, &appid, &template_id, &user_version, &user_desc, &ext_json)
+        .code_commit(
+            &ctx,
+            &appid,
+            &template_id,
+            &user_version,
+            &user_desc,
+            &ext_json,
+        )
         .await
         .map_err(fail)
 }
@@ -619,7 +630,11 @@ pub async fn code_submit(
 pub async fn code_step(appid: String, step: String) -> Result<(), AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
-    services.code.code_step(&ctx, &appid, &step).await.map_err(fail)
+    services
+        .code
+        .code_step(&ctx, &appid, &step)
+        .await
+        .map_err(fail)
 }
 
 /// Each list one domain per line.
@@ -686,12 +701,20 @@ pub async fn code_library_change(
 pub async fn code_start_batch(form: crate::dto::CodeBatchForm) -> Result<i64, AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
-    services.code.code_start_batch(&ctx, form).await.map_err(fail)
+    services
+        .code
+        .code_start_batch(&ctx, form)
+        .await
+        .map_err(fail)
 }
 
 #[server(prefix = "/ui", endpoint = "code-fast-register")]
 pub async fn code_fast_register(form: crate::dto::FastRegisterForm) -> Result<i64, AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
-    services.code.code_fast_register(&ctx, form).await.map_err(fail)
+    services
+        .code
+        .code_fast_register(&ctx, form)
+        .await
+        .map_err(fail)
 }

@@ -266,7 +266,11 @@ pub trait PlatformService: Send + Sync + 'static {
 /// component the tenant uses, and batches. Admins act; viewers read.
 #[async_trait]
 pub trait CodeService: Send + Sync + 'static {
-    async fn code_overview(&self, ctx: &RequestCtx, appid: &str) -> Result<crate::dto::CodeOverview, AppError>;
+    async fn code_overview(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<crate::dto::CodeOverview, AppError>;
     async fn code_commit(
         &self,
         ctx: &RequestCtx,
@@ -296,8 +300,16 @@ pub trait CodeService: Send + Sync + 'static {
         domains: crate::dto::CodeDomainsView,
     ) -> Result<(), AppError>;
     /// The trial version's QR code as a `data:` URL.
-    async fn code_trial_qrcode(&self, ctx: &RequestCtx, appid: &str, path: &str) -> Result<String, AppError>;
-    async fn code_releases(&self, ctx: &RequestCtx) -> Result<crate::dto::CodeReleasesView, AppError>;
+    async fn code_trial_qrcode(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        path: &str,
+    ) -> Result<String, AppError>;
+    async fn code_releases(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<crate::dto::CodeReleasesView, AppError>;
     /// `add` a draft as a template (`id` the draft) or `delete` a template (`id` the template).
     async fn code_library_change(
         &self,
@@ -306,9 +318,17 @@ pub trait CodeService: Send + Sync + 'static {
         change: &str,
         id: &str,
     ) -> Result<(), AppError>;
-    async fn code_start_batch(&self, ctx: &RequestCtx, form: crate::dto::CodeBatchForm) -> Result<i64, AppError>;
+    async fn code_start_batch(
+        &self,
+        ctx: &RequestCtx,
+        form: crate::dto::CodeBatchForm,
+    ) -> Result<i64, AppError>;
     /// Starts a fast registration (enterprise or personal) on one of the tenant's components.
-    async fn code_fast_register(&self, ctx: &RequestCtx, form: crate::dto::FastRegisterForm) -> Result<i64, AppError>;
+    async fn code_fast_register(
+        &self,
+        ctx: &RequestCtx,
+        form: crate::dto::FastRegisterForm,
+    ) -> Result<i64, AppError>;
 }
 
 /// Every service the UI uses, provided to the Leptos context once at startup.

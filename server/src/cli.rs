@@ -477,7 +477,12 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
         };
         if empty {
             s.add_template(&appid, "1.0.0", "Shop template / 商城模板", now)?;
-            s.add_template(&appid, "1.1.0", "Shop template with coupons / 商城模板（含优惠券）", now)?;
+            s.add_template(
+                &appid,
+                "1.1.0",
+                "Shop template with coupons / 商城模板（含优惠券）",
+                now,
+            )?;
             s.add_draft(&appid, "1.2.0-beta", "Members area / 会员中心", now)?;
         }
         Ok::<_, &str>(())

@@ -9,19 +9,29 @@ use std::time::Duration;
 
 use app::permissions::AccountKind;
 use common::rig::{rig, shared_rig, signed_in, ui, Rig, COMPONENT, MP, OA};
-use secrecy::SecretString;
 use common::{wait_for, TestDb};
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 use wxhub::admin::Admin;
 use wxhub::domain::Actor;
 use wxhub::simulator::code::{AuditOutcome, AuditRules};
 use wxhub::simulator::{AccountSeed, Lifetimes};
 
-async fn call(r: &Rig, key: &str, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, r.app.url(path)).bearer_auth(key);
+async fn call(
+    r: &Rig,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, r.app.url(path))
+        .bearer_auth(key);
     if let Some(body) = body {
-        req = req.header("content-type", "application/json").body(body.to_owned());
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_owned());
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
@@ -74,13 +84,29 @@ fn mini_program(appid: &str) -> AccountSeed {
 
 async fn setup(db: &TestDb) -> (Rig, String, i64) {
     let r = rig(db, Lifetimes::default(), |_| {}).await;
-    let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+    let admin = Admin {
+        store: r.app.store.clone(),
+        actor: Actor::Cli,
+    };
     let (_, key) = admin.create_api_key("acme", "release bot").await.unwrap();
     let key = key.key.expose_secret().to_owned();
-    r.sim.with_state(|s, _| s.code.rules = AuditRules { outcome: AuditOutcome::Hold, ..Default::default() });
-    let template = r.sim.with_state(|s, now| s.add_template(COMPONENT, "1.0.0", "first", now)).unwrap();
+    r.sim.with_state(|s, _| {
+        s.code.rules = AuditRules {
+            outcome: AuditOutcome::Hold,
+            ..Default::default()
+        }
+    });
+    let template = r
+        .sim
+        .with_state(|s, now| s.add_template(COMPONENT, "1.0.0", "first", now))
+        .unwrap();
     r.authorize(MP, &[17, 18]).await;
-    assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(MP).is_some() }).await);
+    assert!(
+        wait_for(Duration::from_secs(10), || async {
+            r.cached_authorizer_token(MP).is_some()
+        })
+        .await
+    );
     (r, key, template)
 }
 

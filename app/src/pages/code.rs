@@ -13,7 +13,8 @@ use crate::api::{
     CodeStartBatch, CodeStep, CodeSubmit, CodeTrialQrcode,
 };
 use crate::dto::{
-    CodeAuditView, CodeBatchView, CodeEventView, CodeLibraryView, CodeOverview, FastRegistrationView,
+    CodeAuditView, CodeBatchView, CodeEventView, CodeLibraryView, CodeOverview,
+    FastRegistrationView,
 };
 use crate::error::AppError;
 use crate::i18n::{format_time, use_lang, Lang};
@@ -131,7 +132,16 @@ pub fn CodePage() -> impl IntoView {
     // WeChat pushes the audit's result; the page looks again every few seconds while one runs.
     let tick = RwSignal::new(0u32);
     let overview = Resource::new(
-        move || (appid(), commit.version().get(), submit.version().get(), step.version().get(), domains.version().get(), tick.get()),
+        move || {
+            (
+                appid(),
+                commit.version().get(),
+                submit.version().get(),
+                step.version().get(),
+                domains.version().get(),
+                tick.get(),
+            )
+        },
         |(a, ..)| code_overview(a),
     );
     #[cfg(feature = "hydrate")]
@@ -178,14 +188,26 @@ fn code_view(
     domains: ServerAction<CodeSetDomains>,
     qrcode: ServerAction<CodeTrialQrcode>,
 ) -> impl IntoView {
-    let name = if o.name.is_empty() { o.appid.clone() } else { o.name.clone() };
+    let name = if o.name.is_empty() {
+        o.appid.clone()
+    } else {
+        o.name.clone()
+    };
     let appid = o.appid.clone();
     let can_write = o.can_write;
-    let audit_status = o.audit.as_ref().map(|a| a.status.clone()).unwrap_or_default();
+    let audit_status = o
+        .audit
+        .as_ref()
+        .map(|a| a.status.clone())
+        .unwrap_or_default();
     let in_progress = matches!(audit_status.as_str(), "auditing" | "delayed");
     let passed = audit_status == "passed";
     let has_trial = o.trial.is_some();
-    let step_button = move |name: &'static str, en: &'static str, zh: &'static str, enabled: bool, appid: String| {
+    let step_button = move |name: &'static str,
+                            en: &'static str,
+                            zh: &'static str,
+                            enabled: bool,
+                            appid: String| {
         view! {
             <ActionForm action=step attr:class="inline-form">
                 <input type="hidden" name="appid" value=appid/>
@@ -196,14 +218,36 @@ fn code_view(
     };
     let d = o.domains.clone().unwrap_or_default();
     let steps = [
-        step_button("withdraw", "Withdraw the audit", "撤回审核", in_progress, appid.clone()).into_any(),
-        step_button("speedup", "Speed the audit up", "加急审核", in_progress, appid.clone()).into_any(),
+        step_button(
+            "withdraw",
+            "Withdraw the audit",
+            "撤回审核",
+            in_progress,
+            appid.clone(),
+        )
+        .into_any(),
+        step_button(
+            "speedup",
+            "Speed the audit up",
+            "加急审核",
+            in_progress,
+            appid.clone(),
+        )
+        .into_any(),
         step_button("release", "Release", "发布", passed, appid.clone()).into_any(),
-        step_button("revert", "Revert to the previous release", "回退到上一版本", o.released.is_some(), appid.clone()).into_any(),
+        step_button(
+            "revert",
+            "Revert to the previous release",
+            "回退到上一版本",
+            o.released.is_some(),
+            appid.clone(),
+        )
+        .into_any(),
     ];
     let (appid_commit, appid_submit) = (appid.clone(), appid.clone());
     let ext_placeholder = format!("{{\"extAppid\": \"{}\"}}", o.appid);
-    let (templates, pages, categories) = (o.templates.clone(), o.pages.clone(), o.categories.clone());
+    let (templates, pages, categories) =
+        (o.templates.clone(), o.pages.clone(), o.categories.clone());
     let writer = can_write.then(move || view! {
             <section class="card">
                 <h2>{lang.t("Steps", "操作")}</h2>
@@ -384,11 +428,16 @@ fn Batch(batch: CodeBatchView) -> impl IntoView {
     let count = |s: &str| batch.items.iter().filter(|i| i.status == s).count();
     let summary = format!(
         "{} {} · {} {} · {} {} · {} {} · {} {}",
-        count("pending"), lang.t("waiting", "等待"),
-        count("committed"), lang.t("committed", "已上传"),
-        count("submitted"), lang.t("submitted", "已提审"),
-        count("skipped"), lang.t("skipped (quota)", "跳过（额度）"),
-        count("failed"), lang.t("failed", "失败"),
+        count("pending"),
+        lang.t("waiting", "等待"),
+        count("committed"),
+        lang.t("committed", "已上传"),
+        count("submitted"),
+        lang.t("submitted", "已提审"),
+        count("skipped"),
+        lang.t("skipped (quota)", "跳过（额度）"),
+        count("failed"),
+        lang.t("failed", "失败"),
     );
     view! {
         <details class="batch" data-test="batch" open=batch.items.iter().any(|i| i.status == "pending")>
@@ -447,7 +496,14 @@ pub fn ReleasesPage() -> impl IntoView {
     let register = ServerAction::<CodeFastRegister>::new();
     let tick = RwSignal::new(0u32);
     let view_data = Resource::new(
-        move || (change.version().get(), start.version().get(), register.version().get(), tick.get()),
+        move || {
+            (
+                change.version().get(),
+                start.version().get(),
+                register.version().get(),
+                tick.get(),
+            )
+        },
         |_| code_releases(),
     );
     #[cfg(feature = "hydrate")]
@@ -457,7 +513,14 @@ pub fn ReleasesPage() -> impl IntoView {
                 let running = view_data
                     .get_untracked()
                     .and_then(|v| v.ok())
-                    .is_some_and(|v| v.registrations.iter().any(|r| r.status == "waiting") || v.batches.iter().any(|b| b.items.iter().any(|i| i.status == "pending" || (i.status == "committed" && b.submit))));
+                    .is_some_and(|v| {
+                        v.registrations.iter().any(|r| r.status == "waiting")
+                            || v.batches.iter().any(|b| {
+                                b.items.iter().any(|i| {
+                                    i.status == "pending" || (i.status == "committed" && b.submit)
+                                })
+                            })
+                    });
                 if running {
                     tick.update(|t| *t += 1);
                 }

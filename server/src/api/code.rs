@@ -162,12 +162,20 @@ pub(super) async fn set_domains(
     ApiJson(body): ApiJson<DomainsBody>,
 ) -> Result<Json<Value>, ApiError> {
     if body.server.is_none() && body.webview.is_none() {
-        return Err(ApiError::invalid("body", "send server and/or webview domains"));
+        return Err(ApiError::invalid(
+            "body",
+            "send server and/or webview domains",
+        ));
     }
     let a = account(&api, &caller, &appid).await?;
     let now = api
         .engine
-        .code_set_domains(&a, &actor(&caller), body.server.as_ref(), body.webview.as_deref())
+        .code_set_domains(
+            &a,
+            &actor(&caller),
+            body.server.as_ref(),
+            body.webview.as_deref(),
+        )
         .await?;
     Ok(Json(json!(now)))
 }
@@ -189,7 +197,10 @@ fn ext_json_text(value: Option<Value>) -> Result<String, ApiError> {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s),
         Some(v @ Value::Object(_)) => Ok(v.to_string()),
-        Some(_) => Err(ApiError::invalid("ext_json", "ext_json must be a JSON object or a string holding one")),
+        Some(_) => Err(ApiError::invalid(
+            "ext_json",
+            "ext_json must be a JSON object or a string holding one",
+        )),
     }
 }
 
@@ -206,7 +217,9 @@ pub(super) async fn commit(
         user_version: body.user_version,
         user_desc: body.user_desc,
     };
-    api.engine.code_commit(&a, &actor(&caller), &request).await?;
+    api.engine
+        .code_commit(&a, &actor(&caller), &request)
+        .await?;
     Ok(Json(json!({ "committed": true })))
 }
 
@@ -225,7 +238,10 @@ pub(super) async fn trial_qrcode(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let a = account(&api, &caller, &appid).await?;
-    let (bytes, content_type) = api.engine.code_trial_qrcode(&a, query.path.as_deref()).await?;
+    let (bytes, content_type) = api
+        .engine
+        .code_trial_qrcode(&a, query.path.as_deref())
+        .await?;
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
@@ -243,7 +259,10 @@ pub(super) async fn submit_audit(
     ApiJson(body): ApiJson<SubmitBody>,
 ) -> Result<Json<Value>, ApiError> {
     let a = account(&api, &caller, &appid).await?;
-    let auditid = api.engine.code_submit(&a, &actor(&caller), &body.item_list).await?;
+    let auditid = api
+        .engine
+        .code_submit(&a, &actor(&caller), &body.item_list)
+        .await?;
     Ok(Json(json!({ "auditid": auditid })))
 }
 
@@ -270,7 +289,9 @@ pub(super) async fn speedup_audit(
     ApiJson(body): ApiJson<SpeedupBody>,
 ) -> Result<Json<Value>, ApiError> {
     let a = account(&api, &caller, &appid).await?;
-    api.engine.code_speed_up(&a, &actor(&caller), body.auditid).await?;
+    api.engine
+        .code_speed_up(&a, &actor(&caller), body.auditid)
+        .await?;
     Ok(Json(json!({ "sped_up": true })))
 }
 
@@ -331,7 +352,14 @@ pub(super) async fn start_batch(
     };
     let id = api
         .engine
-        .code_start_batch(caller.tenant, component.id, &actor(&caller), &request, body.submit, &body.appids)
+        .code_start_batch(
+            caller.tenant,
+            component.id,
+            &actor(&caller),
+            &request,
+            body.submit,
+            &body.appids,
+        )
         .await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response())
 }

@@ -76,7 +76,10 @@ where
             post(sns::oauth_refresh_token),
         )
         .route("/api/v1/authorizers/{appid}/code", get(code::timeline))
-        .route("/api/v1/authorizers/{appid}/code/audit", get(code::latest_audit))
+        .route(
+            "/api/v1/authorizers/{appid}/code/audit",
+            get(code::latest_audit),
+        )
         .route("/api/v1/authorizers/{appid}/code/quota", get(code::quota))
         .route(
             "/api/v1/authorizers/{appid}/code/categories",
@@ -86,7 +89,10 @@ where
             "/api/v1/authorizers/{appid}/code/domains",
             get(code::domains).put(code::set_domains),
         )
-        .route("/api/v1/authorizers/{appid}/code/commit", post(code::commit))
+        .route(
+            "/api/v1/authorizers/{appid}/code/commit",
+            post(code::commit),
+        )
         .route(
             "/api/v1/authorizers/{appid}/code/trial-qrcode",
             get(code::trial_qrcode),
@@ -103,7 +109,10 @@ where
             "/api/v1/authorizers/{appid}/code/speedup-audit",
             post(code::speedup_audit),
         )
-        .route("/api/v1/authorizers/{appid}/code/release", post(code::release))
+        .route(
+            "/api/v1/authorizers/{appid}/code/release",
+            post(code::release),
+        )
         .route(
             "/api/v1/authorizers/{appid}/code/revert-release",
             post(code::revert_release),

@@ -18,13 +18,15 @@ use serde_json::{json, Value};
 use super::{internal, store_error, user_actor, Console};
 use crate::domain::{AppId, Authorizer, ComponentOwner, TenantId};
 use crate::engine::code::{
-    check_account, CodeActor, CodeError, CommitRequest, FastRegisterRequest, LibraryChange, ServerDomains,
+    check_account, CodeActor, CodeError, CommitRequest, FastRegisterRequest, LibraryChange,
+    ServerDomains,
 };
 use crate::store::{CodeEvent, CodeEventKind};
 use crate::wechat::code::Template;
 
 fn code_error(context: &'static str) -> impl Fn(CodeError) -> AppError {
-    move |e| match e {
+    move |e| {
+        match e {
         CodeError::NotMiniProgram => AppError::invalid_bilingual("appid", "the account is not a mini program", "该账号不是小程序"),
         CodeError::NotAuthorized => AppError::invalid_bilingual("appid", "the account is no longer authorized", "该账号已不再授权"),
         CodeError::NoPermission => AppError::invalid_bilingual(
@@ -61,6 +63,7 @@ fn code_error(context: &'static str) -> impl Fn(CodeError) -> AppError {
             ),
         },
         CodeError::Store(s) => internal(context, s),
+    }
     }
 }
 
@@ -139,50 +142,67 @@ fn event_view(e: &CodeEvent) -> CodeEventView {
 
 /// Where the code stands, from the timeline (newest first): the trial version, the latest audit,
 /// the live version.
-fn state_of(events: &[CodeEvent]) -> (Option<CodeVersionView>, Option<CodeAuditView>, Option<CodeVersionView>) {
+fn state_of(
+    events: &[CodeEvent],
+) -> (
+    Option<CodeVersionView>,
+    Option<CodeAuditView>,
+    Option<CodeVersionView>,
+) {
     let version = |e: &CodeEvent| CodeVersionView {
         user_version: e.user_version.clone().unwrap_or_default(),
         user_desc: e.user_desc.clone().unwrap_or_default(),
         template_id: e.template_id,
         at: e.created_at,
     };
-    let trial = events.iter().find(|e| e.kind == CodeEventKind::Committed).map(version);
-    let audit = events.iter().find(|e| e.kind == CodeEventKind::Submitted).map(|s| {
-        let auditid = s.auditid.unwrap_or(0);
-        // What happened to this audit since, newest first.
-        let later = events.iter().take_while(|e| e.id != s.id);
-        let mut status = "auditing";
-        let mut reason = String::new();
-        let mut screenshots = Vec::new();
-        for e in later.collect::<Vec<_>>().into_iter().rev() {
-            match e.kind {
-                CodeEventKind::AuditPassed => status = "passed",
-                CodeEventKind::AuditFailed => {
-                    status = "rejected";
-                    reason = e.detail["reason"].as_str().unwrap_or("").to_owned();
-                    screenshots = e.detail["screenshots"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                        .unwrap_or_default();
+    let trial = events
+        .iter()
+        .find(|e| e.kind == CodeEventKind::Committed)
+        .map(version);
+    let audit = events
+        .iter()
+        .find(|e| e.kind == CodeEventKind::Submitted)
+        .map(|s| {
+            let auditid = s.auditid.unwrap_or(0);
+            // What happened to this audit since, newest first.
+            let later = events.iter().take_while(|e| e.id != s.id);
+            let mut status = "auditing";
+            let mut reason = String::new();
+            let mut screenshots = Vec::new();
+            for e in later.collect::<Vec<_>>().into_iter().rev() {
+                match e.kind {
+                    CodeEventKind::AuditPassed => status = "passed",
+                    CodeEventKind::AuditFailed => {
+                        status = "rejected";
+                        reason = e.detail["reason"].as_str().unwrap_or("").to_owned();
+                        screenshots = e.detail["screenshots"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_owned)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                    }
+                    CodeEventKind::AuditDelayed => {
+                        status = "delayed";
+                        reason = e.detail["reason"].as_str().unwrap_or("").to_owned();
+                    }
+                    CodeEventKind::AuditWithdrawn => status = "withdrawn",
+                    CodeEventKind::Released if status == "passed" => status = "released",
+                    _ => {}
                 }
-                CodeEventKind::AuditDelayed => {
-                    status = "delayed";
-                    reason = e.detail["reason"].as_str().unwrap_or("").to_owned();
-                }
-                CodeEventKind::AuditWithdrawn => status = "withdrawn",
-                CodeEventKind::Released if status == "passed" => status = "released",
-                _ => {}
             }
-        }
-        CodeAuditView {
-            auditid,
-            status: status.to_owned(),
-            user_version: s.user_version.clone().unwrap_or_default(),
-            reason,
-            screenshots,
-            submitted_at: s.created_at,
-        }
-    });
+            CodeAuditView {
+                auditid,
+                status: status.to_owned(),
+                user_version: s.user_version.clone().unwrap_or_default(),
+                reason,
+                screenshots,
+                submitted_at: s.created_at,
+            }
+        });
     // The live version: the newest release, or what a revert brought back.
     let released = events
         .iter()
@@ -220,7 +240,11 @@ impl Console {
             .ok_or(AppError::NotFound)
     }
 
-    async fn code_admin(&self, ctx: &RequestCtx, appid: &str) -> Result<(CodeActor, Authorizer), AppError> {
+    async fn code_admin(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<(CodeActor, Authorizer), AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
         let account = self.code_account(tenant, appid).await?;
         Ok((
@@ -232,10 +256,18 @@ impl Console {
         ))
     }
 
-    async fn library(&self, component: &crate::domain::Component, can_write: bool) -> CodeLibraryView {
+    async fn library(
+        &self,
+        component: &crate::domain::Component,
+        can_write: bool,
+    ) -> CodeLibraryView {
         let (drafts, templates, problem) = match self.engine.code_library(component.id).await {
             Ok((d, t)) => (d, t, None),
-            Err(e) => (Vec::new(), Vec::new(), Some(problem("The template library", "模板库", &e))),
+            Err(e) => (
+                Vec::new(),
+                Vec::new(),
+                Some(problem("The template library", "模板库", &e)),
+            ),
         };
         let shared = component.owner == ComponentOwner::Platform;
         CodeLibraryView {
@@ -276,7 +308,8 @@ impl CodeService for Console {
             .map_err(store_error("a component could not be read"))?;
         let unavailable = unavailable(&account);
         let mut read_problems = Vec::new();
-        let (mut quota, mut templates, mut pages, mut categories, mut domains) = (None, Vec::new(), Vec::new(), Vec::new(), None);
+        let (mut quota, mut templates, mut pages, mut categories, mut domains) =
+            (None, Vec::new(), Vec::new(), Vec::new(), None);
         if unavailable.is_none() {
             let engine = &self.engine;
             let (q, lib, cp, d) = tokio::join!(
@@ -355,10 +388,9 @@ impl CodeService for Console {
         ext_json: &str,
     ) -> Result<(), AppError> {
         let (who, account) = self.code_admin(ctx, appid).await?;
-        let template_id = template_id
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| AppError::invalid_bilingual("template_id", "choose a template", "请选择模板"))?;
+        let template_id = template_id.trim().parse::<i64>().map_err(|_| {
+            AppError::invalid_bilingual("template_id", "choose a template", "请选择模板")
+        })?;
         let request = CommitRequest {
             template_id,
             ext_json: ext_json.to_owned(),
@@ -371,7 +403,14 @@ impl CodeService for Console {
             .map_err(code_error("a commit failed"))
     }
 
-    async fn code_submit(&self, ctx: &RequestCtx, appid: &str, page: &str, category: &str, title: &str) -> Result<i64, AppError> {
+    async fn code_submit(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        page: &str,
+        category: &str,
+        title: &str,
+    ) -> Result<i64, AppError> {
         let (who, account) = self.code_admin(ctx, appid).await?;
         let items = if page.trim().is_empty() {
             json!([])
@@ -380,8 +419,12 @@ impl CodeService for Console {
             if !category.trim().is_empty() {
                 let (first, second) = category
                     .split_once(':')
-                    .and_then(|(f, s)| Some((f.trim().parse::<i64>().ok()?, s.trim().parse::<i64>().ok()?)))
-                    .ok_or_else(|| AppError::invalid_bilingual("category", "choose a category", "请选择类目"))?;
+                    .and_then(|(f, s)| {
+                        Some((f.trim().parse::<i64>().ok()?, s.trim().parse::<i64>().ok()?))
+                    })
+                    .ok_or_else(|| {
+                        AppError::invalid_bilingual("category", "choose a category", "请选择类目")
+                    })?;
                 item["first_id"] = json!(first);
                 item["second_id"] = json!(second);
             }
@@ -413,12 +456,23 @@ impl CodeService for Console {
             }
             "release" => self.engine.code_release(&account, &who).await,
             "revert" => self.engine.code_revert(&account, &who).await,
-            _ => return Err(AppError::invalid_bilingual("step", "unknown step", "未知操作")),
+            _ => {
+                return Err(AppError::invalid_bilingual(
+                    "step",
+                    "unknown step",
+                    "未知操作",
+                ))
+            }
         };
         result.map_err(code_error("a code step failed"))
     }
 
-    async fn code_set_domains(&self, ctx: &RequestCtx, appid: &str, d: CodeDomainsView) -> Result<(), AppError> {
+    async fn code_set_domains(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        d: CodeDomainsView,
+    ) -> Result<(), AppError> {
         let (who, account) = self.code_admin(ctx, appid).await?;
         let split = |list: &[String]| list.iter().flat_map(|l| lines(l)).collect::<Vec<_>>();
         let server = ServerDomains {
@@ -435,7 +489,12 @@ impl CodeService for Console {
             .map_err(code_error("setting domains failed"))
     }
 
-    async fn code_trial_qrcode(&self, ctx: &RequestCtx, appid: &str, path: &str) -> Result<String, AppError> {
+    async fn code_trial_qrcode(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+        path: &str,
+    ) -> Result<String, AppError> {
         let (_, tenant) = self.tenant_user(ctx).await?;
         let account = self.code_account(tenant, appid).await?;
         let path = path.trim();
@@ -444,7 +503,11 @@ impl CodeService for Console {
             .code_trial_qrcode(&account, (!path.is_empty()).then_some(path))
             .await
             .map_err(code_error("a trial QR code failed"))?;
-        let content_type = if content_type.starts_with("image/") { content_type } else { "image/jpeg".into() };
+        let content_type = if content_type.starts_with("image/") {
+            content_type
+        } else {
+            "image/jpeg".into()
+        };
         Ok(format!(
             "data:{};base64,{}",
             content_type.split(';').next().unwrap_or("image/jpeg"),
@@ -474,11 +537,17 @@ impl CodeService for Console {
             .filter(|a| check_account(a).is_ok())
             .filter_map(|a| {
                 let component = components.iter().find(|c| c.id == a.component_id)?;
-                Some((a.appid.clone(), a.nick_name.clone(), component.appid.clone()))
+                Some((
+                    a.appid.clone(),
+                    a.nick_name.clone(),
+                    component.appid.clone(),
+                ))
             })
             .collect::<Vec<_>>();
-        let names: std::collections::HashMap<&str, &str> =
-            accounts.iter().map(|a| (a.appid.as_str(), a.nick_name.as_str())).collect();
+        let names: std::collections::HashMap<&str, &str> = accounts
+            .iter()
+            .map(|a| (a.appid.as_str(), a.nick_name.as_str()))
+            .collect();
         let mut batches = Vec::new();
         for b in self
             .store
@@ -501,7 +570,10 @@ impl CodeService for Console {
                 items: items
                     .into_iter()
                     .map(|i| CodeBatchItemView {
-                        name: names.get(i.authorizer_appid.as_str()).map(|n| (*n).to_owned()).unwrap_or_default(),
+                        name: names
+                            .get(i.authorizer_appid.as_str())
+                            .map(|n| (*n).to_owned())
+                            .unwrap_or_default(),
                         appid: i.authorizer_appid,
                         status: i.status,
                         auditid: i.auditid,
@@ -539,7 +611,13 @@ impl CodeService for Console {
         })
     }
 
-    async fn code_library_change(&self, ctx: &RequestCtx, component_appid: &str, change: &str, id: &str) -> Result<(), AppError> {
+    async fn code_library_change(
+        &self,
+        ctx: &RequestCtx,
+        component_appid: &str,
+        change: &str,
+        id: &str,
+    ) -> Result<(), AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
         let component = self
             .store
@@ -553,14 +631,22 @@ impl CodeService for Console {
             // The shared library belongs to every tenant at once: platform staff keep it.
             return Err(AppError::Forbidden);
         }
-        let id: i64 = id
-            .trim()
-            .parse()
-            .map_err(|_| AppError::invalid_bilingual("id", "choose a draft or a template", "请选择草稿或模板"))?;
+        let id: i64 = id.trim().parse().map_err(|_| {
+            AppError::invalid_bilingual("id", "choose a draft or a template", "请选择草稿或模板")
+        })?;
         let change = match change {
-            "add" => LibraryChange::AddDraft { draft_id: id, template_type: 0 },
+            "add" => LibraryChange::AddDraft {
+                draft_id: id,
+                template_type: 0,
+            },
             "delete" => LibraryChange::Delete { template_id: id },
-            _ => return Err(AppError::invalid_bilingual("change", "unknown change", "未知操作")),
+            _ => {
+                return Err(AppError::invalid_bilingual(
+                    "change",
+                    "unknown change",
+                    "未知操作",
+                ))
+            }
         };
         let who = CodeActor {
             actor: user_actor(&user),
@@ -572,7 +658,11 @@ impl CodeService for Console {
             .map_err(code_error("a template change failed"))
     }
 
-    async fn code_start_batch(&self, ctx: &RequestCtx, form: CodeBatchForm) -> Result<i64, AppError> {
+    async fn code_start_batch(
+        &self,
+        ctx: &RequestCtx,
+        form: CodeBatchForm,
+    ) -> Result<i64, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
         let component = self
             .store
@@ -581,12 +671,16 @@ impl CodeService for Console {
             .map_err(store_error("components could not be read"))?
             .into_iter()
             .find(|c| c.appid == form.component_appid)
-            .ok_or_else(|| AppError::invalid_bilingual("component_appid", "choose a component", "请选择第三方平台"))?;
-        let template_id = form
-            .template_id
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| AppError::invalid_bilingual("template_id", "choose a template", "请选择模板"))?;
+            .ok_or_else(|| {
+                AppError::invalid_bilingual(
+                    "component_appid",
+                    "choose a component",
+                    "请选择第三方平台",
+                )
+            })?;
+        let template_id = form.template_id.trim().parse::<i64>().map_err(|_| {
+            AppError::invalid_bilingual("template_id", "choose a template", "请选择模板")
+        })?;
         let request = CommitRequest {
             template_id,
             ext_json: form.ext_json.clone(),
@@ -597,14 +691,28 @@ impl CodeService for Console {
             actor: user_actor(&user),
             ip: ctx.client_ip,
         };
-        let submit = form.submit.as_deref().is_some_and(|v| v == "on" || v == "true");
+        let submit = form
+            .submit
+            .as_deref()
+            .is_some_and(|v| v == "on" || v == "true");
         self.engine
-            .code_start_batch(tenant, component.id, &who, &request, submit, &lines(&form.appids))
+            .code_start_batch(
+                tenant,
+                component.id,
+                &who,
+                &request,
+                submit,
+                &lines(&form.appids),
+            )
             .await
             .map_err(code_error("a batch could not start"))
     }
 
-    async fn code_fast_register(&self, ctx: &RequestCtx, form: FastRegisterForm) -> Result<i64, AppError> {
+    async fn code_fast_register(
+        &self,
+        ctx: &RequestCtx,
+        form: FastRegisterForm,
+    ) -> Result<i64, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
         let component = self
             .store
@@ -613,12 +721,21 @@ impl CodeService for Console {
             .map_err(store_error("components could not be read"))?
             .into_iter()
             .find(|c| c.appid == form.component_appid)
-            .ok_or_else(|| AppError::invalid_bilingual("component_appid", "choose a component", "请选择第三方平台"))?;
+            .ok_or_else(|| {
+                AppError::invalid_bilingual(
+                    "component_appid",
+                    "choose a component",
+                    "请选择第三方平台",
+                )
+            })?;
         let code_type = if form.kind == "enterprise" {
-            form.code_type
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| AppError::invalid_bilingual("code_type", "choose the kind of code", "请选择代码类型"))?
+            form.code_type.trim().parse::<i64>().map_err(|_| {
+                AppError::invalid_bilingual(
+                    "code_type",
+                    "choose the kind of code",
+                    "请选择代码类型",
+                )
+            })?
         } else {
             0
         };

@@ -16,7 +16,9 @@ use serde_json::{json, Value};
 
 use super::jobs::JobError;
 use super::Engine;
-use crate::domain::{Actor, AuditKind, Authorizer, AuthorizerStatus, NewAuditEvent, Outcome, TenantId};
+use crate::domain::{
+    Actor, AuditKind, Authorizer, AuthorizerStatus, NewAuditEvent, Outcome, TenantId,
+};
 use crate::store::{
     ClaimedJob, CodeEventKind, NewCodeBatch, NewCodeEvent, StoreError, CODE_BATCH_ITEM,
 };
@@ -101,7 +103,11 @@ impl CommitRequest {
             }
         }
         if ext.len() > 64 * 1024 {
-            return Err(invalid("ext_json", "ext_json is larger than 64 KB", "ext_json 超过 64 KB"));
+            return Err(invalid(
+                "ext_json",
+                "ext_json is larger than 64 KB",
+                "ext_json 超过 64 KB",
+            ));
         }
         let v = self.user_version.trim();
         if v.is_empty() || v.chars().count() > 64 || v.chars().any(char::is_control) {
@@ -111,7 +117,9 @@ impl CommitRequest {
                 "版本号须为 1 到 64 个字符",
             ));
         }
-        if self.user_desc.chars().count() > 500 || self.user_desc.chars().any(|c| c.is_control() && c != '\n') {
+        if self.user_desc.chars().count() > 500
+            || self.user_desc.chars().any(|c| c.is_control() && c != '\n')
+        {
             return Err(invalid(
                 "user_desc",
                 "the description must be at most 500 characters",
@@ -126,13 +134,28 @@ impl CommitRequest {
 /// WeChat knows. An empty list is allowed (WeChat takes the app's own categories then).
 pub fn check_items(items: &Value) -> Result<Value, CodeError> {
     const FIELDS: [&str; 11] = [
-        "address", "tag", "first_class", "second_class", "third_class", "first_id", "second_id",
-        "third_id", "title", "feedback_info", "feedback_stuff",
+        "address",
+        "tag",
+        "first_class",
+        "second_class",
+        "third_class",
+        "first_id",
+        "second_id",
+        "third_id",
+        "title",
+        "feedback_info",
+        "feedback_stuff",
     ];
     let list = match items {
         Value::Null => return Ok(json!([])),
         Value::Array(list) => list,
-        _ => return Err(invalid("item_list", "the item list must be an array", "审核项必须是数组")),
+        _ => {
+            return Err(invalid(
+                "item_list",
+                "the item list must be an array",
+                "审核项必须是数组",
+            ))
+        }
     };
     if list.len() > MAX_AUDIT_ITEMS {
         return Err(invalid(
@@ -143,7 +166,11 @@ pub fn check_items(items: &Value) -> Result<Value, CodeError> {
     }
     for item in list {
         let Some(fields) = item.as_object() else {
-            return Err(invalid("item_list", "each item must be an object", "每个审核项必须是对象"));
+            return Err(invalid(
+                "item_list",
+                "each item must be an object",
+                "每个审核项必须是对象",
+            ));
         };
         if let Some(k) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(invalid(
@@ -169,9 +196,18 @@ pub fn check_items(items: &Value) -> Result<Value, CodeError> {
 }
 
 /// Checks a domain list: lower-case host names with the given scheme, at most `max`.
-pub fn check_domains(field: &'static str, list: &[String], scheme: &str, max: usize) -> Result<Vec<String>, CodeError> {
+pub fn check_domains(
+    field: &'static str,
+    list: &[String],
+    scheme: &str,
+    max: usize,
+) -> Result<Vec<String>, CodeError> {
     if list.len() > max {
-        return Err(invalid(field, format!("at most {max} domains"), format!("最多 {max} 个域名")));
+        return Err(invalid(
+            field,
+            format!("at most {max} domains"),
+            format!("最多 {max} 个域名"),
+        ));
     }
     list.iter()
         .map(|d| d.trim().to_ascii_lowercase())
@@ -180,7 +216,9 @@ pub fn check_domains(field: &'static str, list: &[String], scheme: &str, max: us
             let ok = d.strip_prefix(scheme).is_some_and(|host| {
                 !host.is_empty()
                     && host.len() <= 253
-                    && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
             });
             if ok {
                 Ok(d)
@@ -212,7 +250,12 @@ impl ServerDomains {
     pub fn checked(&self) -> Result<Self, CodeError> {
         Ok(ServerDomains {
             requestdomain: check_domains("requestdomain", &self.requestdomain, "https://", 200)?,
-            wsrequestdomain: check_domains("wsrequestdomain", &self.wsrequestdomain, "wss://", 200)?,
+            wsrequestdomain: check_domains(
+                "wsrequestdomain",
+                &self.wsrequestdomain,
+                "wss://",
+                200,
+            )?,
             uploaddomain: check_domains("uploaddomain", &self.uploaddomain, "https://", 200)?,
             downloaddomain: check_domains("downloaddomain", &self.downloaddomain, "https://", 200)?,
         })
@@ -222,7 +265,12 @@ impl ServerDomains {
         let list = |k: &str| {
             v.get(k)
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         ServerDomains {
@@ -272,9 +320,13 @@ fn permission_error(e: WechatError) -> CodeError {
 
 impl Engine {
     fn code_token(&self, account: &Authorizer) -> Result<String, CodeError> {
-        self.authorizer_token(account.component_id, &account.appid, crate::now_ms() + 5_000)
-            .map(|t| t.value.expose_secret().to_owned())
-            .ok_or(CodeError::NoToken)
+        self.authorizer_token(
+            account.component_id,
+            &account.appid,
+            crate::now_ms() + 5_000,
+        )
+        .map(|t| t.value.expose_secret().to_owned())
+        .ok_or(CodeError::NoToken)
     }
 
     fn library_token(&self, component: crate::domain::ComponentId) -> Result<String, CodeError> {
@@ -301,7 +353,13 @@ impl Engine {
     }
 
     /// Audits a refused or failed call and hands the error back.
-    async fn code_failed(&self, who: &CodeActor, account: &Authorizer, operation: &str, e: WechatError) -> CodeError {
+    async fn code_failed(
+        &self,
+        who: &CodeActor,
+        account: &Authorizer,
+        operation: &str,
+        e: WechatError,
+    ) -> CodeError {
         let audit = self.code_audit(
             who,
             account,
@@ -335,11 +393,19 @@ impl Engine {
             "auditid": event.auditid, "timeline": event.kind.as_str(),
         });
         let audit = self.code_audit(who, account, kind, Outcome::Ok, summary, detail);
-        self.store.record_code_event(&event, Some(&audit), crate::now_ms()).await?;
+        self.store
+            .record_code_event(&event, Some(&audit), crate::now_ms())
+            .await?;
         Ok(())
     }
 
-    fn event<'a>(&self, account: &'a Authorizer, tenant: TenantId, kind: CodeEventKind, actor: &'a str) -> NewCodeEvent<'a> {
+    fn event<'a>(
+        &self,
+        account: &'a Authorizer,
+        tenant: TenantId,
+        kind: CodeEventKind,
+        actor: &'a str,
+    ) -> NewCodeEvent<'a> {
         NewCodeEvent {
             tenant,
             component: account.component_id,
@@ -356,14 +422,29 @@ impl Engine {
     }
 
     /// `commit`: the template's code becomes the mini program's trial version.
-    pub async fn code_commit(&self, account: &Authorizer, who: &CodeActor, c: &CommitRequest) -> Result<(), CodeError> {
+    pub async fn code_commit(
+        &self,
+        account: &Authorizer,
+        who: &CodeActor,
+        c: &CommitRequest,
+    ) -> Result<(), CodeError> {
         let tenant = check_account(account)?;
         c.check()?;
         let token = self.code_token(account)?;
-        let ext = if c.ext_json.trim().is_empty() { "{}" } else { c.ext_json.trim() };
+        let ext = if c.ext_json.trim().is_empty() {
+            "{}"
+        } else {
+            c.ext_json.trim()
+        };
         if let Err(e) = self
             .client
-            .commit(&token, c.template_id, ext, c.user_version.trim(), &c.user_desc)
+            .commit(
+                &token,
+                c.template_id,
+                ext,
+                c.user_version.trim(),
+                &c.user_desc,
+            )
             .await
         {
             return Err(self.code_failed(who, account, "commit", e).await);
@@ -379,11 +460,16 @@ impl Engine {
             c.user_version.trim(),
             account.appid
         );
-        self.code_record(who, account, event, AuditKind::CodeCommitted, summary).await
+        self.code_record(who, account, event, AuditKind::CodeCommitted, summary)
+            .await
     }
 
     /// The version last committed (from the timeline), for what a submission sends for audit.
-    async fn last_commit(&self, tenant: TenantId, appid: &str) -> Result<Option<(Option<i64>, Option<String>, Option<String>)>, CodeError> {
+    async fn last_commit(
+        &self,
+        tenant: TenantId,
+        appid: &str,
+    ) -> Result<Option<(Option<i64>, Option<String>, Option<String>)>, CodeError> {
         Ok(self
             .store
             .code_events(tenant, appid)
@@ -394,15 +480,27 @@ impl Engine {
     }
 
     /// `submit_audit` with the item list; answers the auditid.
-    pub async fn code_submit(&self, account: &Authorizer, who: &CodeActor, items: &Value) -> Result<i64, CodeError> {
+    pub async fn code_submit(
+        &self,
+        account: &Authorizer,
+        who: &CodeActor,
+        items: &Value,
+    ) -> Result<i64, CodeError> {
         let tenant = check_account(account)?;
         let items = check_items(items)?;
         let token = self.code_token(account)?;
-        let auditid = match self.client.submit_audit(&token, json!({ "item_list": items })).await {
+        let auditid = match self
+            .client
+            .submit_audit(&token, json!({ "item_list": items }))
+            .await
+        {
             Ok(id) => id,
             Err(e) => return Err(self.code_failed(who, account, "submit for audit", e).await),
         };
-        let (template_id, version, desc) = self.last_commit(tenant, &account.appid).await?.unwrap_or((None, None, None));
+        let (template_id, version, desc) = self
+            .last_commit(tenant, &account.appid)
+            .await?
+            .unwrap_or((None, None, None));
         let actor = label(&who.actor);
         let mut event = self.event(account, tenant, CodeEventKind::Submitted, &actor);
         event.auditid = Some(auditid);
@@ -415,19 +513,26 @@ impl Engine {
             version.as_deref().unwrap_or("?"),
             account.appid
         );
-        self.code_record(who, account, event, AuditKind::CodeSubmitted, summary).await?;
+        self.code_record(who, account, event, AuditKind::CodeSubmitted, summary)
+            .await?;
         Ok(auditid)
     }
 
     /// The audit in progress or last decided, as WeChat says now. A result the timeline lacks (a
     /// push that never came) is recorded as if pushed.
-    pub async fn code_latest_audit(&self, account: &Authorizer) -> Result<Option<AuditState>, CodeError> {
+    pub async fn code_latest_audit(
+        &self,
+        account: &Authorizer,
+    ) -> Result<Option<AuditState>, CodeError> {
         let tenant = check_account(account)?;
         let token = self.code_token(account)?;
         let state = match self.client.latest_audit_status(&token).await {
             Ok(s) => s,
             // Never submitted.
-            Err(WechatError::Api { code: 85012 | 85019, .. }) => return Ok(None),
+            Err(WechatError::Api {
+                code: 85012 | 85019,
+                ..
+            }) => return Ok(None),
             Err(e) => return Err(permission_error(e)),
         };
         if let Some(auditid) = state.auditid {
@@ -438,8 +543,16 @@ impl Engine {
                 _ => None,
             };
             if let Some(kind) = kind {
-                self.record_audit_result(account, tenant, auditid, kind, &state.reason, &state.screenshot, None)
-                    .await?;
+                self.record_audit_result(
+                    account,
+                    tenant,
+                    auditid,
+                    kind,
+                    &state.reason,
+                    &state.screenshot,
+                    None,
+                )
+                .await?;
             }
         }
         Ok(Some(state))
@@ -457,35 +570,72 @@ impl Engine {
         screenshot: &str,
         at: Option<i64>,
     ) -> Result<bool, CodeError> {
-        let key = format!("audit:{}:{}:{auditid}:{}", account.component_id.0, account.appid, kind.as_str());
+        let key = format!(
+            "audit:{}:{}:{auditid}:{}",
+            account.component_id.0,
+            account.appid,
+            kind.as_str()
+        );
         let screenshots: Vec<&str> = screenshot.split('|').filter(|s| !s.is_empty()).collect();
         let mut event = self.event(account, tenant, kind, "WeChat");
         event.auditid = Some(auditid);
         event.detail = json!({ "reason": reason, "screenshots": screenshots, "wechat_time": at });
         event.dedupe_key = Some(&key);
         let (outcome, summary) = match kind {
-            CodeEventKind::AuditPassed => (Outcome::Ok, format!("WeChat passed audit {auditid} of {}", account.appid)),
+            CodeEventKind::AuditPassed => (
+                Outcome::Ok,
+                format!("WeChat passed audit {auditid} of {}", account.appid),
+            ),
             CodeEventKind::AuditFailed => (
                 Outcome::Failed,
-                format!("WeChat rejected audit {auditid} of {}: {}", account.appid, reason.chars().take(200).collect::<String>()),
+                format!(
+                    "WeChat rejected audit {auditid} of {}: {}",
+                    account.appid,
+                    reason.chars().take(200).collect::<String>()
+                ),
             ),
-            _ => (Outcome::Ok, format!("WeChat delayed audit {auditid} of {}", account.appid)),
+            _ => (
+                Outcome::Ok,
+                format!("WeChat delayed audit {auditid} of {}", account.appid),
+            ),
         };
-        let who = CodeActor { actor: Actor::Wechat, ip: None };
-        let audit = self.code_audit(&who, account, AuditKind::CodeAuditResult, outcome, summary.clone(), json!({
-            "auditid": auditid, "timeline": kind.as_str(), "reason": reason,
-        }));
+        let who = CodeActor {
+            actor: Actor::Wechat,
+            ip: None,
+        };
+        let audit = self.code_audit(
+            &who,
+            account,
+            AuditKind::CodeAuditResult,
+            outcome,
+            summary.clone(),
+            json!({
+                "auditid": auditid, "timeline": kind.as_str(), "reason": reason,
+            }),
+        );
         let now = crate::now_ms();
-        let new = self.store.record_code_event(&event, Some(&audit), now).await?;
+        let new = self
+            .store
+            .record_code_event(&event, Some(&audit), now)
+            .await?;
         if new {
             match kind {
                 CodeEventKind::AuditFailed => {
                     self.store
-                        .raise_alert(Some(tenant), Some(account.component_id), Some(account.id), AUDIT_FAILED_ALERT, &summary, now)
+                        .raise_alert(
+                            Some(tenant),
+                            Some(account.component_id),
+                            Some(account.id),
+                            AUDIT_FAILED_ALERT,
+                            &summary,
+                            now,
+                        )
                         .await?;
                 }
                 CodeEventKind::AuditPassed => {
-                    self.store.resolve_authorizer_alerts(account.id, AUDIT_FAILED_ALERT, now).await?;
+                    self.store
+                        .resolve_authorizer_alerts(account.id, AUDIT_FAILED_ALERT, now)
+                        .await?;
                 }
                 _ => {}
             }
@@ -496,7 +646,11 @@ impl Engine {
     /// A `weapp_audit_success` / `_fail` / `_delay` event from the message URL (already stored
     /// and relayed to the tenant's webhooks): the timeline row, and the alert on a rejection. The
     /// event names no audit; it is the account's latest submission.
-    pub(super) async fn code_audit_event(&self, account: &Authorizer, message: &AccountMessage) -> Result<(), CodeError> {
+    pub(super) async fn code_audit_event(
+        &self,
+        account: &Authorizer,
+        message: &AccountMessage,
+    ) -> Result<(), CodeError> {
         let Some(tenant) = account.tenant_id else {
             return Ok(());
         };
@@ -519,46 +673,108 @@ impl Engine {
             Some(id) => id,
             None => match self.code_token(account) {
                 Ok(token) => match self.client.latest_audit_status(&token).await {
-                    Ok(AuditState { auditid: Some(id), .. }) => id,
+                    Ok(AuditState {
+                        auditid: Some(id), ..
+                    }) => id,
                     _ => 0,
                 },
                 Err(_) => 0,
             },
         };
         let text = |k: &str| message.root.child_text(k).unwrap_or_default().to_owned();
-        let at = ["SuccTime", "FailTime", "DelayTime"]
-            .iter()
-            .find_map(|k| message.root.child_text(k).and_then(|t| t.trim().parse::<i64>().ok()));
-        self.record_audit_result(account, tenant, auditid, kind, &text("Reason"), &text("ScreenShot"), at)
-            .await
-            .map(drop)
+        let at = ["SuccTime", "FailTime", "DelayTime"].iter().find_map(|k| {
+            message
+                .root
+                .child_text(k)
+                .and_then(|t| t.trim().parse::<i64>().ok())
+        });
+        self.record_audit_result(
+            account,
+            tenant,
+            auditid,
+            kind,
+            &text("Reason"),
+            &text("ScreenShot"),
+            at,
+        )
+        .await
+        .map(drop)
     }
 
     /// `undocodeaudit`.
-    pub async fn code_withdraw(&self, account: &Authorizer, who: &CodeActor) -> Result<(), CodeError> {
-        self.code_simple(account, who, "withdraw the audit", CodeEventKind::AuditWithdrawn, AuditKind::CodeAuditWithdrawn, None)
-            .await
+    pub async fn code_withdraw(
+        &self,
+        account: &Authorizer,
+        who: &CodeActor,
+    ) -> Result<(), CodeError> {
+        self.code_simple(
+            account,
+            who,
+            "withdraw the audit",
+            CodeEventKind::AuditWithdrawn,
+            AuditKind::CodeAuditWithdrawn,
+            None,
+        )
+        .await
     }
 
     /// `speedupaudit` for the audit in progress.
-    pub async fn code_speed_up(&self, account: &Authorizer, who: &CodeActor, auditid: i64) -> Result<(), CodeError> {
+    pub async fn code_speed_up(
+        &self,
+        account: &Authorizer,
+        who: &CodeActor,
+        auditid: i64,
+    ) -> Result<(), CodeError> {
         if auditid <= 0 {
-            return Err(invalid("auditid", "no audit to speed up", "没有可加急的审核"));
+            return Err(invalid(
+                "auditid",
+                "no audit to speed up",
+                "没有可加急的审核",
+            ));
         }
-        self.code_simple(account, who, "speed up the audit", CodeEventKind::Speedup, AuditKind::CodeAuditSpedUp, Some(auditid))
-            .await
+        self.code_simple(
+            account,
+            who,
+            "speed up the audit",
+            CodeEventKind::Speedup,
+            AuditKind::CodeAuditSpedUp,
+            Some(auditid),
+        )
+        .await
     }
 
     /// `release`: the passed version goes live.
-    pub async fn code_release(&self, account: &Authorizer, who: &CodeActor) -> Result<(), CodeError> {
-        self.code_simple(account, who, "release", CodeEventKind::Released, AuditKind::CodeReleased, None)
-            .await
+    pub async fn code_release(
+        &self,
+        account: &Authorizer,
+        who: &CodeActor,
+    ) -> Result<(), CodeError> {
+        self.code_simple(
+            account,
+            who,
+            "release",
+            CodeEventKind::Released,
+            AuditKind::CodeReleased,
+            None,
+        )
+        .await
     }
 
     /// `revertcoderelease`: the version before goes live again.
-    pub async fn code_revert(&self, account: &Authorizer, who: &CodeActor) -> Result<(), CodeError> {
-        self.code_simple(account, who, "revert the release", CodeEventKind::Reverted, AuditKind::CodeReverted, None)
-            .await
+    pub async fn code_revert(
+        &self,
+        account: &Authorizer,
+        who: &CodeActor,
+    ) -> Result<(), CodeError> {
+        self.code_simple(
+            account,
+            who,
+            "revert the release",
+            CodeEventKind::Reverted,
+            AuditKind::CodeReverted,
+            None,
+        )
+        .await
     }
 
     async fn code_simple(
@@ -574,7 +790,11 @@ impl Engine {
         let token = self.code_token(account)?;
         let sent = match kind {
             CodeEventKind::AuditWithdrawn => self.client.undo_audit(&token).await,
-            CodeEventKind::Speedup => self.client.speedup_audit(&token, auditid.unwrap_or(0)).await,
+            CodeEventKind::Speedup => {
+                self.client
+                    .speedup_audit(&token, auditid.unwrap_or(0))
+                    .await
+            }
             CodeEventKind::Released => self.client.release(&token).await,
             _ => self.client.revert_release(&token).await,
         };
@@ -598,14 +818,19 @@ impl Engine {
         event.template_id = submitted.and_then(|e| e.template_id);
         event.user_version = version.as_deref();
         let summary = format!("{actor} did {operation} for {}", account.appid);
-        self.code_record(who, account, event, audit_kind, summary).await
+        self.code_record(who, account, event, audit_kind, summary)
+            .await
     }
 
     /// Both kinds of domains as WeChat holds them.
     pub async fn code_domains(&self, account: &Authorizer) -> Result<Domains, CodeError> {
         check_account(account)?;
         let token = self.code_token(account)?;
-        let server = self.client.modify_domain(&token, json!({ "action": "get" })).await.map_err(permission_error)?;
+        let server = self
+            .client
+            .modify_domain(&token, json!({ "action": "get" }))
+            .await
+            .map_err(permission_error)?;
         let webview = self
             .client
             .set_webview_domain(&token, json!({ "action": "get" }))
@@ -616,7 +841,12 @@ impl Engine {
             webview: webview
                 .get("webviewdomain")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }
@@ -631,13 +861,18 @@ impl Engine {
     ) -> Result<Domains, CodeError> {
         let tenant = check_account(account)?;
         let server = server.map(ServerDomains::checked).transpose()?;
-        let webview = webview.map(|w| check_domains("webviewdomain", w, "https://", 100)).transpose()?;
+        let webview = webview
+            .map(|w| check_domains("webviewdomain", w, "https://", 100))
+            .transpose()?;
         let token = self.code_token(account)?;
         if let Some(server) = &server {
-            let mut body = serde_json::to_value(server).map_err(|e| invalid("domains", e.to_string(), e.to_string()))?;
+            let mut body = serde_json::to_value(server)
+                .map_err(|e| invalid("domains", e.to_string(), e.to_string()))?;
             body["action"] = json!("set");
             if let Err(e) = self.client.modify_domain(&token, body).await {
-                return Err(self.code_failed(who, account, "set the server domains", e).await);
+                return Err(self
+                    .code_failed(who, account, "set the server domains", e)
+                    .await);
             }
         }
         if let Some(webview) = &webview {
@@ -648,7 +883,11 @@ impl Engine {
             {
                 // "Unchanged" is not a failure of the operator's wish.
                 Ok(_) | Err(WechatError::Api { code: 89019, .. }) => {}
-                Err(e) => return Err(self.code_failed(who, account, "set the webview domains", e).await),
+                Err(e) => {
+                    return Err(self
+                        .code_failed(who, account, "set the webview domains", e)
+                        .await)
+                }
             }
         }
         let now = self.code_domains(account).await?;
@@ -656,43 +895,71 @@ impl Engine {
         let mut event = self.event(account, tenant, CodeEventKind::Domains, &actor);
         event.detail = json!({ "server": now.server, "webview": now.webview });
         let summary = format!("{actor} set the domains of {}", account.appid);
-        self.code_record(who, account, event, AuditKind::CodeDomainsChanged, summary).await?;
+        self.code_record(who, account, event, AuditKind::CodeDomainsChanged, summary)
+            .await?;
         Ok(now)
     }
 
     pub async fn code_quota(&self, account: &Authorizer) -> Result<AuditQuota, CodeError> {
         check_account(account)?;
         let token = self.code_token(account)?;
-        self.client.audit_quota(&token).await.map_err(permission_error)
+        self.client
+            .audit_quota(&token)
+            .await
+            .map_err(permission_error)
     }
 
     /// Categories and, once code is committed, its pages (none before).
-    pub async fn code_categories_and_pages(&self, account: &Authorizer) -> Result<(Vec<Category>, Vec<String>), CodeError> {
+    pub async fn code_categories_and_pages(
+        &self,
+        account: &Authorizer,
+    ) -> Result<(Vec<Category>, Vec<String>), CodeError> {
         check_account(account)?;
         let token = self.code_token(account)?;
-        let categories = self.client.categories(&token).await.map_err(permission_error)?;
+        let categories = self
+            .client
+            .categories(&token)
+            .await
+            .map_err(permission_error)?;
         let pages = match self.client.pages(&token).await {
             Ok(p) => p,
-            Err(WechatError::Api { code: 86001 | 85086, .. }) => Vec::new(),
+            Err(WechatError::Api {
+                code: 86001 | 85086,
+                ..
+            }) => Vec::new(),
             Err(e) => return Err(permission_error(e)),
         };
         Ok((categories, pages))
     }
 
     /// The trial version's QR code (image bytes, content type).
-    pub async fn code_trial_qrcode(&self, account: &Authorizer, path: Option<&str>) -> Result<(Vec<u8>, String), CodeError> {
+    pub async fn code_trial_qrcode(
+        &self,
+        account: &Authorizer,
+        path: Option<&str>,
+    ) -> Result<(Vec<u8>, String), CodeError> {
         check_account(account)?;
         if let Some(p) = path {
             if p.len() > 512 || p.chars().any(char::is_control) {
-                return Err(invalid("path", "the page path is not valid", "页面路径无效"));
+                return Err(invalid(
+                    "path",
+                    "the page path is not valid",
+                    "页面路径无效",
+                ));
             }
         }
         let token = self.code_token(account)?;
-        self.client.trial_qrcode(&token, path).await.map_err(permission_error)
+        self.client
+            .trial_qrcode(&token, path)
+            .await
+            .map_err(permission_error)
     }
 
     /// The component's template library: its drafts and its templates.
-    pub async fn code_library(&self, component: crate::domain::ComponentId) -> Result<(Vec<TemplateDraft>, Vec<Template>), CodeError> {
+    pub async fn code_library(
+        &self,
+        component: crate::domain::ComponentId,
+    ) -> Result<(Vec<TemplateDraft>, Vec<Template>), CodeError> {
         let token = self.library_token(component)?;
         let drafts = self.client.template_drafts(&token).await?;
         let templates = self.client.templates(&token).await?;
@@ -709,12 +976,21 @@ impl Engine {
     ) -> Result<(), CodeError> {
         let token = self.library_token(component)?;
         let (sent, kind, summary, detail) = match change {
-            LibraryChange::AddDraft { draft_id, template_type } => {
+            LibraryChange::AddDraft {
+                draft_id,
+                template_type,
+            } => {
                 if draft_id < 0 || !matches!(template_type, 0 | 1) {
-                    return Err(invalid("draft_id", "choose a draft and a template type (0 or 1)", "请选择草稿和模板类型（0 或 1）"));
+                    return Err(invalid(
+                        "draft_id",
+                        "choose a draft and a template type (0 or 1)",
+                        "请选择草稿和模板类型（0 或 1）",
+                    ));
                 }
                 (
-                    self.client.add_to_template(&token, draft_id, template_type).await,
+                    self.client
+                        .add_to_template(&token, draft_id, template_type)
+                        .await,
                     AuditKind::CodeTemplateAdded,
                     format!("{} made draft {draft_id} a template", label(&who.actor)),
                     json!({ "draft_id": draft_id, "template_type": template_type }),
@@ -762,7 +1038,11 @@ impl Engine {
     ) -> Result<i64, CodeError> {
         commit.check()?;
         if appids.is_empty() || appids.len() > MAX_BATCH {
-            return Err(invalid("appids", format!("choose 1 to {MAX_BATCH} mini programs"), format!("请选择 1 到 {MAX_BATCH} 个小程序")));
+            return Err(invalid(
+                "appids",
+                format!("choose 1 to {MAX_BATCH} mini programs"),
+                format!("请选择 1 到 {MAX_BATCH} 个小程序"),
+            ));
         }
         let mut unique: Vec<String> = Vec::new();
         for appid in appids {
@@ -771,14 +1051,25 @@ impl Engine {
                 .authorizer(tenant, appid)
                 .await?
                 .filter(|a| a.component_id == component)
-                .ok_or_else(|| invalid("appids", format!("{appid} is not a mini program of this component"), format!("{appid} 不是该第三方平台的小程序")))?;
-            check_account(&account).map_err(|e| invalid("appids", format!("{appid}: {e}"), format!("{appid}：{e}")))?;
+                .ok_or_else(|| {
+                    invalid(
+                        "appids",
+                        format!("{appid} is not a mini program of this component"),
+                        format!("{appid} 不是该第三方平台的小程序"),
+                    )
+                })?;
+            check_account(&account)
+                .map_err(|e| invalid("appids", format!("{appid}: {e}"), format!("{appid}：{e}")))?;
             if !unique.contains(appid) {
                 unique.push(appid.clone());
             }
         }
         let actor = label(&who.actor);
-        let ext = if commit.ext_json.trim().is_empty() { "{}" } else { commit.ext_json.trim() };
+        let ext = if commit.ext_json.trim().is_empty() {
+            "{}"
+        } else {
+            commit.ext_json.trim()
+        };
         let new = NewCodeBatch {
             tenant,
             component,
@@ -806,8 +1097,13 @@ impl Engine {
         .tenant(Some(tenant))
         .component(component)
         .ip(who.ip)
-        .detail(json!({ "template_id": commit.template_id, "count": unique.len(), "submit": submit }));
-        let id = self.store.create_code_batch(&new, &audit, crate::now_ms()).await?;
+        .detail(
+            json!({ "template_id": commit.template_id, "count": unique.len(), "submit": submit }),
+        );
+        let id = self
+            .store
+            .create_code_batch(&new, &audit, crate::now_ms())
+            .await?;
         self.wake_jobs.notify_one();
         Ok(id)
     }
@@ -815,8 +1111,14 @@ impl Engine {
     /// One item of a batch: commit, then (when asked and the quota has room) submit. The item's
     /// row says what happened; a WeChat refusal is the item's outcome, not the job's failure.
     pub(super) async fn code_batch_item(&self, job: &ClaimedJob) -> Result<(), JobError> {
-        let tenant = job.tenant_id.ok_or_else(|| JobError::Fatal("a batch item without a tenant".into()))?;
-        let batch_id = job.payload.get("batch_id").and_then(Value::as_i64).ok_or_else(|| JobError::Fatal("no batch_id".into()))?;
+        let tenant = job
+            .tenant_id
+            .ok_or_else(|| JobError::Fatal("a batch item without a tenant".into()))?;
+        let batch_id = job
+            .payload
+            .get("batch_id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| JobError::Fatal("no batch_id".into()))?;
         let appid = job
             .payload
             .get("authorizer_appid")
@@ -840,14 +1142,27 @@ impl Engine {
             let error = error.map(|e| e.chars().take(300).collect::<String>());
             async move {
                 self.store
-                    .set_code_batch_item(tenant, batch_id, appid, status, auditid, error.as_deref(), now())
+                    .set_code_batch_item(
+                        tenant,
+                        batch_id,
+                        appid,
+                        status,
+                        auditid,
+                        error.as_deref(),
+                        now(),
+                    )
                     .await
             }
         };
         let account = match self.store.authorizer(tenant, appid).await? {
             Some(a) => a,
             None => {
-                set("failed", None, Some("the mini program is no longer the tenant's".into())).await?;
+                set(
+                    "failed",
+                    None,
+                    Some("the mini program is no longer the tenant's".into()),
+                )
+                .await?;
                 return Ok(());
             }
         };
@@ -857,7 +1172,9 @@ impl Engine {
         };
         let retryable = |e: &CodeError| match e {
             CodeError::NoToken | CodeError::NoComponentToken | CodeError::Store(_) => true,
-            CodeError::Wechat(w) => w.errcode().is_none() || matches!(w.errcode(), Some(-1 | 45009)),
+            CodeError::Wechat(w) => {
+                w.errcode().is_none() || matches!(w.errcode(), Some(-1 | 45009))
+            }
             _ => false,
         };
         if item.status == "pending" {
@@ -883,7 +1200,12 @@ impl Engine {
         // rather than refused one by one.
         match self.code_quota(&account).await {
             Ok(q) if q.rest <= 0 => {
-                set("skipped", None, Some(format!("the audit quota is used up ({} a month)", q.limit))).await?;
+                set(
+                    "skipped",
+                    None,
+                    Some(format!("the audit quota is used up ({} a month)", q.limit)),
+                )
+                .await?;
                 return Ok(());
             }
             Ok(_) => {}
@@ -941,10 +1263,20 @@ pub struct FastRegisterRequest {
     pub component_phone: String,
 }
 
-fn text_rule(field: &'static str, value: &str, max: usize, en: &str, zh: &str) -> Result<String, CodeError> {
+fn text_rule(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    en: &str,
+    zh: &str,
+) -> Result<String, CodeError> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(invalid(field, format!("{en} (1 to {max} characters)"), format!("{zh}（1 到 {max} 个字符）")));
+        return Err(invalid(
+            field,
+            format!("{en} (1 to {max} characters)"),
+            format!("{zh}（1 到 {max} 个字符）"),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -952,22 +1284,57 @@ fn text_rule(field: &'static str, value: &str, max: usize, en: &str, zh: &str) -
 impl FastRegisterRequest {
     /// The body WeChat takes, after the rules.
     fn checked_body(&self) -> Result<Value, CodeError> {
-        let wechat = text_rule("wechat", &self.wechat, 64, "the WeChat id is required", "微信号必填")?;
-        if !wechat.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(invalid("wechat", "a WeChat id holds letters, digits, _ and -", "微信号只含字母、数字、_ 和 -"));
+        let wechat = text_rule(
+            "wechat",
+            &self.wechat,
+            64,
+            "the WeChat id is required",
+            "微信号必填",
+        )?;
+        if !wechat
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid(
+                "wechat",
+                "a WeChat id holds letters, digits, _ and -",
+                "微信号只含字母、数字、_ 和 -",
+            ));
         }
         let phone = self.component_phone.trim();
-        if phone.len() > 20 || !phone.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+') {
-            return Err(invalid("component_phone", "the phone number holds digits only", "电话号码只能是数字"));
+        if phone.len() > 20
+            || !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+        {
+            return Err(invalid(
+                "component_phone",
+                "the phone number holds digits only",
+                "电话号码只能是数字",
+            ));
         }
         match self.kind.as_str() {
             "enterprise" => {
-                let code = text_rule("code", &self.code, 64, "the enterprise code is required", "企业代码必填")?;
+                let code = text_rule(
+                    "code",
+                    &self.code,
+                    64,
+                    "the enterprise code is required",
+                    "企业代码必填",
+                )?;
                 if !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(invalid("code", "the enterprise code holds letters and digits", "企业代码只含字母和数字"));
+                    return Err(invalid(
+                        "code",
+                        "the enterprise code holds letters and digits",
+                        "企业代码只含字母和数字",
+                    ));
                 }
                 if !(1..=3).contains(&self.code_type) {
-                    return Err(invalid("code_type", "choose the kind of code", "请选择代码类型"));
+                    return Err(invalid(
+                        "code_type",
+                        "choose the kind of code",
+                        "请选择代码类型",
+                    ));
                 }
                 Ok(json!({
                     "name": text_rule("name", &self.name, 100, "the enterprise name is required", "企业名称必填")?,
@@ -983,7 +1350,11 @@ impl FastRegisterRequest {
                 "wxuser": wechat,
                 "component_phone": phone,
             })),
-            _ => Err(invalid("kind", "choose enterprise or personal", "请选择企业或个人")),
+            _ => Err(invalid(
+                "kind",
+                "choose enterprise or personal",
+                "请选择企业或个人",
+            )),
         }
     }
 }
@@ -1002,26 +1373,45 @@ impl Engine {
         let token = self.library_token(component)?;
         let personal = request.kind == "personal";
         let sent = if personal {
-            self.client.fast_register_personal(&token, body.clone()).await.map(Some)
+            self.client
+                .fast_register_personal(&token, body.clone())
+                .await
+                .map(Some)
         } else {
-            self.client.fast_register_enterprise(&token, body.clone()).await.map(|()| None)
+            self.client
+                .fast_register_enterprise(&token, body.clone())
+                .await
+                .map(|()| None)
         };
         let actor = label(&who.actor);
-        let name = body["name"].as_str().or(body["idname"].as_str()).unwrap_or("").to_owned();
+        let name = body["name"]
+            .as_str()
+            .or(body["idname"].as_str())
+            .unwrap_or("")
+            .to_owned();
         let wechat = request.wechat.trim().to_owned();
         let audit = |outcome, summary: String, detail: Value| {
-            NewAuditEvent::new(who.actor.clone(), AuditKind::CodeFastRegisterStarted, outcome, summary, crate::now_ms())
-                .tenant(Some(tenant))
-                .component(component)
-                .ip(who.ip)
-                .detail(detail)
+            NewAuditEvent::new(
+                who.actor.clone(),
+                AuditKind::CodeFastRegisterStarted,
+                outcome,
+                summary,
+                crate::now_ms(),
+            )
+            .tenant(Some(tenant))
+            .component(component)
+            .ip(who.ip)
+            .detail(detail)
         };
         let task = match sent {
             Ok(task) => task,
             Err(e) => {
                 let a = audit(
                     Outcome::Failed,
-                    format!("{actor} could not start a fast registration of {name}: {}", e.label()),
+                    format!(
+                        "{actor} could not start a fast registration of {name}: {}",
+                        e.label()
+                    ),
                     json!({ "kind": request.kind, "errcode": e.errcode(), "failure": e.label() }),
                 );
                 self.store.append_audit(&a).await?;
@@ -1044,10 +1434,16 @@ impl Engine {
         };
         let a = audit(
             Outcome::Ok,
-            format!("{actor} started a fast registration of the {} mini program {name}", new.kind),
+            format!(
+                "{actor} started a fast registration of the {} mini program {name}",
+                new.kind
+            ),
             json!({ "kind": new.kind }),
         );
-        Ok(self.store.record_fast_registration(&new, &a, crate::now_ms()).await?)
+        Ok(self
+            .store
+            .record_fast_registration(&new, &a, crate::now_ms())
+            .await?)
     }
 
     /// A `notify_third_fasteregister` push: the registration it ends (matched by the WeChat id
@@ -1060,7 +1456,10 @@ impl Engine {
         let Some(info) = root.child("info") else {
             return Ok(None);
         };
-        let name = info.child_text("name").or_else(|| info.child_text("idname")).unwrap_or("");
+        let name = info
+            .child_text("name")
+            .or_else(|| info.child_text("idname"))
+            .unwrap_or("");
         let wechat = info
             .child_text("legal_persona_wechat")
             .or_else(|| info.child_text("wxuser"))
@@ -1068,17 +1467,36 @@ impl Engine {
         if name.is_empty() || wechat.is_empty() {
             return Ok(None);
         }
-        let Some(task) = self.store.waiting_fast_registration(component, name, wechat).await? else {
+        let Some(task) = self
+            .store
+            .waiting_fast_registration(component, name, wechat)
+            .await?
+        else {
             return Ok(None);
         };
-        let status: Option<i64> = root.child_text("status").and_then(|s| s.trim().parse().ok());
+        let status: Option<i64> = root
+            .child_text("status")
+            .and_then(|s| s.trim().parse().ok());
         let appid = root
             .child_text("appid")
             .filter(|a| crate::domain::AppId::parse("appid", a).is_ok());
-        let message: Option<String> = root.child_text("msg").map(|m| m.chars().take(200).collect());
-        let settled = if status == Some(0) && appid.is_some() { "succeeded" } else { "failed" };
+        let message: Option<String> = root
+            .child_text("msg")
+            .map(|m| m.chars().take(200).collect());
+        let settled = if status == Some(0) && appid.is_some() {
+            "succeeded"
+        } else {
+            "failed"
+        };
         self.store
-            .settle_fast_registration(task.id, settled, status, message.as_deref(), appid, crate::now_ms())
+            .settle_fast_registration(
+                task.id,
+                settled,
+                status,
+                message.as_deref(),
+                appid,
+                crate::now_ms(),
+            )
             .await?;
         Ok(Some(TenantId(task.tenant_id)))
     }

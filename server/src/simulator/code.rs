@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 use app::permissions::AccountKind;
 
 use super::state::{SimState, WxErr};
-use crate::wechat::xml::{build_push, PushField};
 use super::SimControl;
+use crate::wechat::xml::{build_push, PushField};
 
 /// Mini-program development and data analysis (PROTOCOL.md §8.2).
 pub const CODE_PERMISSION: i64 = 18;
@@ -699,15 +699,14 @@ impl SimState {
         Ok(json!({ "errcode": 0, "errmsg": "ok" }))
     }
 
-    pub fn api_revertcoderelease(
-        &mut self,
-        token: Option<&str>,
-        now: i64,
-    ) -> Result<Value, WxErr> {
+    pub fn api_revertcoderelease(&mut self, token: Option<&str>, now: i64) -> Result<Value, WxErr> {
         let (_, appid) = self.code_app(token, now)?;
         let app = self.code.apps.entry(appid).or_default();
         let previous = app.previous_release.take().ok_or(WxErr(87012))?;
-        app.release = Some(Release { at: now, ..previous });
+        app.release = Some(Release {
+            at: now,
+            ..previous
+        });
         Ok(json!({ "errcode": 0, "errmsg": "ok" }))
     }
 
@@ -931,7 +930,8 @@ impl SimState {
                 }
                 AuditOutcome::Fail => {
                     audit.status = AuditStatus::Rejected;
-                    audit.screenshot = format!("simmedia_{}|simmedia_{}b", audit.auditid, audit.auditid);
+                    audit.screenshot =
+                        format!("simmedia_{}|simmedia_{}b", audit.auditid, audit.auditid);
                     events.push(AuditEvent {
                         authorizer_appid: appid.clone(),
                         event: "weapp_audit_fail",
@@ -1022,8 +1022,13 @@ pub async fn push_due(shared: &Arc<SimControl>) {
     for event in due {
         let mut answer = String::from("not sent");
         for _ in 0..3 {
-            match super::chat::push_event(shared, &event.authorizer_appid, event.event, &event.fields)
-                .await
+            match super::chat::push_event(
+                shared,
+                &event.authorizer_appid,
+                event.event,
+                &event.fields,
+            )
+            .await
             {
                 Ok(a) if a.status == 200 => {
                     answer = a.answer.to_owned();
@@ -1085,7 +1090,12 @@ impl SimState {
         let field = |k: &str| text(body, k).unwrap_or("").to_owned();
         match (personal, action.unwrap_or("")) {
             (false, "create") => {
-                let (name, code, wechat, legal) = (field("name"), field("code"), field("legal_persona_wechat"), field("legal_persona_name"));
+                let (name, code, wechat, legal) = (
+                    field("name"),
+                    field("code"),
+                    field("legal_persona_wechat"),
+                    field("legal_persona_name"),
+                );
                 if [&name, &code, &wechat, &legal].iter().any(|v| v.is_empty()) {
                     return Err(WxErr(89253));
                 }
@@ -1093,7 +1103,12 @@ impl SimState {
                 if !(1..=3).contains(&code_type) {
                     return Err(WxErr(89248));
                 }
-                if self.code.fast.iter().any(|f| f.component_appid == component && f.name == name && f.status != 0 && f.decide_at.is_some()) {
+                if self.code.fast.iter().any(|f| {
+                    f.component_appid == component
+                        && f.name == name
+                        && f.status != 0
+                        && f.decide_at.is_some()
+                }) {
                     return Err(WxErr(89249));
                 }
                 self.code.fast.push(FastRegistration {
@@ -1113,15 +1128,27 @@ impl SimState {
                 Ok(json!({ "errcode": 0, "errmsg": "OK" }))
             }
             (false, "search") => {
-                let (name, wechat, legal) = (field("name"), field("legal_persona_wechat"), field("legal_persona_name"));
+                let (name, wechat, legal) = (
+                    field("name"),
+                    field("legal_persona_wechat"),
+                    field("legal_persona_name"),
+                );
                 let task = self
                     .code
                     .fast
                     .iter()
                     .rev()
-                    .find(|f| f.component_appid == component && f.kind == "enterprise" && f.name == name && f.wechat == wechat && f.legal_persona_name == legal)
+                    .find(|f| {
+                        f.component_appid == component
+                            && f.kind == "enterprise"
+                            && f.name == name
+                            && f.wechat == wechat
+                            && f.legal_persona_name == legal
+                    })
                     .ok_or(WxErr(89250))?;
-                Ok(json!({ "errcode": 0, "errmsg": "OK", "status": task.status, "appid": task.appid }))
+                Ok(
+                    json!({ "errcode": 0, "errmsg": "OK", "status": task.status, "appid": task.appid }),
+                )
             }
             (true, "create") => {
                 let (idname, wxuser) = (field("idname"), field("wxuser"));
@@ -1144,7 +1171,9 @@ impl SimState {
                     decide_at: Some(now + FAST_REGISTER_AFTER_MS),
                     appid: None,
                 });
-                Ok(json!({ "errcode": 0, "errmsg": "OK", "taskid": taskid, "authorize_url": authorize_url, "status": 0 }))
+                Ok(
+                    json!({ "errcode": 0, "errmsg": "OK", "taskid": taskid, "authorize_url": authorize_url, "status": 0 }),
+                )
             }
             (true, "query") => {
                 let taskid = field("taskid");
@@ -1152,9 +1181,13 @@ impl SimState {
                     .code
                     .fast
                     .iter()
-                    .find(|f| f.component_appid == component && f.kind == "personal" && f.taskid == taskid)
+                    .find(|f| {
+                        f.component_appid == component && f.kind == "personal" && f.taskid == taskid
+                    })
                     .ok_or(WxErr(89250))?;
-                Ok(json!({ "errcode": 0, "errmsg": "OK", "taskid": task.taskid, "status": task.status, "appid": task.appid }))
+                Ok(
+                    json!({ "errcode": 0, "errmsg": "OK", "taskid": task.taskid, "status": task.status, "appid": task.appid }),
+                )
             }
             _ => Err(WxErr(47001)),
         }
@@ -1175,9 +1208,15 @@ impl SimState {
         for i in due {
             let task = self.code.fast[i].clone();
             self.code.fast[i].decide_at = None;
-            let fails = task.legal_persona_name.contains(FAST_REGISTER_FAILS) || task.name.contains(FAST_REGISTER_FAILS);
+            let fails = task.legal_persona_name.contains(FAST_REGISTER_FAILS)
+                || task.name.contains(FAST_REGISTER_FAILS);
             let (status, msg, appid, code) = if fails {
-                (100003_i64, "legal person did not confirm within 24h", None, None)
+                (
+                    100003_i64,
+                    "legal person did not confirm within 24h",
+                    None,
+                    None,
+                )
             } else {
                 let appid = format!("wx{:016x}", rand::random::<u64>());
                 self.add_account(super::state::AccountSeed {
@@ -1191,7 +1230,12 @@ impl SimState {
                     verify_type: 0,
                     menu: None,
                 });
-                match self.grant(&task.component_appid, &appid, &[17, 18, 19, 25, 30, 31], now) {
+                match self.grant(
+                    &task.component_appid,
+                    &appid,
+                    &[17, 18, 19, 25, 30, 31],
+                    now,
+                ) {
                     Some(code) => (0, "OK", Some(appid), Some(code)),
                     None => continue,
                 }
@@ -1220,11 +1264,16 @@ impl SimState {
                     ("code", PushField::Text(&task.code)),
                     ("code_type", PushField::Number(task.code_type)),
                     ("legal_persona_wechat", PushField::Text(&task.wechat)),
-                    ("legal_persona_name", PushField::Text(&task.legal_persona_name)),
+                    (
+                        "legal_persona_name",
+                        PushField::Text(&task.legal_persona_name),
+                    ),
                     ("component_phone", PushField::Text(&task.component_phone)),
                 ])
             };
-            let info = info.replacen("<xml>", "<info>", 1).replace("</xml>", "</info>");
+            let info = info
+                .replacen("<xml>", "<info>", 1)
+                .replace("</xml>", "</info>");
             xml.truncate(xml.len() - "</xml>".len());
             xml.push_str(&info);
             xml.push_str("</xml>");

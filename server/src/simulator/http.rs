@@ -185,7 +185,10 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
             "/sim/control/audit-rules",
             get(get_audit_rules).put(put_audit_rules),
         )
-        .route("/sim/control/audits", post(decide_audit).get(list_audit_events))
+        .route(
+            "/sim/control/audits",
+            post(decide_audit).get(list_audit_events),
+        )
         .route("/sim/control/audit-quota", put(put_audit_quota))
         .route("/sim/control/template-drafts", post(add_template_draft))
         .route("/sim/control/code/{appid}", get(control_code))
@@ -444,13 +447,27 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             "revertcoderelease" => state.api_revertcoderelease(token, now),
             "queryquota" => state.api_queryquota(token, now),
             "gettemplatedraftlist" => state.api_gettemplatedraftlist(token, now),
-            "gettemplatelist" => {
-                state.api_gettemplatelist(token, query.get("template_type").map(String::as_str), now)
-            }
+            "gettemplatelist" => state.api_gettemplatelist(
+                token,
+                query.get("template_type").map(String::as_str),
+                now,
+            ),
             "addtotemplate" => state.api_addtotemplate(token, &body, now),
             "deletetemplate" => state.api_deletetemplate(token, &body, now),
-            "fastregisterweapp" => state.api_fastregister(token, query.get("action").map(String::as_str), false, &body, now),
-            "fastregisterpersonalweapp" => state.api_fastregister(token, query.get("action").map(String::as_str), true, &body, now),
+            "fastregisterweapp" => state.api_fastregister(
+                token,
+                query.get("action").map(String::as_str),
+                false,
+                &body,
+                now,
+            ),
+            "fastregisterpersonalweapp" => state.api_fastregister(
+                token,
+                query.get("action").map(String::as_str),
+                true,
+                &body,
+                now,
+            ),
             _ => Err(WxErr(47001)),
         };
         sim.flush_outbox(&mut state);
@@ -966,10 +983,15 @@ async fn add_template_draft(State(sim): Sim, body: Bytes) -> Response {
         Ok(d) => d,
         Err(e) => return *e,
     };
-    if d.user_version.trim().is_empty() || d.user_version.chars().count() > 64 || d.user_desc.chars().count() > 500 {
+    if d.user_version.trim().is_empty()
+        || d.user_version.chars().count() > 64
+        || d.user_desc.chars().count() > 500
+    {
         return bad_request("user_version must be 1 to 64 characters and user_desc at most 500");
     }
-    match sim.with_state(|s, now| s.add_draft(&d.component_appid, d.user_version.trim(), &d.user_desc, now)) {
+    match sim.with_state(|s, now| {
+        s.add_draft(&d.component_appid, d.user_version.trim(), &d.user_desc, now)
+    }) {
         Ok(draft_id) => Json(json!({ "draft_id": draft_id })).into_response(),
         Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
     }
@@ -979,6 +1001,10 @@ async fn add_template_draft(State(sim): Sim, body: Bytes) -> Response {
 async fn control_code(State(sim): Sim, Path(appid): Path<String>) -> Response {
     match sim.with_state(|s, _| s.code.apps.get(&appid).cloned()) {
         Some(app) => Json(app).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({ "error": "no code for this account" }))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no code for this account" })),
+        )
+            .into_response(),
     }
 }

@@ -675,7 +675,11 @@ impl SimState {
 
     /// The component a component token belongs to (template-library calls take it as
     /// `access_token`, with no appid beside it).
-    pub(super) fn component_of_token(&self, token: Option<&str>, now: i64) -> Result<String, WxErr> {
+    pub(super) fn component_of_token(
+        &self,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<String, WxErr> {
         let token = token.filter(|t| !t.is_empty()).ok_or(WxErr(41001))?;
         let issued = self.component_tokens.get(token).ok_or(WxErr(40001))?;
         self.check_alive(issued, now)?;

@@ -303,14 +303,16 @@ impl Store {
         tenant: TenantId,
         id: i64,
     ) -> Result<Option<CodeBatch>, StoreError> {
-        Ok(read!(self, |pool| sqlx::query_as(
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
             "SELECT id, tenant_id, component_id, template_id, user_version, user_desc, ext_json, submit, started_by, created_at \
              FROM code_batches WHERE tenant_id = $1 AND id = $2"
         )
         .bind(tenant.0)
         .bind(id)
         .fetch_optional(pool)
-        .await)?)
+        .await
+        })?)
     }
 
     /// The tenant's newest batches.
@@ -319,14 +321,16 @@ impl Store {
         tenant: TenantId,
         limit: i64,
     ) -> Result<Vec<CodeBatch>, StoreError> {
-        Ok(read!(self, |pool| sqlx::query_as(
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
             "SELECT id, tenant_id, component_id, template_id, user_version, user_desc, ext_json, submit, started_by, created_at \
              FROM code_batches WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2"
         )
         .bind(tenant.0)
         .bind(limit)
         .fetch_all(pool)
-        .await)?)
+        .await
+        })?)
     }
 
     pub async fn code_batch_items(
@@ -346,6 +350,7 @@ impl Store {
     }
 
     /// Records an item's outcome.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set_code_batch_item(
         &self,
         tenant: TenantId,
@@ -395,7 +400,8 @@ pub struct FastRegistration {
     pub updated_at: i64,
 }
 
-const FAST_COLUMNS: &str = "id, tenant_id, component_id, kind, name, legal_persona_wechat, legal_persona_name, taskid, \
+const FAST_COLUMNS: &str =
+    "id, tenant_id, component_id, kind, name, legal_persona_wechat, legal_persona_name, taskid, \
      authorize_url, status, wechat_status, message, appid, started_by, created_at, updated_at";
 
 /// A fast registration to record (WeChat took the request).
@@ -495,7 +501,8 @@ impl Store {
         appid: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        Ok(write!(self, |pool| sqlx::query(
+        Ok(write!(self, |pool| {
+            sqlx::query(
             "UPDATE fast_registrations SET status = $1, wechat_status = $2, message = $3, appid = COALESCE($4, appid), updated_at = $5 WHERE id = $6"
         )
         .bind(status)
@@ -506,6 +513,7 @@ impl Store {
         .bind(id)
         .execute(pool)
         .await
-        .map(drop))?)
+        .map(drop)
+        })?)
     }
 }

@@ -50,14 +50,13 @@ use sqlx::sqlite::{
 
 pub use accounts::{AccountFilter, AccountListRow, TokenState};
 pub use alerts::Alert;
-pub use code::{
-    CodeBatch, CodeBatchItem, CodeEvent, CodeEventKind, FastRegistration, NewCodeBatch, NewCodeEvent,
-    NewFastRegistration, CODE_BATCH_ITEM,
-    CODE_TIMELINE_LIMIT,
-};
 pub use api_keys::NewApiKey;
 pub use authorizers::{
     AuthorizerProfileUpdate, LossOutcome, NewAuthorization, RecordedAuthorization,
+};
+pub use code::{
+    CodeBatch, CodeBatchItem, CodeEvent, CodeEventKind, FastRegistration, NewCodeBatch,
+    NewCodeEvent, NewFastRegistration, CODE_BATCH_ITEM, CODE_TIMELINE_LIMIT,
 };
 pub use components::ComponentHealthRow;
 pub use credentials::{

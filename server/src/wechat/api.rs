@@ -425,7 +425,10 @@ impl WechatClient {
         }
     }
 
-    pub(super) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
+    pub(super) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, WechatError> {
         let response = request.send().await.map_err(|e| self.transport(e))?;
         let status = response.status();
         if !status.is_success() {
@@ -470,7 +473,11 @@ impl WechatClient {
             .await
     }
 
-    pub(super) async fn get(&self, path_and_query: &str, token: &str) -> Result<Value, WechatError> {
+    pub(super) async fn get(
+        &self,
+        path_and_query: &str,
+        token: &str,
+    ) -> Result<Value, WechatError> {
         let separator = if path_and_query.contains('?') {
             '&'
         } else {

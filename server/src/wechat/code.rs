@@ -65,7 +65,9 @@ impl AuditState {
             .ok_or_else(|| WechatError::Malformed("the audit status has no status".into()))?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
         Ok(AuditState {
-            auditid: v.get("auditid").and_then(|a| a.as_i64().or_else(|| a.as_str()?.parse().ok())),
+            auditid: v
+                .get("auditid")
+                .and_then(|a| a.as_i64().or_else(|| a.as_str()?.parse().ok())),
             status,
             reason: text("reason"),
             screenshot: if text("ScreenShot").is_empty() {
@@ -73,7 +75,10 @@ impl AuditState {
             } else {
                 text("ScreenShot")
             },
-            user_version: v.get("user_version").and_then(Value::as_str).map(str::to_owned),
+            user_version: v
+                .get("user_version")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 }
@@ -106,13 +111,20 @@ impl WechatClient {
         self.get(path, token).await
     }
 
-    pub async fn template_drafts(&self, component_token: &str) -> Result<Vec<TemplateDraft>, WechatError> {
-        let v = self.component_get("/wxa/gettemplatedraftlist", component_token).await?;
+    pub async fn template_drafts(
+        &self,
+        component_token: &str,
+    ) -> Result<Vec<TemplateDraft>, WechatError> {
+        let v = self
+            .component_get("/wxa/gettemplatedraftlist", component_token)
+            .await?;
         list(&v, "draft_list")
     }
 
     pub async fn templates(&self, component_token: &str) -> Result<Vec<Template>, WechatError> {
-        let v = self.component_get("/wxa/gettemplatelist", component_token).await?;
+        let v = self
+            .component_get("/wxa/gettemplatelist", component_token)
+            .await?;
         list(&v, "template_list")
     }
 
@@ -132,7 +144,11 @@ impl WechatClient {
         .map(drop)
     }
 
-    pub async fn delete_template(&self, component_token: &str, template_id: i64) -> Result<(), WechatError> {
+    pub async fn delete_template(
+        &self,
+        component_token: &str,
+        template_id: i64,
+    ) -> Result<(), WechatError> {
         self.post(
             "/wxa/deletetemplate",
             Some(("access_token", component_token)),
@@ -144,12 +160,14 @@ impl WechatClient {
 
     /// `modify_domain` with `body` as sent (action and lists); answers the domains now set.
     pub async fn modify_domain(&self, token: &str, body: Value) -> Result<Value, WechatError> {
-        self.post("/wxa/modify_domain", Some(("access_token", token)), body).await
+        self.post("/wxa/modify_domain", Some(("access_token", token)), body)
+            .await
     }
 
     /// `setwebviewdomain` with `body` as sent; answers the webview domains now set.
     pub async fn set_webview_domain(&self, token: &str, body: Value) -> Result<Value, WechatError> {
-        self.post("/wxa/setwebviewdomain", Some(("access_token", token)), body).await
+        self.post("/wxa/setwebviewdomain", Some(("access_token", token)), body)
+            .await
     }
 
     /// `commit`: uploads the template's code as the trial version.
@@ -176,13 +194,22 @@ impl WechatClient {
     }
 
     /// `get_qrcode`: the trial version's QR code image (bytes and content type).
-    pub async fn trial_qrcode(&self, token: &str, path: Option<&str>) -> Result<(Vec<u8>, String), WechatError> {
+    pub async fn trial_qrcode(
+        &self,
+        token: &str,
+        path: Option<&str>,
+    ) -> Result<(Vec<u8>, String), WechatError> {
         let mut url = self.url("/wxa/get_qrcode", Some(("access_token", token)));
         if let Some(p) = path.filter(|p| !p.is_empty()) {
             url.push_str("&path=");
             url.push_str(&super::links::encode_uri_component(p));
         }
-        let response = self.http().get(url).send().await.map_err(|e| self.transport(e))?;
+        let response = self
+            .http()
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(WechatError::HttpStatus(status.as_u16()));
@@ -219,7 +246,9 @@ impl WechatClient {
 
     /// `submit_audit` with the item list (and whatever else the caller adds); answers the auditid.
     pub async fn submit_audit(&self, token: &str, body: Value) -> Result<i64, WechatError> {
-        let v = self.post("/wxa/submit_audit", Some(("access_token", token)), body).await?;
+        let v = self
+            .post("/wxa/submit_audit", Some(("access_token", token)), body)
+            .await?;
         v.get("auditid")
             .and_then(|a| a.as_i64().or_else(|| a.as_str()?.parse().ok()))
             .ok_or_else(|| WechatError::Malformed("submit_audit answered no auditid".into()))
@@ -227,7 +256,11 @@ impl WechatClient {
 
     pub async fn audit_status(&self, token: &str, auditid: i64) -> Result<AuditState, WechatError> {
         let v = self
-            .post("/wxa/get_auditstatus", Some(("access_token", token)), json!({ "auditid": auditid }))
+            .post(
+                "/wxa/get_auditstatus",
+                Some(("access_token", token)),
+                json!({ "auditid": auditid }),
+            )
             .await?;
         let mut state = AuditState::from_value(&v)?;
         state.auditid.get_or_insert(auditid);
@@ -244,9 +277,13 @@ impl WechatClient {
     }
 
     pub async fn speedup_audit(&self, token: &str, auditid: i64) -> Result<(), WechatError> {
-        self.post("/wxa/speedupaudit", Some(("access_token", token)), json!({ "auditid": auditid }))
-            .await
-            .map(drop)
+        self.post(
+            "/wxa/speedupaudit",
+            Some(("access_token", token)),
+            json!({ "auditid": auditid }),
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn release(&self, token: &str) -> Result<(), WechatError> {
@@ -265,26 +302,14 @@ impl WechatClient {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn audit_state_reads_both_shapes_and_refuses_garbage() {
-        let latest = json!({"errcode": 0, "auditid": "42", "status": 1, "reason": "r", "ScreenShot": "a|b", "user_version": "1.0"});
-        let s = AuditState::from_value(&latest).unwrap();
-        assert_eq!((s.auditid, s.status, s.screenshot.as_str()), (Some(42), 1, "a|b"));
-        let by_id = json!({"status": "2", "screenshot": "x"});
-        let s = AuditState::from_value(&by_id).unwrap();
-        assert_eq!((s.auditid, s.status, s.screenshot.as_str()), (None, 2, "x"));
-        assert!(AuditState::from_value(&json!({"reason": "no status"})).is_err());
-        assert!(list::<Category>(&json!({"category_list": [{"first_id": "x"}]}), "category_list").is_err());
-        assert!(list::<String>(&json!({}), "page_list").unwrap().is_empty());
-    }
-}
-
 impl WechatClient {
-    async fn fast_register_call(&self, path: &str, action: &str, component_token: &str, body: Value) -> Result<Value, WechatError> {
+    async fn fast_register_call(
+        &self,
+        path: &str,
+        action: &str,
+        component_token: &str,
+        body: Value,
+    ) -> Result<Value, WechatError> {
         let mut url = self.url(path, Some(("component_access_token", component_token)));
         url.push_str("&action=");
         url.push_str(action);
@@ -293,21 +318,64 @@ impl WechatClient {
 
     /// `fastregisterweapp?action=create`: an enterprise mini program, confirmed by the legal
     /// person on the phone; WeChat pushes `notify_third_fasteregister` when done.
-    pub async fn fast_register_enterprise(&self, component_token: &str, body: Value) -> Result<(), WechatError> {
-        self.fast_register_call("/cgi-bin/component/fastregisterweapp", "create", component_token, body)
-            .await
-            .map(drop)
+    pub async fn fast_register_enterprise(
+        &self,
+        component_token: &str,
+        body: Value,
+    ) -> Result<(), WechatError> {
+        self.fast_register_call(
+            "/cgi-bin/component/fastregisterweapp",
+            "create",
+            component_token,
+            body,
+        )
+        .await
+        .map(drop)
     }
 
     /// `fastregisterpersonalweapp?action=create`: answers (taskid, authorize_url).
-    pub async fn fast_register_personal(&self, component_token: &str, body: Value) -> Result<(String, String), WechatError> {
+    pub async fn fast_register_personal(
+        &self,
+        component_token: &str,
+        body: Value,
+    ) -> Result<(String, String), WechatError> {
         let v = self
-            .fast_register_call("/wxa/component/fastregisterpersonalweapp", "create", component_token, body)
+            .fast_register_call(
+                "/wxa/component/fastregisterpersonalweapp",
+                "create",
+                component_token,
+                body,
+            )
             .await?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         match (text("taskid"), text("authorize_url")) {
             (Some(t), Some(u)) => Ok((t, u)),
             _ => Err(WechatError::Malformed("no taskid or authorize_url".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_state_reads_both_shapes_and_refuses_garbage() {
+        let latest = json!({"errcode": 0, "auditid": "42", "status": 1, "reason": "r", "ScreenShot": "a|b", "user_version": "1.0"});
+        let s = AuditState::from_value(&latest).unwrap();
+        assert_eq!(
+            (s.auditid, s.status, s.screenshot.as_str()),
+            (Some(42), 1, "a|b")
+        );
+        let by_id = json!({"status": "2", "screenshot": "x"});
+        let s = AuditState::from_value(&by_id).unwrap();
+        assert_eq!((s.auditid, s.status, s.screenshot.as_str()), (None, 2, "x"));
+        assert!(AuditState::from_value(&json!({"reason": "no status"})).is_err());
+        assert!(list::<Category>(
+            &json!({"category_list": [{"first_id": "x"}]}),
+            "category_list"
+        )
+        .is_err());
+        assert!(list::<String>(&json!({}), "page_list").unwrap().is_empty());
     }
 }

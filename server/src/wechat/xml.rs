@@ -508,7 +508,9 @@ mod tests {
 
     #[test]
     fn two_notices_of_one_kind_in_one_second_are_two_pushes_and_a_retry_is_one() {
-        let doc = |appid: &str| format!("<xml><AppId>wxc</AppId><CreateTime>1700000000</CreateTime><InfoType>notify_third_fasteregister</InfoType><appid>{appid}</appid><status>0</status><auth_code>c-{appid}</auth_code><info><name>n</name></info></xml>");
+        let doc = |appid: &str| {
+            format!("<xml><AppId>wxc</AppId><CreateTime>1700000000</CreateTime><InfoType>notify_third_fasteregister</InfoType><appid>{appid}</appid><status>0</status><auth_code>c-{appid}</auth_code><info><name>n</name></info></xml>")
+        };
         let a = parse_component_push(doc("wx1").as_bytes()).unwrap();
         let b = parse_component_push(doc("wx2").as_bytes()).unwrap();
         let a_again = parse_component_push(doc("wx1").as_bytes()).unwrap();
