@@ -881,6 +881,8 @@ pub struct FastRegisterForm {
 /// tenant's batches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeReleasesView {
+    /// Platform staff: only the shared components' libraries.
+    pub staff: bool,
     pub registrations: Vec<FastRegistrationView>,
     pub libraries: Vec<CodeLibraryView>,
     /// (appid, name, component appid) of each mini program that granted code management.

@@ -490,6 +490,55 @@ on_both_databases! {
         assert_eq!(audit.iter().filter(|k| *k == "code.fast_register_started").count(), 4, "three started, one refused: {audit:?}");
         r.stop().await;
     };
+
+    platform_staff_keep_the_shared_library_and_tenants_only_read_it => async |db: &TestDb| {
+        let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
+        r.component_token().await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = SecretString::from("correct horse battery");
+        for (email, role, tenant) in [("root@platform.test", "platform-admin", None), ("eyes@platform.test", "platform-auditor", None), ("op@acme.test", "tenant-admin", Some("acme"))] {
+            admin.create_user(&hasher, email, role, tenant, &pw).await.unwrap();
+        }
+        let root = signed_in(&r, "root@platform.test").await;
+        let eyes = signed_in(&r, "eyes@platform.test").await;
+        let op = signed_in(&r, "op@acme.test").await;
+        let draft = r.sim.with_state(|s, now| s.add_draft(COMPONENT, "5.0.0", "shared shop", now)).unwrap().to_string();
+
+        let (status, staff_view) = ui(&root, &r, "code-releases", &[]).await;
+        assert_eq!(status, 200, "{staff_view}");
+        assert_eq!(staff_view["staff"], true);
+        assert_eq!(staff_view["libraries"][0]["component_appid"], COMPONENT);
+        assert_eq!(staff_view["libraries"][0]["can_write"], true);
+        assert_eq!(ui(&eyes, &r, "code-releases", &[]).await.1["libraries"][0]["can_write"], false);
+        let (_, tenant_view) = ui(&op, &r, "code-releases", &[]).await;
+        assert_eq!(tenant_view["libraries"][0]["can_write"], false, "a tenant reads the shared library");
+
+        let change = [("component_appid", COMPONENT), ("change", "add"), ("id", draft.as_str())];
+        assert_eq!(ui(&op, &r, "code-library-change", &change).await.0, 403);
+        assert_eq!(ui(&eyes, &r, "code-library-change", &change).await.0, 403);
+        assert!(r.calls("addtotemplate").is_empty());
+        let (status, body) = ui(&root, &r, "code-library-change", &change).await;
+        assert_eq!(status, 200, "{body}");
+        let (_, tenant_view) = ui(&op, &r, "code-releases", &[]).await;
+        assert_eq!(tenant_view["libraries"][0]["templates"][0]["user_version"], "5.0.0");
+        let template = tenant_view["libraries"][0]["templates"][0]["template_id"].as_i64().unwrap().to_string();
+        for garbage in [("change", "explode"), ("id", "x")] {
+            let mut form = change.to_vec();
+            form.retain(|(k, _)| *k != garbage.0);
+            form.push(garbage);
+            assert_eq!(ui(&root, &r, "code-library-change", &form).await.0, 422, "{garbage:?}");
+        }
+        let (status, _) = ui(&root, &r, "code-library-change", &[("component_appid", COMPONENT), ("change", "delete"), ("id", template.as_str())]).await;
+        assert_eq!(status, 200);
+        // Deleting it again is WeChat's refusal, audited as a failure.
+        let (status, _) = ui(&root, &r, "code-library-change", &[("component_appid", COMPONENT), ("change", "delete"), ("id", template.as_str())]).await;
+        assert_eq!(status, 422);
+        let audit: Vec<(String, String)> = r.app.store.platform_audit(1000).await.unwrap().into_iter().map(|e| (e.kind, e.outcome)).collect();
+        assert!(audit.contains(&("code.template_added".into(), "ok".into())), "{audit:?}");
+        assert!(audit.contains(&("code.template_deleted".into(), "failed".into())), "{audit:?}");
+        r.stop().await;
+    };
 }
 
 fn chrono_secs() -> i64 {

@@ -377,7 +377,7 @@ fn Library(lib: CodeLibraryView, change: ServerAction<CodeLibraryChange>) -> imp
     view! {
         <section class="card" data-test="library" data-component=lib.component_appid.clone()>
             <h2>{format!("{} · {}", lang.t("Template library", "模板库"), lib.component_name)}</h2>
-            {lib.shared.then(|| view! { <p class="muted small">{lang.t("The platform's shared library: platform staff keep it.", "平台共享模板库，由平台人员维护。")}</p> })}
+            {(lib.shared && !lib.can_write).then(|| view! { <p class="muted small">{lang.t("The platform's shared library: platform staff keep it.", "平台共享模板库，由平台人员维护。")}</p> })}
             {lib.problem.clone().map(|(en, zh)| view! { <p class="error small">{lang.t(&en, &zh).to_owned()}</p> })}
             <h3>{lang.t("Templates", "模板")}</h3>
             <div class="table-wrap"><table class="table small" data-test="templates">
@@ -566,6 +566,7 @@ pub fn ReleasesPage() -> impl IntoView {
                                     </ActionForm>
                                 </section>
                             })}
+                            {(!v.staff).then(|| view! {
                             <section class="card">
                                 <h2>{lang.t("Register a new mini program", "快速注册小程序")}</h2>
                                 <p class="muted small">{lang.t("WeChat sends the legal person (or, for a personal one, the person) a message to confirm; once confirmed, the new mini program is authorized to the platform and appears among your accounts.", "微信会向法人（个人小程序则为本人）发送确认消息；确认后，新小程序自动授权本平台并出现在账号列表中。")}</p>
@@ -603,6 +604,7 @@ pub fn ReleasesPage() -> impl IntoView {
                                     v.batches.into_iter().map(|b| view! { <Batch batch=b/> }).collect_view().into_any()
                                 }}
                             </section>
+                            })}
                         }.into_any()
                     }
                 }

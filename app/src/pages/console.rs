@@ -54,6 +54,7 @@ fn Frame(user: SessionUser) -> impl IntoView {
             ("/authorizations", lang.t("Authorizations", "授权记录")),
             ("/audit", lang.t("Audit log", "审计日志")),
             ("/components", lang.t("Shared components", "共享第三方平台")),
+            ("/releases", lang.t("Template library", "模板库")),
             ("/platform/users", lang.t("Users", "用户")),
             (
                 "/platform/webhooks",

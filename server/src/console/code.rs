@@ -516,6 +516,31 @@ impl CodeService for Console {
     }
 
     async fn code_releases(&self, ctx: &RequestCtx) -> Result<CodeReleasesView, AppError> {
+        // Platform staff keep the shared components' libraries (admins change them, auditors read).
+        if let Ok(staff) = self.staff(ctx).await {
+            let can_write = staff.role == app::model::Role::PlatformAdmin;
+            let mut libraries = Vec::new();
+            for c in self
+                .store
+                .list_all_components()
+                .await
+                .map_err(store_error("components could not be read"))?
+                .iter()
+                .filter(|c| c.owner == ComponentOwner::Platform)
+            {
+                let mut library = self.library(c, false).await;
+                library.can_write = can_write;
+                libraries.push(library);
+            }
+            return Ok(CodeReleasesView {
+                staff: true,
+                registrations: Vec::new(),
+                libraries,
+                mini_programs: Vec::new(),
+                batches: Vec::new(),
+                can_write: false,
+            });
+        }
         let (user, tenant) = self.tenant_user(ctx).await?;
         let can_write = user.role.can_write();
         let components = self
@@ -603,6 +628,7 @@ impl CodeService for Console {
             })
             .collect();
         Ok(CodeReleasesView {
+            staff: false,
             registrations,
             libraries,
             mini_programs,
@@ -618,19 +644,36 @@ impl CodeService for Console {
         change: &str,
         id: &str,
     ) -> Result<(), AppError> {
-        let (user, tenant) = self.tenant_admin(ctx).await?;
-        let component = self
-            .store
-            .list_components_for_tenant(tenant)
-            .await
-            .map_err(store_error("components could not be read"))?
-            .into_iter()
-            .find(|c| c.appid == component_appid)
-            .ok_or(AppError::NotFound)?;
-        if component.owner == ComponentOwner::Platform {
-            // The shared library belongs to every tenant at once: platform staff keep it.
-            return Err(AppError::Forbidden);
-        }
+        let (user, tenant, component) = match self.staff(ctx).await {
+            // Staff: the shared components' libraries, admins only.
+            Ok(_) => {
+                let user = self.platform_admin(ctx).await?;
+                let component = self
+                    .store
+                    .component_by_appid(component_appid)
+                    .await
+                    .map_err(store_error("a component could not be read"))?
+                    .filter(|c| c.owner == ComponentOwner::Platform)
+                    .ok_or(AppError::NotFound)?;
+                (user, None, component)
+            }
+            Err(_) => {
+                let (user, tenant) = self.tenant_admin(ctx).await?;
+                let component = self
+                    .store
+                    .list_components_for_tenant(tenant)
+                    .await
+                    .map_err(store_error("components could not be read"))?
+                    .into_iter()
+                    .find(|c| c.appid == component_appid)
+                    .ok_or(AppError::NotFound)?;
+                if component.owner == ComponentOwner::Platform {
+                    // The shared library belongs to every tenant at once: platform staff keep it.
+                    return Err(AppError::Forbidden);
+                }
+                (user, Some(tenant), component)
+            }
+        };
         let id: i64 = id.trim().parse().map_err(|_| {
             AppError::invalid_bilingual("id", "choose a draft or a template", "请选择草稿或模板")
         })?;
@@ -653,7 +696,7 @@ impl CodeService for Console {
             ip: ctx.client_ip,
         };
         self.engine
-            .code_library_change(component.id, Some(tenant), &who, change)
+            .code_library_change(component.id, tenant, &who, change)
             .await
             .map_err(code_error("a template change failed"))
     }

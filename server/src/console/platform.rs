@@ -131,7 +131,7 @@ fn csv_field(out: &mut String, value: &str) {
 
 impl Console {
     /// The signed-in platform staff member (admin or auditor), or why not.
-    async fn staff(&self, ctx: &RequestCtx) -> Result<SessionUser, AppError> {
+    pub(super) async fn staff(&self, ctx: &RequestCtx) -> Result<SessionUser, AppError> {
         let user = self
             .accounts
             .current_user(ctx)
@@ -144,7 +144,7 @@ impl Console {
     }
 
     /// The signed-in platform admin: auditors stop here.
-    async fn platform_admin(&self, ctx: &RequestCtx) -> Result<SessionUser, AppError> {
+    pub(super) async fn platform_admin(&self, ctx: &RequestCtx) -> Result<SessionUser, AppError> {
         let user = self.staff(ctx).await?;
         if user.role != Role::PlatformAdmin {
             return Err(AppError::Forbidden);
