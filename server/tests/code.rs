@@ -83,7 +83,12 @@ fn mini_program(appid: &str) -> AccountSeed {
 }
 
 async fn setup(db: &TestDb) -> (Rig, String, i64) {
-    let r = rig(db, Lifetimes::default(), |_| {}).await;
+    let r = rig(db, Lifetimes::default(), |s| {
+        // The tests' webhook sink listens on 127.0.0.1.
+        s.webhook_allow_private_networks = true;
+        s.webhook_retry_base_ms = 50;
+    })
+    .await;
     let admin = Admin {
         store: r.app.store.clone(),
         actor: Actor::Cli,
@@ -114,6 +119,9 @@ on_both_databases! {
     commit_audit_release_and_a_rejection_on_the_timeline => async |db: &TestDb| {
         let (r, key, template) = setup(db).await;
         let base = format!("/api/v1/authorizers/{MP}/code");
+        let sink = wxhub::simulator::sink::Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (status, hook) = post(&r, &key, "/api/v1/webhook-endpoints", json!({ "url": sink.url("ci"), "event_types": ["wechat.event.*"] })).await;
+        assert_eq!(status, 201, "{hook}");
 
         let (status, body) = post(&r, &key, &format!("{base}/commit"), json!({
             "template_id": template, "ext_json": {"extAppid": MP, "pages": ["pages/index/index", "pages/shop/shop"]},
@@ -190,6 +198,13 @@ on_both_databases! {
         let (status, refused) = post(&r, &key, &format!("{base}/revert-release"), json!({})).await;
         assert_eq!((status, refused["error"]["errcode"].as_i64()), (422, Some(87012)));
         assert_eq!(&kinds(&r, &key, MP).await[..2], ["audit_withdrawn", "submitted"]);
+
+        // The tenant's webhook got each result WeChat pushed.
+        assert!(wait_for(Duration::from_secs(10), || async {
+            let got = sink.sink.received(Some("ci"));
+            got.iter().any(|d| d.body.contains("wechat.event.weapp_audit_success"))
+                && got.iter().any(|d| d.body.contains("wechat.event.weapp_audit_fail"))
+        }).await, "{:?}", sink.sink.received(None).iter().map(|d| d.body.clone()).collect::<Vec<_>>());
 
         // Every step is in the audit log; refusals as failed operations.
         let audit: Vec<String> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
