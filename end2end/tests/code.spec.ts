@@ -117,5 +117,28 @@ test("commit, audit pushed back as passed, release; a rejection on the timeline"
   await page.goto("/releases");
   await hydrated(page);
   await expect(page.locator("[data-test=library] [data-test=templates] tbody tr")).toHaveCount(2);
+
+  // A batch: the second template to the mini program, committed only.
+  const batch = page.locator("[data-test=batch-form]");
+  await batch.locator("[data-test=batch-template]").selectOption({ index: 1 });
+  await batch.locator('input[name="form[user_version]"]').fill("1.3.0");
+  await batch.locator("[data-test=batch-start]").click();
+  await expect(page.locator("[data-test=batch] tr[data-status=committed]")).toHaveCount(1, { timeout: 15_000 });
+  await expect(page.locator("[data-test=batch-summary]").first()).toContainText("1 committed");
+
+  // A fast registration: WeChat pushes back and the new mini program is the tenant's.
+  const register = page.locator("[data-test=register-form]");
+  await register.locator("[data-test=register-name]").fill("小鹿科技有限公司");
+  await register.locator("[data-test=register-code]").fill("91440300MA5DEMO001");
+  await register.locator("[data-test=register-wechat]").fill("fawn_legal");
+  await register.locator("[data-test=register-legal]").fill("陆小鹿");
+  await register.locator("[data-test=register-start]").click();
+  await expect(page.locator("[data-test=registrations] tr[data-status=succeeded]")).toHaveCount(1, { timeout: 20_000 });
   await page.screenshot({ path: `${shots}/releases.png`, fullPage: true });
+  const newApp = await page.locator("[data-test=registrations] tr[data-status=succeeded] a").first().textContent();
+  expect(newApp).toMatch(/^wx[0-9a-f]{16}$/);
+  await expect(async () => {
+    await page.goto(`/accounts/${newApp}`);
+    await expect(page.locator("[data-test=account-name]")).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
 });

@@ -543,7 +543,7 @@ pub fn ReleasesPage() -> impl IntoView {
                         let appids = v.mini_programs.iter().map(|(a, _, _)| a.clone()).collect::<Vec<_>>().join("\n");
                         let components: Vec<String> = v.libraries.iter().map(|l| l.component_appid.clone()).collect();
                         let registrations = v.registrations.clone();
-                        let templates: Vec<(String, String)> = v.libraries.iter().flat_map(|l| l.templates.iter().map(move |t| (l.component_appid.clone(), format!("{} #{} · {}", l.component_name, t.template_id, t.user_version)))).collect();
+                        let templates: Vec<(String, i64, String)> = v.libraries.iter().flat_map(|l| l.templates.iter().map(move |t| (l.component_appid.clone(), t.template_id, format!("{} · #{} · {} · {}", l.component_name, t.template_id, t.user_version, t.user_desc)))).collect();
                         view! {
                             {v.libraries.into_iter().map(|lib| view! { <Library lib=lib change=change/> }).collect_view()}
                             {v.can_write.then(|| view! {
@@ -554,9 +554,12 @@ pub fn ReleasesPage() -> impl IntoView {
                                     <ActionForm action=start attr:class="stack" attr:data-test="batch-form">
                                         <label>{lang.t("Component", "第三方平台")}
                                             <select name="form[component_appid]">
-                                                {templates.iter().map(|(c, _)| c.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                                                {templates.iter().map(|(c, _, _)| c.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
                                             </select></label>
-                                        <label>{lang.t("Template id", "模板 ID")}<input name="form[template_id]" required inputmode="numeric"/></label>
+                                        <label>{lang.t("Template (of the component chosen above)", "模板（须属于上面选择的第三方平台）")}
+                                            <select name="form[template_id]" data-test="batch-template" required>
+                                                {templates.iter().map(|(_, id, label)| view! { <option value=id.to_string()>{label.clone()}</option> }).collect_view()}
+                                            </select></label>
                                         <label>{lang.t("Version", "版本号")}<input name="form[user_version]" required maxlength="64"/></label>
                                         <label>{lang.t("Description", "版本描述")}<input name="form[user_desc]" maxlength="500"/></label>
                                         <input type="hidden" name="form[ext_json]" value=""/>
