@@ -554,6 +554,92 @@ on_both_databases! {
         assert!(audit.contains(&("code.template_deleted".into(), "failed".into())), "{audit:?}");
         r.stop().await;
     };
+
+    the_simulated_wechat_keeps_its_rules_and_refuses_garbage_at_its_control_api => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let base = format!("/api/v1/authorizers/{MP}/code");
+        let errcode = |v: &Value| v["error"]["errcode"].as_i64();
+        let commit = |version: &str| json!({ "template_id": template, "user_version": version });
+
+        // An unknown template is WeChat's 85014; nothing committed is 85086 for a submission.
+        let (_, e) = post(&r, &key, &format!("{base}/commit"), json!({ "template_id": 999, "user_version": "1" })).await;
+        assert_eq!(errcode(&e), Some(85014), "{e}");
+        let (_, e) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        assert_eq!(errcode(&e), Some(85086), "{e}");
+        // A page the code does not have is 85007.
+        post(&r, &key, &format!("{base}/commit"), commit("1.0.0")).await;
+        let (_, e) = post(&r, &key, &format!("{base}/submit-audit"), json!({ "item_list": [{ "address": "pages/nowhere" }] })).await;
+        assert_eq!(errcode(&e), Some(85007), "{e}");
+
+        // Five withdrawals a day, then 87013.
+        for n in 0..6 {
+            let (status, _) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+            assert_eq!(status, 200, "submission {n}");
+            let (status, e) = post(&r, &key, &format!("{base}/undo-audit"), json!({})).await;
+            if n < 5 {
+                assert_eq!(status, 200, "undo {n}: {e}");
+            } else {
+                assert_eq!(errcode(&e), Some(87013), "{e}");
+            }
+        }
+        // A speed-up of another audit is 85012; of this one it brings the decision forward.
+        let (_, e) = post(&r, &key, &format!("{base}/speedup-audit"), json!({ "auditid": 1 })).await;
+        assert_eq!(errcode(&e), Some(85012), "{e}");
+        let auditid = r.sim.with_state(|s, _| s.code.apps[MP].audits.last().map(|a| a.auditid)).unwrap();
+        r.sim.with_state(|s, now| {
+            let a = s.code.apps.get_mut(MP).unwrap().audits.last_mut().unwrap();
+            a.decide_at = Some(now + 3_600_000);
+        });
+        let (status, _) = post(&r, &key, &format!("{base}/speedup-audit"), json!({ "auditid": auditid })).await;
+        assert_eq!(status, 200);
+        let sooner = r.sim.with_state(|s, now| s.code.apps[MP].audits.last().unwrap().decide_at.unwrap() - now);
+        assert!(sooner < 3_600_000, "{sooner}");
+        assert_eq!(kinds(&r, &key, MP).await[0], "speedup");
+
+        // Two releases, then a revert brings the first back; a second revert has nothing before it.
+        decide(&r, MP, "pass", None).await;
+        post(&r, &key, &format!("{base}/release"), json!({})).await;
+        post(&r, &key, &format!("{base}/commit"), commit("2.0.0")).await;
+        post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        decide(&r, MP, "pass", None).await;
+        let (status, _) = post(&r, &key, &format!("{base}/release"), json!({})).await;
+        assert_eq!(status, 200);
+        let (_, e) = post(&r, &key, &format!("{base}/release"), json!({})).await;
+        assert_eq!(errcode(&e), Some(85020), "releasing twice: {e}");
+        let (status, _) = post(&r, &key, &format!("{base}/revert-release"), json!({})).await;
+        assert_eq!(status, 200);
+        let live = r.sim.with_state(|s, _| s.code.apps[MP].release.clone()).unwrap();
+        assert_eq!(live.user_version, "1.0.0");
+        let (_, e) = post(&r, &key, &format!("{base}/revert-release"), json!({})).await;
+        assert_eq!(errcode(&e), Some(87012), "{e}");
+
+        // The quota runs out: 85085.
+        let client = reqwest::Client::new();
+        let sim = r.sim.base_url();
+        let res = client.put(format!("{sim}/sim/control/audit-quota")).json(&json!({ "component_appid": COMPONENT, "limit": 0 })).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 204);
+        post(&r, &key, &format!("{base}/commit"), commit("3.0.0")).await;
+        let (_, e) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        assert_eq!(errcode(&e), Some(85085), "{e}");
+
+        // Garbage at the control API: 400 or 404, and nothing changes.
+        let rules_before = r.sim.with_state(|s, _| format!("{:?}", s.code.rules));
+        for (method, path, body) in [
+            ("PUT", "audit-rules", "{"), ("PUT", "audit-rules", r#"{"outcome": "maybe"}"#), ("PUT", "audit-rules", r#"{"outcome": "pass", "after_ms": -1}"#),
+            ("PUT", "audit-rules", r#"{"outcome": "pass", "extra": 1}"#),
+            ("POST", "audits", r#"{"authorizer_appid": "wx0000000000000000", "outcome": "pass"}"#), ("POST", "audits", r#"{"authorizer_appid": "x", "outcome": "hold"}"#),
+            ("PUT", "audit-quota", r#"{"component_appid": "nope", "limit": 1}"#), ("PUT", "audit-quota", r#"{"component_appid": "x", "limit": -5}"#),
+            ("POST", "template-drafts", r#"{"component_appid": "nope", "user_version": "1"}"#), ("POST", "template-drafts", r#"{"user_version": ""}"#),
+        ] {
+            let req = if method == "PUT" { client.put(format!("{sim}/sim/control/{path}")) } else { client.post(format!("{sim}/sim/control/{path}")) };
+            let status = req.header("content-type", "application/json").body(body).send().await.unwrap().status().as_u16();
+            assert!(status == 400 || status == 404, "{path} {body}: {status}");
+        }
+        assert_eq!(r.sim.with_state(|s, _| format!("{:?}", s.code.rules)), rules_before);
+        let drafts = r.sim.with_state(|s, _| s.code.libraries[COMPONENT].drafts.len());
+        assert_eq!(drafts, 0, "no draft was added");
+        r.stop().await;
+    };
 }
 
 fn chrono_secs() -> i64 {
