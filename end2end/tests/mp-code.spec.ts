@@ -1,4 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
+// Named to run after console.spec.ts, which expects no account with permission set 17 yet.
 
 // A mini program's code, as an operator ships it: commit a template from the library, submit it
 // for audit, WeChat pushes the audit back as passed (the simulator decides it now), the page shows
