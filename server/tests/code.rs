@@ -622,6 +622,19 @@ on_both_databases! {
         let (_, e) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
         assert_eq!(errcode(&e), Some(85085), "{e}");
 
+        // A person decides on the simulator's page: the audit form is there, garbage is refused.
+        client.put(format!("{sim}/sim/control/audit-quota")).json(&json!({ "component_appid": COMPONENT, "limit": 5 })).send().await.unwrap();
+        let (status, _) = post(&r, &key, &format!("{base}/submit-audit"), json!({})).await;
+        assert_eq!(status, 200);
+        let page = client.get(format!("{sim}/sim")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!("data-appid=\"{MP}\"")), "the audit is on the page");
+        let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = no_redirect.post(format!("{sim}/sim/audits")).form(&[("authorizer_appid", MP), ("outcome", "explode")]).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+        let res = no_redirect.post(format!("{sim}/sim/audits")).form(&[("authorizer_appid", MP), ("outcome", "fail"), ("reason", "by hand")]).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303);
+        assert!(wait_for(Duration::from_secs(5), || async { kinds(&r, &key, MP).await.first().map(String::as_str) == Some("audit_failed") }).await);
+
         // Garbage at the control API: 400 or 404, and nothing changes.
         let rules_before = r.sim.with_state(|s, _| format!("{:?}", s.code.rules));
         for (method, path, body) in [

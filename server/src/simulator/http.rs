@@ -190,6 +190,7 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
             post(decide_audit).get(list_audit_events),
         )
         .route("/sim/control/audit-quota", put(put_audit_quota))
+        .route("/sim/audits", post(page_decide_audit))
         .route("/sim/control/template-drafts", post(add_template_draft))
         .route("/sim/control/code/{appid}", get(control_code))
         .fallback(api)
@@ -1007,4 +1008,30 @@ async fn control_code(State(sim): Sim, Path(appid): Path<String>) -> Response {
         )
             .into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct PageDecision {
+    authorizer_appid: String,
+    outcome: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The overview page's audit buttons: decide, push, and back to the page.
+async fn page_decide_audit(State(sim): Sim, axum::Form(d): axum::Form<PageDecision>) -> Response {
+    let outcome = match d.outcome.as_str() {
+        "pass" => super::code::AuditOutcome::Pass,
+        "fail" => super::code::AuditOutcome::Fail,
+        "delay" => super::code::AuditOutcome::Delay,
+        _ => return bad_request("decide pass, fail or delay"),
+    };
+    let reason = d.reason.trim();
+    let reason = (!reason.is_empty()).then(|| reason.chars().take(200).collect::<String>());
+    let decided = sim
+        .with_state(|s, now| s.decide_audit(&d.authorizer_appid, outcome, reason.as_deref(), now));
+    if decided.is_ok() {
+        super::code::push_due(&sim).await;
+    }
+    axum::response::Redirect::to("/sim").into_response()
 }

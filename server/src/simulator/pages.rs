@@ -335,6 +335,42 @@ pub(super) async fn overview(State(sim): State<Arc<SimControl>>) -> Response {
         }
         body.push_str("</table></div>");
     }
+    // Mini programs under audit: decide them here, as WeChat's reviewers would.
+    let auditing: Vec<(String, super::code::Audit)> = state
+        .code
+        .apps
+        .iter()
+        .filter_map(|(appid, app)| {
+            app.audits
+                .last()
+                .filter(|a| {
+                    matches!(
+                        a.status,
+                        super::code::AuditStatus::Auditing | super::code::AuditStatus::Delayed
+                    )
+                })
+                .map(|a| (appid.clone(), a.clone()))
+        })
+        .collect();
+    body.push_str("<div class=\"card\" data-test=\"audits\"><h2>Code audits · 代码审核</h2>");
+    if auditing.is_empty() {
+        body.push_str(
+            "<p class=\"muted\">No mini program is under audit. · 暂无审核中的小程序。</p>",
+        );
+    }
+    for (appid, a) in &auditing {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/sim/audits\" data-appid=\"{appid}\"><p><strong>{appid}</strong> · version {} · audit {} · {}</p>\
+             <input type=\"hidden\" name=\"authorizer_appid\" value=\"{appid}\"><input name=\"reason\" placeholder=\"reason · 原因\" maxlength=\"200\">\
+             <button name=\"outcome\" value=\"pass\">Pass · 通过</button> <button name=\"outcome\" value=\"fail\">Reject · 驳回</button> \
+             <button name=\"outcome\" value=\"delay\">Delay · 延后</button></form>",
+            esc(&a.version.user_version),
+            a.auditid,
+            if a.status == super::code::AuditStatus::Delayed { "delayed · 延后中" } else { "auditing · 审核中" },
+            appid = esc(appid),
+        ));
+    }
+    body.push_str("</div>");
     body.push_str("<div class=\"card\"><h2>Recent pushes</h2><table><tr><th>type</th><th>account</th><th>outcome</th></tr>");
     for p in pushes.iter().rev().take(20) {
         body.push_str(&format!(
