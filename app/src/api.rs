@@ -718,3 +718,16 @@ pub async fn code_fast_register(form: crate::dto::FastRegisterForm) -> Result<i6
         .await
         .map_err(fail)
 }
+
+/// The id of the newest row of a mini program's timeline (what the code page polls while an
+/// audit runs; no call to WeChat).
+#[server(prefix = "/ui", endpoint = "code-timeline-head")]
+pub async fn code_timeline_head(appid: String) -> Result<Option<i64>, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .code
+        .code_timeline_head(&ctx, &appid)
+        .await
+        .map_err(fail)
+}

@@ -770,6 +770,7 @@ pub struct CodeDomainsView {
 /// One row of a mini program's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeEventView {
+    pub id: i64,
     /// `committed`, `submitted`, `audit_passed`, `audit_failed`, `audit_delayed`,
     /// `audit_withdrawn`, `speedup`, `released`, `reverted` or `domains`.
     pub kind: String,

@@ -271,6 +271,12 @@ pub trait CodeService: Send + Sync + 'static {
         ctx: &RequestCtx,
         appid: &str,
     ) -> Result<crate::dto::CodeOverview, AppError>;
+    /// The id of the newest timeline row (storage only).
+    async fn code_timeline_head(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<Option<i64>, AppError>;
     async fn code_commit(
         &self,
         ctx: &RequestCtx,

@@ -405,6 +405,10 @@ on_both_databases! {
         let (status, _) = ui(&op, &r, "code-step", &[("appid", MP), ("step", "release")]).await;
         assert_eq!(status, 200);
         let (_, overview) = ui(&viewer, &r, "code-overview", &[("appid", MP)]).await;
+        // What the page polls: the timeline's head, from storage.
+        let (status, head) = ui(&viewer, &r, "code-timeline-head", &[("appid", MP)]).await;
+        assert_eq!((status, &head), (200, &overview["timeline"][0]["id"]));
+        assert_eq!(ui(&stranger, &r, "code-timeline-head", &[("appid", MP)]).await.0, 404);
         assert_eq!(overview["released"]["user_version"], "3.0.0");
         assert_eq!(overview["audit"]["status"], "released");
         assert_eq!(overview["can_write"], false, "viewers read");

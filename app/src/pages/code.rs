@@ -148,13 +148,23 @@ pub fn CodePage() -> impl IntoView {
     {
         let handle = set_interval_with_handle(
             move || {
-                let auditing = overview
-                    .get_untracked()
-                    .and_then(|o| o.ok())
-                    .and_then(|o| o.audit)
+                let shown = overview.get_untracked().and_then(|o| o.ok());
+                let auditing = shown
+                    .as_ref()
+                    .and_then(|o| o.audit.as_ref())
                     .is_some_and(|a| a.status == "auditing" || a.status == "delayed");
                 if auditing {
-                    tick.update(|t| *t += 1);
+                    // Only the timeline's head is asked for; the page (with its reads from
+                    // WeChat, which count against the account's API quota) reloads when it moved.
+                    let newest = shown.and_then(|o| o.timeline.first().map(|e| e.id));
+                    let appid = appid();
+                    leptos::task::spawn_local(async move {
+                        if let Ok(head) = crate::api::code_timeline_head(appid).await {
+                            if head != newest {
+                                tick.update(|t| *t += 1);
+                            }
+                        }
+                    });
                 }
             },
             std::time::Duration::from_secs(3),

@@ -130,6 +130,7 @@ fn event_view(e: &CodeEvent) -> CodeEventView {
         _ => String::new(),
     };
     CodeEventView {
+        id: e.id,
         kind: e.kind.as_str().to_owned(),
         user_version: e.user_version.clone(),
         template_id: e.template_id,
@@ -376,6 +377,22 @@ impl CodeService for Console {
             timeline: events.iter().map(event_view).collect(),
             read_problems,
         })
+    }
+
+    async fn code_timeline_head(
+        &self,
+        ctx: &RequestCtx,
+        appid: &str,
+    ) -> Result<Option<i64>, AppError> {
+        let (_, tenant) = self.tenant_user(ctx).await?;
+        let account = self.code_account(tenant, appid).await?;
+        Ok(self
+            .store
+            .code_events(tenant, &account.appid)
+            .await
+            .map_err(store_error("a timeline could not be read"))?
+            .first()
+            .map(|e| e.id))
     }
 
     async fn code_commit(
