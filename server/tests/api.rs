@@ -367,7 +367,7 @@ on_both_databases! {
         let (_, other) = admin.create_api_key("acme", "second system").await.unwrap();
         let other = other.key.expose_secret().to_owned();
         // WeChat will not issue a JS-SDK ticket: 503 with Retry-After, after the bounded wait.
-        r.sim.inject_fault(FaultSpec { api: Some("getticket".into()), fault: Fault::Errcode(-1), times: None, percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("getticket".into()), fault: Fault::Errcode(-1), times: None, percent: None }).unwrap();
         let (s, h, v) = api.send(reqwest::Method::POST, &format!("/api/v1/authorizers/{MP}/jssdk-config"), Some(&other), Some(r#"{"url":"https://a.example/"}"#.into())).await;
         assert_eq!((s, code(&v)), (503, "not_ready"), "{v}");
         assert!(h.contains_key("retry-after"));

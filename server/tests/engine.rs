@@ -119,7 +119,7 @@ on_both_databases! {
         // not valid": the engine must refresh the component token and carry on.
         for fault in [Fault::Errcode(-1), Fault::Errcode(45009), Fault::Http(502), Fault::Timeout, Fault::Errcode(40001)] {
             let component_refreshes = r.calls("api_component_token").len();
-            r.sim.inject_fault(FaultSpec { api: Some("api_authorizer_token".into()), fault, times: Some(1), percent: None }).unwrap();
+            r.sim.inject_fault(FaultSpec { component: None, api: Some("api_authorizer_token".into()), fault, times: Some(1), percent: None }).unwrap();
             let hit_at = loop {
                 if let Some(c) = r.calls("api_authorizer_token").into_iter().rev().find(|c| c.injected) {
                     if r.sim.faults().is_empty() { break c.seq; }
@@ -421,7 +421,7 @@ on_both_databases! {
         assert!(steps.as_array().unwrap().iter().all(|s| s["ok"] == true), "{steps}");
         assert_eq!(r.calls("api_get_authorizer_list").len(), 1);
         // With WeChat refusing, the step says why in both languages, never raw.
-        r.sim.inject_fault(FaultSpec { api: Some("api_get_authorizer_list".into()), fault: Fault::Errcode(45009), times: Some(1), percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("api_get_authorizer_list".into()), fault: Fault::Errcode(45009), times: Some(1), percent: None }).unwrap();
         let (_, steps) = ui(&op, &r, "check-component", &[("id", &id)]).await;
         assert_eq!(steps[2]["ok"], false, "{steps}");
         assert!(steps[2]["detail_en"].as_str().unwrap().contains("45009"), "{steps}");

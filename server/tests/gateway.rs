@@ -131,7 +131,7 @@ on_both_databases! {
         authorized(&r, OA).await;
         let before = r.cached_authorizer_token(OA).unwrap();
         let http = reqwest::Client::new();
-        r.sim.inject_fault(FaultSpec { api: Some("template_send".into()), fault: Fault::Errcode(40001), times: Some(1), percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("template_send".into()), fault: Fault::Errcode(40001), times: Some(1), percent: None }).unwrap();
         let body = json!({"touser": "o_follower", "template_id": "tpl_1"});
         let res = http.post(r.app.url(&format!("/api/v1/authorizers/{OA}/wechat/cgi-bin/message/template/send")))
             .bearer_auth(&acme).json(&body).send().await.unwrap();
@@ -143,7 +143,7 @@ on_both_databases! {
         assert_ne!(before, after, "the engine renewed the refused token");
 
         // Refused twice: WeChat's answer goes back, and there is no third try.
-        r.sim.inject_fault(FaultSpec { api: Some("template_send".into()), fault: Fault::Errcode(42001), times: Some(2), percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("template_send".into()), fault: Fault::Errcode(42001), times: Some(2), percent: None }).unwrap();
         let res = http.post(r.app.url(&format!("/api/v1/authorizers/{OA}/wechat/cgi-bin/message/template/send")))
             .bearer_auth(&acme).json(&body).send().await.unwrap();
         assert_eq!(res.json::<Value>().await.unwrap()["errcode"], 42001);
@@ -195,7 +195,7 @@ on_both_databases! {
         assert!(res.bytes().await.unwrap() == file, "the file came back whole");
 
         // WeChat refuses the token after taking the whole upload: the same bytes go again.
-        r.sim.inject_fault(FaultSpec { api: Some("media_upload".into()), fault: Fault::Errcode(40001), times: Some(1), percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("media_upload".into()), fault: Fault::Errcode(40001), times: Some(1), percent: None }).unwrap();
         let uploads = calls_of(&r, "media_upload");
         let res = upload(file.clone()).send().await.unwrap();
         let v: Value = res.json().await.unwrap();

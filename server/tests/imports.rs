@@ -106,7 +106,7 @@ on_both_databases! {
         assert_ne!(ours_before, theirs, "the list's token differs from ours");
         let existing = seed_existing(&r.sim, 250);
         // WeChat refuses the profile of two accounts: they are counted as failed, the rest go on.
-        r.sim.inject_fault(FaultSpec { api: Some("api_get_authorizer_info".into()), fault: Fault::Errcode(61003), times: Some(2), percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("api_get_authorizer_info".into()), fault: Fault::Errcode(61003), times: Some(2), percent: None }).unwrap();
 
         let c = component(&r).await;
         let (import, started) = r.engine().start_import(&c, &Actor::Cli, None).await.unwrap();

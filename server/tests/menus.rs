@@ -221,7 +221,7 @@ on_both_databases! {
         assert!(sim_menus(&r).await.to_string().contains("客服 Help"), "nothing reached WeChat");
 
         // WeChat refuses: the operator is told its errcode, the failure is audited.
-        r.sim.inject_fault(FaultSpec { api: Some("menu/create".into()), fault: Fault::Errcode(40018), times: Some(1), percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("menu/create".into()), fault: Fault::Errcode(40018), times: Some(1), percent: None }).unwrap();
         let (status, err) = ui(&op, &r, "roll-back-menu", &[("appid", OA), ("version", "2")]).await;
         assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("wechat")), "{err}");
         assert!(err.to_string().contains("40018"), "{err}");

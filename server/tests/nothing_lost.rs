@@ -135,7 +135,7 @@ on_both_databases! {
             r.sim.authorize(COMPONENT, appid, &[1]).unwrap();
         }
         assert!(settled(&r, OA, Duration::from_secs(30)).await && settled(&r, MP, Duration::from_secs(30)).await);
-        r.sim.inject_fault(FaultSpec { api: Some("api_get_authorizer_info".into()), fault: Fault::Http(503), times: None, percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("api_get_authorizer_info".into()), fault: Fault::Http(503), times: None, percent: None }).unwrap();
         r.app.store.fail_points().arm(FailPoint::RefreshAnswered, FailAction::Error, Some(2));
         assert!(wait_for(Duration::from_secs(40), || async {
             audit_kinds(&r).await.iter().filter(|k| *k == "refresh_token.recovered").count() >= 2
@@ -200,7 +200,7 @@ on_both_databases! {
         }
         assert!(settled(&r, OA, Duration::from_secs(30)).await && settled(&r, MP, Duration::from_secs(30)).await);
         // The component token goes bad and cannot be replaced (WeChat refuses the secret).
-        r.sim.inject_fault(FaultSpec { api: Some("api_component_token".into()), fault: Fault::Errcode(40125), times: None, percent: None }).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("api_component_token".into()), fault: Fault::Errcode(40125), times: None, percent: None }).unwrap();
         common::raw_strings(db, "UPDATE credentials SET value_sealed = NULL, expires_at = NULL, refresh_at = 1 WHERE kind = 'component_access_token' RETURNING kind").await;
         r.engine().cache.sync(&r.app.store).await.unwrap();
         let engine = r.engine().clone();

@@ -824,6 +824,7 @@ async fn faults_latency_and_the_call_log() {
     let c = &r.client;
     r.sim
         .inject_fault(FaultSpec {
+            component: None,
             api: Some("api_component_token".into()),
             fault: Fault::Errcode(45009),
             times: Some(2),
@@ -847,6 +848,7 @@ async fn faults_latency_and_the_call_log() {
     // A fault on one API leaves the others alone.
     r.sim
         .inject_fault(FaultSpec {
+            component: None,
             api: Some("api_query_auth".into()),
             fault: Fault::Errcode(-1),
             times: None,
@@ -858,6 +860,7 @@ async fn faults_latency_and_the_call_log() {
     r.sim.clear_faults();
     r.sim
         .inject_fault(FaultSpec {
+            component: None,
             api: None,
             fault: Fault::Http(503),
             times: Some(1),
@@ -870,6 +873,7 @@ async fn faults_latency_and_the_call_log() {
     );
     r.sim
         .inject_fault(FaultSpec {
+            component: None,
             api: None,
             fault: Fault::Errcode(40001),
             times: None,
@@ -891,6 +895,7 @@ async fn faults_latency_and_the_call_log() {
     .unwrap();
     r.sim
         .inject_fault(FaultSpec {
+            component: None,
             api: None,
             fault: Fault::Timeout,
             times: Some(1),
@@ -934,6 +939,7 @@ async fn faults_latency_and_the_call_log() {
     assert!(r
         .sim
         .inject_fault(FaultSpec {
+            component: None,
             api: Some("no_such_api".into()),
             fault: Fault::Errcode(1),
             times: None,
@@ -943,6 +949,7 @@ async fn faults_latency_and_the_call_log() {
     assert!(r
         .sim
         .inject_fault(FaultSpec {
+            component: None,
             api: None,
             fault: Fault::Http(200),
             times: None,
@@ -952,6 +959,7 @@ async fn faults_latency_and_the_call_log() {
     assert!(r
         .sim
         .inject_fault(FaultSpec {
+            component: None,
             api: None,
             fault: Fault::Errcode(-1),
             times: Some(0),
@@ -961,6 +969,7 @@ async fn faults_latency_and_the_call_log() {
     assert!(r
         .sim
         .inject_fault(FaultSpec {
+            component: None,
             api: None,
             fault: Fault::Errcode(-1),
             times: None,
@@ -1328,4 +1337,139 @@ async fn a_state_file_keeps_authorizations_across_restarts() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("sim.json"), "{err}");
+}
+
+/// The harsher faults (issue 16): late answers, resets, and the lost answer, where WeChat acts
+/// but the caller never hears it; each for one API and one component only when asked.
+#[tokio::test]
+async fn lost_answers_resets_late_answers_and_component_targeting() {
+    let r = rig().await;
+    let token = r.token().await;
+    let c = &r.client;
+    let code = r.authorize_via_page(&token, OA, &[1, 2]).await;
+    let info = c.query_auth(&token, COMPONENT, &code).await.unwrap();
+    let refresh = info.refresh_token.unwrap().into_inner();
+    let issued_before = r.sim.with_state(|s, _| s.authorizer_token_count());
+
+    // The lost answer: the refresh happens at WeChat, the caller gets a transport error.
+    r.sim
+        .inject_fault(FaultSpec {
+            component: Some(COMPONENT.into()),
+            api: Some("api_authorizer_token".into()),
+            fault: Fault::LostAnswer,
+            times: Some(1),
+            percent: None,
+        })
+        .unwrap();
+    let lost = c.authorizer_token(&token, COMPONENT, OA, &refresh).await;
+    assert!(matches!(lost, Err(WechatError::Transport(_))), "{lost:?}");
+    assert_eq!(
+        r.sim.with_state(|s, _| s.authorizer_token_count()),
+        issued_before + 1,
+        "WeChat issued a token nobody heard of"
+    );
+
+    // A reset: nothing happens at WeChat.
+    r.sim
+        .inject_fault(FaultSpec {
+            component: None,
+            api: Some("api_authorizer_token".into()),
+            fault: Fault::Reset,
+            times: Some(1),
+            percent: None,
+        })
+        .unwrap();
+    assert!(matches!(
+        c.authorizer_token(&token, COMPONENT, OA, &refresh).await,
+        Err(WechatError::Transport(_))
+    ));
+    assert_eq!(
+        r.sim.with_state(|s, _| s.authorizer_token_count()),
+        issued_before + 1
+    );
+
+    // Another component's rule leaves this one alone; a late answer is still an answer.
+    r.sim
+        .inject_fault(FaultSpec {
+            component: Some("wx0000000000000000".into()),
+            api: None,
+            fault: Fault::Errcode(-1),
+            times: None,
+            percent: None,
+        })
+        .unwrap();
+    r.sim
+        .inject_fault(FaultSpec {
+            component: Some(COMPONENT.into()),
+            api: Some("api_create_preauthcode".into()),
+            fault: Fault::LatencyMs(30),
+            times: Some(1),
+            percent: None,
+        })
+        .unwrap();
+    assert!(c
+        .authorizer_token(&token, COMPONENT, OA, &refresh)
+        .await
+        .is_ok());
+    assert!(c.create_preauthcode(&token, COMPONENT).await.is_ok());
+    let outcomes: Vec<String> = r
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.injected)
+        .map(|c| c.outcome.clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["answer lost (ok)", "connection reset", "ok, 30 ms late"],
+        "{outcomes:?}"
+    );
+
+    // A long tail stays within its bounds most of the time; bad rules are refused.
+    let tail = Fault::LongTail {
+        median_ms: 50,
+        p99_ms: 2_000,
+    };
+    let samples: Vec<u64> = (0..2_000).map(|_| tail.delay_ms()).collect();
+    let under_median = samples.iter().filter(|&&ms| ms <= 50).count();
+    assert!(
+        (800..=1_200).contains(&under_median),
+        "half within the median: {under_median}"
+    );
+    assert!(
+        samples.iter().filter(|&&ms| ms > 2_000).count() < 60,
+        "about 1 % past p99"
+    );
+    for bad in [
+        Fault::LongTail {
+            median_ms: 0,
+            p99_ms: 10,
+        },
+        Fault::LongTail {
+            median_ms: 100,
+            p99_ms: 10,
+        },
+        Fault::LatencyMs(500_000),
+    ] {
+        assert!(
+            r.sim
+                .inject_fault(FaultSpec {
+                    component: None,
+                    api: None,
+                    fault: bad,
+                    times: None,
+                    percent: None
+                })
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    let res = reqwest::Client::new()
+        .post(format!("{}/sim/control/faults", r.sim.base_url()))
+        .json(&serde_json::json!({ "fault": { "long_tail": { "median_ms": 50, "p99_ms": 10 } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    r.sim.stop().await;
 }

@@ -718,6 +718,7 @@ async fn menu_apis_take_faults_by_name_and_are_logged() {
     let token = r.access(OA, &[15]).await;
     r.sim
         .inject_fault(FaultSpec {
+            component: None,
             api: Some("menu/create".into()),
             fault: wxhub::simulator::Fault::Errcode(45009),
             times: Some(1),
@@ -733,6 +734,7 @@ async fn menu_apis_take_faults_by_name_and_are_logged() {
         "menu/delconditional",
     ] {
         let spec = FaultSpec {
+            component: None,
             api: Some(name.into()),
             fault: wxhub::simulator::Fault::Errcode(-1),
             times: Some(1),

@@ -250,7 +250,7 @@ async fn media_upload(
         injected: false,
     };
     // A fault is applied once the upload was read, as WeChat reads it before checking the token.
-    let fault = sim.take_fault("media_upload");
+    let fault = sim.take_fault("media_upload", || None);
     let result = if let Some(Fault::Errcode(code)) = fault {
         record.injected = true;
         Err(WxErr(code))
@@ -350,9 +350,44 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
         outcome: "ok".into(),
         injected: false,
     };
-    if let Some(fault) = sim.take_fault(name) {
+    let token_in_query = query
+        .get("component_access_token")
+        .or_else(|| query.get("access_token"))
+        .cloned();
+    let fault = sim.take_fault(name, || {
+        record.component_appid.clone().or_else(|| {
+            token_in_query
+                .as_deref()
+                .and_then(|t| sim.state().owner_of_token(t))
+        })
+    });
+    let mut lost_answer = false;
+    let fault = match fault {
+        Some(late @ (Fault::LatencyMs(_) | Fault::LongTail { .. })) => {
+            let ms = late.delay_ms();
+            record.injected = true;
+            record.outcome = format!("ok, {ms} ms late");
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        Some(Fault::LostAnswer) => {
+            lost_answer = true;
+            None
+        }
+        other => other,
+    };
+    if let Some(fault) = fault {
         record.injected = true;
         let response = match fault {
+            Fault::Reset => {
+                record.outcome = "connection reset".into();
+                sim.record_call(record);
+                return reset_response();
+            }
+            // Taken out above.
+            Fault::LatencyMs(_) | Fault::LongTail { .. } | Fault::LostAnswer => {
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
             Fault::Errcode(code) => {
                 record.errcode = code;
                 record.outcome = format!("errcode {code}");
@@ -482,8 +517,30 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             error_body(code)
         }
     };
+    if lost_answer {
+        // WeChat did it; the answer never arrives.
+        record.injected = true;
+        record.outcome = format!("answer lost ({})", record.outcome);
+        sim.record_call(record);
+        return reset_response();
+    }
     sim.record_call(record);
     Json(response).into_response()
+}
+
+/// A connection closed before the answer: the body fails at once, so the client sees the
+/// connection end mid-response.
+fn reset_response() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated connection reset",
+        ))
+    });
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(failing))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
 /// Control requests are JSON; a bad one is a 400 naming the problem.

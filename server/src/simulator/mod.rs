@@ -215,6 +215,35 @@ pub enum Fault {
     Http(u16),
     /// Hold the request (the client should time out), then answer -1.
     Timeout,
+    /// Answer normally, this many ms late.
+    LatencyMs(u64),
+    /// Answer normally, late by a long-tailed amount: half the calls within `median_ms`, one in a
+    /// hundred past `p99_ms` (log-normal).
+    LongTail { median_ms: u64, p99_ms: u64 },
+    /// Close the connection without an answer; nothing is done.
+    Reset,
+    /// WeChat does the work (a new token is issued, a refresh token rotated, a code spent) but
+    /// the answer never arrives: the connection is closed mid-answer.
+    LostAnswer,
+}
+
+impl Fault {
+    /// How late a latency fault makes this call, in ms (0 for the others).
+    pub fn delay_ms(self) -> u64 {
+        match self {
+            Fault::LatencyMs(ms) => ms,
+            Fault::LongTail { median_ms, p99_ms } => {
+                // ln(delay) ~ N(ln median, sigma) with the 99th percentile at p99: z(0.99) = 2.326.
+                let median = median_ms.max(1) as f64;
+                let sigma = ((p99_ms.max(median_ms).max(1) as f64) / median).ln() / 2.326;
+                let u1: f64 = rand::thread_rng().gen_range(f64::EPSILON..1.0);
+                let u2: f64 = rand::thread_rng().gen_range(0.0..1.0);
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                (median * (sigma * z).exp()).min(600_000.0) as u64
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// A fault rule: which calls (`api`, or all), what happens, for how many (`times`) or which share
@@ -224,6 +253,10 @@ pub enum Fault {
 pub struct FaultSpec {
     #[serde(default)]
     pub api: Option<String>,
+    /// Only calls for this component: its appid in the body, or its (or one of its authorizers')
+    /// token in the query.
+    #[serde(default)]
+    pub component: Option<String>,
     pub fault: Fault,
     #[serde(default)]
     pub times: Option<u32>,
@@ -237,6 +270,14 @@ impl FaultSpec {
             Fault::Errcode(0) => return Err("errcode 0 is success, not a fault".into()),
             Fault::Http(s) if !(400..=599).contains(&s) => {
                 return Err("http faults must be a 4xx or 5xx status".into())
+            }
+            Fault::LatencyMs(ms) if ms > 120_000 => {
+                return Err("latency_ms must be at most 120000".into())
+            }
+            Fault::LongTail { median_ms, p99_ms }
+                if median_ms == 0 || p99_ms < median_ms || p99_ms > 120_000 =>
+            {
+                return Err("long_tail needs 0 < median_ms <= p99_ms <= 120000".into())
             }
             _ => {}
         }
@@ -369,12 +410,27 @@ impl SimControl {
     }
 
     /// The first rule matching `api`, consumed if it counts down.
-    fn take_fault(&self, api: &str) -> Option<Fault> {
+    fn take_fault(&self, api: &str, component: impl FnOnce() -> Option<String>) -> Option<Fault> {
         let mut faults = lock(&self.faults);
-        let index = faults
-            .rules
-            .iter()
-            .position(|r| r.api.as_deref().is_none_or(|a| a == api))?;
+        if faults.rules.is_empty() {
+            return None;
+        }
+        // The component is looked up only when a rule names one.
+        let mut component = Some(component);
+        let mut known: Option<Option<String>> = None;
+        let mut matches = |r: &FaultSpec| {
+            if r.api.as_deref().is_some_and(|a| a != api) {
+                return false;
+            }
+            match &r.component {
+                None => true,
+                Some(wanted) => {
+                    let got = known.get_or_insert_with(|| component.take().and_then(|f| f()));
+                    got.as_deref() == Some(wanted.as_str())
+                }
+            }
+        };
+        let index = faults.rules.iter().position(&mut matches)?;
         let rule = &mut faults.rules[index];
         if let Some(p) = rule.percent {
             if rand::thread_rng().gen_range(0..100u8) >= p {

@@ -689,6 +689,19 @@ impl SimState {
         Ok(issued.owner.clone())
     }
 
+    /// How many authorizer tokens were ever issued (tests of lost answers).
+    pub fn authorizer_token_count(&self) -> usize {
+        self.authorizer_tokens.len()
+    }
+
+    /// The component a token (its own or one of its authorizers') belongs to, valid or not.
+    pub(super) fn owner_of_token(&self, token: &str) -> Option<String> {
+        self.component_tokens
+            .get(token)
+            .or_else(|| self.authorizer_tokens.get(token))
+            .map(|t| t.owner.clone())
+    }
+
     /// Checks an authorizer token; returns (component appid, authorizer appid).
     pub(super) fn check_authorizer_token(
         &self,
