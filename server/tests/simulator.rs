@@ -1473,3 +1473,38 @@ async fn lost_answers_resets_late_answers_and_component_targeting() {
     assert_eq!(res.status().as_u16(), 400);
     r.sim.stop().await;
 }
+
+/// The simulator counts refreshes, and the double ones: a refresh while the account's token is
+/// younger than half its lifetime (two servers refreshing at once).
+#[tokio::test]
+async fn double_refreshes_are_counted() {
+    let r = rig().await;
+    let token = r.token().await;
+    let c = &r.client;
+    let code = r.authorize_via_page(&token, OA, &[1, 2]).await;
+    let info = c.query_auth(&token, COMPONENT, &code).await.unwrap();
+    let refresh = info.refresh_token.unwrap().into_inner();
+    // The exchange is not a refresh; one after most of a lifetime is a normal one.
+    r.sim.advance_clock(Duration::from_secs(4_000));
+    let token = r.token().await;
+    c.authorizer_token(&token, COMPONENT, OA, &refresh)
+        .await
+        .unwrap();
+    let report = r.sim.with_state(|s, _| s.refresh_report.clone());
+    assert_eq!((report.refreshes, report.double_refreshes), (1, 0));
+    // A second one right after is double.
+    c.authorizer_token(&token, COMPONENT, OA, &refresh)
+        .await
+        .unwrap();
+    let report: serde_json::Value =
+        reqwest::get(format!("{}/sim/control/refresh-report", r.sim.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(report["refreshes"], 2);
+    assert_eq!(report["double_refreshes"], 1);
+    assert_eq!(report["doubles"][0]["authorizer_appid"], OA);
+    r.sim.stop().await;
+}

@@ -190,6 +190,7 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
             post(decide_audit).get(list_audit_events),
         )
         .route("/sim/control/audit-quota", put(put_audit_quota))
+        .route("/sim/control/refresh-report", get(refresh_report))
         .route("/sim/audits", post(page_decide_audit))
         .route("/sim/control/template-drafts", post(add_template_draft))
         .route("/sim/control/code/{appid}", get(control_code))
@@ -1091,4 +1092,9 @@ async fn page_decide_audit(State(sim): Sim, axum::Form(d): axum::Form<PageDecisi
         super::code::push_due(&sim).await;
     }
     axum::response::Redirect::to("/sim").into_response()
+}
+
+/// Refreshes counted, and the double ones (two refreshes of one account within half a lifetime).
+async fn refresh_report(State(sim): Sim) -> Json<super::state::RefreshReport> {
+    Json(sim.state().refresh_report.clone())
 }

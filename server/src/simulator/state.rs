@@ -193,6 +193,28 @@ struct IssuedToken {
     authorizer: Option<String>,
     expires_at: i64,
     superseded_at: Option<i64>,
+    /// 0 in files written before it was kept.
+    #[serde(default)]
+    issued_at: i64,
+}
+
+/// A refresh of an account whose previous token was less than half a lifetime old: two servers
+/// refreshing at once, or a refresh that forgot the token it had (issue 16's "double refresh").
+#[derive(Debug, Clone, Serialize)]
+pub struct DoubleRefresh {
+    pub component_appid: String,
+    pub authorizer_appid: String,
+    pub at: i64,
+    pub previous_issued_at: i64,
+}
+
+/// What the simulator counts of authorizer-token refreshes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefreshReport {
+    pub refreshes: u64,
+    pub double_refreshes: u64,
+    /// The newest double refreshes (at most 1,000).
+    pub doubles: Vec<DoubleRefresh>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,6 +313,8 @@ pub struct SimState {
     pub sns: super::sns::SnsState,
     /// Mini-program code: template libraries, versions, audits, releases, quotas.
     pub code: super::code::CodeState,
+    /// Refreshes counted, and the double ones.
+    pub refresh_report: RefreshReport,
     template_messages: i64,
     pub outbox: Vec<PendingPush>,
     pending_restore: HashMap<String, SavedComponent>,
@@ -461,6 +485,7 @@ impl SimState {
             menus: BTreeMap::new(),
             sns: Default::default(),
             code: Default::default(),
+            refresh_report: Default::default(),
             template_messages: 0,
             outbox: Vec::new(),
             pending_restore: HashMap::new(),
@@ -758,6 +783,7 @@ impl SimState {
                 authorizer: None,
                 expires_at: now + expires_in * 1000,
                 superseded_at: None,
+                issued_at: now,
             },
         );
         Ok(json!({ "component_access_token": token, "expires_in": expires_in }))
@@ -991,13 +1017,31 @@ impl SimState {
         component: &str,
         authorizer: &str,
         now: i64,
+        refresh: bool,
     ) -> (String, i64) {
         let token = random("", 107);
         let expires_in = self.lifetimes.authorizer_token;
         let key = (component.to_owned(), authorizer.to_owned());
+        if refresh {
+            self.refresh_report.refreshes += 1;
+        }
         if let Some(previous) = self.current_authorizer_token.insert(key, token.clone()) {
             if let Some(p) = self.authorizer_tokens.get_mut(&previous) {
                 p.superseded_at.get_or_insert(now);
+                let lifetime = p.expires_at - p.issued_at;
+                if refresh && p.issued_at > 0 && now - p.issued_at < lifetime / 2 {
+                    let report = &mut self.refresh_report;
+                    report.double_refreshes += 1;
+                    if report.doubles.len() >= 1_000 {
+                        report.doubles.remove(0);
+                    }
+                    report.doubles.push(DoubleRefresh {
+                        component_appid: component.to_owned(),
+                        authorizer_appid: authorizer.to_owned(),
+                        at: now,
+                        previous_issued_at: p.issued_at,
+                    });
+                }
             }
         }
         self.authorizer_tokens.insert(
@@ -1007,6 +1051,7 @@ impl SimState {
                 authorizer: Some(authorizer.to_owned()),
                 expires_at: now + expires_in * 1000,
                 superseded_at: None,
+                issued_at: now,
             },
         );
         (token, expires_in)
@@ -1045,7 +1090,7 @@ impl SimState {
             .ok_or(WxErr(61009))?;
         let refresh = auth.refresh_token.clone();
         let funcs = Self::func_info(&auth.func_ids);
-        let (access, expires_in) = self.mint_authorizer_token(&component, &authorizer, now);
+        let (access, expires_in) = self.mint_authorizer_token(&component, &authorizer, now, false);
         Ok(json!({ "authorization_info": {
             "authorizer_appid": authorizer,
             "authorizer_access_token": access,
@@ -1096,7 +1141,7 @@ impl SimState {
         } else {
             auth.refresh_token.clone()
         };
-        let (access, expires_in) = self.mint_authorizer_token(&component, &authorizer, now);
+        let (access, expires_in) = self.mint_authorizer_token(&component, &authorizer, now, true);
         Ok(json!({
             "authorizer_access_token": access,
             "expires_in": expires_in,
