@@ -39,6 +39,21 @@ async fn account(api: &TenantApi, caller: &ApiCaller, appid: &str) -> Result<Aut
         .ok_or(ApiError::NotFound)
 }
 
+/// One of the components the caller's tenant uses, by appid.
+async fn tenant_component(
+    api: &TenantApi,
+    caller: &ApiCaller,
+    appid: &str,
+) -> Result<crate::domain::Component, ApiError> {
+    api.store
+        .list_components_for_tenant(caller.tenant)
+        .await
+        .map_err(|e| ApiError::internal("reading components", e))?
+        .into_iter()
+        .find(|c| c.appid == appid)
+        .ok_or_else(|| ApiError::invalid("component_appid", "not a component this tenant uses"))
+}
+
 impl From<CodeError> for ApiError {
     fn from(e: CodeError) -> Self {
         match e {
@@ -336,14 +351,7 @@ pub(super) async fn start_batch(
     Allowed { caller, .. }: Allowed<WechatCall>,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Response, ApiError> {
-    let component = api
-        .store
-        .list_components_for_tenant(caller.tenant)
-        .await
-        .map_err(|e| ApiError::internal("reading components", e))?
-        .into_iter()
-        .find(|c| c.appid == body.component_appid)
-        .ok_or_else(|| ApiError::invalid("component_appid", "not a component this tenant uses"))?;
+    let component = tenant_component(&api, &caller, &body.component_appid).await?;
     let request = CommitRequest {
         template_id: body.template_id,
         ext_json: ext_json_text(body.ext_json)?,
@@ -422,14 +430,7 @@ pub(super) async fn fast_register(
     Allowed { caller, .. }: Allowed<WechatCall>,
     ApiJson(body): ApiJson<FastRegisterBody>,
 ) -> Result<Response, ApiError> {
-    let component = api
-        .store
-        .list_components_for_tenant(caller.tenant)
-        .await
-        .map_err(|e| ApiError::internal("reading components", e))?
-        .into_iter()
-        .find(|c| c.appid == body.component_appid)
-        .ok_or_else(|| ApiError::invalid("component_appid", "not a component this tenant uses"))?;
+    let component = tenant_component(&api, &caller, &body.component_appid).await?;
     let request = crate::engine::code::FastRegisterRequest {
         kind: body.kind,
         name: body.name,

@@ -232,6 +232,27 @@ fn lines(text: &str) -> Vec<String> {
 }
 
 impl Console {
+    /// One of the components the tenant uses, by appid (its own, or the shared one).
+    async fn tenant_component(
+        &self,
+        tenant: TenantId,
+        appid: &str,
+    ) -> Result<crate::domain::Component, AppError> {
+        self.store
+            .list_components_for_tenant(tenant)
+            .await
+            .map_err(store_error("components could not be read"))?
+            .into_iter()
+            .find(|c| c.appid == appid)
+            .ok_or_else(|| {
+                AppError::invalid_bilingual(
+                    "component_appid",
+                    "choose a component",
+                    "请选择第三方平台",
+                )
+            })
+    }
+
     async fn code_account(&self, tenant: TenantId, appid: &str) -> Result<Authorizer, AppError> {
         let appid = AppId::parse("appid", appid).map_err(|_| AppError::NotFound)?;
         self.store
@@ -677,13 +698,9 @@ impl CodeService for Console {
             Err(_) => {
                 let (user, tenant) = self.tenant_admin(ctx).await?;
                 let component = self
-                    .store
-                    .list_components_for_tenant(tenant)
+                    .tenant_component(tenant, component_appid)
                     .await
-                    .map_err(store_error("components could not be read"))?
-                    .into_iter()
-                    .find(|c| c.appid == component_appid)
-                    .ok_or(AppError::NotFound)?;
+                    .map_err(|_| AppError::NotFound)?;
                 if component.owner == ComponentOwner::Platform {
                     // The shared library belongs to every tenant at once: platform staff keep it.
                     return Err(AppError::Forbidden);
@@ -724,20 +741,7 @@ impl CodeService for Console {
         form: CodeBatchForm,
     ) -> Result<i64, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
-        let component = self
-            .store
-            .list_components_for_tenant(tenant)
-            .await
-            .map_err(store_error("components could not be read"))?
-            .into_iter()
-            .find(|c| c.appid == form.component_appid)
-            .ok_or_else(|| {
-                AppError::invalid_bilingual(
-                    "component_appid",
-                    "choose a component",
-                    "请选择第三方平台",
-                )
-            })?;
+        let component = self.tenant_component(tenant, &form.component_appid).await?;
         let template_id = form.template_id.trim().parse::<i64>().map_err(|_| {
             AppError::invalid_bilingual("template_id", "choose a template", "请选择模板")
         })?;
@@ -774,20 +778,7 @@ impl CodeService for Console {
         form: FastRegisterForm,
     ) -> Result<i64, AppError> {
         let (user, tenant) = self.tenant_admin(ctx).await?;
-        let component = self
-            .store
-            .list_components_for_tenant(tenant)
-            .await
-            .map_err(store_error("components could not be read"))?
-            .into_iter()
-            .find(|c| c.appid == form.component_appid)
-            .ok_or_else(|| {
-                AppError::invalid_bilingual(
-                    "component_appid",
-                    "choose a component",
-                    "请选择第三方平台",
-                )
-            })?;
+        let component = self.tenant_component(tenant, &form.component_appid).await?;
         let code_type = if form.kind == "enterprise" {
             form.code_type.trim().parse::<i64>().map_err(|_| {
                 AppError::invalid_bilingual(
