@@ -167,7 +167,13 @@ on_both_databases! {
         // The owner revokes: the account is marked, its token is no longer served, no refreshes.
         assert!(r.sim.revoke(COMPONENT, OA));
         assert!(wait_for(Duration::from_secs(5), || async { r.authorizer_status(OA).await == Some(AuthorizerStatus::Revoked) }).await);
-        assert!(r.cached_authorizer_token(OA).is_none());
+        // The cache learns it right after the commit (the push handler syncs it), and it stays
+        // dead: a refresh that committed just before the revocation must not bring it back.
+        assert!(wait_for(Duration::from_secs(1), || async { r.cached_authorizer_token(OA).is_none() }).await);
+        for _ in 0..20 {
+            assert!(r.cached_authorizer_token(OA).is_none(), "a revoked account's token came back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let calls = r.calls("api_authorizer_token").len();
         tokio::time::sleep(Duration::from_secs(7)).await;
         assert_eq!(r.calls("api_authorizer_token").len(), calls, "no refresh after revocation");

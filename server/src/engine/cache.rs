@@ -45,8 +45,43 @@ const BATCH: i64 = 5_000;
 
 #[derive(Default)]
 pub struct TokenCache {
-    tokens: RwLock<HashMap<CacheKey, CachedToken>>,
+    tokens: RwLock<Tokens>,
     cursor: AtomicI64,
+}
+
+/// Live tokens, and the versions at which cleared ones were cleared. The tombstones keep a
+/// refresh that committed just before a revocation, but reaches the cache just after it, from
+/// bringing the dead account's token back. Only revoked accounts have one, so they stay few.
+#[derive(Default)]
+struct Tokens {
+    live: HashMap<CacheKey, CachedToken>,
+    cleared: HashMap<CacheKey, i64>,
+}
+
+impl Tokens {
+    /// The newest version this cache knows for `key`, live or cleared.
+    fn version(&self, key: &CacheKey) -> Option<i64> {
+        self.live
+            .get(key)
+            .map(|t| t.version)
+            .or_else(|| self.cleared.get(key).copied())
+    }
+
+    fn insert(&mut self, key: CacheKey, token: CachedToken) {
+        if self.version(&key).is_some_and(|v| v > token.version) {
+            return;
+        }
+        self.cleared.remove(&key);
+        self.live.insert(key, token);
+    }
+
+    fn clear(&mut self, key: CacheKey, version: i64) {
+        if self.version(&key).is_some_and(|v| v > version) {
+            return;
+        }
+        self.live.remove(&key);
+        self.cleared.insert(key, version);
+    }
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -72,11 +107,15 @@ impl TokenCache {
             subject: subject.to_owned(),
         };
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
-        tokens.get(&key).filter(|t| t.expires_at > now).cloned()
+        tokens
+            .live
+            .get(&key)
+            .filter(|t| t.expires_at > now)
+            .cloned()
     }
 
     pub fn len(&self) -> usize {
-        self.tokens.read().map(|t| t.len()).unwrap_or(0)
+        self.tokens.read().map(|t| t.live.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -93,18 +132,16 @@ impl TokenCache {
         self.tokens
             .write()
             .unwrap_or_else(|p| p.into_inner())
+            .live
             .remove(&key);
     }
 
     /// Records a token this instance just stored.
     pub fn put(&self, key: CacheKey, token: CachedToken) {
-        let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
-        match tokens.get(&key) {
-            Some(existing) if existing.version > token.version => {}
-            _ => {
-                tokens.insert(key, token);
-            }
-        }
+        self.tokens
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, token);
     }
 
     fn apply(&self, snapshot: CredentialSnapshot) {
@@ -114,12 +151,6 @@ impl TokenCache {
             subject: snapshot.subject,
         };
         let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
-        if tokens
-            .get(&key)
-            .is_some_and(|t| t.version > snapshot.version)
-        {
-            return;
-        }
         match (snapshot.value, snapshot.expires_at) {
             (Some(value), Some(expires_at)) => {
                 tokens.insert(
@@ -133,9 +164,7 @@ impl TokenCache {
                     },
                 );
             }
-            _ => {
-                tokens.remove(&key);
-            }
+            _ => tokens.clear(key, snapshot.version),
         }
     }
 
@@ -171,12 +200,77 @@ impl TokenCache {
     pub fn min_ttl_by_kind(&self, now: i64) -> Vec<(CredentialKind, i64)> {
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
         let mut out: HashMap<CredentialKind, i64> = HashMap::new();
-        for (k, t) in tokens.iter() {
+        for (k, t) in tokens.live.iter() {
             let ttl = t.expires_at - now;
             out.entry(k.kind)
                 .and_modify(|m| *m = (*m).min(ttl))
                 .or_insert(ttl);
         }
         out.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CredentialId;
+
+    fn key() -> CacheKey {
+        CacheKey {
+            component: ComponentId(1),
+            kind: CredentialKind::AuthorizerAccessToken,
+            subject: "wx0000000000000001".into(),
+        }
+    }
+
+    fn token(value: &str, version: i64) -> CachedToken {
+        CachedToken {
+            value: SecretString::from(value.to_owned()),
+            expires_at: i64::MAX,
+            refresh_at: None,
+            tenant: None,
+            version,
+        }
+    }
+
+    fn cleared(version: i64) -> CredentialSnapshot {
+        let key = key();
+        CredentialSnapshot {
+            id: CredentialId(1),
+            component_id: key.component,
+            tenant_id: None,
+            kind: key.kind,
+            subject: key.subject,
+            value: None,
+            expires_at: None,
+            refresh_at: None,
+            updated_at: 0,
+            version,
+        }
+    }
+
+    fn served(cache: &TokenCache) -> Option<String> {
+        let key = key();
+        cache
+            .get(key.component, key.kind, &key.subject, 0)
+            .map(|t| t.value.expose_secret().to_owned())
+    }
+
+    #[test]
+    fn a_refresh_that_lands_after_a_revocation_does_not_bring_the_token_back() {
+        let cache = TokenCache::default();
+        cache.put(key(), token("v1", 1));
+        // The refresh committed version 2; the revocation then cleared the row at version 3 and
+        // the sync applied it before the refresh's own put arrived.
+        cache.apply(cleared(3));
+        assert_eq!(served(&cache), None);
+        cache.put(key(), token("v2", 2));
+        assert_eq!(served(&cache), None, "the older refresh stays dead");
+        // A later authorization writes a newer version: served again.
+        cache.put(key(), token("v4", 4));
+        assert_eq!(served(&cache).as_deref(), Some("v4"));
+        // An old clearing re-read in the cursor overlap does not remove the newer token.
+        cache.apply(cleared(3));
+        assert_eq!(served(&cache).as_deref(), Some("v4"));
     }
 }
