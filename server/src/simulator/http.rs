@@ -191,6 +191,8 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         )
         .route("/sim/control/audit-quota", put(put_audit_quota))
         .route("/sim/control/refresh-report", get(refresh_report))
+        .route("/sim/control/served", post(served))
+        .route("/sim/control/refresh-tokens/check", post(check_refresh_tokens))
         .route("/sim/audits", post(page_decide_audit))
         .route("/sim/control/template-drafts", post(add_template_draft))
         .route("/sim/control/code/{appid}", get(control_code))
@@ -507,6 +509,9 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
             ),
             _ => Err(WxErr(47001)),
         };
+        if let (Ok(_), Some(token)) = (&result, token) {
+            state.note_token_used(token);
+        }
         sim.flush_outbox(&mut state);
         result
     });
@@ -520,6 +525,12 @@ async fn api(State(sim): Sim, method: Method, uri: Uri, body: Bytes) -> Response
     };
     if lost_answer {
         // WeChat did it; the answer never arrives.
+        if let Some(token) = response
+            .get("authorizer_access_token")
+            .and_then(Value::as_str)
+        {
+            sim.state().note_token_lost(token);
+        }
         record.injected = true;
         record.outcome = format!("answer lost ({})", record.outcome);
         sim.record_call(record);
@@ -1097,4 +1108,70 @@ async fn page_decide_audit(State(sim): Sim, axum::Form(d): axum::Form<PageDecisi
 /// Refreshes counted, and the double ones (two refreshes of one account within half a lifetime).
 async fn refresh_report(State(sim): Sim) -> Json<super::state::RefreshReport> {
     Json(sim.state().refresh_report.clone())
+}
+
+/// Tokens a tenant API served, as a load generator saw them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Served {
+    tokens: Vec<String>,
+}
+
+/// A load generator reports the access tokens the tenant API gave it; each is checked against
+/// what WeChat accepts now and counted in the refresh report (`expired_served`).
+async fn served(State(sim): Sim, body: Bytes) -> Response {
+    let served: Served = match parse(&body) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if served.tokens.len() > 10_000 {
+        return bad_request("at most 10,000 tokens at once");
+    }
+    let now = sim.now();
+    let mut state = sim.state();
+    let refused = served
+        .tokens
+        .iter()
+        .filter(|t| !state.served(t, now))
+        .count();
+    Json(json!({ "checked": served.tokens.len(), "refused": refused })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeldRefreshToken {
+    component_appid: String,
+    authorizer_appid: String,
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeldRefreshTokens {
+    held: Vec<HeldRefreshToken>,
+}
+
+/// The platform's refresh tokens, compared with WeChat's: which accounts it lost.
+async fn check_refresh_tokens(State(sim): Sim, body: Bytes) -> Response {
+    let held: HeldRefreshTokens = match parse(&body) {
+        Ok(h) => h,
+        Err(r) => return *r,
+    };
+    if held.held.len() > 100_000 {
+        return bad_request("at most 100,000 accounts at once");
+    }
+    let now = sim.now();
+    let mut report = super::state::RefreshTokenCheck::default();
+    sim.state().lost_refresh_tokens(
+        held.held.iter().map(|h| {
+            (
+                h.component_appid.as_str(),
+                h.authorizer_appid.as_str(),
+                h.refresh_token.as_deref(),
+            )
+        }),
+        now,
+        &mut report,
+    );
+    Json(report).into_response()
 }

@@ -196,10 +196,18 @@ struct IssuedToken {
     /// 0 in files written before it was kept.
     #[serde(default)]
     issued_at: i64,
+    /// Seen in use since it was issued: a call to WeChat with it, or the tenant API serving it.
+    #[serde(default)]
+    in_service: bool,
+    /// Its answer was lost on the way (an injected fault): nobody can have it.
+    #[serde(default)]
+    lost: bool,
 }
 
-/// A refresh of an account whose previous token was less than half a lifetime old: two servers
-/// refreshing at once, or a refresh that forgot the token it had (issue 16's "double refresh").
+/// A refresh of an account whose previous token was less than half a lifetime old and already in
+/// service: two servers refreshing at once, or a refresh that forgot the token it had (issue 16's
+/// "double refresh"). A token nobody used yet (its answer was lost, or the process that asked
+/// died before storing it) may be refreshed again: that is a retry, counted as an early refresh.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoubleRefresh {
     pub component_appid: String,
@@ -213,8 +221,38 @@ pub struct DoubleRefresh {
 pub struct RefreshReport {
     pub refreshes: u64,
     pub double_refreshes: u64,
+    /// Refreshes of an account whose previous token was younger than half a lifetime but never
+    /// used (its answer was lost, or its asker died): retries, not doubles.
+    pub early_refreshes: u64,
+    /// Of those, the ones whose previous answer the simulator itself lost (a `lost_answer` fault).
+    pub early_after_lost_answer: u64,
+    /// Tokens the tenant API handed out (as reported with `served`) ...
+    pub served_checked: u64,
+    /// ... and of those, the ones WeChat no longer accepted at that moment.
+    pub expired_served: u64,
     /// The newest double refreshes (at most 1,000).
     pub doubles: Vec<DoubleRefresh>,
+    /// The newest expired tokens served (at most 1,000).
+    pub expired: Vec<ExpiredServed>,
+}
+
+/// A token the tenant API served that WeChat refused at that moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpiredServed {
+    pub authorizer_appid: Option<String>,
+    pub at: i64,
+    /// `40001` (superseded past the overlap, or unknown) or `42001` (expired).
+    pub errcode: i64,
+}
+
+/// What `lost_refresh_tokens` found: accounts WeChat still has authorized whose refresh token the
+/// platform does not hold (neither the current one nor one still in its grace period).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefreshTokenCheck {
+    pub checked: u64,
+    pub lost: u64,
+    /// The first lost ones (at most 100): component appid, authorizer appid.
+    pub examples: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -784,6 +822,8 @@ impl SimState {
                 expires_at: now + expires_in * 1000,
                 superseded_at: None,
                 issued_at: now,
+                in_service: false,
+                lost: false,
             },
         );
         Ok(json!({ "component_access_token": token, "expires_in": expires_in }))
@@ -1029,7 +1069,13 @@ impl SimState {
             if let Some(p) = self.authorizer_tokens.get_mut(&previous) {
                 p.superseded_at.get_or_insert(now);
                 let lifetime = p.expires_at - p.issued_at;
-                if refresh && p.issued_at > 0 && now - p.issued_at < lifetime / 2 {
+                let early = refresh && p.issued_at > 0 && now - p.issued_at < lifetime / 2;
+                if early && !p.in_service {
+                    self.refresh_report.early_refreshes += 1;
+                    if p.lost {
+                        self.refresh_report.early_after_lost_answer += 1;
+                    }
+                } else if early {
                     let report = &mut self.refresh_report;
                     report.double_refreshes += 1;
                     if report.doubles.len() >= 1_000 {
@@ -1052,6 +1098,8 @@ impl SimState {
                 expires_at: now + expires_in * 1000,
                 superseded_at: None,
                 issued_at: now,
+                in_service: false,
+                lost: false,
             },
         );
         (token, expires_in)
@@ -1501,6 +1549,146 @@ impl SimState {
 
     pub fn live_authorizer_tokens(&self) -> usize {
         self.current_authorizer_token.len()
+    }
+
+    /// A call to WeChat was made with `token` (an account's): it is in service.
+    pub(super) fn note_token_used(&mut self, token: &str) {
+        if let Some(t) = self.authorizer_tokens.get_mut(token) {
+            t.in_service = true;
+        }
+    }
+
+    /// The answer carrying `token` was lost on the way (an injected fault).
+    pub(super) fn note_token_lost(&mut self, token: &str) {
+        if let Some(t) = self.authorizer_tokens.get_mut(token) {
+            t.lost = true;
+        }
+    }
+
+    /// The tenant API served `token` at `now` (reported by a load generator watching its
+    /// answers): counts it, marks it in service, and counts it as expired served if WeChat would
+    /// refuse it now. Returns whether WeChat accepts it.
+    pub fn served(&mut self, token: &str, now: i64) -> bool {
+        self.refresh_report.served_checked += 1;
+        let refused = match self.check_authorizer_token(Some(token), now) {
+            Ok(_) => None,
+            Err(WxErr(code)) => Some(code),
+        };
+        let authorizer = self.authorizer_tokens.get_mut(token).and_then(|t| {
+            t.in_service = true;
+            t.authorizer.clone()
+        });
+        let Some(errcode) = refused else {
+            return true;
+        };
+        let report = &mut self.refresh_report;
+        report.expired_served += 1;
+        if report.expired.len() < 1_000 {
+            report.expired.push(ExpiredServed {
+                authorizer_appid: authorizer,
+                at: now,
+                errcode,
+            });
+        }
+        false
+    }
+
+    /// Adds an authorization as if it had been made `issued_at` ago through a link and refreshed
+    /// since: its refresh token, and a live access token issued at `issued_at` (a soak test seeds
+    /// many accounts at once this way, with their tokens spread over a lifetime). Returns false
+    /// when the component is not simulated.
+    pub fn seed_authorization(
+        &mut self,
+        component: &str,
+        authorizer: &str,
+        refresh_token: &str,
+        access_token: &str,
+        issued_at: i64,
+    ) -> bool {
+        let Some(c) = self.components.get_mut(component) else {
+            return false;
+        };
+        c.authorizations.insert(
+            authorizer.to_owned(),
+            Authorization {
+                authorizer_appid: authorizer.to_owned(),
+                refresh_token: refresh_token.to_owned(),
+                previous_refresh: None,
+                func_ids: vec![1, 2, 3, 15],
+                auth_time: issued_at / 1000,
+                revoked: false,
+            },
+        );
+        let key = (component.to_owned(), authorizer.to_owned());
+        if let Some(old) = self
+            .current_authorizer_token
+            .insert(key, access_token.to_owned())
+        {
+            self.authorizer_tokens.remove(&old);
+        }
+        self.authorizer_tokens.insert(
+            access_token.to_owned(),
+            IssuedToken {
+                owner: component.to_owned(),
+                authorizer: Some(authorizer.to_owned()),
+                expires_at: issued_at + self.lifetimes.authorizer_token * 1000,
+                superseded_at: None,
+                issued_at,
+                in_service: false,
+                lost: false,
+            },
+        );
+        true
+    }
+
+    /// Compares the refresh tokens a platform holds with WeChat's: `held` gives, per account it
+    /// should hold, the refresh token it has (None: it has none). An account WeChat has authorized
+    /// and not revoked is lost when the platform's token is neither the current one nor one still
+    /// in its grace period. Accounts WeChat does not have are not counted.
+    pub fn lost_refresh_tokens<'a>(
+        &self,
+        held: impl IntoIterator<Item = (&'a str, &'a str, Option<&'a str>)>,
+        now: i64,
+        report: &mut RefreshTokenCheck,
+    ) {
+        for (component, authorizer, ours) in held {
+            let Some(auth) = self
+                .components
+                .get(component)
+                .and_then(|c| c.authorizations.get(authorizer))
+                .filter(|a| !a.revoked)
+            else {
+                continue;
+            };
+            report.checked += 1;
+            let current = ours == Some(auth.refresh_token.as_str());
+            let in_grace = auth
+                .previous_refresh
+                .as_ref()
+                .is_some_and(|(old, until)| ours == Some(old.as_str()) && now < *until);
+            if !current && !in_grace {
+                report.lost += 1;
+                if report.examples.len() < 100 {
+                    report
+                        .examples
+                        .push((component.to_owned(), authorizer.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// Every authorization WeChat holds and has not revoked: component appid, authorizer appid.
+    pub fn live_authorizations(&self) -> Vec<(String, String)> {
+        self.components
+            .iter()
+            .flat_map(|(c, state)| {
+                state
+                    .authorizations
+                    .values()
+                    .filter(|a| !a.revoked)
+                    .map(move |a| (c.clone(), a.authorizer_appid.clone()))
+            })
+            .collect()
     }
 }
 
