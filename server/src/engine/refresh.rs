@@ -332,6 +332,7 @@ impl Engine {
                 && self
                     .recover_refresh_token(claim, &entry.component.appid, &component_token, None)
                     .await?
+                    == Recovery::Recovered
             {
                 return Box::pin(self.fetch_authorizer_token(claim, false)).await;
             }
@@ -374,8 +375,14 @@ impl Engine {
                     )
                     .await?
                 {
-                    true => Box::pin(self.fetch_authorizer_token(claim, false)).await,
-                    false => Err(RefreshError::Lost {
+                    Recovery::Recovered => {
+                        Box::pin(self.fetch_authorizer_token(claim, false)).await
+                    }
+                    // WeChat refused the refresh token it still lists as the account's current
+                    // one: its own hiccup, not a lost authorization. Try again later, as for any
+                    // failure; declaring it lost would make the owner authorize again for nothing.
+                    Recovery::OursIsCurrent => Err(RefreshError::Wechat(err)),
+                    Recovery::NotFound => Err(RefreshError::Lost {
                         err,
                         refused: Some(refused),
                     }),
@@ -400,7 +407,7 @@ impl Engine {
         component_appid: &str,
         component_token: &CachedToken,
         ours: Option<&SecretString>,
-    ) -> Result<bool, RefreshError> {
+    ) -> Result<Recovery, RefreshError> {
         let lease_ms = self.settings.lease.as_millis() as i64;
         if !self
             .store
@@ -421,14 +428,19 @@ impl Engine {
             )
             .await
         {
-            Ok(details) => details
-                .authorization
-                .refresh_token
-                .map(|t| t.into_inner())
-                .filter(|t| differs(t))
-                .map(|t| (t, "api_get_authorizer_info")),
+            Ok(details) => {
+                let theirs = details.authorization.refresh_token.map(|t| t.into_inner());
+                if ours.is_some() && theirs.as_deref().is_some_and(|t| !differs(t)) {
+                    return Ok(Recovery::OursIsCurrent);
+                }
+                theirs
+                    .filter(|t| differs(t))
+                    .map(|t| (t, "api_get_authorizer_info"))
+            }
             // 61003: WeChat says the account is not authorized; no list will say otherwise.
-            Err(err) if err.class() == ErrcodeClass::AuthorizationLost => return Ok(false),
+            Err(err) if err.class() == ErrcodeClass::AuthorizationLost => {
+                return Ok(Recovery::NotFound)
+            }
             Err(err) => {
                 tracing::info!(subject = %claim.subject, error = %err, "api_get_authorizer_info failed during recovery; scanning the list");
                 None
@@ -439,13 +451,16 @@ impl Engine {
                 .authorizer_list_scan(claim.component_id, component_appid, component_token)
                 .await
                 .map_err(RefreshError::Wechat)?;
-            found = scan
-                .get(&claim.subject)
+            let listed = scan.get(&claim.subject);
+            if ours.is_some() && listed.is_some_and(|t| !differs(t)) {
+                return Ok(Recovery::OursIsCurrent);
+            }
+            found = listed
                 .filter(|t| differs(t))
                 .map(|t| (t.clone(), "api_get_authorizer_list"));
         }
         let Some((theirs, source)) = found else {
-            return Ok(false);
+            return Ok(Recovery::NotFound);
         };
         let now = crate::now_ms();
         let audit = NewAuditEvent::new(
@@ -478,7 +493,7 @@ impl Engine {
                 Some(&audit),
             )
             .await?;
-        Ok(true)
+        Ok(Recovery::Recovered)
     }
 
     /// Every authorizer of a component and its refresh token, from `api_get_authorizer_list`,
@@ -948,4 +963,15 @@ fn subject_suffix(subject: &str) -> String {
     } else {
         format!(" for {subject}")
     }
+}
+
+/// What asking WeChat for an account's current refresh token found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// Another token than ours, now stored.
+    Recovered,
+    /// WeChat lists the token we hold as the current one.
+    OursIsCurrent,
+    /// WeChat has none for the account (or no other than ours could be found).
+    NotFound,
 }

@@ -38,7 +38,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use state::{AccountSeed, ComponentSeed, Lifetimes, SimState};
+pub use state::{AccountSeed, ComponentSeed, Lifetimes, RefreshTokenCheck, SimState};
 
 /// How the simulator behaves, apart from what it knows (the [`Seed`]).
 #[derive(Debug, Clone)]
@@ -337,7 +337,7 @@ pub struct PushDrops {
     pub percent: u8,
 }
 
-const KEPT_CALLS: usize = 200_000;
+const KEPT_CALLS: usize = 50_000;
 const KEPT_PUSHES: usize = 10_000;
 
 #[derive(Default)]
@@ -363,6 +363,7 @@ pub struct SimControl {
     release_checks: Mutex<std::collections::HashMap<String, chat::ReleaseCheck>>,
     clock_offset_ms: AtomicI64,
     latency_ms: AtomicU64,
+    faults_fired: AtomicU64,
     seq: AtomicU64,
     settings: SimSettings,
     push_tx: tokio::sync::mpsc::UnboundedSender<state::PendingPush>,
@@ -430,13 +431,14 @@ impl SimControl {
                 }
             }
         };
-        let index = faults.rules.iter().position(&mut matches)?;
+        // Each matching rule rolls its own percentage, in order: several kinds of fault on one
+        // API each hit their share.
+        let mut rng = rand::thread_rng();
+        let index = (0..faults.rules.len()).find(|&i| {
+            let rule = &faults.rules[i];
+            matches(rule) && rule.percent.is_none_or(|p| rng.gen_range(0..100u8) < p)
+        })?;
         let rule = &mut faults.rules[index];
-        if let Some(p) = rule.percent {
-            if rand::thread_rng().gen_range(0..100u8) >= p {
-                return None;
-            }
-        }
         let fault = rule.fault;
         if let Some(times) = rule.times.as_mut() {
             *times -= 1;
@@ -444,7 +446,13 @@ impl SimControl {
                 faults.rules.remove(index);
             }
         }
+        self.faults_fired.fetch_add(1, Ordering::Relaxed);
         Some(fault)
+    }
+
+    /// How many faults fired since the simulator started.
+    pub fn faults_fired(&self) -> u64 {
+        self.faults_fired.load(Ordering::Relaxed)
     }
 
     fn take_drop(&self) -> bool {
@@ -651,6 +659,7 @@ impl Simulator {
             release_checks: Mutex::new(std::collections::HashMap::new()),
             clock_offset_ms: AtomicI64::new(0),
             latency_ms: AtomicU64::new(0),
+            faults_fired: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             settings,
             push_tx,

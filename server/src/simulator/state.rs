@@ -1608,6 +1608,19 @@ impl SimState {
         let Some(c) = self.components.get_mut(component) else {
             return false;
         };
+        self.accounts
+            .entry(authorizer.to_owned())
+            .or_insert_with(|| AccountSeed {
+                appid: authorizer.to_owned(),
+                kind: AccountKind::OfficialAccount,
+                nick_name: format!("Account {authorizer}"),
+                user_name: format!("gh_{}", &authorizer[authorizer.len().saturating_sub(12)..]),
+                principal_name: String::new(),
+                alias: String::new(),
+                service_type: 2,
+                verify_type: 0,
+                menu: None,
+            });
         c.authorizations.insert(
             authorizer.to_owned(),
             Authorization {
