@@ -1499,9 +1499,18 @@ async fn double_refreshes_are_counted() {
         .await
         .unwrap();
     let report = r.sim.with_state(|s, _| s.refresh_report.clone());
-    assert_eq!((report.refreshes, report.double_refreshes, report.early_refreshes), (2, 0, 1));
+    assert_eq!(
+        (
+            report.refreshes,
+            report.double_refreshes,
+            report.early_refreshes
+        ),
+        (2, 0, 1)
+    );
     // Once a token is in use, refreshing it again within half a lifetime is double.
-    c.get_jsapi_ticket(second.authorizer_access_token.expose()).await.unwrap();
+    c.get_jsapi_ticket(second.authorizer_access_token.expose())
+        .await
+        .unwrap();
     c.authorizer_token(&token, COMPONENT, OA, &refresh)
         .await
         .unwrap();
@@ -1518,12 +1527,27 @@ async fn double_refreshes_are_counted() {
 
     // A lost answer followed by the retry: early, and known to follow a lost answer.
     r.sim
-        .inject_fault(FaultSpec { component: None, api: Some("api_authorizer_token".into()), fault: Fault::LostAnswer, times: Some(1), percent: None })
+        .inject_fault(FaultSpec {
+            component: None,
+            api: Some("api_authorizer_token".into()),
+            fault: Fault::LostAnswer,
+            times: Some(1),
+            percent: None,
+        })
         .unwrap();
-    assert!(c.authorizer_token(&token, COMPONENT, OA, &refresh).await.is_err());
-    let current = c.authorizer_token(&token, COMPONENT, OA, &refresh).await.unwrap();
+    assert!(c
+        .authorizer_token(&token, COMPONENT, OA, &refresh)
+        .await
+        .is_err());
+    let current = c
+        .authorizer_token(&token, COMPONENT, OA, &refresh)
+        .await
+        .unwrap();
     let report = r.sim.with_state(|s, _| s.refresh_report.clone());
-    assert_eq!((report.double_refreshes, report.early_after_lost_answer), (1, 1));
+    assert_eq!(
+        (report.double_refreshes, report.early_after_lost_answer),
+        (1, 1)
+    );
 
     // What the tenant API served: the current token is fine, a made-up one is expired served.
     let control = |path: &str| format!("{}/sim/control/{path}", r.sim.base_url());
@@ -1558,20 +1582,31 @@ async fn double_refreshes_are_counted() {
         .json()
         .await
         .unwrap();
-    assert_eq!((check["checked"].as_u64(), check["lost"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (check["checked"].as_u64(), check["lost"].as_u64()),
+        (Some(3), Some(2))
+    );
     // Garbage at both: 400, nothing counted.
     for (path, body) in [
         ("served", "not json"),
         ("served", r#"{"tokens": "x"}"#),
         ("served", r#"{"tokens": [], "extra": 1}"#),
         ("refresh-tokens/check", "[]"),
-        ("refresh-tokens/check", r#"{"held": [{"component_appid": 1}]}"#),
+        (
+            "refresh-tokens/check",
+            r#"{"held": [{"component_appid": 1}]}"#,
+        ),
     ] {
         let res = http.post(control(path)).body(body).send().await.unwrap();
         assert_eq!(res.status(), 400, "{path} {body}");
     }
     let many: Vec<String> = (0..10_001).map(|i| i.to_string()).collect();
-    let res = http.post(control("served")).json(&json!({ "tokens": many })).send().await.unwrap();
+    let res = http
+        .post(control("served"))
+        .json(&json!({ "tokens": many }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     let after = r.sim.with_state(|s, _| s.refresh_report.clone());
     assert_eq!((after.served_checked, after.expired_served), (2, 1));

@@ -1,5 +1,5 @@
 //! The soak's short version (issue 16), run by `.ci/run` after the other tests: two real
-//! `server serve` processes on PostgreSQL, 20,000 accounts whose tokens live 60 s (about 400
+//! `server serve` processes on PostgreSQL, 20,000 accounts whose tokens live 240 s (about 100
 //! refreshes a second across the cluster), faults on, steady load on the tenant API, the notify
 //! URL and the message URL, one SIGKILL. It fails on any double refresh, expired token served,
 //! lost refresh token or lost message. The full run is `cargo bench -p server --bench soak`.
@@ -39,10 +39,10 @@ async fn two_instances_under_faults_and_a_kill_lose_nothing() {
         components: 50,
         tenants: 20,
         duration: Duration::from_secs(seconds),
-        kill_every: Some(Duration::from_secs(seconds / 2)),
+        kill_every: Some(Duration::from_secs(seconds * 3 / 5)),
         restart_after: Duration::from_secs(5),
-        lifetime_s: env_or("WXHUB_SOAK_LIFETIME", 60) as i64,
-        faults: true,
+        lifetime_s: env_or("WXHUB_SOAK_LIFETIME", 240) as i64,
+        faults: env_or("WXHUB_SOAK_FAULTS", 1) == 1,
         api_rate: 100,
         message_rate: 20,
         ticket_rate: 2,
@@ -58,8 +58,15 @@ async fn two_instances_under_faults_and_a_kill_lose_nothing() {
     if !failures.is_empty() {
         // Keep the instances' logs for whoever looks at the failure.
         let kept = logs.keep();
-        panic!("the soak broke its promises (logs in {}):\n{}", kept.display(), failures.join("\n"));
+        panic!(
+            "the soak broke its promises (logs in {}):\n{}",
+            kept.display(),
+            failures.join("\n")
+        );
     }
     assert_eq!(report.kills, 1, "one instance was killed");
-    assert_eq!(report.takeover_unfinished, 0, "the killed instance's leases were taken over");
+    assert_eq!(
+        report.takeover_unfinished, 0,
+        "the killed instance's leases were taken over"
+    );
 }

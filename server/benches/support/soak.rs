@@ -36,9 +36,7 @@ use wxhub::admin::Admin;
 use wxhub::config::{DatabaseUrl, Overrides, Settings};
 use wxhub::domain::{Actor, AuditKind, ComponentId, NewAuditEvent, Outcome, TenantId};
 use wxhub::secrets::{Keyring, MasterKey};
-use wxhub::simulator::{
-    ComponentSeed, Fault, FaultSpec, Lifetimes, Seed, SimSettings, Simulator,
-};
+use wxhub::simulator::{ComponentSeed, Fault, FaultSpec, Lifetimes, Seed, SimSettings, Simulator};
 use wxhub::startup::open_store;
 use wxhub::store::{IssuedCredential, NewAuthorization, Store};
 use wxhub::wechat::crypto::MsgCrypt;
@@ -104,6 +102,7 @@ pub struct SoakReport {
     pub not_authorized_examples: Vec<String>,
     pub api_ok: u64,
     pub api_failed: u64,
+    pub api_failures: Vec<(String, u64)>,
     pub api_latency_p50_ms: f64,
     pub api_latency_p99_ms: f64,
     pub messages_acked: u64,
@@ -132,7 +131,7 @@ impl SoakReport {
         }
         if self.expired_served > 0 {
             out.push(format!(
-                "{} expired tokens served: {:?}",
+                "{} expired tokens served: {:#?}",
                 self.expired_served, self.expired_examples
             ));
         }
@@ -149,7 +148,10 @@ impl SoakReport {
             ));
         }
         if self.messages_lost > 0 {
-            out.push(format!("{} acknowledged messages not stored", self.messages_lost));
+            out.push(format!(
+                "{} acknowledged messages not stored",
+                self.messages_lost
+            ));
         }
         if self.refreshes == 0 {
             out.push("no refreshes at all".into());
@@ -172,7 +174,11 @@ impl std::fmt::Display for SoakReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut takeover = self.takeover_s.clone();
         takeover.sort_by(f64::total_cmp);
-        writeln!(f, "seeded in {:.0} s, ran {:.0} s", self.seed_seconds, self.run_seconds)?;
+        writeln!(
+            f,
+            "seeded in {:.0} s, ran {:.0} s",
+            self.seed_seconds, self.run_seconds
+        )?;
         writeln!(
             f,
             "refreshes {} ({:.0}/s) | double {} | early (retries of unused tokens) {} (after a lost answer {}) | faults injected {}",
@@ -185,9 +191,10 @@ impl std::fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "tenant API: {} ok, {} failed, p50 {:.1} ms, p99 {:.1} ms | tokens checked {} | expired served {}",
+            "tenant API: {} ok, {} failed {:?}, p50 {:.1} ms, p99 {:.1} ms | tokens checked {} | expired served {}",
             self.api_ok,
             self.api_failed,
+            self.api_failures,
             self.api_latency_p50_ms,
             self.api_latency_p99_ms,
             self.served_checked,
@@ -269,12 +276,9 @@ pub fn keyring() -> Keyring {
 }
 
 fn harness_settings(database_url: &str) -> Settings {
-    let mut settings = Settings::load_from(
-        None,
-        &Overrides::default(),
-        Vec::<(String, String)>::new(),
-    )
-    .expect("settings");
+    let mut settings =
+        Settings::load_from(None, &Overrides::default(), Vec::<(String, String)>::new())
+            .expect("settings");
     settings.database_url = DatabaseUrl::parse(database_url).expect("postgres url");
     settings.database_url_configured = true;
     settings.database_max_connections = 32;
@@ -300,18 +304,27 @@ fn free_port() -> u16 {
 }
 
 fn spawn(cfg: &SoakConfig, sim_base: &str, port: u16, generation: usize) -> Child {
-    let log = std::fs::File::create(cfg.log_dir.join(format!("instance-{port}-{generation}.log")))
-        .expect("log file");
+    let log = std::fs::File::create(
+        cfg.log_dir
+            .join(format!("instance-{port}-{generation}.log")),
+    )
+    .expect("log file");
     Command::new(env!("CARGO_BIN_EXE_server"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("WXHUB_DATABASE_URL", &cfg.database_url)
-        .env("WXHUB_DATABASE_MAX_CONNECTIONS", cfg.database_max_connections.to_string())
+        .env(
+            "WXHUB_DATABASE_MAX_CONNECTIONS",
+            cfg.database_max_connections.to_string(),
+        )
         .env("WXHUB_MASTER_KEY", MASTER_KEY_HEX)
         .env("WXHUB_LISTEN", format!("127.0.0.1:{port}"))
         .env("WXHUB_METRICS_LISTEN", "127.0.0.1:0")
         .env("WXHUB_LOG_FORMAT", "json")
-        .env("WXHUB_LOG", std::env::var("WXHUB_SOAK_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "WXHUB_LOG",
+            std::env::var("WXHUB_SOAK_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env("WXHUB_WECHAT_API_BASE", sim_base)
         .env("WXHUB_WECHAT_MP_BASE", sim_base)
         .env("WXHUB_WECHAT_OPEN_BASE", sim_base)
@@ -376,7 +389,11 @@ struct Balancer {
     next: AtomicUsize,
 }
 
-async fn balance(listener: tokio::net::TcpListener, balancer: Arc<Balancer>, stop: Arc<AtomicBool>) {
+async fn balance(
+    listener: tokio::net::TcpListener,
+    balancer: Arc<Balancer>,
+    stop: Arc<AtomicBool>,
+) {
     while !stop.load(Ordering::Relaxed) {
         let Ok(Ok((mut inbound, _))) =
             tokio::time::timeout(Duration::from_millis(200), listener.accept()).await
@@ -389,7 +406,8 @@ async fn balance(listener: tokio::net::TcpListener, balancer: Arc<Balancer>, sto
             let first = balancer.next.fetch_add(1, Ordering::Relaxed);
             for k in 0..n {
                 let port = balancer.ports[(first + k) % n];
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     return;
                 }
@@ -407,7 +425,10 @@ async fn seed(cfg: &SoakConfig, store: &Store, sim: &Simulator, front: &str) -> 
     let mut keys = Vec::new();
     for t in 0..cfg.tenants {
         let slug = format!("soak{t}");
-        let tenant = admin.create_tenant(&slug, &format!("Soak {t}")).await.expect("tenant");
+        let tenant = admin
+            .create_tenant(&slug, &format!("Soak {t}"))
+            .await
+            .expect("tenant");
         tenants.push(tenant.id);
         let (_, minted) = admin.create_api_key(&slug, "soak").await.expect("key");
         keys.push(minted.key.expose_secret().to_owned());
@@ -518,7 +539,7 @@ async fn seed(cfg: &SoakConfig, store: &Store, sim: &Simulator, front: &str) -> 
                     flush(batch);
                 }
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 50_000 == 0 {
+                if n.is_multiple_of(50_000) {
                     eprintln!(
                         "soak: seeded {n} accounts in {:.0} s",
                         started.elapsed().as_secs_f64()
@@ -539,26 +560,43 @@ fn inject_faults(sim: &Simulator) {
         times: None,
         percent: Some(percent),
     };
-    // Per refresh: about 6 % meet a fault of some kind, each kind on its own.
+    // Per refresh: about 6 % meet an error of some kind and a fifth are late, each rule rolling
+    // on its own.
     for s in [
-        spec("api_authorizer_token", Fault::LongTail { median_ms: 30, p99_ms: 1_500 }, 20),
+        spec(
+            "api_authorizer_token",
+            Fault::LongTail {
+                median_ms: 30,
+                p99_ms: 1_500,
+            },
+            20,
+        ),
         spec("api_authorizer_token", Fault::Timeout, 1),
         spec("api_authorizer_token", Fault::Http(502), 1),
         spec("api_authorizer_token", Fault::Errcode(-1), 1),
         spec("api_authorizer_token", Fault::Reset, 1),
         spec("api_authorizer_token", Fault::LostAnswer, 1),
         spec("api_authorizer_token", Fault::Errcode(61023), 1),
-        spec("api_component_token", Fault::Errcode(45009), 5),
+        spec("api_component_token", Fault::Errcode(-1), 5),
         spec("api_component_token", Fault::LatencyMs(300), 20),
         spec("api_get_authorizer_info", Fault::Errcode(-1), 5),
     ] {
         sim.inject_fault(s).expect("fault spec");
     }
+    // A used-up quota stops a component's refreshes for minutes (as it should): it happens to
+    // two components once each, not at random, or every component would sit paused.
+    sim.inject_fault(FaultSpec {
+        times: Some(2),
+        percent: None,
+        ..spec("api_authorizer_token", Fault::Errcode(45009), 100)
+    })
+    .expect("fault spec");
 }
 
 struct Load {
     api_ok: AtomicU64,
     api_failed: AtomicU64,
+    api_failures: Mutex<std::collections::BTreeMap<String, u64>>,
     api_latency_us: Mutex<Vec<u64>>,
     acked: Mutex<Vec<u64>>,
     unacked: AtomicU64,
@@ -579,13 +617,30 @@ async fn ask_token(
     let (_, t) = placement(cfg, j);
     let started = Instant::now();
     let answer = client
-        .get(format!("{front}/api/v1/authorizers/{}/access-token", account_appid(j)))
+        .get(format!(
+            "{front}/api/v1/authorizers/{}/access-token",
+            account_appid(j)
+        ))
         .bearer_auth(&plan.keys[t])
         .send()
         .await;
-    let body = match answer {
-        Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await.ok(),
-        _ => None,
+    let (body, why) = match answer {
+        Ok(r) if r.status().is_success() => (
+            r.json::<serde_json::Value>().await.ok(),
+            "bad json".to_owned(),
+        ),
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let code = r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|b| b["error"]["code"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            (None, format!("{status} {code}"))
+        }
+        Err(e) if e.is_timeout() => (None, "timeout".to_owned()),
+        Err(_) => (None, "connection".to_owned()),
     };
     match body.as_ref().and_then(|b| b["access_token"].as_str()) {
         Some(token) => {
@@ -598,6 +653,7 @@ async fn ask_token(
         }
         None => {
             load.api_failed.fetch_add(1, Ordering::Relaxed);
+            *load.api_failures.lock().unwrap().entry(why).or_default() += 1;
         }
     }
 }
@@ -724,7 +780,9 @@ impl Probe {
         let events: Vec<String> = events
             .into_iter()
             .rev()
-            .map(|(at, kind, outcome, summary)| format!("{} {kind} {outcome}: {summary}", at % 1_000_000))
+            .map(|(at, kind, outcome, summary)| {
+                format!("{} {kind} {outcome}: {summary}", at % 1_000_000)
+            })
             .collect();
         format!("{appid} {status}: {}", events.join(" | "))
     }
@@ -737,6 +795,25 @@ impl Probe {
         .fetch_all(&self.0)
         .await
         .unwrap_or_default()
+    }
+
+    /// Accounts whose token could not be served now (under 5 s left), by why: `overdue` (its
+    /// refresh time passed and nobody has done it), `failing` (its last attempt failed), `held`
+    /// (its next attempt is set in the future: a paused component, a backoff).
+    async fn unservable(&self) -> (i64, i64, i64) {
+        let now = wxhub::now_ms();
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT count(*) FILTER (WHERE failure_count = 0 AND refresh_at <= $1), \
+                    count(*) FILTER (WHERE failure_count > 0), \
+                    count(*) FILTER (WHERE failure_count = 0 AND refresh_at > $1) \
+             FROM credentials WHERE kind = 'authorizer_access_token' AND value_sealed IS NOT NULL \
+             AND expires_at < $2",
+        )
+        .bind(now)
+        .bind(now + 5_000)
+        .fetch_one(&self.0)
+        .await
+        .unwrap_or((-1, -1, -1))
     }
 
     async fn message_ids(&self) -> Vec<String> {
@@ -769,9 +846,11 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
             lifetimes: Lifetimes {
                 authorizer_token: cfg.lifetime_s,
                 component_token: 600,
-                // WeChat keeps a replaced token working 5 minutes of its 2 hours; compressed alike.
-                token_overlap: (cfg.lifetime_s / 24).max(2),
-                refresh_token_grace: (cfg.lifetime_s / 24).max(2),
+                // WeChat keeps a replaced token (and refresh token) working 5 minutes. That is not
+                // compressed with the lifetime: it is what covers wxhub's retries (seconds apart,
+                // in real time) after an answer was lost. Capped at half the compressed lifetime.
+                token_overlap: (cfg.lifetime_s / 2).min(300),
+                refresh_token_grace: (cfg.lifetime_s / 2).min(300),
                 ..Lifetimes::default()
             },
             ticket_interval: Duration::from_secs(60),
@@ -842,13 +921,17 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     if cfg.faults {
         inject_faults(&sim);
     }
-    eprintln!("soak: {} instances ready, load on for {:?}", cfg.instances, cfg.duration);
+    eprintln!(
+        "soak: {} instances ready, load on for {:?}",
+        cfg.instances, cfg.duration
+    );
 
     let run_started = Instant::now();
     let until = run_started + cfg.duration;
     let load = Arc::new(Load {
         api_ok: AtomicU64::new(0),
         api_failed: AtomicU64::new(0),
+        api_failures: Mutex::new(Default::default()),
         api_latency_us: Mutex::new(Vec::new()),
         acked: Mutex::new(Vec::new()),
         unacked: AtomicU64::new(0),
@@ -857,13 +940,25 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     });
     let cfg = Arc::new(cfg);
     let api = {
-        let (client, front, cfg, plan, sim, load) =
-            (client.clone(), front.clone(), cfg.clone(), plan.clone(), sim.clone(), load.clone());
+        let (client, front, cfg, plan, sim, load) = (
+            client.clone(),
+            front.clone(),
+            cfg.clone(),
+            plan.clone(),
+            sim.clone(),
+            load.clone(),
+        );
         tokio::spawn(async move {
             let (c2, f2, cfg2, p2, s2, l2) = (client, front, cfg.clone(), plan, sim, load);
             at_rate(cfg.api_rate, until, move |_| {
-                let (client, front, cfg, plan, sim, load) =
-                    (c2.clone(), f2.clone(), cfg2.clone(), p2.clone(), s2.clone(), l2.clone());
+                let (client, front, cfg, plan, sim, load) = (
+                    c2.clone(),
+                    f2.clone(),
+                    cfg2.clone(),
+                    p2.clone(),
+                    s2.clone(),
+                    l2.clone(),
+                );
                 async move {
                     let j = rand::thread_rng().gen_range(0..cfg.accounts);
                     ask_token(&client, &front, &cfg, &plan, &sim, &load, j).await;
@@ -873,8 +968,13 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
         })
     };
     let messages = {
-        let (client, front, cfg, plan, load) =
-            (client.clone(), front.clone(), cfg.clone(), plan.clone(), load.clone());
+        let (client, front, cfg, plan, load) = (
+            client.clone(),
+            front.clone(),
+            cfg.clone(),
+            plan.clone(),
+            load.clone(),
+        );
         tokio::spawn(async move {
             let (c2, f2, cfg2, p2, l2) = (client, front, cfg.clone(), plan, load);
             at_rate(cfg.message_rate, until, move |_| {
@@ -978,15 +1078,18 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
             }
             report.max_pg_connections = report.max_pg_connections.max(
                 probe
-                    .count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+                    .count(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+                    )
                     .await,
             );
         }
         if now >= next_progress {
             next_progress = now + cfg.progress_every;
             let r = sim.with_state(|s, _| s.refresh_report.clone());
+            let (overdue, failing, held) = probe.unservable().await;
             eprintln!(
-                "soak: {:>4.0} s | refreshes {} double {} early {} | served {} expired {} | api ok {} failed {} | messages {} | RSS {:?}",
+                "soak: {:>4.0} s | refreshes {} double {} early {} | served {} expired {} | api ok {} failed {} | messages {} | RSS {:?} | unservable: overdue {overdue} failing {failing} held {held}",
                 run_started.elapsed().as_secs_f64(),
                 r.refreshes,
                 r.double_refreshes,
@@ -1045,7 +1148,9 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
                 report.cpu_seconds +=
                     ticks.saturating_sub(slot.last_ticks) as f64 / clock_ticks_per_second();
             }
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
             let _ = child.wait();
         }
         report.max_rss_mb.push(slot.max_rss_mb);
@@ -1059,11 +1164,35 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     report.early_after_lost_answer = r.early_after_lost_answer;
     report.served_checked = r.served_checked;
     report.expired_served = r.expired_served;
-    report.expired_examples = r.expired.iter().take(5).map(|e| format!("{e:?}")).collect();
+    let calls = sim.calls();
+    let sim_story = |appid: &str| {
+        calls
+            .iter()
+            .filter(|c| c.authorizer_appid.as_deref() == Some(appid))
+            .map(|c| format!("{} {} {}", c.at % 1_000_000, c.api, c.outcome))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    report.expired_examples = r
+        .expired
+        .iter()
+        .take(5)
+        .map(|e| {
+            let appid = e.authorizer_appid.as_deref().unwrap_or("?");
+            format!("{e:?}\n      WeChat saw: {}", sim_story(appid))
+        })
+        .collect();
     report.double_examples = r.doubles.iter().take(5).map(|d| format!("{d:?}")).collect();
     report.faults_injected = sim.faults_fired();
     report.api_ok = load.api_ok.load(Ordering::Relaxed);
     report.api_failed = load.api_failed.load(Ordering::Relaxed);
+    report.api_failures = load
+        .api_failures
+        .lock()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .collect();
     let mut lat: Vec<u64> = std::mem::take(&mut *load.api_latency_us.lock().unwrap());
     lat.sort_unstable();
     let pick = |p: f64| {
@@ -1077,8 +1206,11 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
 
     // Refresh tokens: ours against WeChat's, for every account WeChat still has authorized.
     let live = sim.with_state(|s, _| s.live_authorizations());
-    let ids: std::collections::HashMap<&str, ComponentId> =
-        plan.components.iter().map(|c| (c.appid.as_str(), c.id)).collect();
+    let ids: std::collections::HashMap<&str, ComponentId> = plan
+        .components
+        .iter()
+        .map(|c| (c.appid.as_str(), c.id))
+        .collect();
     let held: Vec<(String, String, Option<String>)> = futures_util::stream::iter(live)
         .map(|(component, appid)| {
             let store = &store;
@@ -1102,33 +1234,29 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     let mut check = wxhub::simulator::RefreshTokenCheck::default();
     sim.with_state(|s, now| {
         s.lost_refresh_tokens(
-            held.iter().map(|(c, a, o)| (c.as_str(), a.as_str(), o.as_deref())),
+            held.iter()
+                .map(|(c, a, o)| (c.as_str(), a.as_str(), o.as_deref())),
             now,
             &mut check,
         )
     });
     report.refresh_tokens_checked = check.checked;
     report.lost_refresh_tokens = check.lost;
-    let calls = sim.calls();
-    let sim_story = |appid: &str| {
-        calls
-            .iter()
-            .filter(|c| c.authorizer_appid.as_deref() == Some(appid))
-            .map(|c| format!("{} {} {}", c.at % 1_000_000, c.api, c.outcome))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    };
     for (_, appid) in check.examples.iter().take(3) {
-        report
-            .lost_examples
-            .push(format!("{}\n      WeChat saw: {}", probe.story(appid).await, sim_story(appid)));
+        report.lost_examples.push(format!(
+            "{}\n      WeChat saw: {}",
+            probe.story(appid).await,
+            sim_story(appid)
+        ));
     }
     report.accounts_not_authorized = probe
         .count("SELECT count(*) FROM authorizers WHERE status <> 'authorized'")
         .await
         .max(0) as u64;
     for appid in probe.not_authorized(3).await {
-        report.not_authorized_examples.push(probe.story(&appid).await);
+        report
+            .not_authorized_examples
+            .push(probe.story(&appid).await);
     }
 
     // Messages: every acknowledged MsgId is stored.
@@ -1141,9 +1269,8 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
         .count() as u64;
     store.close().await;
     probe.0.close().await;
-    match Arc::try_unwrap(sim) {
-        Ok(sim) => sim.stop().await,
-        Err(_) => {}
+    if let Ok(sim) = Arc::try_unwrap(sim) {
+        sim.stop().await
     }
     report
 }

@@ -192,7 +192,10 @@ pub(super) fn router(sim: Arc<SimControl>) -> Router {
         .route("/sim/control/audit-quota", put(put_audit_quota))
         .route("/sim/control/refresh-report", get(refresh_report))
         .route("/sim/control/served", post(served))
-        .route("/sim/control/refresh-tokens/check", post(check_refresh_tokens))
+        .route(
+            "/sim/control/refresh-tokens/check",
+            post(check_refresh_tokens),
+        )
         .route("/sim/audits", post(page_decide_audit))
         .route("/sim/control/template-drafts", post(add_template_draft))
         .route("/sim/control/code/{appid}", get(control_code))
