@@ -200,7 +200,12 @@ fn main() {
     let fresh = |now: i64| {
         appids
             .iter()
-            .filter(|a| engine.authorizer_token(component_id, a, now).is_some())
+            .filter(|a| {
+                server_rt
+                    .block_on(engine.authorizer_token(component_id, a, now))
+                    .expect("store")
+                    .is_some()
+            })
             .count()
     };
     let start = Instant::now();
@@ -250,7 +255,10 @@ fn main() {
         for _ in 0..200 {
             let appid = &appids[rng.gen_range(0..n)];
             samples += 1;
-            match engine.authorizer_token(component_id, appid, now) {
+            match server_rt
+                .block_on(engine.authorizer_token(component_id, appid, now))
+                .expect("store")
+            {
                 None => missing += 1,
                 Some(t) => {
                     let ok = sim.with_state(|s, sim_now| {

@@ -54,6 +54,22 @@ fn child(db: &str, n: usize) {
         let before = rss_mb();
         let start = Instant::now();
         let app = Application::build(settings(std::path::Path::new(db)), keyring()).await.expect("app");
+        // The cache holds what callers asked for: ask for every account once (up to the cache's
+        // capacity, `WXHUB_TOKEN_CACHE_CAPACITY`, the least recently used leave).
+        let component = app
+            .store()
+            .component_by_appid(COMPONENT)
+            .await
+            .expect("store")
+            .expect("the component")
+            .id;
+        for i in 0..n {
+            let _ = app
+                .engine()
+                .authorizer_token(component, &support::appid(i), wxhub::now_ms())
+                .await
+                .expect("store");
+        }
         let loaded = app.engine().cache.len();
         let load_time = start.elapsed();
         let after_load = rss_mb();

@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "wechat_timeout_seconds",
     "refresh_concurrency",
     "refresh_concurrency_per_component",
+    "token_cache_capacity",
     "ticket_stale_seconds",
     "log_format",
     "log",
@@ -67,6 +68,7 @@ const TYPED_KEYS: &[&str] = &[
     "wechat_timeout_seconds",
     "refresh_concurrency",
     "refresh_concurrency_per_component",
+    "token_cache_capacity",
     "ticket_stale_seconds",
     "session_idle_minutes",
     "trust_forwarded_for",
@@ -131,6 +133,7 @@ struct RawSettings {
     wechat_timeout_seconds: u64,
     refresh_concurrency: usize,
     refresh_concurrency_per_component: usize,
+    token_cache_capacity: usize,
     ticket_stale_seconds: u64,
     log_format: LogFormat,
     log: String,
@@ -177,6 +180,7 @@ impl Default for RawSettings {
             wechat_timeout_seconds: 10,
             refresh_concurrency: 64,
             refresh_concurrency_per_component: 16,
+            token_cache_capacity: crate::engine::cache::DEFAULT_CAPACITY,
             ticket_stale_seconds: 20 * 60,
             log_format: LogFormat::Human,
             log: "info".into(),
@@ -344,6 +348,8 @@ pub struct Settings {
     /// Refreshes in flight at once, and per component.
     pub refresh_concurrency: usize,
     pub refresh_concurrency_per_component: usize,
+    /// How many authorizer tokens and JS-SDK tickets an instance keeps in memory.
+    pub token_cache_capacity: usize,
     /// No ticket for this long: ask WeChat to restart pushing and raise an alert.
     pub ticket_stale_seconds: u64,
     pub log_format: LogFormat,
@@ -508,6 +514,11 @@ impl Settings {
                 "refresh_concurrency_per_component must be between 1 and 1024".into(),
             ));
         }
+        if !(1_000..=50_000_000).contains(&raw.token_cache_capacity) {
+            return Err(ConfigError::Invalid(
+                "token_cache_capacity must be between 1000 and 50000000".into(),
+            ));
+        }
         if !(1..=86_400).contains(&raw.ticket_stale_seconds) {
             return Err(ConfigError::Invalid(
                 "ticket_stale_seconds must be between 1 and 86400".into(),
@@ -643,6 +654,7 @@ impl Settings {
             wechat_timeout_seconds: raw.wechat_timeout_seconds,
             refresh_concurrency: raw.refresh_concurrency,
             refresh_concurrency_per_component: raw.refresh_concurrency_per_component,
+            token_cache_capacity: raw.token_cache_capacity,
             ticket_stale_seconds: raw.ticket_stale_seconds,
             log_format: raw.log_format,
             log: raw.log,
@@ -892,6 +904,18 @@ mod tests {
             (
                 &[("WXHUB_REFRESH_CONCURRENCY_PER_COMPONENT", "lots")],
                 "refresh_concurrency_per_component",
+            ),
+            (
+                &[("WXHUB_TOKEN_CACHE_CAPACITY", "10")],
+                "token_cache_capacity",
+            ),
+            (
+                &[("WXHUB_TOKEN_CACHE_CAPACITY", "-1")],
+                "token_cache_capacity",
+            ),
+            (
+                &[("WXHUB_TOKEN_CACHE_CAPACITY", "lots")],
+                "token_cache_capacity",
             ),
             (
                 &[("WXHUB_WECHAT_TIMEOUT_SECONDS", "soon")],

@@ -328,7 +328,8 @@ async fn abuse_load_on_sqlite_leaves_refreshes_and_tables_alone() {
     }
     assert!(
         wait_for(Duration::from_secs(20), || async {
-            r.cached_authorizer_token(OA).is_some() && r.cached_authorizer_token(MP).is_some()
+            r.cached_authorizer_token(OA).await.is_some()
+                && r.cached_authorizer_token(MP).await.is_some()
         })
         .await
     );
@@ -441,7 +442,7 @@ async fn abuse_load_on_sqlite_leaves_refreshes_and_tables_alone() {
             }
             _ = tokio::time::sleep(Duration::from_millis(100)) => {
                 for appid in [OA, MP] {
-                    if let Some(token) = r.cached_authorizer_token(appid) {
+                    if let Some(token) = r.cached_authorizer_token(appid).await {
                         assert!(r.token_is_valid_at_wechat(&token), "served a token WeChat refuses");
                         samples += 1;
                     }

@@ -101,7 +101,7 @@ async fn authorized(r: &Rig, appid: &str, funcs: &[i64]) {
     );
     assert!(
         wait_for(Duration::from_secs(10), || async {
-            r.cached_authorizer_token(appid).is_some()
+            r.cached_authorizer_token(appid).await.is_some()
         })
         .await,
         "{appid} never got a token"
@@ -142,7 +142,7 @@ on_both_databases! {
         let (s, token) = api.get(&format!("/api/v1/authorizers/{OA}/access-token"), &acme).await;
         assert_eq!(s, 200, "{token}");
         let value = token["access_token"].as_str().unwrap().to_owned();
-        assert_eq!(Some(value.clone()), r.cached_authorizer_token(OA));
+        assert_eq!(Some(value.clone()), r.cached_authorizer_token(OA).await);
         assert!(r.token_is_valid_at_wechat(&value));
         assert_eq!(token["authorizer_appid"], OA);
         let expires_in = token["expires_in"].as_i64().unwrap();
@@ -214,7 +214,7 @@ on_both_databases! {
         let res = reqwest::Client::new().post(r.app.url(&rejected)).header("authorization", format!("Bearer {acme}")).header("content-type", "text/plain").body(json!({"access_token": value}).to_string()).send().await.unwrap();
         assert_eq!(res.status(), 422, "a body that is not declared JSON");
         assert_eq!(r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().len(), audit_before, "garbage changed nothing");
-        assert_eq!(r.cached_authorizer_token(OA), Some(value.clone()));
+        assert_eq!(r.cached_authorizer_token(OA).await, Some(value.clone()));
         assert_eq!(r.calls("api_authorizer_token").len(), refreshes_before);
 
         // A report about a token that is not the current one changes nothing.
@@ -223,7 +223,7 @@ on_both_databases! {
         // The current one: one refresh, however many systems report it at once.
         let reports = futures_reports(&api, &rejected, &acme, &value, 8).await;
         assert_eq!(reports.iter().filter(|r| **r).count(), 1, "exactly one report starts the refresh: {reports:?}");
-        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(OA).is_some_and(|t| t != value) }).await, "the token was replaced");
+        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(OA).await.is_some_and(|t| t != value) }).await, "the token was replaced");
         let (_, fresh) = api.get(&format!("/api/v1/authorizers/{OA}/access-token"), &acme).await;
         let fresh = fresh["access_token"].as_str().unwrap().to_owned();
         assert_ne!(fresh, value);

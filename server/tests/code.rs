@@ -108,7 +108,7 @@ async fn setup(db: &TestDb) -> (Rig, String, i64) {
     r.authorize(MP, &[17, 18]).await;
     assert!(
         wait_for(Duration::from_secs(10), || async {
-            r.cached_authorizer_token(MP).is_some()
+            r.cached_authorizer_token(MP).await.is_some()
         })
         .await
     );
@@ -301,7 +301,7 @@ on_both_databases! {
             let funcs: &[i64] = if appid == more[2] { &[17] } else { &[17, 18] };
             r.authorize(appid, funcs).await;
         }
-        assert!(wait_for(Duration::from_secs(10), || async { more.iter().all(|a| r.cached_authorizer_token(a).is_some()) }).await);
+        assert!(wait_for(Duration::from_secs(10), || async { futures_util::future::join_all(more.iter().map(|a| r.cached_authorizer_token(a))).await.iter().all(Option::is_some) }).await);
         // Quota for two submissions: MP and the first added one get them, the second is skipped.
         let res = reqwest::Client::new().put(format!("{}/sim/control/audit-quota", r.sim.base_url()))
             .json(&json!({ "component_appid": COMPONENT, "limit": 2 })).send().await.unwrap();

@@ -19,7 +19,7 @@ async fn never_serves_a_dead_token(r: &Rig, appid: &str, duration: Duration) -> 
     let start = tokio::time::Instant::now();
     let mut samples = 0;
     while start.elapsed() < duration {
-        if let Some(token) = r.cached_authorizer_token(appid) {
+        if let Some(token) = r.cached_authorizer_token(appid).await {
             assert!(
                 r.token_is_valid_at_wechat(&token),
                 "the engine served a token WeChat no longer accepts"
@@ -139,7 +139,7 @@ on_both_databases! {
         }
         r.sim.set_latency(Duration::ZERO);
         assert_eq!(r.authorizer_status(MP).await, Some(AuthorizerStatus::Authorized), "a spurious 61023 lost nothing");
-        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(MP).is_some() }).await, "a token is served again");
+        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(MP).await.is_some() }).await, "a token is served again");
         let health = r.app.store.credential_health(r.component, CredentialKind::AuthorizerAccessToken, MP).await.unwrap().unwrap();
         assert_eq!(health.failure_count, 0, "the failures were cleared by a success");
         let audit = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap();
@@ -172,9 +172,9 @@ on_both_databases! {
         assert!(wait_for(Duration::from_secs(5), || async { r.authorizer_status(OA).await == Some(AuthorizerStatus::Revoked) }).await);
         // The cache learns it right after the commit (the push handler syncs it), and it stays
         // dead: a refresh that committed just before the revocation must not bring it back.
-        assert!(wait_for(Duration::from_secs(1), || async { r.cached_authorizer_token(OA).is_none() }).await);
+        assert!(wait_for(Duration::from_secs(1), || async { r.cached_authorizer_token(OA).await.is_none() }).await);
         for _ in 0..20 {
-            assert!(r.cached_authorizer_token(OA).is_none(), "a revoked account's token came back");
+            assert!(r.cached_authorizer_token(OA).await.is_none(), "a revoked account's token came back");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let calls = r.calls("api_authorizer_token").len();

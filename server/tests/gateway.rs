@@ -36,7 +36,7 @@ async fn authorized(r: &Rig, appid: &str) {
     );
     assert!(
         wait_for(Duration::from_secs(10), || async {
-            r.cached_authorizer_token(appid).is_some()
+            r.cached_authorizer_token(appid).await.is_some()
         })
         .await,
         "{appid} never got a token"
@@ -129,7 +129,7 @@ on_both_databases! {
         let r = rig(db, Lifetimes::default(), |s| s.forced_refresh_interval_seconds = 0).await;
         let (acme, _) = keys(&r).await;
         authorized(&r, OA).await;
-        let before = r.cached_authorizer_token(OA).unwrap();
+        let before = r.cached_authorizer_token(OA).await.unwrap();
         let http = reqwest::Client::new();
         r.sim.inject_fault(FaultSpec { component: None, api: Some("template_send".into()), fault: Fault::Errcode(40001), times: Some(1), percent: None }).unwrap();
         let body = json!({"touser": "o_follower", "template_id": "tpl_1"});
@@ -139,7 +139,7 @@ on_both_databases! {
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["errcode"], 0, "the second try succeeded: {v}");
         assert_eq!(calls_of(&r, "template_send"), 2);
-        let after = r.cached_authorizer_token(OA).unwrap();
+        let after = r.cached_authorizer_token(OA).await.unwrap();
         assert_ne!(before, after, "the engine renewed the refused token");
 
         // Refused twice: WeChat's answer goes back, and there is no third try.

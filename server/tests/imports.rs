@@ -97,7 +97,7 @@ on_both_databases! {
         // One account wxhub holds already, through a link.
         let location = r.authorize(OA, &[1, 2]).await;
         assert_eq!(r.app.client.get(&location).send().await.unwrap().status(), 200);
-        assert!(wait_for(Duration::from_secs(20), || async { r.cached_authorizer_token(OA).is_some() }).await);
+        assert!(wait_for(Duration::from_secs(20), || async { r.cached_authorizer_token(OA).await.is_some() }).await);
         // WeChat re-issues OA's refresh token without telling us (its push is lost): the list now
         // holds another token than ours, and the import must not replace ours.
         r.sim.drop_pushes(PushDrops { next: 1, percent: 0 });
@@ -130,7 +130,7 @@ on_both_databases! {
         assert_eq!(r.refresh_tokens(OA).await.0, ours_before, "the held account kept its refresh token");
         // ...and their access tokens are fetched at once and served.
         assert!(wait_for(Duration::from_secs(60), || async {
-            accounts.iter().filter(|a| r.cached_authorizer_token(&a.appid).is_some()).count() == 249
+            futures_util::future::join_all(accounts.iter().map(|a| r.cached_authorizer_token(&a.appid))).await.iter().filter(|t| t.is_some()).count() == 249
         }).await, "every imported account has an access token");
         let kinds: Vec<String> = r.app.store.platform_audit(5_000).await.unwrap().into_iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&"component.import_started".into()) && kinds.contains(&"component.import_finished".into()));

@@ -237,7 +237,7 @@ on_both_databases! {
 
         // Someone changes the live menu outside wxhub (keeping wxhub's keys); read back, that
         // version has no map of its own, yet rolling back to it keeps the taps answered.
-        let token = r.cached_authorizer_token(OA).unwrap();
+        let token = r.cached_authorizer_token(OA).await.unwrap();
         let mut outside = menu.clone();
         outside.button[0].name = "外部 Outside".into();
         let created: Value = reqwest::Client::new().post(format!("{}/cgi-bin/menu/create?access_token={token}", r.sim.base_url()))
@@ -270,8 +270,8 @@ on_both_databases! {
         let r = rig(db, Lifetimes::default(), |_| {}).await;
         admin_user(&r).await;
         r.authorize(OA, &[1, 15]).await;
-        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(OA).is_some() }).await);
-        let token = r.cached_authorizer_token(OA).unwrap();
+        assert!(wait_for(Duration::from_secs(10), || async { r.cached_authorizer_token(OA).await.is_some() }).await);
+        let token = r.cached_authorizer_token(OA).await.unwrap();
         let http = reqwest::Client::new();
         let api = r.sim.base_url();
         let create = |body: Value| {

@@ -46,7 +46,7 @@ async fn settled(r: &Rig, appid: &str, within: Duration) -> bool {
         status(r, appid).await == Some(AuthorizerStatus::Authorized)
             && ours.is_some()
             && ours == theirs
-            && r.cached_authorizer_token(appid).is_some()
+            && r.cached_authorizer_token(appid).await.is_some()
     })
     .await
 }
@@ -179,7 +179,7 @@ on_both_databases! {
         assert_eq!(r.push(&unauthorized(revoked_at)).await, (200, "success".into()));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(status(&r, OA).await, Some(AuthorizerStatus::Authorized), "the older revocation was not applied");
-        assert!(r.cached_authorizer_token(OA).is_some(), "and its token is still served");
+        assert!(r.cached_authorizer_token(OA).await.is_some(), "and its token is still served");
         // One older than the replay window is refused outright, with nothing stored.
         let pushes = r.app.store.push_count(r.component).await.unwrap();
         let (code, body) = r.push(&unauthorized(wxhub::now_ms() / 1000 - 7_200)).await;

@@ -76,7 +76,7 @@ on_both_databases! {
         r.authorize(MP, &[17, 18]).await;
         r.authorize(OA, &[1]).await;
         assert!(wait_for(Duration::from_secs(10), || async {
-            r.cached_authorizer_token(MP).is_some() && r.cached_authorizer_token(OA).is_some()
+            r.cached_authorizer_token(MP).await.is_some() && r.cached_authorizer_token(OA).await.is_some()
         }).await);
         let component_token = r.component_token().await;
 

@@ -157,6 +157,8 @@ impl World {
                         stored.is_some_and(|a| a.status == AuthorizerStatus::Authorized)
                             && engine
                                 .authorizer_token(r.component, &appid, 0)
+                                .await
+                                .unwrap()
                                 .is_some_and(|t| t.tenant == Some(want))
                     }
                 })

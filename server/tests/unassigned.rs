@@ -99,10 +99,10 @@ on_both_databases! {
         // Refreshed like any other: its token is served by the engine and matches WeChat's.
         let (ours, theirs) = r.refresh_tokens(OA).await;
         assert!(ours.is_some() && ours == theirs, "its refresh token is kept");
-        assert!(wait_for(Duration::from_secs(20), || async { r.cached_authorizer_token(OA).is_some() }).await);
-        let first = r.cached_authorizer_token(OA).unwrap();
+        assert!(wait_for(Duration::from_secs(20), || async { r.cached_authorizer_token(OA).await.is_some() }).await);
+        let first = r.cached_authorizer_token(OA).await.unwrap();
         assert!(wait_for(Duration::from_secs(20), || async {
-            r.cached_authorizer_token(OA).is_some_and(|t| t != first && r.token_is_valid_at_wechat(&t))
+            r.cached_authorizer_token(OA).await.is_some_and(|t| t != first && r.token_is_valid_at_wechat(&t))
         }).await, "and refreshed when it comes due (6 s lifetime)");
         // No tenant sees it; staff do, and are alerted once.
         assert!(r.app.store.authorizer(r.tenant, OA).await.unwrap().is_none());

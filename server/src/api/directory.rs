@@ -234,9 +234,11 @@ impl TenantApi {
         let now = crate::now_ms();
         let mut entry = self.usable_account(caller.tenant, appid).await?;
         for attempt in 0..2 {
-            if let Some(token) =
-                self.engine
-                    .authorizer_token(entry.component, appid, now + MIN_TOKEN_LIFE_MS)
+            if let Some(token) = self
+                .engine
+                .authorizer_token(entry.component, appid, now + MIN_TOKEN_LIFE_MS)
+                .await
+                .map_err(store_error("reading an access token"))?
             {
                 if token.tenant != Some(caller.tenant) {
                     // Moved to another tenant (or the cache has not heard yet that it moved here).

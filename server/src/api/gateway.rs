@@ -67,7 +67,7 @@ pub(super) async fn authorizer_call(
             }
             wait_for(|| {
                 api.engine
-                    .authorizer_token(entry.component, &appid, crate::now_ms())
+                    .held_authorizer_token(entry.component, &appid, crate::now_ms())
                     .filter(|t| t.tenant == Some(caller.tenant))
                     .map(|t| t.value.expose_secret().to_owned())
                     .filter(|v| *v != old)

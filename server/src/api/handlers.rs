@@ -238,6 +238,8 @@ pub(super) async fn token_rejected(
     let token_tenant = api
         .engine
         .authorizer_token(entry.component, &appid, 0)
+        .await
+        .map_err(store_error("reading an access token"))?
         .and_then(|t| t.tenant);
     if token_tenant.is_some() && token_tenant != Some(caller.tenant) {
         api.owned(&caller, &appid, token_tenant).await?;

@@ -638,7 +638,11 @@ impl Engine {
                 .map(|t| t.into_inner())
                 .ok_or_else(|| JobError::Fatal("api_query_auth gave no access token".into()))?,
             Err(err) if err.errcode() == Some(61009) => {
-                match self.authorizer_token(component_id, &appid, now + 5_000) {
+                match self
+                    .authorizer_token(component_id, &appid, now + 5_000)
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string(), 2_000))?
+                {
                     Some(t) => t.value.expose_secret().to_owned(),
                     None => return Err(JobError::Retry(
                         "the code was spent by the push's exchange; its token is not stored yet"
@@ -790,7 +794,11 @@ impl Engine {
             .ok_or_else(|| JobError::Fatal("job has no component".into()))?;
         let appid = Self::job_appid(job)?;
         let now = crate::now_ms();
-        let Some(token) = self.authorizer_token(component_id, &appid, now + 5_000) else {
+        let Some(token) = self
+            .authorizer_token(component_id, &appid, now + 5_000)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string(), 2_000))?
+        else {
             return Err(JobError::Retry("no authorizer token yet".into(), 2_000));
         };
         let menu = match self

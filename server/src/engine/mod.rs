@@ -14,7 +14,7 @@
 //!   and the redirect that races the push.
 //! - the health loop — ticket age (restarting pushes after 20 silent minutes) and cache sync.
 
-mod cache;
+pub mod cache;
 pub mod code;
 mod group_commit;
 mod imports;
@@ -66,6 +66,8 @@ pub struct EngineSettings {
     pub ticket_stale_after: Duration,
     pub health_interval: Duration,
     pub cache_sync_interval: Duration,
+    /// How many authorizer tokens and tickets the cache holds (the least recently used leave).
+    pub token_cache_capacity: usize,
     /// A push whose CreateTime is older than this is refused (replays of pruned pushes).
     pub push_max_age: Duration,
     /// Refusals of one kind from one source are audited once per this window, then counted.
@@ -90,6 +92,7 @@ impl Default for EngineSettings {
             ticket_stale_after: Duration::from_secs(20 * 60),
             health_interval: Duration::from_secs(30),
             cache_sync_interval: Duration::from_secs(1),
+            token_cache_capacity: cache::DEFAULT_CAPACITY,
             push_max_age: Duration::from_secs(1800),
             refusal_window: Duration::from_secs(60),
             forced_refresh_interval: Duration::from_secs(30),
@@ -116,6 +119,7 @@ impl EngineSettings {
             push_max_age: Duration::from_secs(settings.push_max_age_seconds),
             forced_refresh_interval: Duration::from_secs(settings.forced_refresh_interval_seconds),
             forced_refreshes_per_hour: settings.forced_refreshes_per_hour,
+            token_cache_capacity: settings.token_cache_capacity,
             webhooks: webhooks::WebhookSettings::from_settings(settings),
             ..Self::default()
         }
@@ -200,6 +204,9 @@ pub struct Engine {
     /// Components whose authorizers are held for want of a component token (released when it
     /// comes).
     held_components: Mutex<std::collections::HashSet<ComponentId>>,
+    /// The latest refresh answers of each component, busy or not: one busy answer is WeChat's
+    /// hiccup; many in a row mean back off the whole component (see `refresh_failed`).
+    busy_answers: Mutex<HashMap<ComponentId, refresh::BusyWindow>>,
     /// The newest ticket's time per component appid, for the ticket-age gauge.
     ticket_issued_at: Mutex<HashMap<String, i64>>,
     /// Forced refreshes left per tenant (see [`Engine::token_rejected`]).
@@ -261,7 +268,7 @@ impl Engine {
             wake_webhooks: Notify::new(),
             attempt_records: Default::default(),
             message_records: Default::default(),
-            cache: TokenCache::default(),
+            cache: TokenCache::new(settings.token_cache_capacity),
             metrics: Metrics::default(),
             global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
@@ -274,6 +281,7 @@ impl Engine {
             list_scans: Mutex::new(HashMap::new()),
             ticket_issued_at: Mutex::new(HashMap::new()),
             held_components: Mutex::new(std::collections::HashSet::new()),
+            busy_answers: Mutex::new(HashMap::new()),
             forced_budget,
         })
     }
@@ -284,7 +292,7 @@ impl Engine {
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<(), EngineError> {
-        let loaded = self.cache.sync(&self.store).await?;
+        let loaded = self.cache.load(&self.store).await?;
         tracing::info!(instance = %self.settings.instance, tokens = loaded, "token engine started");
         tracker.spawn(self.clone().refresh_loop(tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().job_loop(tracker.clone(), shutdown.clone()));
@@ -385,8 +393,28 @@ impl Engine {
             .get(component, CredentialKind::ComponentAccessToken, "", now)
     }
 
-    /// An authorizer's current access token from memory, if it has time left.
-    pub fn authorizer_token(
+    /// An authorizer's current access token, if it has time left at `now`: from memory, or read
+    /// from the database (and kept in memory from then on) when this instance does not hold it.
+    pub async fn authorizer_token(
+        &self,
+        component: ComponentId,
+        appid: &str,
+        now: i64,
+    ) -> Result<Option<CachedToken>, StoreError> {
+        self.cache
+            .get_or_load(
+                &self.store,
+                component,
+                CredentialKind::AuthorizerAccessToken,
+                appid,
+                now,
+            )
+            .await
+    }
+
+    /// An authorizer's access token as this instance holds it now (no database read): for
+    /// waiting on a change to a token that was just served.
+    pub fn held_authorizer_token(
         &self,
         component: ComponentId,
         appid: &str,
@@ -412,10 +440,7 @@ impl Engine {
         now: i64,
     ) -> Result<Rejected, EngineError> {
         use subtle::ConstantTimeEq;
-        let Some(current) =
-            self.cache
-                .get(component, CredentialKind::AuthorizerAccessToken, appid, 0)
-        else {
+        let Some(current) = self.authorizer_token(component, appid, 0).await? else {
             return Ok(Rejected::NotCurrent);
         };
         let same: bool = current
@@ -482,7 +507,11 @@ impl Engine {
         wait: Duration,
     ) -> Result<Option<CachedToken>, EngineError> {
         let kind = CredentialKind::JsapiTicket;
-        if let Some(ticket) = self.cache.get(component, kind, appid, crate::now_ms()) {
+        let ticket = |now| {
+            self.cache
+                .get_or_load(&self.store, component, kind, appid, now)
+        };
+        if let Some(ticket) = ticket(crate::now_ms()).await? {
             return Ok(Some(ticket));
         }
         if self
@@ -493,14 +522,15 @@ impl Engine {
             self.wake_refresh.notify_one();
         }
         let deadline = tokio::time::Instant::now() + wait;
+        // The refresh that fetches it may run on another instance: look in the database.
         loop {
-            if let Some(ticket) = self.cache.get(component, kind, appid, crate::now_ms()) {
+            if let Some(ticket) = ticket(crate::now_ms()).await? {
                 return Ok(Some(ticket));
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

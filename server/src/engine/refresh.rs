@@ -181,7 +181,10 @@ impl Engine {
         };
         let now = crate::now_ms();
         let outcome = match result {
-            Ok(fresh) => self.store_fresh(&claim, fresh, now).await,
+            Ok(fresh) => {
+                self.note_busy(claim.component_id, false);
+                self.store_fresh(&claim, fresh, now).await
+            }
             Err(e) => Err(e),
         };
         let outcome_label = match &outcome {
@@ -544,11 +547,15 @@ impl Engine {
 
     async fn fetch_jsapi_ticket(&self, claim: &ClaimedCredential) -> Result<Fresh, RefreshError> {
         let now = crate::now_ms();
-        let Some(token) = self.authorizer_token(
-            claim.component_id,
-            &claim.subject,
-            now + COMPONENT_TOKEN_MARGIN_MS,
-        ) else {
+        let Some(token) = self
+            .authorizer_token(
+                claim.component_id,
+                &claim.subject,
+                now + COMPONENT_TOKEN_MARGIN_MS,
+            )
+            .await
+            .map_err(|e| RefreshError::Internal(e.into()))?
+        else {
             return Err(RefreshError::NotReady("no authorizer token yet", 2_000));
         };
         let requested_at = crate::now_ms();
@@ -654,13 +661,16 @@ impl Engine {
             .inc();
         let class = err.class();
         let mut next = now + backoff_ms(claim.failure_count + 1);
+        let quota = err.errcode() == Some(45009);
+        let busy =
+            class == ErrcodeClass::Throttled && (quota || self.note_busy(claim.component_id, true));
         match class {
-            ErrcodeClass::Throttled => {
-                let pause = if err.errcode() == Some(45009) {
-                    QUOTA_PAUSE_MS
-                } else {
-                    BUSY_PAUSE_MS
-                };
+            // A used-up quota stops the component at once; "system busy" only when it is most of
+            // what the component hears (a lone -1 backs off this credential alone: pausing a
+            // component of 20,000 accounts for one hiccup would stall them all, and rewrite
+            // every one of their rows).
+            ErrcodeClass::Throttled if busy => {
+                let pause = if quota { QUOTA_PAUSE_MS } else { BUSY_PAUSE_MS };
                 // Never wait out a pause past the token's expiry: as expiry nears, try more often
                 // (a third of the time left, at least a second); once it has expired, back off.
                 let pause = match claim.expires_at.map(|e| e - now) {
@@ -681,13 +691,10 @@ impl Engine {
                 // The component token we used was refused: refresh it (once: only if it is still
                 // the one we used), and come back shortly.
                 let used = if claim.kind == CredentialKind::JsapiTicket {
-                    self.cache
-                        .get(
-                            claim.component_id,
-                            CredentialKind::AuthorizerAccessToken,
-                            &claim.subject,
-                            0,
-                        )
+                    self.authorizer_token(claim.component_id, &claim.subject, 0)
+                        .await
+                        .ok()
+                        .flatten()
                         .map(|t| {
                             (
                                 CredentialKind::AuthorizerAccessToken,
@@ -974,4 +981,62 @@ enum Recovery {
     OursIsCurrent,
     /// WeChat has none for the account (or no other than ours could be found).
     NotFound,
+}
+
+/// The last [`BusyWindow::SIZE`] refresh answers of one component: whether each was "busy".
+#[derive(Debug, Default)]
+pub(super) struct BusyWindow {
+    answers: std::collections::VecDeque<bool>,
+}
+
+impl BusyWindow {
+    const SIZE: usize = 20;
+    /// This many busy answers among the last `SIZE` pause the component.
+    const PAUSE_AT: usize = 5;
+
+    /// Records an answer; returns whether the component should pause.
+    fn record(&mut self, busy: bool) -> bool {
+        self.answers.push_back(busy);
+        if self.answers.len() > Self::SIZE {
+            self.answers.pop_front();
+        }
+        let paused = self.answers.iter().filter(|b| **b).count() >= Self::PAUSE_AT;
+        if paused {
+            // Start counting afresh once the pause is decided.
+            self.answers.clear();
+        }
+        paused
+    }
+}
+
+impl Engine {
+    /// Records whether WeChat answered a refresh of `component` "busy"; returns whether so many
+    /// recent answers were that the component should pause.
+    fn note_busy(&self, component: ComponentId, busy: bool) -> bool {
+        let mut windows = unpoison(self.busy_answers.lock());
+        if !busy && !windows.contains_key(&component) {
+            return false;
+        }
+        windows.entry(component).or_default().record(busy)
+    }
+}
+
+#[cfg(test)]
+mod busy_tests {
+    use super::BusyWindow;
+
+    #[test]
+    fn a_lone_busy_answer_does_not_pause_but_a_run_of_them_does() {
+        let mut w = BusyWindow::default();
+        for _ in 0..100 {
+            // One in twenty is busy: WeChat's background noise.
+            for i in 0..20 {
+                assert!(!w.record(i == 7));
+            }
+        }
+        // One busy answer is still among the last twenty: four more in a row make five, and the
+        // component pauses; then the count starts afresh.
+        let decided: Vec<bool> = (0..6).map(|_| w.record(true)).collect();
+        assert_eq!(decided, [false, false, false, true, false, false]);
+    }
 }

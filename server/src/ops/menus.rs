@@ -60,9 +60,11 @@ impl From<RecordError> for MenuError {
     }
 }
 
-fn token(engine: &Engine, account: &MenuAccount) -> Result<String, MenuError> {
+async fn token(engine: &Engine, account: &MenuAccount) -> Result<String, MenuError> {
     engine
         .authorizer_token(account.component, &account.appid, crate::now_ms() + 5_000)
+        .await
+        .map_err(MenuError::from)?
         .map(|t| t.value.expose_secret().to_owned())
         .ok_or(MenuError::NoToken)
 }
@@ -82,7 +84,7 @@ pub async fn snapshot(
     actor_label: &str,
     note: &str,
 ) -> Result<MenuVersion, MenuError> {
-    let token = token(engine, account)?;
+    let token = token(engine, account).await?;
     let selfmenu_raw = engine
         .client
         .get_current_selfmenu_info(&token)
@@ -148,7 +150,7 @@ pub async fn publish(
         .into_iter()
         .filter(|d| d.change != menu::Change::Same)
         .count();
-    let token = token(engine, account)?;
+    let token = token(engine, account).await?;
     let menu_value =
         serde_json::to_value(&publish.menu).map_err(|e| MenuError::Malformed(e.to_string()))?;
     let sent = if delete {
@@ -301,7 +303,7 @@ pub async fn delete_conditional(
     who: &MenuActor,
     menuid: &str,
 ) -> Result<MenuVersion, MenuError> {
-    let token = token(engine, account)?;
+    let token = token(engine, account).await?;
     engine
         .client
         .menu_delete_conditional(&token, menuid)

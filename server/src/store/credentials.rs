@@ -17,7 +17,7 @@ use super::{bind_audit, read, write, Store, StoreError};
 use crate::domain::{
     AuthorizerId, ComponentId, CredentialId, CredentialKind, NewAuditEvent, TenantId,
 };
-use crate::secrets::fingerprint;
+use crate::secrets::{fingerprint, Keyring};
 
 /// Inserts or replaces an authorizer's refresh token inside an open transaction `$tx` (a macro, so
 /// the same text serves both databases' transaction types), unless the stored one was issued later
@@ -731,30 +731,58 @@ impl Store {
                 .await
         })?;
         let keyring = self.keyring()?;
-        rows.into_iter()
-            .map(|r| {
-                let kind = CredentialKind::parse(&r.kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("credential kind {}", r.kind)))?;
-                let component = ComponentId(r.component_id);
-                let value = r
-                    .value_sealed
-                    .as_deref()
-                    .map(|s| keyring.open_str(&purpose(component, kind, &r.subject), s))
-                    .transpose()?;
-                Ok(CredentialSnapshot {
-                    id: CredentialId(r.id),
-                    component_id: component,
-                    tenant_id: r.tenant_id.map(TenantId),
-                    kind,
-                    subject: r.subject,
-                    value,
-                    expires_at: r.expires_at,
-                    refresh_at: r.refresh_at,
-                    updated_at: r.updated_at,
-                    version: r.version,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|r| snapshot_of(keyring, r)).collect()
+    }
+
+    /// One live credential as the cache keeps it, read when the cache does not hold it.
+    pub async fn credential_snapshot(
+        &self,
+        component: ComponentId,
+        kind: CredentialKind,
+        subject: &str,
+    ) -> Result<Option<CredentialSnapshot>, StoreError> {
+        let row: Option<SnapshotRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, component_id, tenant_id, kind, subject, value_sealed, expires_at, refresh_at, updated_at, version \
+                 FROM credentials WHERE component_id = $1 AND kind = $2 AND subject = $3",
+            )
+            .bind(component.0)
+            .bind(kind.as_str())
+            .bind(subject)
+            .fetch_optional(pool)
+            .await
+        })?;
+        let keyring = self.keyring()?;
+        row.map(|r| snapshot_of(keyring, r)).transpose()
+    }
+
+    /// The newest `updated_at` of any credential (0 with none): where a cache that starts without
+    /// reading every row begins following changes.
+    pub async fn credentials_newest_update(&self) -> Result<i64, StoreError> {
+        let newest: Option<i64> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT MAX(updated_at) FROM credentials")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(newest.unwrap_or(0))
+    }
+
+    /// Every live credential of `kind` (the component tokens, which every instance keeps).
+    pub async fn credentials_of_kind(
+        &self,
+        kind: CredentialKind,
+    ) -> Result<Vec<CredentialSnapshot>, StoreError> {
+        let rows: Vec<SnapshotRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, component_id, tenant_id, kind, subject, value_sealed, expires_at, refresh_at, updated_at, version \
+                 FROM credentials WHERE kind = $1 AND value_sealed IS NOT NULL",
+            )
+            .bind(kind.as_str())
+            .fetch_all(pool)
+            .await
+        })?;
+        let keyring = self.keyring()?;
+        rows.into_iter().map(|r| snapshot_of(keyring, r)).collect()
     }
 
     /// Health of one credential, for tests and the console.
@@ -802,4 +830,28 @@ impl Store {
         })
         .map_err(Into::into)
     }
+}
+
+/// A row as the cache keeps it: its value opened.
+fn snapshot_of(keyring: &Keyring, r: SnapshotRow) -> Result<CredentialSnapshot, StoreError> {
+    let kind = CredentialKind::parse(&r.kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("credential kind {}", r.kind)))?;
+    let component = ComponentId(r.component_id);
+    let value = r
+        .value_sealed
+        .as_deref()
+        .map(|s| keyring.open_str(&purpose(component, kind, &r.subject), s))
+        .transpose()?;
+    Ok(CredentialSnapshot {
+        id: CredentialId(r.id),
+        component_id: component,
+        tenant_id: r.tenant_id.map(TenantId),
+        kind,
+        subject: r.subject,
+        value,
+        expires_at: r.expires_at,
+        refresh_at: r.refresh_at,
+        updated_at: r.updated_at,
+        version: r.version,
+    })
 }

@@ -295,10 +295,13 @@ impl Rig {
             .with_state(|s, now| s.authorizer_token_valid(token, now))
     }
 
-    pub fn cached_authorizer_token(&self, appid: &str) -> Option<String> {
+    /// The token the engine would serve for `appid` now (held, or read through from the database).
+    pub async fn cached_authorizer_token(&self, appid: &str) -> Option<String> {
         use secrecy::ExposeSecret;
         self.engine()
             .authorizer_token(self.component, appid, wxhub::now_ms())
+            .await
+            .unwrap()
             .map(|t| t.value.expose_secret().to_owned())
     }
 

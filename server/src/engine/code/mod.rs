@@ -115,12 +115,14 @@ fn permission_error(e: WechatError) -> CodeError {
 }
 
 impl Engine {
-    fn code_token(&self, account: &Authorizer) -> Result<String, CodeError> {
+    async fn code_token(&self, account: &Authorizer) -> Result<String, CodeError> {
         self.authorizer_token(
             account.component_id,
             &account.appid,
             crate::now_ms() + 5_000,
         )
+        .await
+        .map_err(CodeError::from)?
         .map(|t| t.value.expose_secret().to_owned())
         .ok_or(CodeError::NoToken)
     }
@@ -226,7 +228,7 @@ impl Engine {
     ) -> Result<(), CodeError> {
         let tenant = check_account(account)?;
         c.check()?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         let ext = if c.ext_json.trim().is_empty() {
             "{}"
         } else {
@@ -284,7 +286,7 @@ impl Engine {
     ) -> Result<i64, CodeError> {
         let tenant = check_account(account)?;
         let items = check_items(items)?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         let auditid = match self
             .client
             .submit_audit(&token, json!({ "item_list": items }))
@@ -321,7 +323,7 @@ impl Engine {
         account: &Authorizer,
     ) -> Result<Option<AuditState>, CodeError> {
         let tenant = check_account(account)?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         let state = match self.client.latest_audit_status(&token).await {
             Ok(s) => s,
             // Never submitted.
@@ -467,7 +469,7 @@ impl Engine {
         // the audit WeChat reports as latest when it can be read.
         let auditid = match submitted {
             Some(id) => id,
-            None => match self.code_token(account) {
+            None => match self.code_token(account).await {
                 Ok(token) => match self.client.latest_audit_status(&token).await {
                     Ok(AuditState {
                         auditid: Some(id), ..
@@ -583,7 +585,7 @@ impl Engine {
         auditid: Option<i64>,
     ) -> Result<(), CodeError> {
         let tenant = check_account(account)?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         let sent = match kind {
             CodeEventKind::AuditWithdrawn => self.client.undo_audit(&token).await,
             CodeEventKind::Speedup => {
@@ -621,7 +623,7 @@ impl Engine {
     /// Both kinds of domains as WeChat holds them.
     pub async fn code_domains(&self, account: &Authorizer) -> Result<Domains, CodeError> {
         check_account(account)?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         let server = self
             .client
             .modify_domain(&token, json!({ "action": "get" }))
@@ -660,7 +662,7 @@ impl Engine {
         let webview = webview
             .map(|w| check_domains("webviewdomain", w, "https://", 100))
             .transpose()?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         if let Some(server) = &server {
             let mut body = serde_json::to_value(server)
                 .map_err(|e| invalid("domains", e.to_string(), e.to_string()))?;
@@ -698,7 +700,7 @@ impl Engine {
 
     pub async fn code_quota(&self, account: &Authorizer) -> Result<AuditQuota, CodeError> {
         check_account(account)?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         self.client
             .audit_quota(&token)
             .await
@@ -711,7 +713,7 @@ impl Engine {
         account: &Authorizer,
     ) -> Result<(Vec<Category>, Vec<String>), CodeError> {
         check_account(account)?;
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         let categories = self
             .client
             .categories(&token)
@@ -744,7 +746,7 @@ impl Engine {
                 ));
             }
         }
-        let token = self.code_token(account)?;
+        let token = self.code_token(account).await?;
         self.client
             .trial_qrcode(&token, path)
             .await
