@@ -296,6 +296,17 @@ struct Slot {
     last_ticks: u64,
 }
 
+/// A failing soak (a panic anywhere) must not leave its instances running: they would hold
+/// their ports and the database for whatever runs next.
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
