@@ -201,8 +201,11 @@ on_both_databases! {
         assert!(settled(&r, OA, Duration::from_secs(30)).await && settled(&r, MP, Duration::from_secs(30)).await);
         // The component token goes bad and cannot be replaced (WeChat refuses the secret).
         r.sim.inject_fault(FaultSpec { component: None, api: Some("api_component_token".into()), fault: Fault::Errcode(40125), times: None, percent: None }).unwrap();
-        common::raw_strings(db, "UPDATE credentials SET value_sealed = NULL, expires_at = NULL, refresh_at = 1 WHERE kind = 'component_access_token' RETURNING kind").await;
+        // Written as a change (a newer version, now), so the cache drops the token it holds too.
+        let now = wxhub::now_ms();
+        common::raw_strings(db, &format!("UPDATE credentials SET value_sealed = NULL, expires_at = NULL, refresh_at = 1, version = version + 1, updated_at = {now} WHERE kind = 'component_access_token' RETURNING kind")).await;
         r.engine().cache.sync(&r.app.store).await.unwrap();
+        assert!(r.engine().component_token(r.component, 0).is_none(), "the cache dropped the component token");
         let engine = r.engine().clone();
         // Both authorizers come due within a lifetime or two (one may still refresh with the
         // component token this instance held in memory); then each is claimed once and held.
