@@ -213,7 +213,7 @@ on_both_databases! {
             let r = &r;
             async move {
                 r.app.store.credential_health(r.component, CredentialKind::AuthorizerAccessToken, appid).await.unwrap()
-                    .is_some_and(|h| h.next_attempt_at.is_some_and(|at| at > wxhub::now_ms() + 5_000))
+                    .is_some_and(|h| h.held_until(wxhub::now_ms() + 5_000).is_some())
             }
         };
         assert!(wait_for(Duration::from_secs(90), || async { held(OA).await && held(MP).await }).await, "held until the component has a token");

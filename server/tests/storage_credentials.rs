@@ -327,6 +327,41 @@ on_both_databases! {
         assert_eq!((shared.ticket_issued_at, shared.token_expires_at, shared.token_failure_count, shared.last_push_at), (None, None, 0, None));
     };
 
+    a_component_hold_is_one_row_that_every_claim_honours => async |db: &TestDb| {
+        let w = world(db).await;
+        w.authorize("refresh-1", NOW).await;
+        w.store.store_ticket(w.component, &SecretString::from("ticket"), NOW - 1_000, 43_200_000, NOW).await.unwrap();
+        let credentials = || async { raw_strings(db, "SELECT CAST(COALESCE(next_attempt_at, 0) AS TEXT) FROM credentials").await };
+        let rows_before = credentials().await;
+        let claim_all = |at: i64| {
+            let w = &w;
+            async move {
+                let claims = w.store.claim_due_credentials("worker", at, at + 1, 10, None).await.unwrap();
+                let mut kinds: Vec<&str> = claims.iter().map(|c| c.kind.as_str()).collect();
+                kinds.sort_unstable();
+                kinds
+            }
+        };
+        // No component token: the authorizers wait, the component token itself may still go.
+        assert!(w.store.pause_component_authorizers(w.component, NOW + 60_000).await.unwrap());
+        assert!(!w.store.pause_component_authorizers(w.component, NOW + 30_000).await.unwrap(), "a shorter hold does not shorten it");
+        assert_eq!(credentials().await, rows_before, "no credential row was written");
+        let health = w.store.credential_health(w.component, CredentialKind::AuthorizerAccessToken, APPID).await.unwrap().unwrap();
+        assert_eq!(health.held_until(NOW), Some(NOW + 60_000));
+        assert_eq!(health.held_until(NOW + 60_000), None, "a hold ends by itself");
+        assert_eq!(claim_all(NOW).await, vec!["component_access_token"]);
+        // Busy: nothing of the component goes, until the hold ends.
+        assert!(w.store.pause_component_refreshes(w.component, NOW + 90_000).await.unwrap());
+        assert_eq!(claim_all(NOW + 61_000).await, Vec::<&str>::new(), "held while busy");
+        // A component token lifts the authorizers' hold at once; the busy hold runs its course.
+        assert!(w.store.resume_component_authorizers(w.component, NOW + 1_000).await.unwrap());
+        assert!(!w.store.resume_component_authorizers(w.component, NOW + 1_000).await.unwrap(), "nothing left to lift");
+        assert_eq!(claim_all(NOW + 89_000).await, Vec::<&str>::new());
+        assert_eq!(claim_all(NOW + 200_000).await, vec!["authorizer_access_token", "component_access_token"]);
+        // The backlog gauge counts them (up to its cap).
+        assert_eq!(w.store.due_credentials(NOW + 200_000).await.unwrap(), 2);
+    };
+
     a_tenant_reads_its_own_open_alerts_only => async |db: &TestDb| {
         let w = world(db).await;
         let other = w.store.create_tenant("globex", "Globex", event(AuditKind::TenantCreated), NOW).await.unwrap();

@@ -98,7 +98,7 @@ impl Default for Metrics {
         registry.register("queue_depth", "Jobs queued or running", queue_depth.clone());
         registry.register(
             "due_credentials",
-            "Credentials due for refresh now (the backlog)",
+            "Credentials due for refresh now (the backlog), counted up to 10,000",
             due_credentials.clone(),
         );
         registry.register(

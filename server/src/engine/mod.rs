@@ -201,9 +201,6 @@ pub struct Engine {
     global: Arc<Semaphore>,
     per_component: Mutex<HashMap<ComponentId, Arc<Semaphore>>>,
     start_push_requested: Mutex<HashMap<ComponentId, i64>>,
-    /// Components whose authorizers are held for want of a component token (released when it
-    /// comes).
-    held_components: Mutex<std::collections::HashSet<ComponentId>>,
     /// The latest refresh answers of each component, busy or not: one busy answer is WeChat's
     /// hiccup; many in a row mean back off the whole component (see `refresh_failed`).
     busy_answers: Mutex<HashMap<ComponentId, refresh::BusyWindow>>,
@@ -280,7 +277,6 @@ impl Engine {
             start_push_requested: Mutex::new(HashMap::new()),
             list_scans: Mutex::new(HashMap::new()),
             ticket_issued_at: Mutex::new(HashMap::new()),
-            held_components: Mutex::new(std::collections::HashSet::new()),
             busy_answers: Mutex::new(HashMap::new()),
             forced_budget,
         })

@@ -206,17 +206,16 @@ impl Engine {
                     .refreshes
                     .get_or_create(&labels(&[("kind", claim.kind.as_str())]))
                     .inc();
-                if claim.kind == CredentialKind::ComponentAccessToken
-                    && unpoison(self.held_components.lock()).remove(&claim.component_id)
-                {
-                    // Authorizers held for want of a component token may go now.
+                if claim.kind == CredentialKind::ComponentAccessToken {
+                    // Authorizers held for want of a component token may go now, whichever
+                    // instance held them (one row: component tokens are few).
                     match self
                         .store
                         .resume_component_authorizers(claim.component_id, now)
                         .await
                     {
-                        Ok(0) => {}
-                        Ok(_) => self.wake_refresh.notify_one(),
+                        Ok(false) => {}
+                        Ok(true) => self.wake_refresh.notify_one(),
                         Err(e) => {
                             tracing::warn!(error = %crate::report::Chain(&e), "could not resume a component's authorizers")
                         }
@@ -237,16 +236,21 @@ impl Engine {
                     component = claim.component_id.0,
                     "no component token; holding its authorizers"
                 );
-                unpoison(self.held_components.lock()).insert(claim.component_id);
-                if let Err(e) = self.store.release_credential(&claim, until).await {
-                    tracing::warn!(error = %crate::report::Chain(&e), "could not release a credential");
-                }
-                if let Err(e) = self
+                // The hold is one write to the component's row; the claimed credential goes back
+                // due, under the hold (or, when the hold could not be written, held by itself).
+                let release_at = match self
                     .store
                     .pause_component_authorizers(claim.component_id, until)
                     .await
                 {
-                    tracing::warn!(error = %crate::report::Chain(&e), "could not hold a component's authorizers");
+                    Ok(_) => now,
+                    Err(e) => {
+                        tracing::warn!(error = %crate::report::Chain(&e), "could not hold a component's authorizers");
+                        until
+                    }
+                };
+                if let Err(e) = self.store.release_credential(&claim, release_at).await {
+                    tracing::warn!(error = %crate::report::Chain(&e), "could not release a credential");
                 }
             }
             Err(RefreshError::Wechat(err)) => self.refresh_failed(&claim, err, now).await,

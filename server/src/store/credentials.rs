@@ -199,6 +199,19 @@ pub struct CredentialHealth {
     pub last_error_at: Option<i64>,
     pub last_refreshed_at: Option<i64>,
     pub version: i64,
+    /// A hold on the whole component that covers this credential ("busy", "over quota", no
+    /// component token), however long ago it ended.
+    pub component_held_until: Option<i64>,
+}
+
+impl CredentialHealth {
+    /// The earliest time this credential may be refreshed again, when that is later than `now`:
+    /// its own back-off or its component's hold.
+    pub fn held_until(&self, now: i64) -> Option<i64> {
+        self.next_attempt_at
+            .max(self.component_held_until)
+            .filter(|&at| at > now)
+    }
 }
 
 pub(crate) fn purpose(component: ComponentId, kind: CredentialKind, subject: &str) -> String {
@@ -280,6 +293,9 @@ impl Store {
             "WITH due AS MATERIALIZED (SELECT id FROM credentials WHERE refresh_at IS NOT NULL AND refresh_at <= $3 \
                AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
                AND (next_attempt_at IS NULL OR next_attempt_at <= $3) AND ($5 = '' OR kind = $5) \
+               AND NOT EXISTS (SELECT 1 FROM components p WHERE p.id = credentials.component_id \
+                 AND (p.refreshes_held_until > $3 OR (p.authorizers_held_until > $3 \
+                   AND credentials.kind IN ('authorizer_access_token', 'jsapi_ticket')))) \
                ORDER BY refresh_at LIMIT $4{}) \
              UPDATE credentials SET lease_owner = $1, lease_expires_at = $2, lease_token = credentials.lease_token + 1 \
              FROM due WHERE credentials.id = due.id \
@@ -514,24 +530,16 @@ impl Store {
         Ok(())
     }
 
-    /// Holds every refresh of a component until `until` (WeChat said "busy" or "over quota").
+    /// Holds every refresh of a component until `until` (WeChat said "busy" or "over quota"): one
+    /// write to the component's row, which the claim query honours (a hold already reaching
+    /// further is kept). True when the hold was written.
     pub async fn pause_component_refreshes(
         &self,
         component: ComponentId,
         until: i64,
-    ) -> Result<u64, StoreError> {
-        write!(self, |pool| {
-            sqlx::query(
-                "UPDATE credentials SET next_attempt_at = $2 WHERE component_id = $1 AND refresh_at IS NOT NULL \
-                 AND (next_attempt_at IS NULL OR next_attempt_at < $2)",
-            )
-            .bind(component.0)
-            .bind(until)
-            .execute(pool)
+    ) -> Result<bool, StoreError> {
+        self.hold_component(component, "refreshes_held_until", until)
             .await
-            .map(|r| r.rows_affected())
-        })
-        .map_err(Into::into)
     }
 
     /// Holds every authorizer token and JS-SDK ticket of a component until `until`: the component
@@ -541,39 +549,48 @@ impl Store {
         &self,
         component: ComponentId,
         until: i64,
-    ) -> Result<u64, StoreError> {
-        write!(self, |pool| {
-            sqlx::query(
-                "UPDATE credentials SET next_attempt_at = $2 WHERE component_id = $1 \
-                 AND kind IN ('authorizer_access_token', 'jsapi_ticket') AND refresh_at IS NOT NULL \
-                 AND (next_attempt_at IS NULL OR next_attempt_at < $2)",
-            )
-            .bind(component.0)
-            .bind(until)
-            .execute(pool)
+    ) -> Result<bool, StoreError> {
+        self.hold_component(component, "authorizers_held_until", until)
             .await
-            .map(|r| r.rows_affected())
+    }
+
+    async fn hold_component(
+        &self,
+        component: ComponentId,
+        column: &'static str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE components SET {column} = $2 WHERE id = $1 AND ({column} IS NULL OR {column} < $2)"
+        );
+        write!(self, |pool| {
+            sqlx::query(&sql)
+                .bind(component.0)
+                .bind(until)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() > 0)
         })
         .map_err(Into::into)
     }
 
     /// Releases the authorizers of a component that were held for want of a component token, now
-    /// that it has one again (each tries once; one that fails backs off again by itself).
+    /// that it has one again (each tries once; one that fails backs off again by itself). True
+    /// when a hold still in force was lifted.
     pub async fn resume_component_authorizers(
         &self,
         component: ComponentId,
         now: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<bool, StoreError> {
         write!(self, |pool| {
             sqlx::query(
-                "UPDATE credentials SET next_attempt_at = NULL WHERE component_id = $1 \
-                 AND kind IN ('authorizer_access_token', 'jsapi_ticket') AND next_attempt_at > $2",
+                "UPDATE components SET authorizers_held_until = NULL WHERE id = $1 AND authorizers_held_until > $2",
             )
             .bind(component.0)
             .bind(now)
             .execute(pool)
             .await
-            .map(|r| r.rows_affected())
+            .map(|r| r.rows_affected() > 0)
         })
         .map_err(Into::into)
     }
@@ -794,8 +811,13 @@ impl Store {
     ) -> Result<Option<CredentialHealth>, StoreError> {
         read!(self, |pool| {
             sqlx::query_as(
-                "SELECT kind, subject, issued_at, expires_at, refresh_at, failure_count, next_attempt_at, last_error, \
-                 last_error_code, last_error_at, last_refreshed_at, version FROM credentials WHERE component_id = $1 AND kind = $2 AND subject = $3",
+                "SELECT c.kind, c.subject, c.issued_at, c.expires_at, c.refresh_at, c.failure_count, c.next_attempt_at, c.last_error, \
+                 c.last_error_code, c.last_error_at, c.last_refreshed_at, c.version, \
+                 CASE WHEN c.kind IN ('authorizer_access_token', 'jsapi_ticket') AND p.authorizers_held_until IS NOT NULL \
+                   AND (p.refreshes_held_until IS NULL OR p.authorizers_held_until > p.refreshes_held_until) \
+                 THEN p.authorizers_held_until ELSE p.refreshes_held_until END AS component_held_until \
+                 FROM credentials c JOIN components p ON p.id = c.component_id \
+                 WHERE c.component_id = $1 AND c.kind = $2 AND c.subject = $3",
             )
             .bind(component.0)
             .bind(kind.as_str())
@@ -818,19 +840,26 @@ impl Store {
         }
     }
 
-    /// How many credentials are due now (a metric: the refresh backlog).
+    /// How many credentials are due now, counted up to [`DUE_COUNT_CAP`] (a metric: the refresh
+    /// backlog). A full count read every credential's index entry on each health tick, 25 s at
+    /// two million rows; the capped one reads at most the cap's worth, and a backlog past it is
+    /// an alarm whatever its exact size.
     pub async fn due_credentials(&self, now: i64) -> Result<i64, StoreError> {
         read!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM credentials WHERE refresh_at IS NOT NULL AND refresh_at <= $1",
+                "SELECT COUNT(*) FROM (SELECT 1 FROM credentials WHERE refresh_at IS NOT NULL AND refresh_at <= $1 LIMIT $2) due",
             )
             .bind(now)
+            .bind(DUE_COUNT_CAP)
             .fetch_one(pool)
             .await
         })
         .map_err(Into::into)
     }
 }
+
+/// The most due credentials [`Store::due_credentials`] counts.
+pub const DUE_COUNT_CAP: i64 = 10_000;
 
 /// A row as the cache keeps it: its value opened.
 fn snapshot_of(keyring: &Keyring, r: SnapshotRow) -> Result<CredentialSnapshot, StoreError> {
