@@ -308,6 +308,15 @@ pub async fn account_messages(appid: String) -> Result<Vec<crate::dto::MessageVi
         .map_err(fail)
 }
 
+#[server(prefix = "/ui", endpoint = "platform-overview")]
+pub async fn platform_overview(
+    range: Option<String>,
+) -> Result<crate::dto::PlatformOverview, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.platform.overview(&ctx, range).await.map_err(fail)
+}
+
 #[server(prefix = "/ui", endpoint = "all-deliveries")]
 pub async fn all_deliveries(
     status: Option<String>,

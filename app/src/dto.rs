@@ -278,6 +278,9 @@ pub struct Dashboard {
     pub refresh_failures_24h: i64,
     pub recent_events: Vec<EventView>,
     pub open_alerts: Vec<String>,
+    /// The tenant's traffic over the last 24 hours (or 30 days), and its authorizations and
+    /// revocations per day.
+    pub charts: Vec<Chart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -907,4 +910,134 @@ pub struct CodeBatchForm {
     /// "on" when the batch also submits for audit.
     #[serde(default)]
     pub submit: Option<String>,
+}
+
+/// What a chart counts. Its title is the page's business, in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChartKind {
+    Refreshes,
+    RefreshFailures,
+    Authorizations,
+    Revocations,
+    Messages,
+    Deliveries,
+    ApiCalls,
+}
+
+/// How long one bar of a chart is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChartBucket {
+    Hour,
+    Day,
+}
+
+/// One chart: bars over time, each bar the stack of its series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chart {
+    pub kind: ChartKind,
+    pub bucket: ChartBucket,
+    /// Each bar's start (Unix ms, UTC), oldest first.
+    pub starts: Vec<i64>,
+    /// The series stacked in each bar, biggest first; each has a value per bar.
+    pub series: Vec<ChartSeries>,
+}
+
+/// One part of a chart's bars: `name` is what splits the count (an errcode, a delivery's outcome),
+/// empty when nothing does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartSeries {
+    pub name: String,
+    pub values: Vec<i64>,
+}
+
+impl Chart {
+    /// The bar's total (every series).
+    pub fn total_at(&self, bar: usize) -> i64 {
+        self.series
+            .iter()
+            .map(|s| s.values.get(bar).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Every bar's total together.
+    pub fn total(&self) -> i64 {
+        (0..self.starts.len()).map(|i| self.total_at(i)).sum()
+    }
+}
+
+/// The window of the overview's traffic charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ChartRange {
+    /// Per hour over the last 24 hours.
+    #[default]
+    Day,
+    /// Per day over the last 30 days.
+    Month,
+}
+
+impl ChartRange {
+    pub fn parse(s: &str) -> Option<ChartRange> {
+        match s {
+            "24h" => Some(ChartRange::Day),
+            "30d" => Some(ChartRange::Month),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChartRange::Day => "24h",
+            ChartRange::Month => "30d",
+        }
+    }
+}
+
+/// An open alert as platform staff see it: whose it is and how often it was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformAlertView {
+    pub kind: String,
+    pub message: String,
+    /// The tenant's slug, when the alert is one tenant's.
+    pub tenant: Option<String>,
+    pub occurrences: i64,
+    pub raised_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// A tenant with something wrong, for the overview's "most problems" list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantTrouble {
+    pub slug: String,
+    pub name: String,
+    pub needs_reauth: i64,
+    pub open_alerts: i64,
+    pub failing_deliveries: i64,
+    pub dead_letters: i64,
+}
+
+impl TenantTrouble {
+    /// How the list is ordered: accounts to re-authorize weigh most (a person has to act).
+    pub fn weight(&self) -> i64 {
+        self.needs_reauth * 10 + self.open_alerts * 5 + self.dead_letters + self.failing_deliveries
+    }
+}
+
+/// Platform staff's overview: the health of every tenant in one screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformOverview {
+    /// When the account counts were taken (they are kept for up to 30 seconds).
+    pub counted_at: i64,
+    pub accounts_by_status: Vec<(AccountStatus, i64)>,
+    /// Accounts no tenant holds (authorized through a shared component, waiting to be assigned).
+    pub unassigned: i64,
+    pub components: Vec<ComponentHealth>,
+    pub open_alerts: Vec<PlatformAlertView>,
+    /// Refresh failures of the last 24 hours by errcode (or failure kind), most first.
+    pub failures_by_errcode: Vec<(String, i64)>,
+    pub failing_deliveries: i64,
+    pub dead_letters: i64,
+    /// The tenants with the most problems, worst first (at most ten).
+    pub problem_tenants: Vec<TenantTrouble>,
+    pub range: ChartRange,
+    pub charts: Vec<Chart>,
 }

@@ -245,6 +245,13 @@ pub trait PlatformService: Send + Sync + 'static {
         form: AssignAccountForm,
     ) -> Result<(), AppError>;
     async fn audit(&self, ctx: &RequestCtx, query: AuditQuery) -> Result<AuditPage, AppError>;
+    /// The platform's health across tenants, with its charts over `range` ("24h" or "30d"; none
+    /// is "24h").
+    async fn overview(
+        &self,
+        ctx: &RequestCtx,
+        range: Option<String>,
+    ) -> Result<crate::dto::PlatformOverview, AppError>;
     /// The newest webhook deliveries of every tenant (of one status, or all).
     async fn all_deliveries(
         &self,

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod refusals;
 pub mod report;
 pub mod retention;
+pub mod rollups;
 pub mod secrets;
 pub mod simulator;
 pub mod startup;

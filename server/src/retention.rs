@@ -11,6 +11,9 @@ use crate::config::Settings;
 use crate::store::{Cutoffs, Store};
 
 const DAY_MS: i64 = 86_400_000;
+/// How long the charts' hourly counts are kept: twice the longest chart (30 days), so a month
+/// can be compared with the one before in the database, if not yet on the page.
+pub const HOURLY_COUNT_DAYS: i64 = 60;
 /// Rows deleted per table per statement.
 const BATCH: i64 = 5_000;
 
@@ -88,6 +91,10 @@ pub async fn retention_loop(
 ) {
     loop {
         prune_once(&store, &settings, &shutdown).await;
+        let before = crate::now_ms() - HOURLY_COUNT_DAYS * DAY_MS;
+        if let Err(e) = store.prune_hourly_counts(before).await {
+            tracing::warn!(error = %crate::report::Chain(&e), "retention: pruning hourly counts failed");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(settings.interval) => {}

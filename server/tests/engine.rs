@@ -167,6 +167,26 @@ on_both_databases! {
         assert_eq!(r.authorizer_status(OA).await, Some(AuthorizerStatus::Authorized));
         never_serves_a_dead_token(&r, OA, Duration::from_secs(8)).await;
 
+        // Again, but WeChat also refuses the recovered token once, at once (the million-account
+        // soak met it: a lost answer, the recovery, then a spurious 61023). That is WeChat's
+        // hiccup, retried, not a lost authorization.
+        r.sim.drop_pushes(PushDrops { next: 1, percent: 0 });
+        r.sim.authorize(COMPONENT, OA, &[1]).unwrap();
+        r.sim.inject_fault(FaultSpec { component: None, api: Some("api_authorizer_token".into()), fault: Fault::Errcode(61023), times: Some(2), percent: None }).unwrap();
+        let recovered = |r: &Rig| {
+            let store = r.app.store.clone();
+            let tenant = r.tenant;
+            async move { store.tenant_audit(tenant, 1000).await.unwrap().iter().filter(|e| e.kind == "refresh_token.recovered").count() }
+        };
+        let before = recovered(&r).await;
+        assert!(wait_for(Duration::from_secs(30), || async { recovered(&r).await > before && r.sim.faults().is_empty() }).await, "recovered, and both 61023s answered");
+        let refused_at = r.calls("api_authorizer_token").into_iter().rev().find(|c| c.injected).unwrap().seq;
+        assert!(wait_for(Duration::from_secs(30), || async {
+            r.calls("api_authorizer_token").iter().any(|c| c.seq > refused_at && c.errcode == 0 && !c.injected)
+        }).await, "refreshed after the second refusal");
+        assert_eq!(r.authorizer_status(OA).await, Some(AuthorizerStatus::Authorized), "nothing lost");
+        never_serves_a_dead_token(&r, OA, Duration::from_secs(2)).await;
+
         // The owner revokes: the account is marked, its token is no longer served, no refreshes.
         assert!(r.sim.revoke(COMPONENT, OA));
         assert!(wait_for(Duration::from_secs(5), || async { r.authorizer_status(OA).await == Some(AuthorizerStatus::Revoked) }).await);

@@ -3,12 +3,14 @@
 
 mod accounts;
 mod authorize;
+mod charts;
 mod code;
 mod components;
 mod console;
 mod links;
 mod login;
 mod menus;
+mod overview;
 mod platform;
 mod team;
 mod webhooks;

@@ -302,7 +302,9 @@ pub fn WebhooksPage() -> impl IntoView {
 #[component]
 pub fn PlatformDeliveriesPage() -> impl IntoView {
     let lang = use_lang();
-    let status = RwSignal::new(String::new());
+    // The overview links here with `?status=dead` (or pending).
+    let initial = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("status"));
+    let status = RwSignal::new(initial.unwrap_or_default());
     let (tick, set_tick) = signal(0u32);
     let rows = Resource::new(
         move || (status.get(), tick.get()),

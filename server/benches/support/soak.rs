@@ -501,8 +501,19 @@ async fn seed(cfg: &SoakConfig, store: &Store, sim: &Simulator, front: &str) -> 
             async move {
                 let (c, t) = placement(cfg, j);
                 let now = wxhub::now_ms();
-                // Spread over a lifetime, so refreshes are steady from the start.
-                let issued_at = now - rand::thread_rng().gen_range(0..lifetime_ms * 3 / 4);
+                // Spread over a lifetime as the cluster will find them, so refreshes are steady
+                // from the start: an account seeded early ages while the rest are seeded (15
+                // minutes at a million), so it is issued that much later in the spread, never
+                // already due or expired when the cluster starts.
+                let seeded = done.load(Ordering::Relaxed).max(1);
+                let rate_per_ms = if seeded < 1_000 {
+                    1.0
+                } else {
+                    seeded as f64 / (started.elapsed().as_millis().max(1) as f64)
+                };
+                let left_ms = ((cfg.accounts - j) as f64 / rate_per_ms) as i64;
+                let spread = (lifetime_ms * 3 / 4 - left_ms).max(1);
+                let issued_at = now - rand::thread_rng().gen_range(0..spread);
                 let access = SecretString::from(random_token(107));
                 let refresh = SecretString::from(format!("refreshtoken@@@{}", random_token(43)));
                 let appid = account_appid(j);

@@ -30,7 +30,15 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        api.keys.authenticate(header).await
+        let caller = api.keys.authenticate(header).await?;
+        // Counted once authenticated: the charts show a tenant's own use, not strangers' guesses.
+        api.engine.rollups.count(
+            crate::rollups::Counted::ApiCall,
+            Some(caller.tenant),
+            "",
+            crate::now_ms(),
+        );
+        Ok(caller)
     }
 }
 

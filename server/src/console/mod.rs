@@ -17,6 +17,7 @@ mod code;
 mod components;
 mod links;
 mod menus;
+mod overview;
 mod platform;
 mod public;
 mod team;
@@ -70,6 +71,8 @@ pub struct Console {
     hasher: PasswordHasher,
     urls: PublicUrls,
     public_limits: Arc<public::PublicLimits>,
+    /// The overview's account counts, reused for a few seconds.
+    overview_counts: Arc<overview::CountsCache>,
 }
 
 impl Console {
@@ -89,6 +92,7 @@ impl Console {
             hasher,
             urls,
             public_limits: Arc::new(public::PublicLimits::default()),
+            overview_counts: Arc::default(),
         }
     }
 

@@ -282,6 +282,20 @@ impl Console {
 
 #[async_trait]
 impl PlatformService for Console {
+    async fn overview(
+        &self,
+        ctx: &RequestCtx,
+        range: Option<String>,
+    ) -> Result<app::dto::PlatformOverview, AppError> {
+        self.staff(ctx).await?;
+        let range = match range.as_deref() {
+            None | Some("") => app::dto::ChartRange::default(),
+            Some(r) => app::dto::ChartRange::parse(r)
+                .ok_or_else(|| unknown("range", "Unknown chart range.", "未知的图表范围。"))?,
+        };
+        self.platform_overview_for_staff(range).await
+    }
+
     async fn all_deliveries(
         &self,
         ctx: &RequestCtx,

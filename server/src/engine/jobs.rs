@@ -339,6 +339,8 @@ impl Engine {
             return Ok(());
         }
         tracing::info!(authorizer = %answer.authorizer_appid, change = recorded.change, "authorization recorded");
+        self.rollups
+            .count(crate::rollups::Counted::Authorization, tenant, "", now);
         // Before the job ends, with an id from the job's key: a retry after a crash here queues the
         // same event, which is written once.
         let info_type = job

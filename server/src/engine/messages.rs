@@ -227,6 +227,10 @@ impl Engine {
                 },
             )]))
             .inc();
+        if stored != PushOutcome::Duplicate {
+            self.rollups
+                .count(crate::rollups::Counted::Message, tenant, "", now);
+        }
         if stored == PushOutcome::Duplicate {
             tracing::debug!("a retried message, already stored");
         }

@@ -183,6 +183,8 @@ pub struct Engine {
     pub client: WechatClient,
     pub cache: TokenCache,
     pub metrics: Metrics,
+    /// The hourly counts behind the operations charts.
+    pub rollups: Arc<crate::rollups::Rollups>,
     pub settings: EngineSettings,
     /// Audit events of refusals (forged pushes, refused redirects, locked sign-ins), bounded.
     pub refusals: Arc<crate::refusals::RefusalLog>,
@@ -254,6 +256,7 @@ impl Engine {
             std::num::NonZeroU32::new(settings.forced_refreshes_per_hour)
                 .unwrap_or(std::num::NonZeroU32::MIN),
         ));
+        let rollups = Arc::new(crate::rollups::Rollups::new(store.clone()));
         Arc::new(Self {
             refusals: Arc::new(crate::refusals::RefusalLog::new(
                 store.clone(),
@@ -267,6 +270,7 @@ impl Engine {
             message_records: Default::default(),
             cache: TokenCache::new(settings.token_cache_capacity),
             metrics: Metrics::default(),
+            rollups,
             global: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             components: ComponentDirectory::default(),
@@ -295,6 +299,7 @@ impl Engine {
         tracker.spawn(self.clone().webhook_loop(tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().health_loop(shutdown.clone()));
         tracker.spawn(self.refusals.clone().flush_loop(shutdown.clone()));
+        tracker.spawn(self.rollups.clone().flush_loop(shutdown.clone()));
         tracker.spawn(self.clone().cache_loop(shutdown));
         Ok(())
     }
@@ -590,6 +595,7 @@ impl Engine {
             if let Err(e) = self.update_stored_gauges().await {
                 tracing::warn!(error = %crate::report::Chain(&e), "metrics gauges could not be updated");
             }
+            self.forget_stale_list_scans();
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(self.settings.health_interval) => {}

@@ -357,10 +357,14 @@ impl Engine {
                 .authorizer_of_component(component, authorizer_appid)
                 .await
                 .map_err(EngineError::from)?;
-            if let Some((_, tenant)) = account
-                .filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked)
-                .and_then(|a| a.tenant_id.map(|t| (a, t)))
-            {
+            let revoked = account.filter(|a| a.status == crate::domain::AuthorizerStatus::Revoked);
+            if outcome == PushOutcome::Accepted {
+                if let Some(a) = &revoked {
+                    self.rollups
+                        .count(crate::rollups::Counted::Revocation, a.tenant_id, "", now);
+                }
+            }
+            if let Some((_, tenant)) = revoked.and_then(|a| a.tenant_id.map(|t| (a, t))) {
                 self.authorization_event(
                     tenant,
                     &entry.component.appid,

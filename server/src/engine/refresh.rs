@@ -206,6 +206,12 @@ impl Engine {
                     .refreshes
                     .get_or_create(&labels(&[("kind", claim.kind.as_str())]))
                     .inc();
+                self.rollups.count(
+                    crate::rollups::Counted::Refresh,
+                    claim.tenant_id,
+                    "",
+                    crate::now_ms(),
+                );
                 if claim.kind == CredentialKind::ComponentAccessToken {
                     // Authorizers held for want of a component token may go now, whichever
                     // instance held them (one row: component tokens are few).
@@ -395,6 +401,13 @@ impl Engine {
                     }),
                 }
             }
+            // The retry after a recovery used the refresh token WeChat itself just handed us as
+            // current, and WeChat refused it: the same hiccup as above, not a lost authorization
+            // (the million-account soak met it twice: a lost answer, the recovery, then one of the
+            // 1 % of injected 61023s). The next claim asks WeChat again from the start.
+            Err(err) if !may_recover && err.errcode() == Some(61023) => {
+                Err(RefreshError::Wechat(err))
+            }
             Err(err) if err.class() == ErrcodeClass::AuthorizationLost => Err(RefreshError::Lost {
                 err,
                 refused: Some(refused),
@@ -503,6 +516,28 @@ impl Engine {
         Ok(Recovery::Recovered)
     }
 
+    /// Drops the scans past their [`LIST_SCAN_TTL`] (they are never read again, and a million
+    /// accounts' worth is 150 MB an instance: the soak saw it grow as component after component
+    /// recovered). A scan in use is left to its user.
+    pub(super) fn forget_stale_list_scans(&self) {
+        unpoison(self.list_scans.lock()).retain(|_, slot| {
+            let in_use = Arc::strong_count(slot) > 1;
+            match slot.try_lock() {
+                Ok(mut held) => {
+                    if held
+                        .as_ref()
+                        .is_some_and(|(at, _)| at.elapsed() >= LIST_SCAN_TTL)
+                    {
+                        *held = None;
+                    }
+                    // An empty slot someone is about to fill stays, so they share it.
+                    held.is_some() || in_use
+                }
+                Err(_) => true,
+            }
+        });
+    }
+
     /// Every authorizer of a component and its refresh token, from `api_get_authorizer_list`,
     /// scanned at most once per [`LIST_SCAN_TTL`] per component however many accounts ask at once.
     async fn authorizer_list_scan(
@@ -511,6 +546,7 @@ impl Engine {
         component_appid: &str,
         component_token: &CachedToken,
     ) -> Result<Arc<std::collections::HashMap<String, String>>, WechatError> {
+        self.forget_stale_list_scans();
         let slot = unpoison(self.list_scans.lock())
             .entry(component)
             .or_default()
@@ -656,6 +692,12 @@ impl Engine {
 
     async fn refresh_failed(&self, claim: &ClaimedCredential, err: WechatError, now: i64) {
         let label = err.label();
+        self.rollups.count(
+            crate::rollups::Counted::RefreshFailure,
+            claim.tenant_id,
+            &label,
+            now,
+        );
         self.metrics
             .failures
             .get_or_create(&labels(&[

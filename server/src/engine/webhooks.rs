@@ -305,6 +305,12 @@ impl Engine {
             .webhook_attempts
             .get_or_create(&labels(&[("outcome", outcome)]))
             .inc();
+        self.rollups.count(
+            crate::rollups::Counted::Delivery,
+            Some(d.tenant_id),
+            outcome,
+            now,
+        );
         let excerpt = match (note, &attempt.excerpt) {
             (Some(n), Some(e)) => Some(format!("{n}\n{e}")),
             (Some(n), None) => Some(n.to_owned()),

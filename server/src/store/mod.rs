@@ -29,9 +29,11 @@ mod links;
 mod menus;
 mod messages;
 mod meta;
+mod overview;
 mod platform;
 mod pushes;
 mod retention;
+mod rollups;
 mod sessions;
 mod tenants;
 mod throttle;
@@ -69,9 +71,11 @@ pub use imports::{AssignRefusal, AuthorizerImport, ImportPageCounts};
 pub use links::LinkRecord;
 pub use menus::{MenuSource, MenuVersion, NewMenuVersion, MENU_HISTORY_LIMIT};
 pub use messages::{IncomingMessage, ReleaseTestActivity, SealedMessage, StoredMessage};
+pub use overview::{DeliveryTrouble, StatusCount};
 pub use platform::{AuditFilter, AuthorizationFilter, PlatformAccountRow, TenantSummary};
 pub use pushes::{ClaimedJob, IncomingPush, JobOutcome, JobState, NewJob, PushEffect, PushOutcome};
 pub use retention::{Cutoffs, Pruned};
+pub use rollups::{CountsOf, HourlyCount, HourlyKey, HOUR_MS, PLATFORM_ROW};
 pub use throttle::ThrottlePolicy;
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryNext, DeliveryRow, DisablePolicy,
