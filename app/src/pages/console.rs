@@ -4,10 +4,10 @@ use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::dashboard;
 use crate::dto::{AccountStatus, EventView};
-use crate::i18n::{format_duration, format_time, use_lang, Lang};
+use crate::i18n::{format_time, use_lang, Lang};
 use crate::model::{Role, SessionUser};
 use crate::pages::charts::BarChart;
-use crate::pages::overview::PlatformOverviewView;
+use crate::pages::overview::{ComponentTable, PlatformOverviewView};
 use crate::pages::LangSwitch;
 use crate::Auth;
 
@@ -207,47 +207,4 @@ pub fn Dashboard() -> impl IntoView {
             })}
         </Suspense>
     }.into_any()
-}
-
-/// Each component's ticket and token health, as a table.
-#[component]
-pub fn ComponentTable(components: Vec<crate::dto::ComponentHealth>) -> impl IntoView {
-    let lang = use_lang();
-    view! {
-    {if components.is_empty() {
-        view! { <p class="muted">{lang.t("No component yet.", "还没有第三方平台。")}</p> }.into_any()
-    } else {
-        view! {
-            <div class="table-wrap"><table class="table wide-table" data-test="component-health">
-                <thead><tr>
-                    <th>{lang.t("Component", "第三方平台")}</th>
-                    <th>{lang.t("Ticket age", "票据时长")}</th>
-                    <th>{lang.t("Token expires in", "令牌剩余")}</th>
-                    <th>{lang.t("Last push", "最近推送")}</th>
-                    <th>{lang.t("Last error", "最近错误")}</th>
-                </tr></thead>
-                <tbody>
-                    {components.iter().map(|c| {
-                        let ticket_class = match c.ticket_age_ms { Some(a) if a <= 20 * 60_000 => "ok", Some(_) => "warn", None => "bad" };
-                        let token_class = match c.token_expires_in_ms { Some(t) if t > 0 => "ok", _ => "bad" };
-                        view! {
-                            <tr>
-                                <td>
-                                    <strong>{if c.name.is_empty() { c.appid.clone() } else { c.name.clone() }}</strong>
-                                    {c.shared.then(|| view! { <span class="badge">{lang.t("shared", "共享")}</span> })}
-                                    <br/><code class="muted">{c.appid.clone()}</code>
-                                </td>
-                                <td class=ticket_class>{c.ticket_age_ms.map_or_else(|| lang.t("none yet", "尚未收到").to_owned(), |a| format_duration(lang, a))}</td>
-                                <td class=token_class>{c.token_expires_in_ms.map_or_else(|| lang.t("none yet", "尚未获取").to_owned(), |t| if t > 0 { format_duration(lang, t) } else { lang.t("expired", "已过期").to_owned() })}</td>
-                                <td>{c.last_push_at.map_or_else(|| lang.t("never", "从未").to_owned(), format_time)}</td>
-                                <td class="muted">{c.last_error.clone().unwrap_or_else(|| "—".into())}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table></div>
-        }.into_any()
-    }}
-
-    }
 }

@@ -4,8 +4,7 @@
 
 use app::dto::{
     AccountDetail, AccountKindLabel, AccountPage, AccountQuery, AccountRow, AccountStatus,
-    ComponentHealth, Dashboard, EventView, Menu, MenuButton, PermissionChange, TokenHealth,
-    TokenView,
+    Dashboard, EventView, Menu, MenuButton, PermissionChange, TokenHealth, TokenView,
 };
 use app::error::AppError;
 use app::services::RequestCtx;
@@ -14,8 +13,7 @@ use serde_json::Value;
 use super::{store_error, user_actor, Console};
 use crate::auth::service::internal;
 use crate::domain::{
-    AuditEvent, AuditKind, Authorizer, AuthorizerStatus, ComponentOwner, CredentialKind,
-    NewAuditEvent, Outcome,
+    AuditEvent, AuditKind, Authorizer, AuthorizerStatus, CredentialKind, NewAuditEvent, Outcome,
 };
 use crate::store::{AccountFilter, TokenState};
 
@@ -172,41 +170,6 @@ fn account_filter(q: &AccountQuery) -> (AccountFilter, i64) {
     )
 }
 
-/// A component's health as a tenant (or staff) sees it.
-pub(super) fn component_health_view(
-    h: crate::store::ComponentHealthRow,
-    now: i64,
-) -> ComponentHealth {
-    let shared = h.component.owner == ComponentOwner::Platform;
-    // A shared component's raw error is WeChat's text, which may name the platform's
-    // egress address: tenants see the errcode's documented meaning instead.
-    let (last_error, last_error_at) = if h.token_failure_count > 0 {
-        let text = if shared {
-            h.token_last_error_code.map(|code| {
-                crate::wechat::errcode::meaning(code).map_or_else(
-                    || format!("WeChat refused the call: errcode {code}"),
-                    |m| format!("errcode {code}: {} / {}", m.en, m.zh),
-                )
-            })
-        } else {
-            h.token_last_error
-        };
-        (text, h.token_last_error_at)
-    } else {
-        (None, None)
-    };
-    ComponentHealth {
-        shared,
-        appid: h.component.appid,
-        name: h.component.name,
-        ticket_age_ms: h.ticket_issued_at.map(|at| now - at),
-        token_expires_in_ms: h.token_expires_at.map(|at| at - now),
-        last_push_at: h.last_push_at,
-        last_error,
-        last_error_at,
-    }
-}
-
 pub(super) async fn dashboard(console: &Console, ctx: &RequestCtx) -> Result<Dashboard, AppError> {
     let (_, tenant) = console.tenant_user(ctx).await?;
     let now = crate::now_ms();
@@ -217,7 +180,7 @@ pub(super) async fn dashboard(console: &Console, ctx: &RequestCtx) -> Result<Das
         .await
         .map_err(&err)?
         .into_iter()
-        .map(|h| component_health_view(h, now))
+        .map(|h| super::overview::component_health_view(h, now))
         .collect();
     let accounts_by_status = console
         .store

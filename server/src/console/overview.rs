@@ -10,12 +10,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::dto::{
-    AccountStatus, Chart, ChartBucket, ChartKind, ChartRange, ChartSeries, PlatformAlertView,
-    PlatformOverview, TenantTrouble,
+    AccountStatus, Chart, ChartBucket, ChartKind, ChartRange, ChartSeries, ComponentHealth,
+    PlatformAlertView, PlatformOverview, TenantTrouble,
 };
 use app::error::AppError;
 
 use super::{store_error, Console};
+use crate::domain::ComponentOwner;
 use crate::rollups::{hour_of, Counted};
 use crate::store::{CountsOf, DeliveryTrouble, HourlyCount, StatusCount, Store, StoreError};
 
@@ -226,6 +227,41 @@ pub fn problem_tenants(
     out
 }
 
+/// A component's health as a tenant (or staff) sees it.
+pub(super) fn component_health_view(
+    h: crate::store::ComponentHealthRow,
+    now: i64,
+) -> ComponentHealth {
+    let shared = h.component.owner == ComponentOwner::Platform;
+    // A shared component's raw error is WeChat's text, which may name the platform's
+    // egress address: tenants see the errcode's documented meaning instead.
+    let (last_error, last_error_at) = if h.token_failure_count > 0 {
+        let text = if shared {
+            h.token_last_error_code.map(|code| {
+                crate::wechat::errcode::meaning(code).map_or_else(
+                    || format!("WeChat refused the call: errcode {code}"),
+                    |m| format!("errcode {code}: {} / {}", m.en, m.zh),
+                )
+            })
+        } else {
+            h.token_last_error
+        };
+        (text, h.token_last_error_at)
+    } else {
+        (None, None)
+    };
+    ComponentHealth {
+        shared,
+        appid: h.component.appid,
+        name: h.component.name,
+        ticket_age_ms: h.ticket_issued_at.map(|at| now - at),
+        token_expires_in_ms: h.token_expires_at.map(|at| at - now),
+        last_push_at: h.last_push_at,
+        last_error,
+        last_error_at,
+    }
+}
+
 impl Console {
     pub(super) async fn platform_overview_for_staff(
         &self,
@@ -314,7 +350,7 @@ impl Console {
             .await
             .map_err(&err)?
             .into_iter()
-            .map(|h| super::accounts::component_health_view(h, now))
+            .map(|h| component_health_view(h, now))
             .collect();
         let charts = charts(&self.store, CountsOf::Platform, range, now)
             .await
