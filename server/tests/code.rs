@@ -112,6 +112,20 @@ async fn setup(db: &TestDb) -> (Rig, String, i64) {
         })
         .await
     );
+    // The account kind comes with the profile, a job of its own that can finish after the token
+    // is cached; every code call refuses an account not yet known to be a mini program.
+    assert!(
+        wait_for(Duration::from_secs(10), || async {
+            r.app
+                .store
+                .authorizer(r.tenant, MP)
+                .await
+                .unwrap()
+                .is_some_and(|a| a.account_kind == "mini_program")
+        })
+        .await,
+        "the profile names the account a mini program"
+    );
     (r, key, template)
 }
 
