@@ -55,6 +55,8 @@ pub const KEYS: &[&str] = &[
     "webhook_concurrency_per_endpoint",
     "webhook_disable_after_failures",
     "webhook_disable_after_minutes",
+    "alert_interval_seconds",
+    "alert_retry_base_ms",
     "session_max_hours",
     "forced_refresh_interval_seconds",
     "forced_refreshes_per_hour",
@@ -88,6 +90,8 @@ const TYPED_KEYS: &[&str] = &[
     "webhook_concurrency_per_endpoint",
     "webhook_disable_after_failures",
     "webhook_disable_after_minutes",
+    "alert_interval_seconds",
+    "alert_retry_base_ms",
     "session_max_hours",
     "forced_refresh_interval_seconds",
     "forced_refreshes_per_hour",
@@ -152,6 +156,8 @@ struct RawSettings {
     webhook_timeout_seconds: u64,
     webhook_retry_hours: u64,
     webhook_retry_base_ms: u64,
+    alert_interval_seconds: u64,
+    alert_retry_base_ms: u64,
     webhook_concurrency: usize,
     webhook_concurrency_per_endpoint: usize,
     webhook_disable_after_failures: u64,
@@ -199,6 +205,8 @@ impl Default for RawSettings {
             webhook_timeout_seconds: 10,
             webhook_retry_hours: 24,
             webhook_retry_base_ms: 5_000,
+            alert_interval_seconds: 30,
+            alert_retry_base_ms: 30_000,
             webhook_concurrency: 256,
             webhook_concurrency_per_endpoint: 16,
             webhook_disable_after_failures: 20,
@@ -378,6 +386,10 @@ pub struct Settings {
     pub webhook_retry_hours: u64,
     /// The first retry's delay; each next one doubles (with jitter), up to an hour.
     pub webhook_retry_base_ms: u64,
+    /// How often the alert rules are evaluated.
+    pub alert_interval_seconds: u64,
+    /// A failed notification's first retry delay; each next one doubles, up to 30 minutes.
+    pub alert_retry_base_ms: u64,
     /// Deliveries in flight on this instance, and per endpoint across all instances.
     pub webhook_concurrency: usize,
     pub webhook_concurrency_per_endpoint: usize,
@@ -567,6 +579,13 @@ impl Settings {
             600_000,
         )?;
         range(
+            "alert_interval_seconds",
+            raw.alert_interval_seconds,
+            1,
+            3_600,
+        )?;
+        range("alert_retry_base_ms", raw.alert_retry_base_ms, 10, 600_000)?;
+        range(
             "webhook_concurrency",
             raw.webhook_concurrency as u64,
             1,
@@ -673,6 +692,8 @@ impl Settings {
             webhook_timeout_seconds: raw.webhook_timeout_seconds,
             webhook_retry_hours: raw.webhook_retry_hours,
             webhook_retry_base_ms: raw.webhook_retry_base_ms,
+            alert_interval_seconds: raw.alert_interval_seconds,
+            alert_retry_base_ms: raw.alert_retry_base_ms,
             webhook_concurrency: raw.webhook_concurrency,
             webhook_concurrency_per_endpoint: raw.webhook_concurrency_per_endpoint,
             webhook_disable_after_failures: raw.webhook_disable_after_failures,
@@ -987,6 +1008,18 @@ mod tests {
                 "webhook_retry_base_ms",
             ),
             (&[("WXHUB_WEBHOOK_CONCURRENCY", "0")], "webhook_concurrency"),
+            (
+                &[("WXHUB_ALERT_INTERVAL_SECONDS", "0")],
+                "alert_interval_seconds",
+            ),
+            (
+                &[("WXHUB_ALERT_INTERVAL_SECONDS", "soon")],
+                "alert_interval_seconds",
+            ),
+            (
+                &[("WXHUB_ALERT_RETRY_BASE_MS", "-5")],
+                "alert_retry_base_ms",
+            ),
             (
                 &[("WXHUB_WEBHOOK_CONCURRENCY_PER_ENDPOINT", "x")],
                 "webhook_concurrency_per_endpoint",

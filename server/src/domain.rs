@@ -406,10 +406,17 @@ pub enum AuditKind {
     CodeTemplateDeleted,
     CodeBatchStarted,
     CodeFastRegisterStarted,
+    AlertRuleChanged,
+    AlertChannelCreated,
+    AlertChannelEnabled,
+    AlertChannelDisabled,
+    AlertChannelDeleted,
+    AlertTestSent,
+    AlertNotified,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 60] = [
+    pub const ALL: [AuditKind; 67] = [
         AuditKind::UserLogin,
         AuditKind::UserLogout,
         AuditKind::UserCreated,
@@ -470,6 +477,13 @@ impl AuditKind {
         AuditKind::CodeTemplateDeleted,
         AuditKind::CodeBatchStarted,
         AuditKind::CodeFastRegisterStarted,
+        AuditKind::AlertRuleChanged,
+        AuditKind::AlertChannelCreated,
+        AuditKind::AlertChannelEnabled,
+        AuditKind::AlertChannelDisabled,
+        AuditKind::AlertChannelDeleted,
+        AuditKind::AlertTestSent,
+        AuditKind::AlertNotified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -534,6 +548,13 @@ impl AuditKind {
             AuditKind::CodeTemplateDeleted => "code.template_deleted",
             AuditKind::CodeBatchStarted => "code.batch_started",
             AuditKind::CodeFastRegisterStarted => "code.fast_register_started",
+            AuditKind::AlertRuleChanged => "alert.rule_changed",
+            AuditKind::AlertChannelCreated => "alert.channel_created",
+            AuditKind::AlertChannelEnabled => "alert.channel_enabled",
+            AuditKind::AlertChannelDisabled => "alert.channel_disabled",
+            AuditKind::AlertChannelDeleted => "alert.channel_deleted",
+            AuditKind::AlertTestSent => "alert.test_sent",
+            AuditKind::AlertNotified => "alert.notified",
         }
     }
 }

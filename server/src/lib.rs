@@ -6,6 +6,7 @@
 //! nothing is global.
 
 pub mod admin;
+pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod cli;

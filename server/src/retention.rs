@@ -14,6 +14,8 @@ const DAY_MS: i64 = 86_400_000;
 /// How long the charts' hourly counts are kept: twice the longest chart (30 days), so a month
 /// can be compared with the one before in the database, if not yet on the page.
 pub const HOURLY_COUNT_DAYS: i64 = 60;
+/// Sent and failed notifications are kept this long.
+pub const NOTIFICATION_DAYS: i64 = 30;
 /// Rows deleted per table per statement.
 const BATCH: i64 = 5_000;
 
@@ -94,6 +96,11 @@ pub async fn retention_loop(
         let before = crate::now_ms() - HOURLY_COUNT_DAYS * DAY_MS;
         if let Err(e) = store.prune_hourly_counts(before).await {
             tracing::warn!(error = %crate::report::Chain(&e), "retention: pruning hourly counts failed");
+        }
+        // Every notification's outcome is in the audit log; the rows are for the console's list.
+        let before = crate::now_ms() - NOTIFICATION_DAYS * DAY_MS;
+        if let Err(e) = store.prune_notifications(before).await {
+            tracing::warn!(error = %crate::report::Chain(&e), "retention: pruning notifications failed");
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -78,6 +78,8 @@ pub struct EngineSettings {
     pub forced_refreshes_per_hour: u32,
     /// The webhook outbox's worker.
     pub webhooks: webhooks::WebhookSettings,
+    /// The alert rules' evaluation and notifications.
+    pub alerts: crate::alerting::AlertSettings,
 }
 
 impl Default for EngineSettings {
@@ -98,6 +100,7 @@ impl Default for EngineSettings {
             forced_refresh_interval: Duration::from_secs(30),
             forced_refreshes_per_hour: 600,
             webhooks: webhooks::WebhookSettings::default(),
+            alerts: crate::alerting::AlertSettings::default(),
         }
     }
 }
@@ -121,6 +124,7 @@ impl EngineSettings {
             forced_refreshes_per_hour: settings.forced_refreshes_per_hour,
             token_cache_capacity: settings.token_cache_capacity,
             webhooks: webhooks::WebhookSettings::from_settings(settings),
+            alerts: crate::alerting::AlertSettings::from_settings(settings),
             ..Self::default()
         }
     }
@@ -190,6 +194,8 @@ pub struct Engine {
     pub refusals: Arc<crate::refusals::RefusalLog>,
     /// Sends webhook deliveries (the SSRF-guarded client).
     pub webhook_sender: crate::webhooks::Sender,
+    /// Alert rules and notifications (`crate::alerting`).
+    pub alerting: Arc<crate::alerting::worker::Alerting>,
     components: ComponentDirectory,
     wake_webhooks: Notify,
     /// Delivery attempts finishing at once, recorded together.
@@ -257,7 +263,14 @@ impl Engine {
                 .unwrap_or(std::num::NonZeroU32::MIN),
         ));
         let rollups = Arc::new(crate::rollups::Rollups::new(store.clone()));
+        let alerting = Arc::new(crate::alerting::worker::Alerting::new(
+            store.clone(),
+            webhook_sender.clone(),
+            settings.alerts.clone(),
+            settings.instance.clone(),
+        ));
         Arc::new(Self {
+            alerting,
             refusals: Arc::new(crate::refusals::RefusalLog::new(
                 store.clone(),
                 settings.refusal_window,
@@ -300,6 +313,7 @@ impl Engine {
         tracker.spawn(self.clone().health_loop(shutdown.clone()));
         tracker.spawn(self.refusals.clone().flush_loop(shutdown.clone()));
         tracker.spawn(self.rollups.clone().flush_loop(shutdown.clone()));
+        tracker.spawn(self.alerting.clone().run(shutdown.clone()));
         tracker.spawn(self.clone().cache_loop(shutdown));
         Ok(())
     }

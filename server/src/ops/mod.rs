@@ -7,6 +7,7 @@
 //! store's), and returns what it made. Its audit event has the same kind and detail whoever called
 //! it; only the actor differs.
 
+pub mod alerting;
 pub mod api_keys;
 pub mod components;
 pub mod imports;

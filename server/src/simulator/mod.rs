@@ -21,6 +21,7 @@ mod pages;
 mod persist;
 mod push;
 pub mod sink;
+pub mod smtp;
 pub mod sns;
 pub mod state;
 

@@ -71,6 +71,11 @@ impl RunningSink {
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/hooks/{name}", self.addr)
     }
+
+    /// The webhook URL of a WeCom group robot with `key`; what it receives is hook `wecom:{key}`.
+    pub fn wecom_url(&self, key: &str) -> String {
+        format!("http://{}/cgi-bin/webhook/send?key={key}", self.addr)
+    }
 }
 
 impl Drop for RunningSink {
@@ -103,6 +108,7 @@ impl Sink {
         let router = Router::new()
             .route("/", get(page))
             .route("/hooks/{name}", post(receive))
+            .route("/cgi-bin/webhook/send", post(wecom_robot))
             .with_state(sink.clone());
         let cancelled = stop.clone();
         tokio::spawn(async move {
@@ -220,6 +226,72 @@ async fn receive(
     }
 }
 
+/// A WeCom group robot (企业微信群机器人): `POST /cgi-bin/webhook/send?key=…` with a markdown or
+/// text message, answered `{"errcode":0,"errmsg":"ok"}` as the robot does (HTTP 200 even when
+/// refusing). Kept as hook `wecom:{key}`; scripted answers for that hook replace the answer.
+async fn wecom_robot(
+    State(sink): State<Sink>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: Bytes,
+) -> Response {
+    let key = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let refusal = |code: i64, msg: &str| {
+        axum::Json(serde_json::json!({ "errcode": code, "errmsg": msg })).into_response()
+    };
+    if key.is_empty() {
+        return refusal(93000, "invalid webhook url, hint: key is missing");
+    }
+    let message: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let content = message.as_ref().and_then(|m| match m["msgtype"].as_str() {
+        Some("markdown") => m["markdown"]["content"].as_str(),
+        Some("text") => m["text"]["content"].as_str(),
+        _ => None,
+    });
+    let Some(content) = content else {
+        return refusal(40008, "invalid message type");
+    };
+    if content.len() > 4096 {
+        return refusal(40058, "markdown.content exceed max length 4096");
+    }
+    let hook = format!("wecom:{key}");
+    let scripted = {
+        let mut state = sink.lock();
+        state.received.push_back(Received {
+            hook: hook.clone(),
+            webhook_id: String::new(),
+            timestamp: 0,
+            signature: String::new(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            verified: None,
+            received_at_ms: crate::now_ms(),
+        });
+        state.total += 1;
+        if state.received.len() > state.keep {
+            state.received.pop_front();
+        }
+        state.script.get_mut(&hook).and_then(VecDeque::pop_front)
+    };
+    match scripted {
+        None => refusal(0, "ok"),
+        Some(SinkAnswer::Status(code)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "scripted answer",
+        )
+            .into_response(),
+        Some(SinkAnswer::Hang(d)) => {
+            tokio::time::sleep(d).await;
+            refusal(0, "ok")
+        }
+        Some(SinkAnswer::Json(v, d)) => {
+            tokio::time::sleep(d).await;
+            axum::Json(v).into_response()
+        }
+    }
+}
+
 /// `{"reply": {"type": "text", "content": "…"}}` quoting a text message, or nothing for other events.
 fn echo_reply(body: &[u8]) -> Option<SinkAnswer> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -247,7 +319,12 @@ async fn page(State(sink): State<Sink>) -> Html<String> {
         .map(|r| {
             let kind = serde_json::from_str::<serde_json::Value>(&r.body)
                 .ok()
-                .and_then(|v| v["type"].as_str().map(str::to_owned))
+                .and_then(|v| {
+                    v["type"]
+                        .as_str()
+                        .or_else(|| v["msgtype"].as_str())
+                        .map(str::to_owned)
+                })
                 .unwrap_or_default();
             let verified = match r.verified {
                 Some(true) => "✔ signature verified",
@@ -268,7 +345,7 @@ async fn page(State(sink): State<Sink>) -> Html<String> {
         "<!doctype html><html><head><meta charset=utf-8><title>wxhub demo webhook sink</title>\
          <meta http-equiv=refresh content=5><style>body{{font-family:system-ui;margin:2rem}}table{{border-collapse:collapse}}\
          td{{border-top:1px solid #ddd;padding:.4rem;vertical-align:top;font-size:.85rem}}pre{{white-space:pre-wrap;max-width:48rem;margin:0}}</style></head>\
-         <body><h1>Webhook sink</h1><p>{} deliveries received. The newest 100, newest first; this page reloads every 5 s.</p>\
+         <body><h1>Webhook sink</h1><p>Tenant webhooks arrive at <code>/hooks/{{name}}</code>, WeCom robot messages at <code>/cgi-bin/webhook/send?key=…</code> (shown as hook <code>wecom:…</code>). {} deliveries received. The newest 100, newest first; this page reloads every 5 s.</p>\
          <table><tr><th>received</th><th>hook</th><th>webhook-id</th><th>type</th><th>signature</th><th>body</th></tr>{rows}</table></body></html>",
         sink.total()
     ))

@@ -24,15 +24,18 @@ pub enum FailPoint {
     ExchangeAnswered,
     /// In the engine, after WeChat answered a refresh and before anything is stored.
     RefreshAnswered,
+    /// `Store::ping`: the database stops answering readiness checks (the alerting watch).
+    Ping,
 }
 
 impl FailPoint {
-    pub const ALL: [FailPoint; 5] = [
+    pub const ALL: [FailPoint; 6] = [
         FailPoint::RecordAuthorization,
         FailPoint::CompleteRefresh,
         FailPoint::FinishJob,
         FailPoint::ExchangeAnswered,
         FailPoint::RefreshAnswered,
+        FailPoint::Ping,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +45,7 @@ impl FailPoint {
             FailPoint::FinishJob => "finish_job",
             FailPoint::ExchangeAnswered => "exchange_answered",
             FailPoint::RefreshAnswered => "refresh_answered",
+            FailPoint::Ping => "ping",
         }
     }
 }

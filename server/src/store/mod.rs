@@ -13,6 +13,7 @@
 //! the platform-staff paths, whose callers check the role first.
 
 mod accounts;
+mod alerting;
 mod alerts;
 mod api_keys;
 mod audit;
@@ -51,6 +52,11 @@ use sqlx::sqlite::{
 };
 
 pub use accounts::{AccountFilter, AccountListRow, TokenState};
+pub use alerting::{
+    AlertRuleRow, AlertState, ChannelChange, ClaimedNotification, Firing, NewChannel,
+    NotificationChannel, NotificationOutcome, NotificationRow, OpenedChannel, Queued,
+    PLATFORM_AUDIENCE,
+};
 pub use alerts::Alert;
 pub use api_keys::NewApiKey;
 pub use authorizers::{
@@ -294,6 +300,7 @@ impl Store {
 
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        self.fail_points.check(failpoints::FailPoint::Ping)?;
         let one: i64 = read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
             .fetch_one(pool)
             .await)?;

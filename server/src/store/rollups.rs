@@ -74,6 +74,26 @@ impl Store {
         Ok(())
     }
 
+    /// Every tenant's total of `metric` from the hour starting at `from` on (the platform row
+    /// included, as tenant 0): what the refresh-failure rule weighs.
+    pub async fn totals_by_tenant_since(
+        &self,
+        metric: &str,
+        from: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT tenant_id, CAST(SUM(count) AS BIGINT) FROM hourly_counts \
+                 WHERE metric = $1 AND hour_start >= $2 GROUP BY tenant_id ORDER BY tenant_id",
+            )
+            .bind(metric)
+            .bind(from)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Into::into)
+    }
+
     /// One series' buckets from `from` (inclusive) to `to` (exclusive), oldest first, every detail.
     /// Hours with nothing counted have no row.
     pub async fn hourly_counts(

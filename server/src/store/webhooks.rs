@@ -1057,3 +1057,17 @@ impl Store {
         .map_err(Into::into)
     }
 }
+
+impl Store {
+    /// Every tenant's endpoints that wxhub disabled for failing (not the ones turned off by
+    /// hand, nor deleted ones): tenant id and public id, oldest first.
+    pub async fn endpoints_disabled_for_failing(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        read!(self, |pool| sqlx::query_as(
+            "SELECT tenant_id, public_id FROM webhook_endpoints WHERE disabled_at IS NOT NULL AND deleted_at IS NULL \
+             AND COALESCE(disabled_reason, '') <> 'disabled by hand' ORDER BY tenant_id, disabled_at"
+        )
+        .fetch_all(pool)
+        .await)
+        .map_err(Into::into)
+    }
+}

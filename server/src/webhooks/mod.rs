@@ -161,6 +161,53 @@ impl Sender {
         timeout: Duration,
         want_body: bool,
     ) -> Attempt {
+        let body = d.payload.expose_secret().as_bytes().to_vec();
+        self.post_signed(&d.url, &d.secrets, &d.event_id, body, timeout, want_body)
+            .await
+    }
+
+    /// One POST of a JSON body signed as Standard Webhooks (`webhook-id` is `id`, the same on
+    /// every retry), within `timeout`.
+    pub async fn post_signed(
+        &self,
+        url: &str,
+        secrets: &[secrecy::SecretString],
+        id: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+        want_body: bool,
+    ) -> Attempt {
+        let timestamp = crate::now_ms() / 1000;
+        let signature = match signing::sign(secrets, id, timestamp, &body) {
+            Ok(s) => s,
+            Err(e) => {
+                return Attempt {
+                    status: None,
+                    latency_ms: 0,
+                    error: Some(e.to_string()),
+                    excerpt: None,
+                    body: None,
+                }
+            }
+        };
+        let headers = [
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        self.post_json(url, &headers, body, timeout, want_body)
+            .await
+    }
+
+    /// One POST of a JSON body with `headers`, through the address guard, within `timeout`.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+        want_body: bool,
+    ) -> Attempt {
         let started = Instant::now();
         let elapsed = |started: Instant| started.elapsed().as_millis() as i64;
         let failed = |error: String, status: Option<u16>, excerpt: Option<String>| Attempt {
@@ -170,26 +217,18 @@ impl Sender {
             excerpt,
             body: None,
         };
-        if let Err(refused) = guard::check_url(&d.url, self.allow_private) {
+        if let Err(refused) = guard::check_url(url, self.allow_private) {
             return failed(refused.to_string(), None, None);
         }
-        let timestamp = crate::now_ms() / 1000;
-        let body = d.payload.expose_secret().as_bytes().to_vec();
-        let signature = match signing::sign(&d.secrets, &d.event_id, timestamp, &body) {
-            Ok(s) => s,
-            Err(e) => return failed(e.to_string(), None, None),
-        };
-        let sent = self
+        let mut request = self
             .http
-            .post(&d.url)
+            .post(url)
             .timeout(timeout)
-            .header("content-type", "application/json")
-            .header("webhook-id", &d.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body)
-            .send()
-            .await;
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let sent = request.body(body).send().await;
         let mut response = match sent {
             Ok(r) => r,
             Err(e) => return failed(describe(&e), None, None),
