@@ -740,3 +740,57 @@ pub async fn code_timeline_head(appid: String) -> Result<Option<i64>, AppError> 
         .await
         .map_err(fail)
 }
+
+#[server(prefix = "/ui", endpoint = "alerts")]
+pub async fn alerts() -> Result<crate::dto::AlertsView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.alerts.alerts(&ctx).await.map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "set-alert-rule")]
+pub async fn set_alert_rule(
+    rule: String,
+    enabled: bool,
+    threshold: String,
+    renotify_minutes: String,
+) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .alerts
+        .set_alert_rule(&ctx, &rule, enabled, &threshold, &renotify_minutes)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "create-notification-channel")]
+pub async fn create_notification_channel(
+    form: crate::dto::ChannelForm,
+) -> Result<crate::dto::CreatedChannel, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .alerts
+        .create_channel(&ctx, form)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "change-notification-channel")]
+pub async fn change_notification_channel(id: i64, change: String) -> Result<(), AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .alerts
+        .change_channel(&ctx, id, &change)
+        .await
+        .map_err(fail)
+}
+
+#[server(prefix = "/ui", endpoint = "test-notification-channel")]
+pub async fn test_notification_channel(id: i64) -> Result<crate::dto::TestNotification, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services.alerts.test_channel(&ctx, id).await.map_err(fail)
+}

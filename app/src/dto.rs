@@ -1041,3 +1041,112 @@ pub struct PlatformOverview {
     pub range: ChartRange,
     pub charts: Vec<Chart>,
 }
+
+/// One alert rule as an audience has it set (its own settings, or the defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRuleView {
+    pub rule: String,
+    pub title: String,
+    pub title_zh: String,
+    pub unit: String,
+    pub unit_zh: String,
+    pub enabled: bool,
+    pub threshold: i64,
+    pub renotify_minutes: i64,
+    pub min: i64,
+    pub max: i64,
+    pub default_threshold: i64,
+    /// Whether the audience changed it from the defaults.
+    pub customized: bool,
+}
+
+/// A notification channel, as it may be shown (never its key, secret or password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationChannelView {
+    pub id: i64,
+    /// `wecom_robot`, `webhook` or `email`.
+    pub kind: String,
+    pub name: String,
+    pub summary: String,
+    pub enabled: bool,
+    pub last_sent_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A condition firing now for the audience.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiringAlertView {
+    pub rule: String,
+    pub title: String,
+    pub title_zh: String,
+    pub subject: String,
+    pub message: String,
+    pub message_zh: String,
+    pub firing_since: i64,
+    pub last_notified_at: i64,
+}
+
+/// One notification sent (or being sent, or given up) on a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: i64,
+    pub channel_name: String,
+    pub rule: String,
+    pub title: String,
+    pub title_zh: String,
+    pub subject: String,
+    /// firing, reminder, resolved or test.
+    pub event: String,
+    /// pending, sent or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// The alerts page: the platform's (staff) or one tenant's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsView {
+    /// The platform's audience (staff) rather than a tenant's.
+    pub platform: bool,
+    /// Whether the user may change rules and channels (admins).
+    pub can_edit: bool,
+    pub rules: Vec<AlertRuleView>,
+    pub channels: Vec<NotificationChannelView>,
+    pub firing: Vec<FiringAlertView>,
+    pub notifications: Vec<NotificationView>,
+}
+
+/// The new-channel form: which fields matter depends on `kind`, so the others may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelForm {
+    pub kind: String,
+    pub name: String,
+    pub url: String,
+    pub host: String,
+    pub port: String,
+    pub security: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// A channel just added, with the signing secret of a webhook channel (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedChannel {
+    pub channel: NotificationChannelView,
+    pub secret: Option<String>,
+}
+
+/// What a test notification came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestNotification {
+    pub sent: bool,
+    /// Why not, when not.
+    pub error: Option<String>,
+}

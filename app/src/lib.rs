@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("components") view={Lazy::<routes::ComponentsRoute>::new()}/>
                     <Route path=path!("api-keys") view={Lazy::<routes::ApiKeysRoute>::new()}/>
                     <Route path=path!("webhooks") view={Lazy::<routes::WebhooksRoute>::new()}/>
+                    <Route path=path!("alerts") view={Lazy::<routes::AlertsRoute>::new()}/>
                     <Route path=path!("users") view={Lazy::<routes::UsersRoute>::new()}/>
                     <Route path=path!("tenants") view={Lazy::<routes::TenantsRoute>::new()}/>
                     <Route path=path!("authorizations") view={Lazy::<routes::AuthorizationsRoute>::new()}/>

@@ -133,6 +133,18 @@ impl LazyRoute for WebhooksRoute {
 }
 
 #[derive(Debug)]
+pub struct AlertsRoute;
+#[lazy_route]
+impl LazyRoute for AlertsRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::AlertsPage/> }.into_any()
+    }
+}
+
+#[derive(Debug)]
 pub struct PlatformDeliveriesRoute;
 #[lazy_route]
 impl LazyRoute for PlatformDeliveriesRoute {

@@ -268,6 +268,35 @@ pub trait PlatformService: Send + Sync + 'static {
     ) -> Result<AccountTimeline, AppError>;
 }
 
+/// Alert rules, channels and notifications of the signed-in user's audience: platform staff see
+/// and (admins) change the platform's, tenant users their tenant's (admins change them). No
+/// method takes an audience from the browser.
+#[async_trait]
+pub trait AlertService: Send + Sync + 'static {
+    async fn alerts(&self, ctx: &RequestCtx) -> Result<crate::dto::AlertsView, AppError>;
+    async fn set_alert_rule(
+        &self,
+        ctx: &RequestCtx,
+        rule: &str,
+        enabled: bool,
+        threshold: &str,
+        renotify_minutes: &str,
+    ) -> Result<(), AppError>;
+    async fn create_channel(
+        &self,
+        ctx: &RequestCtx,
+        form: crate::dto::ChannelForm,
+    ) -> Result<crate::dto::CreatedChannel, AppError>;
+    /// `enable`, `disable` or `delete`.
+    async fn change_channel(&self, ctx: &RequestCtx, id: i64, change: &str)
+        -> Result<(), AppError>;
+    async fn test_channel(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+    ) -> Result<crate::dto::TestNotification, AppError>;
+}
+
 /// Mini-program code management for a tenant's users: a mini program's code page (templates,
 /// commit, audit, release, domains, trial QR code, timeline), the template library of each
 /// component the tenant uses, and batches. Admins act; viewers read.
@@ -347,6 +376,7 @@ pub trait CodeService: Send + Sync + 'static {
 /// Every service the UI uses, provided to the Leptos context once at startup.
 #[derive(Clone)]
 pub struct Services {
+    pub alerts: Arc<dyn AlertService>,
     pub auth: Arc<dyn AuthService>,
     pub console: Arc<dyn ConsoleService>,
     pub authorize: Arc<dyn AuthorizePageService>,

@@ -180,6 +180,7 @@ impl Application {
             },
         ));
         let services = app::services::Services {
+            alerts: console.clone(),
             auth: Arc::new(accounts),
             console: console.clone(),
             platform: console.clone(),

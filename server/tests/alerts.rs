@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::rig::{rig, Rig, COMPONENT, OA};
+use common::rig::{rig, signed_in, ui, Rig, COMPONENT, OA};
 use common::{raw_strings, wait_for, TestDb};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -435,6 +435,113 @@ on_both_databases! {
         assert!(wait_for(Duration::from_secs(10), || async {
             audit_kinds(&r).await.iter().filter(|(k, o)| k == "alert.notified" && o == "ok").count() == 2
         }).await, "both notices audited once the database answered");
+        r.stop().await;
+    };
+
+    the_console_shows_each_audience_its_own_and_lets_only_admins_change_it => async |db: &TestDb| {
+        let r = alert_rig(db, 3600).await;
+        let sinks = Sinks::start().await;
+        let web = &sinks.http;
+        let admin = wxhub::admin::Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let hasher = wxhub::auth::PasswordHasher::new(2);
+        let pw = secrecy::SecretString::from("correct horse battery");
+        for (email, role, tenant) in [
+            ("boss@platform.test", "platform-admin", None),
+            ("eyes@platform.test", "platform-auditor", None),
+            ("admin@acme.test", "tenant-admin", Some("acme")),
+            ("viewer@acme.test", "tenant-viewer", Some("acme")),
+            ("admin@globex.test", "tenant-admin", Some("globex")),
+        ] {
+            admin.create_user(&hasher, email, role, tenant, &pw).await.unwrap();
+        }
+        let boss = signed_in(&r, "boss@platform.test").await;
+        let eyes = signed_in(&r, "eyes@platform.test").await;
+        let acme = signed_in(&r, "admin@acme.test").await;
+        let viewer = signed_in(&r, "viewer@acme.test").await;
+        let globex = signed_in(&r, "admin@globex.test").await;
+
+        // Acme's admin adds a robot and a webhook; the webhook's secret is shown once.
+        let robot = web.wecom_url("acme-robot");
+        let (s, created) = ui(&acme, &r, "create-notification-channel", &[("form[kind]", "wecom_robot"), ("form[name]", "Acme on-call"), ("form[url]", &robot)]).await;
+        assert_eq!(s, 200, "{created}");
+        assert!(created["secret"].is_null());
+        assert!(!created["channel"]["summary"].as_str().unwrap().contains("acme-robot"), "the key is never shown: {created}");
+        let acme_robot = created["channel"]["id"].as_i64().unwrap();
+        let (s, hook) = ui(&acme, &r, "create-notification-channel", &[("form[kind]", "webhook"), ("form[name]", "Acme pager"), ("form[url]", &web.url("acme"))]).await;
+        assert_eq!(s, 200, "{hook}");
+        assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+        // Staff add the platform's own.
+        let (s, _) = ui(&boss, &r, "create-notification-channel", &[("form[kind]", "wecom_robot"), ("form[name]", "Platform on-call"), ("form[url]", &web.wecom_url("staff"))]).await;
+        assert_eq!(s, 200);
+
+        // Each audience sees its own channels and rules; the database rule is the platform's.
+        let (_, mine) = ui(&viewer, &r, "alerts", &[]).await;
+        assert_eq!((mine["platform"].as_bool(), mine["can_edit"].as_bool()), (Some(false), Some(false)));
+        let names: Vec<&str> = mine["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Acme on-call", "Acme pager"]);
+        assert!(mine["rules"].as_array().unwrap().iter().all(|r| r["rule"] != "database_not_ready"));
+        let (_, platform) = ui(&eyes, &r, "alerts", &[]).await;
+        assert_eq!((platform["platform"].as_bool(), platform["can_edit"].as_bool()), (Some(true), Some(false)));
+        assert_eq!(platform["channels"].as_array().unwrap().len(), 1);
+        assert_eq!(platform["rules"].as_array().unwrap().len(), 7);
+        let (_, theirs) = ui(&globex, &r, "alerts", &[]).await;
+        assert!(theirs["channels"].as_array().unwrap().is_empty());
+
+        // The test button reaches the robot and says so.
+        let (s, tested) = ui(&acme, &r, "test-notification-channel", &[("id", &acme_robot.to_string())]).await;
+        assert_eq!((s, tested["sent"].as_bool()), (200, Some(true)), "{tested}");
+        assert!(sinks.robot("acme-robot")[0].contains("TEST"));
+        web.sink.script("wecom:acme-robot", [SinkAnswer::Json(serde_json::json!({ "errcode": 93000, "errmsg": "invalid webhook url" }), Duration::ZERO)]);
+        let (_, tested) = ui(&acme, &r, "test-notification-channel", &[("id", &acme_robot.to_string())]).await;
+        assert_eq!(tested["sent"].as_bool(), Some(false));
+        assert!(tested["error"].as_str().unwrap().contains("93000"), "{tested}");
+
+        // Rules: an admin changes one; readers and strangers cannot; garbage names its field.
+        fn rule(threshold: &str) -> Vec<(&str, &str)> {
+            vec![("rule", "dead_letters"), ("enabled", "true"), ("threshold", threshold), ("renotify_minutes", "60")]
+        }
+        assert_eq!(ui(&acme, &r, "set-alert-rule", &rule("5")).await.0, 200);
+        let (_, mine) = ui(&viewer, &r, "alerts", &[]).await;
+        let dead = mine["rules"].as_array().unwrap().iter().find(|r| r["rule"] == "dead_letters").unwrap().clone();
+        assert_eq!((dead["threshold"].as_i64(), dead["customized"].as_bool()), (Some(5), Some(true)));
+        let (_, platform) = ui(&eyes, &r, "alerts", &[]).await;
+        let staff_dead = platform["rules"].as_array().unwrap().iter().find(|r| r["rule"] == "dead_letters").unwrap().clone();
+        assert_eq!(staff_dead["threshold"].as_i64(), Some(1), "a tenant's threshold is its own");
+        assert_eq!(ui(&viewer, &r, "set-alert-rule", &rule("7")).await.0, 403);
+        assert_eq!(ui(&eyes, &r, "set-alert-rule", &rule("7")).await.0, 403);
+        assert_eq!(ui(&reqwest::Client::new(), &r, "set-alert-rule", &rule("7")).await.0, 401);
+        for (form, field) in [
+            (rule("lots"), "threshold"),
+            (rule("0"), "threshold"),
+            (vec![("rule", "database_not_ready"), ("enabled", "true"), ("threshold", "60"), ("renotify_minutes", "0")], "rule"),
+            (vec![("rule", "dead_letters"), ("enabled", "true"), ("threshold", "1"), ("renotify_minutes", "\u{0}")], "renotify_minutes"),
+        ] {
+            let (s, v) = ui(&acme, &r, "set-alert-rule", &form).await;
+            assert_eq!((s, v["Invalid"]["field"].as_str()), (422, Some(field)), "{form:?}: {v}");
+        }
+        let (s, _) = ui(&acme, &r, "set-alert-rule", &[("rule", "dead_letters"), ("enabled", "maybe"), ("threshold", "1"), ("renotify_minutes", "0")]).await;
+        assert!(s == 400 || s == 422, "an unreadable switch is refused ({s})");
+
+        // Channels: only their audience's admins change them; garbage is refused.
+        let id = acme_robot.to_string();
+        assert_eq!(ui(&globex, &r, "change-notification-channel", &[("id", &id), ("change", "delete")]).await.0, 404);
+        assert_eq!(ui(&boss, &r, "change-notification-channel", &[("id", &id), ("change", "disable")]).await.0, 404);
+        assert_eq!(ui(&globex, &r, "test-notification-channel", &[("id", &id)]).await.0, 404);
+        assert_eq!(ui(&viewer, &r, "change-notification-channel", &[("id", &id), ("change", "disable")]).await.0, 403);
+        assert_eq!(ui(&viewer, &r, "create-notification-channel", &[("form[kind]", "webhook"), ("form[name]", "x"), ("form[url]", &web.url("x"))]).await.0, 403);
+        let (s, v) = ui(&acme, &r, "change-notification-channel", &[("id", &id), ("change", "explode")]).await;
+        assert_eq!((s, v["Invalid"]["field"].as_str()), (422, Some("change")));
+        assert!(ui(&acme, &r, "change-notification-channel", &[("id", "one"), ("change", "delete")]).await.0 >= 400);
+        let (s, v) = ui(&acme, &r, "create-notification-channel", &[("form[kind]", "email"), ("form[name]", "Mail"), ("form[host]", "smtp.example.com"), ("form[security]", "ssl")]).await;
+        assert_eq!((s, v["Invalid"]["field"].as_str()), (422, Some("security")), "{v}");
+        assert_eq!(ui(&acme, &r, "change-notification-channel", &[("id", &id), ("change", "disable")]).await.0, 200);
+        let (_, mine) = ui(&acme, &r, "alerts", &[]).await;
+        assert_eq!(mine["channels"][0]["enabled"].as_bool(), Some(false));
+        let audit = r.app.store.tenant_audit(r.tenant, 100).await.unwrap();
+        for kind in ["alert.channel_created", "alert.rule_changed", "alert.test_sent", "alert.channel_disabled"] {
+            assert!(audit.iter().any(|e| e.kind == kind), "{kind} audited");
+        }
         r.stop().await;
     };
 }

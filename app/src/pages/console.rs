@@ -62,6 +62,7 @@ fn Frame(user: SessionUser) -> impl IntoView {
                 "/platform/webhooks",
                 lang.t("Webhook deliveries", "Webhook 投递"),
             ),
+            ("/alerts", lang.t("Alerts", "告警")),
         ]
     } else {
         vec![
@@ -72,6 +73,7 @@ fn Frame(user: SessionUser) -> impl IntoView {
             ("/components", lang.t("Components", "第三方平台")),
             ("/api-keys", lang.t("API keys", "API 密钥")),
             ("/webhooks", lang.t("Webhooks", "Webhooks")),
+            ("/alerts", lang.t("Alerts", "告警")),
             ("/users", lang.t("Users", "用户")),
         ]
     };

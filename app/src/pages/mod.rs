@@ -2,6 +2,7 @@
 //! (`authorize`) have their own light frame. Every label is bilingual (see `i18n`).
 
 mod accounts;
+mod alerts;
 mod authorize;
 mod charts;
 mod code;
@@ -16,6 +17,7 @@ mod team;
 mod webhooks;
 
 pub use accounts::{AccountPage, AccountsPage};
+pub use alerts::AlertsPage;
 pub use authorize::{DonePage, LinkPage};
 pub use code::{CodePage, ReleasesPage};
 pub use components::ComponentsPage;

@@ -13,6 +13,7 @@
 //! instance holds.
 
 mod accounts;
+mod alerts;
 mod code;
 mod components;
 mod links;
