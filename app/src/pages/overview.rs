@@ -103,6 +103,7 @@ fn OverviewBody(o: PlatformOverview) -> impl IntoView {
                         </ul>
                     }.into_any()
                 }}
+                <p class="small"><a href="/alerts" data-test="alerts-link">{lang.t("Alert rules, channels and notifications →", "告警规则、渠道与通知 →")}</a></p>
             </section>
             <section class="card" data-test="failures-by-errcode">
                 <h2>{lang.t("Refresh failures, 24 h", "24 小时刷新失败")}</h2>

@@ -3,10 +3,12 @@
 //!
 //! A chart reads at most 720 rows (30 days of hours) per series, whatever the number of accounts.
 //! The account counts by status are one grouped read over every account, so the overview keeps
-//! them for [`COUNTS_TTL`] and says when they were taken; everything else is read per view.
+//! them for [`COUNTS_TTL`] (refreshed behind the viewer's back) and says when they were taken;
+//! everything else is read per view.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::dto::{
@@ -38,29 +40,55 @@ pub(super) struct Counts {
     deliveries: Vec<DeliveryTrouble>,
 }
 
-/// The overview's cached counts (one per console, so per instance).
+/// The overview's cached counts (one per console, so per instance). Past their time they are
+/// still served while one background read replaces them, so no viewer waits for the grouped count
+/// over a million accounts except the very first.
 #[derive(Debug, Default)]
-pub(super) struct CountsCache(Mutex<Option<Counts>>);
+pub(super) struct CountsCache {
+    counts: Arc<Mutex<Option<Counts>>>,
+    refreshing: Arc<AtomicBool>,
+}
 
 fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
     r.unwrap_or_else(|p| p.into_inner())
 }
 
+async fn read_counts(store: &Store, now: i64) -> Result<Counts, StoreError> {
+    Ok(Counts {
+        taken: Instant::now(),
+        taken_at: now,
+        statuses: store.account_status_by_tenant().await?,
+        deliveries: store.delivery_trouble_by_tenant().await?,
+    })
+}
+
 impl CountsCache {
     async fn get(&self, store: &Store, now: i64) -> Result<Counts, StoreError> {
-        if let Some(c) = unpoison(self.0.lock()).as_ref() {
-            if c.taken.elapsed() < COUNTS_TTL {
-                return Ok(c.clone());
+        let cached = unpoison(self.counts.lock()).clone();
+        match cached {
+            Some(c) if c.taken.elapsed() < COUNTS_TTL => Ok(c),
+            Some(stale) => {
+                if !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let (store, counts, refreshing) =
+                        (store.clone(), self.counts.clone(), self.refreshing.clone());
+                    tokio::spawn(async move {
+                        match read_counts(&store, crate::now_ms()).await {
+                            Ok(fresh) => *unpoison(counts.lock()) = Some(fresh),
+                            Err(e) => {
+                                tracing::warn!(error = %crate::report::Chain(&e), "the overview's counts could not be refreshed; serving the previous ones")
+                            }
+                        }
+                        refreshing.store(false, Ordering::Release);
+                    });
+                }
+                Ok(stale)
+            }
+            None => {
+                let fresh = read_counts(store, now).await?;
+                *unpoison(self.counts.lock()) = Some(fresh.clone());
+                Ok(fresh)
             }
         }
-        let counts = Counts {
-            taken: Instant::now(),
-            taken_at: now,
-            statuses: store.account_status_by_tenant().await?,
-            deliveries: store.delivery_trouble_by_tenant().await?,
-        };
-        *unpoison(self.0.lock()) = Some(counts.clone());
-        Ok(counts)
     }
 }
 
@@ -326,6 +354,21 @@ impl Console {
                 last_seen_at: a.last_seen_at,
             })
             .collect();
+        // What the alert rules find firing for the platform (issue 17) sits beside what the
+        // engine raised as it happened.
+        let firing = self
+            .store
+            .alert_states(crate::store::PLATFORM_AUDIENCE)
+            .await
+            .map_err(&err)?;
+        open_alerts.extend(firing.into_iter().map(|f| PlatformAlertView {
+            tenant: f.subject_tenant_id.and_then(|t| slug_of.get(&t).cloned()),
+            kind: f.rule,
+            message: f.message,
+            occurrences: 1,
+            raised_at: f.firing_since,
+            last_seen_at: f.last_seen_at,
+        }));
         open_alerts.sort_by_key(|a| std::cmp::Reverse(a.last_seen_at));
         let day_ago = hour_of(now) - 23 * HOUR_MS;
         let failures = self
