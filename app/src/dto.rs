@@ -1031,7 +1031,10 @@ pub struct PlatformOverview {
     /// Accounts no tenant holds (authorized through a shared component, waiting to be assigned).
     pub unassigned: i64,
     pub components: Vec<ComponentHealth>,
+    /// The newest open alerts (at most [`OPEN_ALERTS_SHOWN`]) …
     pub open_alerts: Vec<PlatformAlertView>,
+    /// … of this many.
+    pub open_alert_count: i64,
     /// Refresh failures of the last 24 hours by errcode (or failure kind), most first.
     pub failures_by_errcode: Vec<(String, i64)>,
     pub failing_deliveries: i64,
@@ -1150,3 +1153,6 @@ pub struct TestNotification {
     /// Why not, when not.
     pub error: Option<String>,
 }
+
+/// Open alerts the overview lists (the rest are counted, and on the alerts page).
+pub const OPEN_ALERTS_SHOWN: usize = 20;

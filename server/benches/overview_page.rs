@@ -75,7 +75,7 @@ fn seed_sql(
         format!(
             "INSERT INTO hourly_counts (metric, detail, tenant_id, hour_start, count) \
              WITH s(metric, detail) AS (VALUES {series}) \
-             SELECT s.metric, s.detail, r.t, {first_hour} + h.h * {HOUR_MS}, 1 + (h.h * 7 + r.t) % 50 \
+             SELECT s.metric, s.detail, r.t, {first_hour} + CAST(h.h AS BIGINT) * {HOUR_MS}, 1 + (h.h * 7 + r.t) % 50 \
              FROM s, ({hours}) h, ({rows}) r"
         ),
     ]
@@ -184,6 +184,11 @@ fn main() {
                 }
             }
         };
+        // The rules' view of this state (every tenant's refresh failures above the rate, one
+        // tenant's accounts needing re-authorization) is part of what the overview shows.
+        app.engine().alerting.evaluate(wxhub::now_ms()).await.expect("evaluate");
+        let firing = store.alert_states(wxhub::store::PLATFORM_AUDIENCE).await.expect("states").len();
+        println!("{:<44} {firing}", "alert conditions firing for the platform");
         let first = Instant::now();
         overview("24h")().await;
         println!("{:<44} {:>7.1} ms  (the grouped count over every account)", "first view after start", first.elapsed().as_secs_f64() * 1000.0);

@@ -442,6 +442,7 @@ async fn demo(mut settings: Settings, args: DemoArgs) -> CommandResult {
         .await
         .map_err(|e| format!("the demo webhook sink: {e}"))?;
     crate::demo::seed_webhook(&store, &sink).await?;
+    crate::demo::seed_alert_channels(&store, &sink).await?;
     let app = Application::build_with_store(settings, store).await?;
     // The simulator learns the component once the server's address (its notify URL) is known.
     let notify = crate::demo::notify_url(app.base_url(), &component.appid);

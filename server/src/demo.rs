@@ -209,6 +209,62 @@ pub async fn seed_webhook(
     Ok(())
 }
 
+/// What the demo's alert channels are called (replaced on every start, as the sink's port changes).
+pub const DEMO_ROBOT_NAME: &str = "Demo robot (sink)";
+pub const DEMO_ALERT_HOOK_NAME: &str = "Demo alert hook (sink)";
+
+/// Points a platform WeCom-robot channel and a demo-tenant webhook channel at the demo's sink,
+/// replacing the previous run's, so alerts and "send test notification" land somewhere to look at
+/// (the sink's page shows the robot's markdown and the webhook's verified signature).
+pub async fn seed_alert_channels(
+    store: &Store,
+    sink: &crate::simulator::sink::RunningSink,
+) -> Result<(), AdminError> {
+    use crate::alerting::channels::ChannelRequest;
+    use crate::ops::alerting::{change_channel, create_channel, AudienceActor};
+    let Some(tenant) = store.tenant_by_slug(DEMO_TENANT_SLUG).await? else {
+        return Ok(());
+    };
+    let now = crate::now_ms();
+    let platform = AudienceActor {
+        actor: Actor::System,
+        audience: crate::store::PLATFORM_AUDIENCE,
+        ip: None,
+    };
+    let tenant_admins = AudienceActor {
+        audience: tenant.id.0,
+        ..platform.clone()
+    };
+    for (who, name) in [
+        (&platform, DEMO_ROBOT_NAME),
+        (&tenant_admins, DEMO_ALERT_HOOK_NAME),
+    ] {
+        for old in store.notification_channels(who.audience).await? {
+            if old.name == name {
+                change_channel(store, who, old.id, crate::store::ChannelChange::Delete, now)
+                    .await?;
+            }
+        }
+    }
+    let robot = ChannelRequest {
+        kind: "wecom_robot".into(),
+        name: DEMO_ROBOT_NAME.into(),
+        url: sink.wecom_url("demo-platform"),
+        ..Default::default()
+    };
+    create_channel(store, &platform, &robot, true, now).await?;
+    let hook = ChannelRequest {
+        kind: "webhook".into(),
+        name: DEMO_ALERT_HOOK_NAME.into(),
+        url: sink.url("demo-alerts"),
+        ..Default::default()
+    };
+    if let (_, Some(secret)) = create_channel(store, &tenant_admins, &hook, true, now).await? {
+        sink.sink.set_secret("demo-alerts", secret);
+    }
+    Ok(())
+}
+
 /// The authorization-event URL the simulator pushes to: the demo server's own callback.
 pub fn notify_url(base: &url::Url, component_appid: &str) -> String {
     format!(

@@ -239,6 +239,15 @@ on_both_databases! {
         channel(&r, &tenant(r.tenant), ChannelRequest { url: web.url("acme"), ..kind("webhook", "Acme hook") }, &web.sink, "acme").await;
         r.authorize(OA, &[1]).await;
         r.component_token().await;
+        // The authorization's own work (the push for the same code, the profile and menu jobs)
+        // finishes before the test changes the account behind its back.
+        assert!(wait_for(Duration::from_secs(10), || async {
+            let a = r.app.store.authorizer(r.tenant, OA).await.unwrap();
+            a.is_some_and(|a| a.info_fetched_at.is_some() && a.menu_fetched_at.is_some())
+        }).await);
+        assert!(wait_for(Duration::from_secs(10), || async {
+            r.sim.pushes().iter().any(|p| p.info_type == "authorized" && p.outcome == "delivered")
+        }).await);
         let firing = |audience: i64| {
             let store = r.app.store.clone();
             async move {

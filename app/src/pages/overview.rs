@@ -92,7 +92,7 @@ fn OverviewBody(o: PlatformOverview) -> impl IntoView {
                 } else {
                     view! {
                         <ul class="alert-list">
-                            {o.open_alerts.iter().take(20).map(|a| view! {
+                            {o.open_alerts.iter().map(|a| view! {
                                 <li>
                                     <code>{a.kind.clone()}</code>" "
                                     {a.tenant.clone().map(|t| view! { <span class="badge">{t}</span> })}
@@ -103,6 +103,9 @@ fn OverviewBody(o: PlatformOverview) -> impl IntoView {
                         </ul>
                     }.into_any()
                 }}
+                {(o.open_alert_count > o.open_alerts.len() as i64).then(|| view! {
+                    <p class="muted small" data-test="more-alerts">{format!("{} {} {}", lang.t("The newest of", "最新的告警，共"), o.open_alert_count, lang.t("open alerts.", "条。"))}</p>
+                })}
                 <p class="small"><a href="/alerts" data-test="alerts-link">{lang.t("Alert rules, channels and notifications →", "告警规则、渠道与通知 →")}</a></p>
             </section>
             <section class="card" data-test="failures-by-errcode">

@@ -94,6 +94,33 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// The same, summed into buckets of `bucket_ms` aligned on the epoch (a chart's days), so a
+    /// 30-day chart reads 30 rows per detail rather than 720.
+    pub async fn bucketed_counts(
+        &self,
+        of: CountsOf,
+        metric: &str,
+        from: i64,
+        to: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<HourlyCount>, StoreError> {
+        read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT hour_start - (hour_start % $5) AS hour_start, detail, CAST(SUM(count) AS BIGINT) AS count \
+                 FROM hourly_counts WHERE metric = $1 AND tenant_id = $2 AND hour_start >= $3 AND hour_start < $4 \
+                 GROUP BY 1, detail ORDER BY 1, detail",
+            )
+            .bind(metric)
+            .bind(of.row())
+            .bind(from)
+            .bind(to)
+            .bind(bucket_ms.max(1))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(Into::into)
+    }
+
     /// One series' buckets from `from` (inclusive) to `to` (exclusive), oldest first, every detail.
     /// Hours with nothing counted have no row.
     pub async fn hourly_counts(
