@@ -505,6 +505,11 @@ on_both_databases! {
         let (_, tested) = ui(&acme, &r, "test-notification-channel", &[("id", &acme_robot.to_string())]).await;
         assert_eq!(tested["sent"].as_bool(), Some(false));
         assert!(tested["error"].as_str().unwrap().contains("93000"), "{tested}");
+        // The channel's state says both: when it last worked, and why it failed since.
+        let (_, mine) = ui(&acme, &r, "alerts", &[]).await;
+        let row = mine["channels"].as_array().unwrap().iter().find(|c| c["id"] == acme_robot).unwrap().clone();
+        assert!(row["last_sent_at"].is_i64(), "{row}");
+        assert!(row["last_error"].as_str().unwrap().contains("93000"), "{row}");
 
         // Rules: an admin changes one; readers and strangers cannot; garbage names its field.
         fn rule(threshold: &str) -> Vec<(&str, &str)> {

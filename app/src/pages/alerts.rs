@@ -116,8 +116,8 @@ fn ChannelRow(
     };
     view! {
         <tr data-channel=channel.name.clone()>
-            <td><strong>{channel.name.clone()}</strong><br/><span class="muted small">{kind_label(lang, &channel.kind)}</span></td>
-            <td><span class="mono small wrap">{channel.summary.clone()}</span></td>
+            <td><strong>{channel.name.clone()}</strong><br/><span class="muted small">{kind_label(lang, &channel.kind)}</span>
+                <br/><span class="mono small wrap">{channel.summary.clone()}</span></td>
             <td data-test="channel-state"><span class=if enabled { "ok" } else { "bad" }>{if enabled { lang.t("On", "已启用") } else { lang.t("Off", "已停用") }}</span><br/>{state}</td>
             <td class="actions">{can_edit.then(|| view! {
                 <button type="button" class="button ghost small" data-test="test-channel" disabled=move || test.pending().get()
@@ -260,6 +260,9 @@ pub fn AlertsPage() -> impl IntoView {
     let create = ServerAction::<CreateNotificationChannel>::new();
     let change = ServerAction::<ChangeNotificationChannel>::new();
     let test = ServerAction::<TestNotificationChannel>::new();
+    let can_write = expect_context::<crate::model::SessionUser>()
+        .role
+        .can_write();
     let page = Resource::new(
         move || {
             (
@@ -321,20 +324,34 @@ pub fn AlertsPage() -> impl IntoView {
                                     view! { <p class="muted" data-test="no-channels">{lang.t("No channels yet: nobody is told when something fires.", "还没有渠道：告警时不会通知任何人。")}</p> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="table-wrap"><table class="table" data-test="channels">
-                                            <thead><tr><th>{lang.t("Channel", "渠道")}</th><th>{lang.t("Where", "目标")}</th><th>{lang.t("State", "状态")}</th><th></th></tr></thead>
+                                        <div class="table-wrap"><table class="table wide-table" data-test="channels">
+                                            <thead><tr><th>{lang.t("Channel", "渠道")}</th><th>{lang.t("State", "状态")}</th><th></th></tr></thead>
                                             <tbody>{v.channels.into_iter().map(|c| view! { <ChannelRow channel=c can_edit=can_edit change=change test=test/> }).collect_view()}</tbody>
                                         </table></div>
                                     }.into_any()
                                 }}
                             </section>
-                            {can_edit.then(|| view! { <NewChannel create=create/> })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        // The form lives outside the page's data, so a change elsewhere (a rule saved, a channel
+        // tested) re-reads the data without clearing what is half typed here.
+        {can_write.then(|| view! { <NewChannel create=create/> })}
+        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                    Ok(v) => {
+                        let can_edit = v.can_edit;
+                        view! {
                             <section class="card">
                                 <h2>{lang.t("Rules", "规则")}</h2>
                                 <p class="muted small">{lang.t("A condition is announced when it starts, again after the quiet period while it lasts (0: never), and when it ends.",
                                     "情况出现时通知一次，持续期间每隔“重复提醒”分钟再次通知（0 表示不再提醒），恢复时也会通知。")}</p>
                                 {move || save.value().get().and_then(Result::ok).map(|_| view! { <p class="notice" role="status" data-test="rule-saved">{lang.t("Saved.", "已保存。")}</p> })}
-                                <div class="table-wrap"><table class="table" data-test="rules">
+                                <div class="table-wrap"><table class="table wide-table" data-test="rules">
                                     <thead><tr><th>{lang.t("Rule", "规则")}</th><th>{lang.t("On", "启用")}</th><th>{lang.t("Threshold", "阈值")}</th><th>{lang.t("Remind after", "重复提醒")}</th><th></th></tr></thead>
                                     <tbody>{v.rules.into_iter().map(|r| view! { <RuleRow rule=r can_edit=can_edit save=save/> }).collect_view()}</tbody>
                                 </table></div>
@@ -345,7 +362,7 @@ pub fn AlertsPage() -> impl IntoView {
                                     view! { <p class="muted" data-test="no-notifications">{lang.t("None yet.", "还没有通知。")}</p> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="table-wrap"><table class="table" data-test="notifications">
+                                        <div class="table-wrap"><table class="table wide-table" data-test="notifications">
                                             <thead><tr><th>{lang.t("When", "时间")}</th><th>{lang.t("Alert", "告警")}</th><th>{lang.t("Channel", "渠道")}</th><th>{lang.t("Status", "状态")}</th></tr></thead>
                                             <tbody>{v.notifications.into_iter().map(|n| view! {
                                                 <tr data-status=n.status.clone()>

@@ -220,6 +220,14 @@ pub async fn send_test(
             crate::now_ms(),
         )
         .detail(json!({ "channel_id": id, "channel_kind": channel.channel.kind, "error": result.as_ref().err() }));
-    engine.store.append_audit(&audit).await?;
+    engine
+        .store
+        .record_channel_test(
+            id,
+            result.as_ref().err().map(String::as_str),
+            &audit,
+            crate::now_ms(),
+        )
+        .await?;
     Ok(result)
 }

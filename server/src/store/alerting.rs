@@ -693,6 +693,40 @@ impl Store {
         Ok(())
     }
 
+    /// Records a test notice's outcome on the channel (as a notification's would be), audited in
+    /// the same transaction.
+    pub async fn record_channel_test(
+        &self,
+        channel_id: i64,
+        error: Option<&str>,
+        audit: &NewAuditEvent,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            match error {
+                None => sqlx::query("UPDATE notification_channels SET last_sent_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(channel_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())?,
+                Some(e) => sqlx::query("UPDATE notification_channels SET last_error = $1, last_error_at = $2 WHERE id = $3")
+                    .bind(e)
+                    .bind(now)
+                    .bind(channel_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ())?,
+            }
+            bind_audit!(sqlx::query(super::audit::INSERT), audit)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
     /// An audience's newest notifications, with their channel's name.
     pub async fn recent_notifications(
         &self,
