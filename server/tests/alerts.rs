@@ -505,11 +505,18 @@ on_both_databases! {
         let (_, tested) = ui(&acme, &r, "test-notification-channel", &[("id", &acme_robot.to_string())]).await;
         assert_eq!(tested["sent"].as_bool(), Some(false));
         assert!(tested["error"].as_str().unwrap().contains("93000"), "{tested}");
+        // A robot (or something posing as one) answering garbage is a failure, said plainly.
+        web.sink.script("wecom:acme-robot", [SinkAnswer::Status(200)]);
+        let (_, tested) = ui(&acme, &r, "test-notification-channel", &[("id", &acme_robot.to_string())]).await;
+        assert_eq!(tested["error"].as_str(), Some("the robot's answer is not JSON"), "{tested}");
+        web.sink.script("wecom:acme-robot", [SinkAnswer::Json(serde_json::json!({ "errmsg": "ok" }), Duration::ZERO)]);
+        let (_, tested) = ui(&acme, &r, "test-notification-channel", &[("id", &acme_robot.to_string())]).await;
+        assert_eq!(tested["error"].as_str(), Some("the robot's answer has no errcode"), "{tested}");
         // The channel's state says both: when it last worked, and why it failed since.
         let (_, mine) = ui(&acme, &r, "alerts", &[]).await;
         let row = mine["channels"].as_array().unwrap().iter().find(|c| c["id"] == acme_robot).unwrap().clone();
         assert!(row["last_sent_at"].is_i64(), "{row}");
-        assert!(row["last_error"].as_str().unwrap().contains("93000"), "{row}");
+        assert!(row["last_error"].as_str().unwrap().contains("errcode"), "{row}");
 
         // Rules: an admin changes one; readers and strangers cannot; garbage names its field.
         fn rule(threshold: &str) -> Vec<(&str, &str)> {
