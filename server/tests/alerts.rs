@@ -565,4 +565,37 @@ on_both_databases! {
         }
         r.stop().await;
     };
+
+    a_condition_nobody_heard_of_is_announced_when_a_channel_appears_and_ends_quietly_otherwise => async |db: &TestDb| {
+        let r = alert_rig(db, 3600).await;
+        let sinks = Sinks::start().await;
+        let web = &sinks.http;
+        r.component_token().await;
+        // No channel yet: the condition is kept (the overview lists it), nobody is told.
+        let t1 = wxhub::now_ms() + 25 * MINUTE;
+        assert_eq!(evaluate_and_send(&r, t1).await, 0);
+        let states = r.app.store.alert_states(PLATFORM_AUDIENCE).await.unwrap();
+        assert_eq!(states.iter().map(|s| s.rule.as_str()).collect::<Vec<_>>(), ["ticket_stale"]);
+        // Staff add a robot: the next evaluation announces it as new, once.
+        channel(&r, &staff(), ChannelRequest { url: web.wecom_url("late"), ..kind("wecom_robot", "Late robot") }, &web.sink, "").await;
+        assert_eq!(evaluate_and_send(&r, t1 + MINUTE).await, 1);
+        assert_eq!(evaluate_and_send(&r, t1 + 2 * MINUTE).await, 0);
+        let robot = sinks.robot("late");
+        assert_eq!(robot.len(), 1);
+        assert!(robot[0].contains("### <font color=\"warning\">FIRING"), "{}", robot[0]);
+        // It ends: the robot that heard the start hears the end.
+        assert_eq!(evaluate_and_send(&r, wxhub::now_ms()).await, 1);
+        assert!(sinks.robot("late")[1].contains("RESOLVED"));
+
+        // A second condition starts while the robot is off and ends before it is back on:
+        // nobody heard the start, so nobody hears the end.
+        let robot_id = r.app.store.notification_channels(PLATFORM_AUDIENCE).await.unwrap()[0].id;
+        alerting::change_channel(&r.app.store, &staff(), robot_id, ChannelChange::Disable, wxhub::now_ms()).await.unwrap();
+        assert_eq!(evaluate_and_send(&r, wxhub::now_ms() + 25 * MINUTE).await, 0);
+        alerting::change_channel(&r.app.store, &staff(), robot_id, ChannelChange::Enable, wxhub::now_ms()).await.unwrap();
+        assert_eq!(evaluate_and_send(&r, wxhub::now_ms()).await, 0);
+        assert!(r.app.store.alert_states(PLATFORM_AUDIENCE).await.unwrap().is_empty());
+        assert_eq!(sinks.robot("late").len(), 2);
+        r.stop().await;
+    };
 }

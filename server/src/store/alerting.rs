@@ -20,6 +20,9 @@ use crate::domain::NewAuditEvent;
 /// The audience id of the platform's staff.
 pub const PLATFORM_AUDIENCE: i64 = 0;
 
+/// `alert_states.last_notified_at` of a condition nobody was told of (the audience had no channel).
+const NEVER_TOLD: i64 = 0;
+
 /// One audience's stored settings of one rule (a rule without a row has its defaults).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AlertRuleRow {
@@ -459,13 +462,17 @@ impl Store {
                 .collect();
             let mut notices: Vec<(Queued, String)> = Vec::new();
             let mut still: HashSet<(&str, &str)> = HashSet::new();
+            // With no channel, nobody is told: the state is kept (the overview lists it) with
+            // `last_notified_at` 0, and announced as new once a channel exists.
+            let told = !channels.is_empty();
+            let notified_at = if told { now } else { NEVER_TOLD };
             for f in firing {
                 still.insert((f.rule, f.subject.as_str()));
                 match known.get(&(f.rule, f.subject.as_str())) {
                     None => {
                         let inserted = sqlx::query(
                             "INSERT INTO alert_states (tenant_id, rule, subject, subject_tenant_id, message, message_zh, firing_since, last_notified_at, last_seen_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) ON CONFLICT (tenant_id, rule, subject) DO NOTHING",
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) ON CONFLICT (tenant_id, rule, subject) DO NOTHING",
                         )
                         .bind(audience)
                         .bind(f.rule)
@@ -474,10 +481,11 @@ impl Store {
                         .bind(&f.message)
                         .bind(&f.message_zh)
                         .bind(now)
+                        .bind(notified_at)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                        if inserted == 1 {
+                        if inserted == 1 && told {
                             notices.push((
                                 Queued {
                                     rule: f.rule.into(),
@@ -501,10 +509,11 @@ impl Store {
                         .bind(&f.subject)
                         .execute(&mut *tx)
                         .await?;
-                        let due = f
-                            .renotify_after_ms
-                            .is_some_and(|quiet| now - state.last_notified_at >= quiet);
-                        if due {
+                        let first = state.last_notified_at == NEVER_TOLD;
+                        let due = first
+                            || f.renotify_after_ms
+                                .is_some_and(|quiet| now - state.last_notified_at >= quiet);
+                        if told && due {
                             let moved = sqlx::query(
                                 "UPDATE alert_states SET last_notified_at = $1 \
                                  WHERE tenant_id = $2 AND rule = $3 AND subject = $4 AND last_notified_at = $5",
@@ -518,13 +527,14 @@ impl Store {
                             .await?
                             .rows_affected();
                             if moved == 1 {
+                                let event = if first { "firing" } else { "reminder" };
                                 notices.push((
                                     Queued {
                                         rule: f.rule.into(),
                                         subject: f.subject.clone(),
-                                        event: "reminder",
+                                        event,
                                     },
-                                    content("reminder", f.into(), state.firing_since, now),
+                                    content(event, f.into(), state.firing_since, now),
                                 ));
                             }
                         }
@@ -546,7 +556,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if deleted == 1 {
+                // An end is announced to those who heard of the start.
+                if deleted == 1 && state.last_notified_at != NEVER_TOLD {
                     notices.push((
                         Queued {
                             rule: state.rule.clone(),
