@@ -49,6 +49,13 @@ pub struct NotificationChannel {
     pub created_at: i64,
 }
 
+/// A channel's last outcome: sent at `$2` when the error `$1` is NULL, else failed then with it.
+const CHANNEL_OUTCOME: &str = "UPDATE notification_channels SET \
+     last_sent_at = CASE WHEN CAST($1 AS TEXT) IS NULL THEN $2 ELSE last_sent_at END, \
+     last_error = COALESCE(CAST($1 AS TEXT), last_error), \
+     last_error_at = CASE WHEN CAST($1 AS TEXT) IS NULL THEN last_error_at ELSE $2 END \
+     WHERE id = $3";
+
 const CHANNEL_COLUMNS: &str = "id, tenant_id, kind, name, summary, enabled, last_sent_at, last_error, last_error_at, created_at";
 
 /// A channel with its configuration opened, for sending.
@@ -650,50 +657,37 @@ impl Store {
         audit: Option<&NewAuditEvent>,
         now: i64,
     ) -> Result<(), StoreError> {
+        let (sql, first, error): (&str, i64, Option<&str>) = match outcome {
+            NotificationOutcome::Sent => (
+                "UPDATE notifications SET status = 'sent', last_error = $2, finished_at = $1 WHERE id = $3",
+                now,
+                None,
+            ),
+            NotificationOutcome::Retry { at, error } => (
+                "UPDATE notifications SET next_attempt_at = $1, last_error = $2 WHERE id = $3",
+                *at,
+                Some(error),
+            ),
+            NotificationOutcome::Failed { error } => (
+                "UPDATE notifications SET status = 'failed', finished_at = $1, last_error = $2 WHERE id = $3",
+                now,
+                Some(error),
+            ),
+        };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            match outcome {
-                NotificationOutcome::Sent => {
-                    sqlx::query("UPDATE notifications SET status = 'sent', last_error = NULL, finished_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE notification_channels SET last_sent_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(channel_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                NotificationOutcome::Retry { at, error } => {
-                    sqlx::query("UPDATE notifications SET next_attempt_at = $1, last_error = $2 WHERE id = $3")
-                        .bind(at)
-                        .bind(error)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE notification_channels SET last_error = $1, last_error_at = $2 WHERE id = $3")
-                        .bind(error)
-                        .bind(now)
-                        .bind(channel_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                NotificationOutcome::Failed { error } => {
-                    sqlx::query("UPDATE notifications SET status = 'failed', last_error = $1, finished_at = $2 WHERE id = $3")
-                        .bind(error)
-                        .bind(now)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE notification_channels SET last_error = $1, last_error_at = $2 WHERE id = $3")
-                        .bind(error)
-                        .bind(now)
-                        .bind(channel_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            sqlx::query(sql)
+                .bind(first)
+                .bind(error)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(CHANNEL_OUTCOME)
+                .bind(error)
+                .bind(now)
+                .bind(channel_id)
+                .execute(&mut *tx)
+                .await?;
             if let Some(audit) = audit {
                 bind_audit!(sqlx::query(super::audit::INSERT), audit)
                     .execute(&mut *tx)
@@ -715,21 +709,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            match error {
-                None => sqlx::query("UPDATE notification_channels SET last_sent_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(channel_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())?,
-                Some(e) => sqlx::query("UPDATE notification_channels SET last_error = $1, last_error_at = $2 WHERE id = $3")
-                    .bind(e)
-                    .bind(now)
-                    .bind(channel_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map(|_| ())?,
-            }
+            sqlx::query(CHANNEL_OUTCOME)
+                .bind(error)
+                .bind(now)
+                .bind(channel_id)
+                .execute(&mut *tx)
+                .await?;
             bind_audit!(sqlx::query(super::audit::INSERT), audit)
                 .execute(&mut *tx)
                 .await?;
