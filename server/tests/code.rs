@@ -524,6 +524,66 @@ on_both_databases! {
         r.stop().await;
     };
 
+    the_template_library_is_in_the_api_and_changed_on_the_tenants_own_component => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let base = format!("/api/v1/components/{COMPONENT}/code-templates");
+        let draft = r.sim.with_state(|s, now| s.add_draft(COMPONENT, "2.0.0", "spring", now)).unwrap();
+        let (status, library) = get(&r, &key, &base).await;
+        assert_eq!(status, 200, "{library}");
+        assert_eq!(library["can_change"], true, "{library}");
+        assert!(library["templates"].as_array().unwrap().iter().any(|t| t["template_id"] == template), "{library}");
+        assert!(library["drafts"].as_array().unwrap().iter().any(|d| d["draft_id"] == draft && d["user_version"] == "2.0.0"), "{library}");
+
+        // Another tenant's key does not see the component; a key without wechat:call is refused.
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let (_, globex) = admin.create_api_key("globex", "other").await.unwrap();
+        let globex = globex.key.expose_secret().to_owned();
+        let (_, tokens_only) = admin.create_scoped_api_key("acme", "tokens only", &["tokens:read".to_owned()]).await.unwrap();
+        let tokens_only = tokens_only.key.expose_secret().to_owned();
+        assert_eq!(get(&r, &globex, &base).await.0, 404);
+        assert_eq!(post(&r, &globex, &base, json!({ "draft_id": draft })).await.0, 404);
+        assert_eq!(call(&r, &globex, reqwest::Method::DELETE, &format!("{base}/{template}"), None).await.0, 404);
+        assert_eq!(get(&r, &tokens_only, &base).await.0, 403);
+        assert_eq!(post(&r, &tokens_only, &base, json!({ "draft_id": draft })).await.0, 403);
+        assert_eq!(get(&r, &key, "/api/v1/components/wx0000000000000000/code-templates").await.0, 404);
+
+        // Garbage: refused with the field named, nothing sent to WeChat.
+        for (body, field) in [
+            ("{", "body"), ("[]", "body"), ("{}", "body"), (r#"{"draft_id": "x"}"#, "body"),
+            (r#"{"draft_id": 1, "extra": true}"#, "body"), (r#"{"draft_id": -1}"#, "draft_id"),
+            (r#"{"draft_id": 1, "template_type": 7}"#, "template_type"), (r#"{"draft_id": 1e99}"#, "body"),
+        ] {
+            let (status, err) = call(&r, &key, reqwest::Method::POST, &base, Some(body)).await;
+            assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)), "{body}: {err}");
+        }
+        for bad in ["x", "-3", "0", "99999999999999999999"] {
+            let (status, err) = call(&r, &key, reqwest::Method::DELETE, &format!("{base}/{bad}"), None).await;
+            assert_eq!(status, 422, "{bad}: {err}");
+        }
+        assert!(r.calls("addtotemplate").is_empty());
+        assert!(r.calls("deletetemplate").is_empty());
+
+        let (status, added) = post(&r, &key, &base, json!({ "draft_id": draft })).await;
+        assert_eq!(status, 201, "{added}");
+        let (_, library) = get(&r, &key, &base).await;
+        let new_template = library["templates"].as_array().unwrap().iter()
+            .find(|t| t["user_version"] == "2.0.0").unwrap_or_else(|| panic!("{library}"))["template_id"].as_i64().unwrap();
+        let (status, deleted) = call(&r, &key, reqwest::Method::DELETE, &format!("{base}/{new_template}"), None).await;
+        assert_eq!(status, 200, "{deleted}");
+        // Deleting it again is WeChat's refusal, with its errcode.
+        let (status, again) = call(&r, &key, reqwest::Method::DELETE, &format!("{base}/{new_template}"), None).await;
+        assert_eq!(status, 422, "{again}");
+        assert!(again["error"]["errcode"].as_i64().is_some(), "{again}");
+        let (_, library) = get(&r, &key, &base).await;
+        assert!(!library["templates"].as_array().unwrap().iter().any(|t| t["template_id"] == new_template), "{library}");
+        let audit: Vec<(String, String)> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| (e.kind, e.outcome)).collect();
+        assert!(audit.contains(&("code.template_added".into(), "ok".into())), "{audit:?}");
+        assert!(audit.contains(&("code.template_deleted".into(), "ok".into())), "{audit:?}");
+        assert!(audit.contains(&("code.template_deleted".into(), "failed".into())), "{audit:?}");
+        r.stop().await;
+    };
+
     platform_staff_keep_the_shared_library_and_tenants_only_read_it => async |db: &TestDb| {
         let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
         r.component_token().await;
@@ -546,6 +606,14 @@ on_both_databases! {
         assert_eq!(ui(&eyes, &r, "code-releases", &[]).await.1["libraries"][0]["can_write"], false);
         let (_, tenant_view) = ui(&op, &r, "code-releases", &[]).await;
         assert_eq!(tenant_view["libraries"][0]["can_write"], false, "a tenant reads the shared library");
+        // Through the API too: the tenant reads the shared library and cannot change it.
+        let (_, key) = admin.create_api_key("acme", "release bot").await.unwrap();
+        let key = key.key.expose_secret().to_owned();
+        let base = format!("/api/v1/components/{COMPONENT}/code-templates");
+        let (status, library) = get(&r, &key, &base).await;
+        assert_eq!((status, library["can_change"].as_bool()), (200, Some(false)), "{library}");
+        let (status, err) = post(&r, &key, &base, json!({ "draft_id": draft.parse::<i64>().unwrap() })).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (422, Some("component_appid")), "{err}");
 
         let change = [("component_appid", COMPONENT), ("change", "add"), ("id", draft.as_str())];
         assert_eq!(ui(&op, &r, "code-library-change", &change).await.0, 403);

@@ -1,7 +1,9 @@
 //! Mini-program code management for tenants' systems, under `/api/v1/authorizers/{appid}/code`:
 //! the timeline, the latest audit, the quota, categories and pages, domains, commit, the trial QR
-//! code, submit / withdraw / speed up an audit, release and revert; and batches under
-//! `/api/v1/code-batches`. Each handler decodes, finds the tenant's account (another tenant's is
+//! code, submit / withdraw / speed up an audit, release and revert; batches under
+//! `/api/v1/code-batches`; and a component's template library under
+//! `/api/v1/components/{component_appid}/code-templates` (read on any component the tenant uses,
+//! changed on its own only: a shared component's library belongs to every tenant on it). Each handler decodes, finds the tenant's account (another tenant's is
 //! "not found"), and calls one `Engine::code_*` operation, which audits and records the timeline.
 //! The scope is `wechat:call`: a key with it could make the same calls through the gateway.
 
@@ -16,8 +18,8 @@ use serde_json::{json, Value};
 
 use super::extract::{Allowed, ApiJson, WechatCall};
 use super::{ApiCaller, ApiError, TenantApi};
-use crate::domain::{Actor, AppId, Authorizer};
-use crate::engine::code::{CodeActor, CodeError, CommitRequest, ServerDomains};
+use crate::domain::{Actor, AppId, Authorizer, ComponentOwner};
+use crate::engine::code::{CodeActor, CodeError, CommitRequest, LibraryChange, ServerDomains};
 use crate::store::CodeEvent;
 
 fn actor(caller: &ApiCaller) -> CodeActor {
@@ -404,6 +406,106 @@ pub(super) async fn batch(
         },
         "items": items,
     })))
+}
+
+/// One of the caller's components named in the path: another's is "not found", as an account is.
+async fn path_component(
+    api: &TenantApi,
+    caller: &ApiCaller,
+    appid: &str,
+) -> Result<crate::domain::Component, ApiError> {
+    tenant_component(api, caller, appid)
+        .await
+        .map_err(|e| match e {
+            ApiError::Invalid { .. } => ApiError::NotFound,
+            other => other,
+        })
+}
+
+/// `GET /api/v1/components/{component_appid}/code-templates`: the component's drafts and
+/// templates (what `commit` and batches take a `template_id` from), and whether this tenant may
+/// change them (its own component; a shared one's library is kept by the platform's staff).
+pub(super) async fn library(
+    State(api): State<Arc<TenantApi>>,
+    Allowed { caller, .. }: Allowed<WechatCall>,
+    Path(component_appid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let component = path_component(&api, &caller, &component_appid).await?;
+    let (drafts, templates) = api.engine.code_library(component.id).await?;
+    Ok(Json(json!({
+        "component_appid": component.appid,
+        "can_change": component.owner == ComponentOwner::Tenant(caller.tenant),
+        "drafts": drafts,
+        "templates": templates,
+    })))
+}
+
+/// The tenant's own component, for a library change: a shared component's library belongs to
+/// every tenant on it at once, so only the platform's staff change it (in the console).
+async fn own_library(
+    api: &TenantApi,
+    caller: &ApiCaller,
+    appid: &str,
+) -> Result<crate::domain::Component, ApiError> {
+    let component = path_component(api, caller, appid).await?;
+    if component.owner != ComponentOwner::Tenant(caller.tenant) {
+        return Err(ApiError::invalid(
+            "component_appid",
+            "a shared component's template library is kept by the platform's staff; a tenant changes only its own component's",
+        ));
+    }
+    Ok(component)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AddTemplateBody {
+    draft_id: i64,
+    #[serde(default)]
+    template_type: i64,
+}
+
+/// `POST …/code-templates {"draft_id", "template_type"?}`: a draft made a template (`addtotemplate`).
+pub(super) async fn add_template(
+    State(api): State<Arc<TenantApi>>,
+    Allowed { caller, .. }: Allowed<WechatCall>,
+    Path(component_appid): Path<String>,
+    ApiJson(body): ApiJson<AddTemplateBody>,
+) -> Result<Response, ApiError> {
+    let component = own_library(&api, &caller, &component_appid).await?;
+    let change = LibraryChange::AddDraft {
+        draft_id: body.draft_id,
+        template_type: body.template_type,
+    };
+    api.engine
+        .code_library_change(component.id, Some(caller.tenant), &actor(&caller), change)
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "added": true, "draft_id": body.draft_id })),
+    )
+        .into_response())
+}
+
+/// `DELETE …/code-templates/{template_id}` (`deletetemplate`).
+pub(super) async fn delete_template(
+    State(api): State<Arc<TenantApi>>,
+    Allowed { caller, .. }: Allowed<WechatCall>,
+    Path((component_appid, template_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let template_id: i64 = template_id
+        .parse()
+        .map_err(|_| ApiError::invalid("template_id", "a template id is a number"))?;
+    let component = own_library(&api, &caller, &component_appid).await?;
+    api.engine
+        .code_library_change(
+            component.id,
+            Some(caller.tenant),
+            &actor(&caller),
+            LibraryChange::Delete { template_id },
+        )
+        .await?;
+    Ok(Json(json!({ "deleted": true, "template_id": template_id })))
 }
 
 #[derive(Deserialize)]

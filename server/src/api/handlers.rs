@@ -477,6 +477,8 @@ mod tests {
             "/code-batches",
             "/code-batches/{id}",
             "/fast-registrations",
+            "/components/{component_appid}/code-templates",
+            "/components/{component_appid}/code-templates/{template_id}",
         ] {
             assert!(paths.contains_key(path), "openapi.json lacks {path}");
         }

@@ -117,6 +117,14 @@ where
             "/api/v1/authorizers/{appid}/code/revert-release",
             post(code::revert_release),
         )
+        .route(
+            "/api/v1/components/{component_appid}/code-templates",
+            get(code::library).post(code::add_template),
+        )
+        .route(
+            "/api/v1/components/{component_appid}/code-templates/{template_id}",
+            axum::routing::delete(code::delete_template),
+        )
         .route("/api/v1/code-batches", post(code::start_batch))
         .route("/api/v1/code-batches/{id}", get(code::batch))
         .route(

@@ -42,11 +42,14 @@ impl Engine {
                 draft_id,
                 template_type,
             } => {
-                if draft_id < 0 || !matches!(template_type, 0 | 1) {
+                if draft_id < 0 {
+                    return Err(invalid("draft_id", "choose a draft", "请选择草稿"));
+                }
+                if !matches!(template_type, 0 | 1) {
                     return Err(invalid(
-                        "draft_id",
-                        "choose a draft and a template type (0 or 1)",
-                        "请选择草稿和模板类型（0 或 1）",
+                        "template_type",
+                        "a template is ordinary (0) or standard (1)",
+                        "模板类型为普通（0）或标准（1）",
                     ));
                 }
                 (
