@@ -584,6 +584,71 @@ on_both_databases! {
         r.stop().await;
     };
 
+    a_waiting_fast_registration_is_asked_about_and_a_lost_push_does_not_leave_it_waiting => async |db: &TestDb| {
+        let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
+        r.component_token().await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let (_, key) = admin.create_api_key("acme", "onboarding").await.unwrap();
+        let key = key.key.expose_secret().to_owned();
+        let hold = || r.sim.with_state(|s, _| s.code.fast.iter_mut().for_each(|f| f.decide_at = None));
+        let (status, started) = post(&r, &key, "/api/v1/fast-registrations", json!({ "component_appid": COMPONENT, "kind": "enterprise",
+            "name": "青禾科技有限公司", "code": "91440300MA5QINGHE", "code_type": 1, "wechat": "qing_legal", "legal_persona_name": "林青" })).await;
+        assert_eq!(status, 202, "{started}");
+        hold();
+        let id = started["id"].as_i64().unwrap();
+        let check = format!("/api/v1/fast-registrations/{id}/check");
+
+        // Asked while the legal person has not confirmed: still waiting, WeChat's state recorded.
+        let (status, now) = post(&r, &key, &check, json!({})).await;
+        assert_eq!(status, 200, "{now}");
+        assert_eq!((now["status"].as_str(), now["wechat_status"].as_i64()), (Some("waiting"), Some(89251)), "{now}");
+        assert!(now["message"].as_str().unwrap().contains("face verification"), "{now}");
+        assert_eq!(r.calls("fastregisterweapp").len(), 2, "the request and the search");
+
+        // WeChat registers it, and its push is lost: the health loop's check finds it.
+        r.sim.with_state(|s, now| {
+            s.code.fast.iter_mut().for_each(|f| f.decide_at = Some(now));
+            s.finish_fast_registrations(now);
+            s.outbox.retain(|p| p.info_type != "notify_third_fasteregister");
+        });
+        assert_eq!(r.engine().check_quiet_fast_registrations(Duration::from_secs(3600)).await.unwrap(), 0, "not quiet for an hour yet");
+        assert_eq!(r.engine().check_quiet_fast_registrations(Duration::ZERO).await.unwrap(), 1);
+        let (_, list) = get(&r, &key, "/api/v1/fast-registrations").await;
+        let row = &list["registrations"][0];
+        assert_eq!((row["status"].as_str(), row["wechat_status"].as_i64()), (Some("succeeded"), Some(0)), "{list}");
+        let appid = row["appid"].as_str().unwrap_or_else(|| panic!("{list}"));
+        assert!(row["message"].as_str().unwrap().contains(appid), "{list}");
+        assert_eq!(r.engine().check_quiet_fast_registrations(Duration::ZERO).await.unwrap(), 0, "nothing waits any more");
+        // Checking a settled registration asks WeChat nothing.
+        let searches = r.calls("fastregisterweapp").len();
+        let (status, again) = post(&r, &key, &check, json!({})).await;
+        assert_eq!((status, again["status"].as_str()), (200, Some("succeeded")), "{again}");
+        assert_eq!(r.calls("fastregisterweapp").len(), searches);
+
+        // A personal registration is asked about by its task id; one WeChat no longer knows fails.
+        let (status, personal) = post(&r, &key, "/api/v1/fast-registrations", json!({ "component_appid": COMPONENT, "kind": "personal", "name": "李四", "wechat": "li_si" })).await;
+        assert_eq!(status, 202, "{personal}");
+        hold();
+        let personal_check = format!("/api/v1/fast-registrations/{}/check", personal["id"]);
+        let (status, now) = post(&r, &key, &personal_check, json!({})).await;
+        assert_eq!((status, now["status"].as_str(), now["wechat_status"].as_i64()), (200, Some("waiting"), Some(89251)), "{now}");
+        assert_eq!(r.calls("fastregisterpersonalweapp").len(), 2, "the request and the query");
+        r.sim.with_state(|s, _| s.code.fast.retain(|f| f.kind != "personal"));
+        let (status, now) = post(&r, &key, &personal_check, json!({})).await;
+        assert_eq!((status, now["status"].as_str(), now["wechat_status"].as_i64()), (200, Some("failed"), Some(89250)), "{now}");
+
+        // Another tenant's registration and garbage ids are not found; nothing is asked.
+        admin.create_tenant("globex", "Globex").await.unwrap();
+        let (_, globex) = admin.create_api_key("globex", "other").await.unwrap();
+        let asked = r.calls("fastregisterweapp").len() + r.calls("fastregisterpersonalweapp").len();
+        assert_eq!(post(&r, globex.key.expose_secret(), &check, json!({})).await.0, 404);
+        for bad in ["nope", "-1", "0", "99999999", "1e3", "%00"] {
+            assert_eq!(post(&r, &key, &format!("/api/v1/fast-registrations/{bad}/check"), json!({})).await.0, 404, "{bad}");
+        }
+        assert_eq!(r.calls("fastregisterweapp").len() + r.calls("fastregisterpersonalweapp").len(), asked);
+        r.stop().await;
+    };
+
     platform_staff_keep_the_shared_library_and_tenants_only_read_it => async |db: &TestDb| {
         let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
         r.component_token().await;

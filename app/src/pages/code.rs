@@ -488,7 +488,7 @@ fn Registrations(rows: Vec<FastRegistrationView>) -> impl IntoView {
                     <td>{r.name.clone()}<br/><span class="muted small">{r.started_by.clone()}</span></td>
                     <td>{if r.kind == "personal" { lang.t("Personal", "个人") } else { lang.t("Enterprise", "企业") }}</td>
                     <td data-test="registration-status">{registration_text(lang, &r.status)}
-                        {r.message.clone().filter(|_| r.status == "failed").map(|m| view! { <br/><span class="small bad">{format!("{} · {m}", r.wechat_status.unwrap_or(0))}</span> })}
+                        {r.message.clone().filter(|_| r.status != "succeeded").map(|m| view! { <br/><span class=if r.status == "failed" { "small bad" } else { "small muted" }>{format!("{} · {m}", r.wechat_status.unwrap_or(0))}</span> })}
                         {r.authorize_url.clone().filter(|_| r.status == "waiting").map(|u| view! { <br/><a class="small" href=u target="_blank" rel="noopener noreferrer">{lang.t("Confirmation page", "确认页面")}</a> })}</td>
                     <td class="mono">{r.appid.clone().map(|a| view! { <a href=format!("/accounts/{a}")>{a.clone()}</a> })}</td>
                     <td class="nowrap">{format_time(r.created_at)}</td>

@@ -549,6 +549,32 @@ pub(super) async fn fast_register(
     Ok((axum::http::StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response())
 }
 
+fn registration_json(f: crate::store::FastRegistration) -> Value {
+    json!({
+        "id": f.id, "kind": f.kind, "name": f.name, "status": f.status, "wechat_status": f.wechat_status,
+        "message": f.message, "appid": f.appid, "authorize_url": f.authorize_url,
+        "started_by": f.started_by, "created_at": f.created_at, "updated_at": f.updated_at,
+    })
+}
+
+/// `POST /api/v1/fast-registrations/{id}/check`: asks WeChat now where a waiting registration
+/// stands (wxhub also asks by itself when one has waited 10 minutes without a word).
+pub(super) async fn check_fast_registration(
+    State(api): State<Arc<TenantApi>>,
+    Allowed { caller, .. }: Allowed<WechatCall>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let task = api
+        .store
+        .fast_registration(caller.tenant, id)
+        .await
+        .map_err(|e| ApiError::internal("reading a registration", e))?
+        .ok_or(ApiError::NotFound)?;
+    let now = api.engine.code_fast_register_check(&task).await?;
+    Ok(Json(registration_json(now)))
+}
+
 /// `GET /api/v1/fast-registrations`: the tenant's newest registrations and where they stand.
 pub(super) async fn fast_registrations(
     State(api): State<Arc<TenantApi>>,
@@ -559,13 +585,6 @@ pub(super) async fn fast_registrations(
         .fast_registrations(caller.tenant, 100)
         .await
         .map_err(|e| ApiError::internal("reading registrations", e))?;
-    let rows: Vec<Value> = rows
-        .into_iter()
-        .map(|f| json!({
-            "id": f.id, "kind": f.kind, "name": f.name, "status": f.status, "wechat_status": f.wechat_status,
-            "message": f.message, "appid": f.appid, "authorize_url": f.authorize_url,
-            "started_by": f.started_by, "created_at": f.created_at, "updated_at": f.updated_at,
-        }))
-        .collect();
+    let rows: Vec<Value> = rows.into_iter().map(registration_json).collect();
     Ok(Json(json!({ "registrations": rows })))
 }

@@ -477,6 +477,7 @@ mod tests {
             "/code-batches",
             "/code-batches/{id}",
             "/fast-registrations",
+            "/fast-registrations/{id}/check",
             "/components/{component_appid}/code-templates",
             "/components/{component_appid}/code-templates/{template_id}",
         ] {

@@ -131,6 +131,10 @@ where
             "/api/v1/fast-registrations",
             get(code::fast_registrations).post(code::fast_register),
         )
+        .route(
+            "/api/v1/fast-registrations/{id}/check",
+            post(code::check_fast_registration),
+        )
         .route("/api/v1/authorization-links", post(create_link))
         .route(
             "/api/v1/webhook-endpoints",

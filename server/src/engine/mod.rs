@@ -76,6 +76,9 @@ pub struct EngineSettings {
     pub forced_refresh_interval: Duration,
     /// ...and each tenant at most this many times per hour.
     pub forced_refreshes_per_hour: u32,
+    /// A fast registration waiting this long without a word is asked about (its push may be
+    /// lost), and again after each such quiet spell.
+    pub fast_register_quiet_after: Duration,
     /// The webhook outbox's worker.
     pub webhooks: webhooks::WebhookSettings,
     /// The alert rules' evaluation and notifications.
@@ -99,6 +102,7 @@ impl Default for EngineSettings {
             refusal_window: Duration::from_secs(60),
             forced_refresh_interval: Duration::from_secs(30),
             forced_refreshes_per_hour: 600,
+            fast_register_quiet_after: Duration::from_secs(600),
             webhooks: webhooks::WebhookSettings::default(),
             alerts: crate::alerting::AlertSettings::default(),
         }
@@ -610,6 +614,12 @@ impl Engine {
                 tracing::warn!(error = %crate::report::Chain(&e), "metrics gauges could not be updated");
             }
             self.forget_stale_list_scans();
+            if let Err(e) = self
+                .check_quiet_fast_registrations(self.settings.fast_register_quiet_after)
+                .await
+            {
+                tracing::warn!(error = %crate::report::Chain(&e), "quiet fast registrations could not be checked");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(self.settings.health_interval) => {}

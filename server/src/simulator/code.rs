@@ -1146,6 +1146,10 @@ impl SimState {
                             && f.legal_persona_name == legal
                     })
                     .ok_or(WxErr(89250))?;
+                // A task still waiting is answered with its state as the errcode.
+                if task.status == FAST_REGISTER_WAITING {
+                    return Err(WxErr(FAST_REGISTER_WAITING));
+                }
                 Ok(
                     json!({ "errcode": 0, "errmsg": "OK", "status": task.status, "appid": task.appid }),
                 )

@@ -471,6 +471,73 @@ impl Store {
             .await)?)
     }
 
+    /// One of the tenant's registrations (another tenant's is none).
+    pub async fn fast_registration(
+        &self,
+        tenant: TenantId,
+        id: i64,
+    ) -> Result<Option<FastRegistration>, StoreError> {
+        let sql = format!(
+            "SELECT {FAST_COLUMNS} FROM fast_registrations WHERE tenant_id = $1 AND id = $2"
+        );
+        Ok(read!(self, |pool| sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Waiting registrations nobody heard of for `quiet_ms` (their push may be lost), oldest
+    /// first, across tenants: what the health loop asks WeChat about.
+    pub async fn quiet_fast_registrations(
+        &self,
+        quiet_ms: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<FastRegistration>, StoreError> {
+        let sql = format!(
+            "SELECT {FAST_COLUMNS} FROM fast_registrations WHERE status = 'waiting' AND updated_at <= $1 \
+             ORDER BY updated_at, id LIMIT $2"
+        );
+        Ok(read!(self, |pool| sqlx::query_as(&sql)
+            .bind(now - quiet_ms)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// Records what a check found, if the registration is still waiting and nobody else recorded
+    /// anything since it was read (`seen_updated_at`): a push settling it at the same moment, or
+    /// another instance's check, wins. True when this write took.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_fast_registration_check(
+        &self,
+        id: i64,
+        seen_updated_at: i64,
+        status: &str,
+        wechat_status: Option<i64>,
+        message: Option<&str>,
+        appid: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(write!(self, |pool| {
+            sqlx::query(
+                "UPDATE fast_registrations SET status = $1, wechat_status = $2, message = $3, appid = COALESCE($4, appid), \
+                 updated_at = $5 WHERE id = $6 AND status = 'waiting' AND updated_at = $7",
+            )
+            .bind(status)
+            .bind(wechat_status)
+            .bind(message)
+            .bind(appid)
+            .bind(now)
+            .bind(id)
+            .bind(seen_updated_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+        })?)
+    }
+
     /// The newest waiting registration a push is about: by the legal person's (or the person's)
     /// WeChat id and the name, under the component.
     pub async fn waiting_fast_registration(

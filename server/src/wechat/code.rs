@@ -333,6 +333,45 @@ impl WechatClient {
         .map(drop)
     }
 
+    /// `fastregisterweapp?action=search`: where an enterprise registration stands, found by the
+    /// enterprise's name and the legal person's WeChat id and name. WeChat answers a task still
+    /// waiting with an errcode (89251, 89252), a finished one with `status` (0) and its `appid`.
+    pub async fn fast_register_search(
+        &self,
+        component_token: &str,
+        name: &str,
+        legal_persona_wechat: &str,
+        legal_persona_name: &str,
+    ) -> Result<Value, WechatError> {
+        self.fast_register_call(
+            "/cgi-bin/component/fastregisterweapp",
+            "search",
+            component_token,
+            serde_json::json!({
+                "name": name,
+                "legal_persona_wechat": legal_persona_wechat,
+                "legal_persona_name": legal_persona_name,
+            }),
+        )
+        .await
+    }
+
+    /// `fastregisterpersonalweapp?action=query`: where a personal registration stands, by its
+    /// task id (`status`, and the `appid` once registered).
+    pub async fn fast_register_query(
+        &self,
+        component_token: &str,
+        taskid: &str,
+    ) -> Result<Value, WechatError> {
+        self.fast_register_call(
+            "/wxa/component/fastregisterpersonalweapp",
+            "query",
+            component_token,
+            serde_json::json!({ "taskid": taskid }),
+        )
+        .await
+    }
+
     /// `fastregisterpersonalweapp?action=create`: answers (taskid, authorize_url).
     pub async fn fast_register_personal(
         &self,

@@ -9,7 +9,42 @@ use serde_json::{json, Value};
 use super::{invalid, label, CodeActor, CodeError};
 use crate::domain::{AuditKind, NewAuditEvent, Outcome, TenantId};
 use crate::engine::Engine;
-use crate::store::StoreError;
+use crate::store::{FastRegistration, StoreError};
+
+/// What WeChat said of a waiting registration, as recorded.
+struct CheckFound {
+    status: &'static str,
+    wechat_status: i64,
+    message: String,
+    appid: Option<String>,
+}
+
+impl CheckFound {
+    fn from_status(status: i64, appid: Option<String>) -> Self {
+        match (status, appid) {
+            (0, Some(appid)) => Self {
+                status: "succeeded",
+                wechat_status: 0,
+                message: format!(
+                    "WeChat registered it as {appid}; the account arrives with WeChat's push (if it was lost, import the component's existing authorizations) · 微信已注册为 {appid}，账号随微信推送到达（推送丢失时可导入第三方平台的已有授权）"
+                ),
+                appid: Some(appid),
+            },
+            (89251, _) => Self::waiting(89251, "waiting for the legal person's face verification · 等待法人人脸核身校验"),
+            (89252, _) => Self::waiting(89252, "WeChat is checking the legal person and the enterprise · 法人与企业信息一致性校验中"),
+            (other, _) => Self::waiting(other, &format!("WeChat reports status {other} · 微信返回状态 {other}")),
+        }
+    }
+
+    fn waiting(wechat_status: i64, message: &str) -> Self {
+        Self {
+            status: "waiting",
+            wechat_status,
+            message: message.to_owned(),
+            appid: None,
+        }
+    }
+}
 
 /// A fast registration as asked for (the console's form or the API).
 #[derive(Debug, Clone, Default)]
@@ -210,6 +245,95 @@ impl Engine {
             .store
             .record_fast_registration(&new, &a, crate::now_ms())
             .await?)
+    }
+
+    /// Asks WeChat where a waiting registration stands (`search` for an enterprise, `query` for
+    /// a personal one) and records it. A registration that is not waiting is handed back as it
+    /// is. WeChat's finished-and-registered answer marks it succeeded with its appid; the account
+    /// itself comes with WeChat's push (or an import of the component's existing authorizations,
+    /// if that push was lost), which still finds this row. Any other status is recorded and the
+    /// registration keeps waiting: only the push says a registration failed, except WeChat's own
+    /// "no such task" (89250).
+    pub async fn code_fast_register_check(
+        &self,
+        task: &FastRegistration,
+    ) -> Result<FastRegistration, CodeError> {
+        if task.status != "waiting" {
+            return Ok(task.clone());
+        }
+        let token = self.library_token(crate::domain::ComponentId(task.component_id))?;
+        let answer = match (task.kind.as_str(), task.taskid.as_deref()) {
+            ("personal", Some(taskid)) => self.client.fast_register_query(&token, taskid).await,
+            ("personal", None) => return Ok(task.clone()),
+            _ => {
+                self.client
+                    .fast_register_search(
+                        &token,
+                        &task.name,
+                        &task.legal_persona_wechat,
+                        &task.legal_persona_name,
+                    )
+                    .await
+            }
+        };
+        let found = match answer {
+            Ok(v) => {
+                let status = v.get("status").and_then(Value::as_i64).unwrap_or(0);
+                let appid = v
+                    .get("appid")
+                    .and_then(Value::as_str)
+                    .filter(|a| crate::domain::AppId::parse("appid", a).is_ok())
+                    .map(str::to_owned);
+                CheckFound::from_status(status, appid)
+            }
+            Err(e) => match e.errcode() {
+                Some(code @ (89251 | 89252)) => CheckFound::from_status(code, None),
+                Some(89250) => CheckFound {
+                    status: "failed",
+                    wechat_status: 89250,
+                    message: "WeChat has no such task (89250) · 微信找不到该任务".into(),
+                    appid: None,
+                },
+                _ => return Err(CodeError::Wechat(e)),
+            },
+        };
+        self.store
+            .record_fast_registration_check(
+                task.id,
+                task.updated_at,
+                found.status,
+                Some(found.wechat_status),
+                Some(&found.message),
+                found.appid.as_deref(),
+                crate::now_ms(),
+            )
+            .await?;
+        Ok(self
+            .store
+            .fast_registration(TenantId(task.tenant_id), task.id)
+            .await?
+            .unwrap_or_else(|| task.clone()))
+    }
+
+    /// The health loop's part: asks WeChat about registrations that have waited `quiet_for`
+    /// without a word (a lost push would leave them waiting for good), a few at a time. Each row
+    /// is written only if unchanged since it was read, so instances checking together record
+    /// one answer. Returns how many were asked about.
+    pub async fn check_quiet_fast_registrations(
+        &self,
+        quiet_for: std::time::Duration,
+    ) -> Result<usize, CodeError> {
+        let quiet_ms = i64::try_from(quiet_for.as_millis()).unwrap_or(i64::MAX);
+        let rows = self
+            .store
+            .quiet_fast_registrations(quiet_ms, crate::now_ms(), 20)
+            .await?;
+        for task in &rows {
+            if let Err(e) = self.code_fast_register_check(task).await {
+                tracing::info!(registration = task.id, error = %e, "a fast registration could not be checked");
+            }
+        }
+        Ok(rows.len())
     }
 
     /// A `notify_third_fasteregister` push: the registration it ends (matched by the WeChat id
