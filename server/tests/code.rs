@@ -287,6 +287,12 @@ on_both_databases! {
             assert_eq!((status, err["error"]["field"].as_str()), (422, Some("item_list")), "{items}: {err}");
         }
         assert!(r.calls("submit_audit").is_empty());
+        for (body, field) in [("{}", "body"), ("[]", "body"), (r#"{"auditid": "x"}"#, "body"), (r#"{"auditid": 1, "extra": 1}"#, "body"),
+                              (r#"{"auditid": 0}"#, "auditid"), (r#"{"auditid": -5}"#, "auditid"), (r#"{"auditid": 1e40}"#, "body")] {
+            let (status, err) = call(&r, &key, reqwest::Method::POST, &format!("/api/v1/authorizers/{MP}/code/speedup-audit"), Some(body)).await;
+            assert_eq!((status, err["error"]["field"].as_str()), (422, Some(field)), "{body}: {err}");
+        }
+        assert!(r.calls("speedupaudit").is_empty());
         for body in [json!({}), json!({"server": {"requestdomain": ["http://plain.example.com"]}}),
                      json!({"webview": ["javascript:alert(1)"]}), json!({"server": {"requestdomain": "x"}})] {
             let (status, _) = call(&r, &key, reqwest::Method::PUT, &format!("/api/v1/authorizers/{MP}/code/domains"), Some(&body.to_string())).await;
@@ -461,6 +467,127 @@ on_both_databases! {
         let (status, _) = ui(&op, &r, "code-start-batch", &[("form[component_appid]", COMPONENT), ("form[template_id]", "1"),
             ("form[user_version]", "3.1.0"), ("form[user_desc]", ""), ("form[ext_json]", ""), ("form[appids]", "wx0000000000000009")]).await;
         assert_eq!(status, 422);
+
+        // The fast-registration form: garbage refused with the field named; viewers and strangers
+        // refused; nothing reaches WeChat.
+        let good = [("form[component_appid]", COMPONENT), ("form[kind]", "enterprise"), ("form[name]", "青禾科技有限公司"), ("form[code]", "91440300MA5QINGHE"),
+            ("form[code_type]", "1"), ("form[wechat]", "qing_legal"), ("form[legal_persona_name]", "林青"), ("form[component_phone]", "13800000000")];
+        for (key, value, field) in [
+            ("form[kind]", "company", "kind"), ("form[code_type]", "x", "code_type"), ("form[code_type]", "9", "code_type"),
+            ("form[wechat]", "a b", "wechat"), ("form[name]", "", "name"), ("form[name]", "\u{0}", "name"), ("form[code]", "91-44", "code"),
+            ("form[component_phone]", "call me", "component_phone"), ("form[legal_persona_name]", &"x".repeat(40), "legal_persona_name"),
+        ] {
+            let mut form = good.to_vec();
+            form.retain(|(k, _)| *k != key);
+            form.push((key, value));
+            let (status, err) = ui(&op, &r, "code-fast-register", &form).await;
+            assert_eq!(status, 422, "{key}={value:?}: {err}");
+            assert!(err.to_string().contains(field), "{key}={value:?} names {field}: {err}");
+        }
+        let mut unknown = good.to_vec();
+        unknown.retain(|(k, _)| *k != "form[component_appid]");
+        unknown.push(("form[component_appid]", "wx0000000000000000"));
+        assert_ne!(ui(&op, &r, "code-fast-register", &unknown).await.0, 200);
+        assert_eq!(ui(&op, &r, "code-fast-register", &good[..2]).await.0 / 100, 4, "missing fields");
+        assert_eq!(ui(&viewer, &r, "code-fast-register", &good).await.0, 403);
+        assert_ne!(ui(&stranger, &r, "code-fast-register", &good).await.0, 200);
+        assert!(r.calls("fastregisterweapp").is_empty());
+        let (status, id) = ui(&op, &r, "code-fast-register", &good).await;
+        assert_eq!(status, 200, "{id}");
+        assert_eq!(r.calls("fastregisterweapp").len(), 1);
+        r.stop().await;
+    };
+
+    the_simulators_timed_audit_rules_push_delay_pass_and_fail_by_themselves => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let base = format!("/api/v1/authorizers/{MP}/code");
+        let sink = wxhub::simulator::sink::Sink::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (status, hook) = post(&r, &key, "/api/v1/webhook-endpoints", json!({ "url": sink.url("delay"), "event_types": ["wechat.event.*"] })).await;
+        assert_eq!(status, 201, "{hook}");
+        let rules = |outcome: &str, reason: Option<&str>| {
+            let mut body = json!({ "outcome": outcome, "after_ms": 200 });
+            if let Some(reason) = reason { body["reason"] = json!(reason); }
+            let url = format!("{}/sim/control/audit-rules", r.sim.base_url());
+            async move {
+                let res = reqwest::Client::new().put(url).json(&body).send().await.unwrap();
+                assert_eq!(res.status().as_u16(), 200, "{body}");
+            }
+        };
+        let newest = || async { kinds(&r, &key, MP).await.first().cloned().unwrap_or_default() };
+        let ship = |version: &'static str| {
+            let (r, key, base) = (&r, key.clone(), base.clone());
+            async move {
+                let (status, body) = post(r, &key, &format!("{base}/commit"), json!({ "template_id": template, "user_version": version })).await;
+                assert_eq!(status, 200, "{body}");
+                let (status, body) = post(r, &key, &format!("{base}/submit-audit"), json!({})).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        };
+
+        // WeChat needs longer: weapp_audit_delay on the timeline and at the webhook; still auditing.
+        rules("delay", Some("需要更长审核时间 / needs longer")).await;
+        ship("3.0.0").await;
+        assert!(wait_for(Duration::from_secs(10), || async { newest().await == "audit_delayed" }).await, "{:?}", kinds(&r, &key, MP).await);
+        let (_, timeline) = get(&r, &key, &base).await;
+        assert_eq!(timeline["timeline"][0]["detail"]["reason"], "需要更长审核时间 / needs longer", "{timeline}");
+        let (_, latest) = get(&r, &key, &format!("{base}/audit")).await;
+        assert_eq!(latest["audit"]["status"].as_i64(), Some(4), "a delayed audit is still being audited: {latest}");
+        assert!(wait_for(Duration::from_secs(10), || async {
+            sink.sink.received(Some("delay")).iter().any(|d| d.body.contains("wechat.event.weapp_audit_delay"))
+        }).await);
+        decide(&r, MP, "pass", None).await;
+        assert!(wait_for(Duration::from_secs(10), || async { newest().await == "audit_passed" }).await);
+
+        // Timed rules decide without anyone: a rejection with its reason, then a pass.
+        rules("fail", Some("类目不符 / wrong category")).await;
+        ship("3.1.0").await;
+        assert!(wait_for(Duration::from_secs(10), || async { newest().await == "audit_failed" }).await, "{:?}", kinds(&r, &key, MP).await);
+        let (_, timeline) = get(&r, &key, &base).await;
+        assert_eq!(timeline["timeline"][0]["detail"]["reason"], "类目不符 / wrong category");
+        rules("pass", None).await;
+        ship("3.2.0").await;
+        assert!(wait_for(Duration::from_secs(10), || async { newest().await == "audit_passed" }).await, "{:?}", kinds(&r, &key, MP).await);
+        let (status, body) = post(&r, &key, &format!("{base}/release"), json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let code = r.sim.with_state(|s, _| s.code.apps.get(MP).cloned()).unwrap();
+        assert_eq!(code.release.as_ref().map(|v| v.user_version.as_str()), Some("3.2.0"));
+        r.stop().await;
+    };
+
+    a_batch_keeps_going_past_wechats_refusal_of_one_mini_program => async |db: &TestDb| {
+        let (r, key, template) = setup(db).await;
+        let others = ["wx5a1c0ffee00000c1", "wx5a1c0ffee00000c2"];
+        for appid in others {
+            r.sim.with_state(|s, _| s.add_account(mini_program(appid)));
+            r.authorize(appid, &[17, 18]).await;
+        }
+        assert!(wait_for(Duration::from_secs(10), || async { futures_util::future::join_all(others.iter().map(|a| r.cached_authorizer_token(a))).await.iter().all(Option::is_some) }).await);
+        assert!(wait_for(Duration::from_secs(10), || async {
+            futures_util::future::join_all(others.iter().map(|a| r.app.store.authorizer(r.tenant, a))).await.into_iter()
+                .all(|a| a.unwrap().is_some_and(|a| a.account_kind == "mini_program"))
+        }).await);
+        // WeChat refuses one commit of the three (whichever comes first): 85013, an ext_json it dislikes.
+        r.sim.inject_fault(wxhub::simulator::FaultSpec { component: None, api: Some("commit".into()), fault: wxhub::simulator::Fault::Errcode(85013), times: Some(1), percent: None }).unwrap();
+        let (status, started) = post(&r, &key, "/api/v1/code-batches", json!({ "component_appid": COMPONENT, "template_id": template,
+            "user_version": "4.0.0", "submit": true, "appids": [MP, others[0], others[1]] })).await;
+        assert_eq!(status, 202, "{started}");
+        let path = format!("/api/v1/code-batches/{}", started["id"]);
+        assert!(wait_for(Duration::from_secs(20), || async {
+            let p = &get(&r, &key, &path).await.1["progress"];
+            p["pending"] == 0 && p["committed"] == 0
+        }).await, "{}", get(&r, &key, &path).await.1);
+        let (_, batch) = get(&r, &key, &path).await;
+        assert_eq!((batch["progress"]["failed"].as_i64(), batch["progress"]["submitted"].as_i64()), (Some(1), Some(2)), "{batch}");
+        let failed = batch["items"].as_array().unwrap().iter().find(|i| i["status"] == "failed").unwrap();
+        assert!(failed["error"].as_str().unwrap().contains("85013"), "{failed}");
+        // The refused one has nothing on its timeline; the others were committed and submitted.
+        for item in batch["items"].as_array().unwrap() {
+            let appid = item["appid"].as_str().unwrap();
+            let want: &[&str] = if item["status"] == "failed" { &[] } else { &["submitted", "committed"] };
+            assert_eq!(kinds(&r, &key, appid).await, want, "{item}");
+        }
+        let audit: Vec<(String, String)> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| (e.kind, e.outcome)).collect();
+        assert!(audit.contains(&("code.operation_failed".into(), "failed".into())), "{audit:?}");
         r.stop().await;
     };
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::rig::{rig, Rig, COMPONENT, MP, OA};
+use common::rig::{rig, shared_rig, Rig, COMPONENT, MP, OA};
 use common::{wait_for, TestDb};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -169,6 +169,44 @@ on_both_databases! {
         ] {
             let status = http.post(format!("{sim}/sim/control/sns-codes")).json(&body).send().await.unwrap().status().as_u16();
             assert_eq!(status, want, "{body}");
+        }
+        r.stop().await;
+    };
+
+    on_a_shared_component_each_tenant_logs_users_in_only_for_its_own_accounts => async |db: &TestDb| {
+        // The component token is every tenant's at once here: only the account's tenant decides.
+        let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
+        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
+        let globex_id = admin.create_tenant("globex", "Globex").await.unwrap().id;
+        let (_, acme) = admin.create_api_key("acme", "app backend").await.unwrap();
+        let acme = acme.key.expose_secret().to_owned();
+        let (_, globex) = admin.create_api_key("globex", "web backend").await.unwrap();
+        let globex = globex.key.expose_secret().to_owned();
+        r.authorize(MP, &[17, 18]).await;
+        r.authorize_through(globex_id, OA, &[1]).await;
+        assert!(wait_for(Duration::from_secs(10), || async {
+            r.cached_authorizer_token(MP).await.is_some() && r.cached_authorizer_token(OA).await.is_some()
+        }).await);
+        let component_token = r.component_token().await;
+
+        // Each tenant crosses over: not found, and nothing is sent to WeChat.
+        let sent = sns_calls(&r);
+        let js_code = code(&r, MP, "js_code").await;
+        let oauth = code(&r, OA, "oauth").await;
+        assert_eq!(get(&r, &globex, &format!("/api/v1/authorizers/{MP}/jscode2session?js_code={js_code}")).await.0, 404);
+        assert_eq!(get(&r, &acme, &format!("/api/v1/authorizers/{OA}/oauth2/access-token?code={oauth}")).await.0, 404);
+        assert_eq!(post(&r, &acme, &format!("/api/v1/authorizers/{OA}/oauth2/refresh-token"), &json!({ "refresh_token": "r" }).to_string()).await.0, 404);
+        assert_eq!(sns_calls(&r), sent, "refused before WeChat");
+
+        // Each on its own account: WeChat's answer, never the shared component's token.
+        let (status, session) = get(&r, &acme, &format!("/api/v1/authorizers/{MP}/jscode2session?js_code={js_code}")).await;
+        assert_eq!(status, 200, "{session}");
+        assert!(session["openid"].as_str().is_some_and(|o| !o.is_empty()), "{session}");
+        let (status, token) = get(&r, &globex, &format!("/api/v1/authorizers/{OA}/oauth2/access-token?code={oauth}")).await;
+        assert_eq!(status, 200, "{token}");
+        assert!(token["access_token"].is_string(), "{token}");
+        for answer in [&session, &token] {
+            assert!(!answer.to_string().contains(&component_token), "the component token is never handed out");
         }
         r.stop().await;
     };
