@@ -242,6 +242,41 @@ on_both_databases! {
         assert_eq!(w.refresh_token().await.as_deref(), Some("refresh-back"));
     };
 
+    an_import_never_replaces_an_authorized_accounts_refresh_token_even_in_the_same_instant => async |db: &TestDb| {
+        // The import read WeChat's list and found the account unheld; a real authorization landed
+        // in the same millisecond before the import wrote. The held token stays.
+        let w = world(db).await;
+        w.authorize("refresh-from-the-push", NOW).await;
+        let stale = SecretString::from("refresh-from-an-older-list".to_owned());
+        let import = |at: i64| {
+            let (store, stale) = (w.store.clone(), stale.clone());
+            let (tenant, component) = (w.tenant, w.component);
+            async move {
+                store.record_authorization(
+                    &NewAuthorization { tenant: Some(tenant), component, appid: APPID, func_ids: &[1, 18], link: None,
+                        source: "import", access: None, refresh: Some(&stale), event_at: at },
+                    &event(AuditKind::AuthorizerAuthorized), at,
+                ).await.unwrap()
+            }
+        };
+        assert_eq!(import(NOW).await.change, "superseded");
+        assert_eq!(w.refresh_token().await.as_deref(), Some("refresh-from-the-push"));
+        let funcs = raw_strings(db, &format!("SELECT func_info FROM authorizers WHERE appid = '{APPID}'")).await;
+        assert_eq!(funcs, ["[1]"], "nothing of the import was written");
+        // An account no longer authorized is the import's to take back.
+        let payload = SecretString::from("<xml/>");
+        let revoked = w.store.accept_push(
+            &IncomingPush { component: w.component, tenant: None, info_type: "unauthorized", authorizer_appid: Some(APPID), dedupe_key: "gone",
+                create_time: NOW / 1000 + 5, event_at: NOW + 5_000, payload: &payload },
+            &PushEffect::Revoke { authorizer_appid: APPID }, None, NOW,
+        ).await.unwrap();
+        assert_eq!(revoked, PushOutcome::Accepted);
+        assert_eq!(w.status().await, AuthorizerStatus::Revoked);
+        assert_eq!(import(NOW + 10_000).await.change, "authorized");
+        assert_eq!(w.status().await, AuthorizerStatus::Authorized);
+        assert_eq!(w.refresh_token().await.as_deref(), Some("refresh-from-an-older-list"));
+    };
+
     forced_refreshes_are_rationed_per_account => async |db: &TestDb| {
         let w = world(db).await;
         w.authorize("refresh-0", NOW).await;

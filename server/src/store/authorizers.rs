@@ -237,8 +237,13 @@ impl Store {
                         moved_from: None,
                     });
                 }
-                Some((id, _, _, _, last))
-                    if revoked_later || last.is_some_and(|last| last > new.event_at) =>
+                // An import takes only accounts wxhub does not hold as authorized: one that got
+                // authorized (or its token rotated) since the import looked is newer than the
+                // list the import read, whatever the clock says.
+                Some((id, _, ref status, _, last))
+                    if revoked_later
+                        || last.is_some_and(|last| last > new.event_at)
+                        || (new.source == "import" && status == "authorized") =>
                 {
                     tx.rollback().await?;
                     return Ok(RecordedAuthorization {
