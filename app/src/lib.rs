@@ -13,6 +13,7 @@ pub mod error;
 pub mod i18n;
 pub mod menu;
 pub mod model;
+pub mod page_data;
 mod pages;
 pub mod permissions;
 mod routes;
@@ -54,7 +55,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub struct Auth {
     pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
-    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+    pub user: crate::page_data::PageResource<Result<Option<SessionUser>, AppError>>,
 }
 
 #[component]
@@ -63,7 +64,7 @@ pub fn App() -> impl IntoView {
     provide_context(i18n::detect());
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
-    let user = Resource::new(
+    let user = crate::page_data::page_resource(
         move || (login.version().get(), logout.version().get()),
         |_| current_user(),
     );
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("accounts") view={Lazy::<routes::AccountsRoute>::new()}/>
                     <Route path=path!("accounts/:appid") view={Lazy::<routes::AccountRoute>::new()}/>
                     <Route path=path!("accounts/:appid/code") view={Lazy::<routes::CodeRoute>::new()}/>
+                    <Route path=path!("accounts/:appid/menu") view={Lazy::<routes::MenuRoute>::new()}/>
                     <Route path=path!("releases") view={Lazy::<routes::ReleasesRoute>::new()}/>
                     <Route path=path!("links") view={Lazy::<routes::LinksRoute>::new()}/>
                     <Route path=path!("components") view={Lazy::<routes::ComponentsRoute>::new()}/>

@@ -85,6 +85,18 @@ impl LazyRoute for AccountRoute {
 }
 
 #[derive(Debug)]
+pub struct MenuRoute;
+#[lazy_route]
+impl LazyRoute for MenuRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::MenuPage/> }.into_any()
+    }
+}
+
+#[derive(Debug)]
 pub struct LinksRoute;
 #[lazy_route]
 impl LazyRoute for LinksRoute {

@@ -30,9 +30,13 @@ test("a backend menu is mapped, restored, answered on the phone, edited, publish
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/$/);
 
+  // The account page leads to the menu's own page (the editor is not part of the account page).
+  await page.goto(`/accounts/${ACCOUNT}`);
+  await expect(page.locator("[data-test=menu-page-link]")).toHaveAttribute("href", `/accounts/${ACCOUNT}/menu`);
+
   // The original and the mapped menu, side by side, once read.
   await expect(async () => {
-    await page.goto(`/accounts/${ACCOUNT}`);
+    await page.goto(`/accounts/${ACCOUNT}/menu`);
     await expect(page.locator("[data-test=menu-original]")).toBeVisible({ timeout: 1_000 });
   }).toPass({ timeout: 20_000 });
   await hydrated(page);

@@ -4,11 +4,13 @@
 //! events.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    account, account_gateway_calls, account_menus, account_messages, accounts, RefreshMenu,
+    account, account_gateway_calls, account_messages, accounts, RefreshMenu,
 };
 use crate::dto::{AccountQuery, AccountRow, AccountStatus, MenuButton, TokenHealth, TokenView};
 use crate::i18n::{format_duration, format_time, use_lang, Lang};
@@ -55,7 +57,7 @@ pub fn AccountsPage() -> impl IntoView {
             page: q.get("page").unwrap_or_default(),
         })
     };
-    let page = Resource::new(current, accounts);
+    let page = page_resource(current, accounts);
     let href_for_page = move |n: i64| {
         let q = current();
         format!(
@@ -280,22 +282,16 @@ pub fn AccountPage() -> impl IntoView {
     let params = use_params_map();
     let appid = move || params.with(|p| p.get("appid").unwrap_or_default());
     let refresh = ServerAction::<RefreshMenu>::new();
-    let detail = Resource::new(
+    let detail = page_resource(
         move || (appid(), refresh.version().get()),
         |(a, _)| account(a),
     );
     let can_write = user.role.can_write();
-    let menu_actions = crate::pages::menus::MenuActions::new();
-    let menus = Resource::new(
-        move || (appid(), menu_actions.changed()),
-        |(a, _)| account_menus(a),
-    );
-    let messages = Resource::new(appid, account_messages);
-    let calls = Resource::new(appid, account_gateway_calls);
+    let messages = page_resource(appid, account_messages);
+    let calls = page_resource(appid, account_gateway_calls);
     view! {
         <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
             {move || Suspend::new(async move {
-                let menu_overview = menus.await;
                 let recent = messages.await;
                 let gateway = calls.await;
                 let d = match detail.await {
@@ -376,6 +372,9 @@ pub fn AccountPage() -> impl IntoView {
                     <section class="card" data-test="menu">
                         <div class="card-head">
                             <h2>{lang.t("Menu as WeChat last sent it", "微信最近返回的菜单")}</h2>
+                            {(r.kind != crate::dto::AccountKindLabel::MiniProgram).then(|| view! {
+                                <a class="button small" data-test="menu-page-link" href=format!("/accounts/{}/menu", r.appid)>{lang.t("Takeover, editor and versions", "接管、编辑与版本")}</a>
+                            })}
                             {(can_write && r.status == AccountStatus::Authorized).then(|| view! {
                                 <button type="button" class="button ghost small" data-test="refresh-menu"
                                     on:click=move |_| { refresh.dispatch(RefreshMenu { appid: appid_for_refresh.clone() }); }>
@@ -399,7 +398,6 @@ pub fn AccountPage() -> impl IntoView {
                             _ => view! { <p class="muted">{lang.t("Not fetched yet.", "尚未获取。")}</p> }.into_any(),
                         }}
                     </section>
-                    <crate::pages::menus::MenuWorkbench overview=menu_overview actions=menu_actions/>
                     <RecentMessages list=recent/>
                     <GatewayCalls list=gateway/>
                     <section class="card">

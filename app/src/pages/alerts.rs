@@ -4,6 +4,8 @@
 //! tenant's. Admins change rules and channels; auditors and viewers read.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 
 use crate::api::{
@@ -263,7 +265,7 @@ pub fn AlertsPage() -> impl IntoView {
     let can_write = expect_context::<crate::model::SessionUser>()
         .role
         .can_write();
-    let page = Resource::new(
+    let page = page_resource(
         move || {
             (
                 save.version().get(),

@@ -9,6 +9,8 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -78,7 +80,7 @@ pub fn LinkPage() -> impl IntoView {
     let lang = use_lang();
     let params = use_params_map();
     let public_id = move || params.with(|p| p.get("link").unwrap_or_default());
-    let link = Resource::new(public_id, public_link);
+    let link = page_resource(public_id, public_link);
     let (landed, set_landed) = signal(None::<AuthorizedAccount>);
     // The server's sealed note of when this page was opened: an authorization counts as "through
     // this page" from then on (the first one is kept across code renewals).
@@ -201,7 +203,7 @@ pub fn DonePage() -> impl IntoView {
     let lang = use_lang();
     let params = use_params_map();
     let query = use_query_map();
-    let outcome = Resource::new(
+    let outcome = page_resource(
         move || {
             (
                 params.with(|p| p.get("link").unwrap_or_default()),

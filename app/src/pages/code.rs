@@ -5,6 +5,8 @@
 //! batches so far). Admins act; viewers read.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -131,7 +133,7 @@ pub fn CodePage() -> impl IntoView {
     let qrcode = ServerAction::<CodeTrialQrcode>::new();
     // WeChat pushes the audit's result; the page looks again every few seconds while one runs.
     let tick = RwSignal::new(0u32);
-    let overview = Resource::new(
+    let overview = page_resource(
         move || {
             (
                 appid(),
@@ -505,7 +507,7 @@ pub fn ReleasesPage() -> impl IntoView {
     let start = ServerAction::<CodeStartBatch>::new();
     let register = ServerAction::<CodeFastRegister>::new();
     let tick = RwSignal::new(0u32);
-    let view_data = Resource::new(
+    let view_data = page_resource(
         move || {
             (
                 change.version().get(),

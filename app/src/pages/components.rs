@@ -3,6 +3,8 @@
 //! and a connectivity check.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 
 use crate::api::{component_import, components, CheckComponent, SaveComponent, StartImport};
@@ -29,7 +31,7 @@ pub fn ComponentsPage() -> impl IntoView {
     };
     let save = ServerAction::<SaveComponent>::new();
     let check = ServerAction::<CheckComponent>::new();
-    let list = Resource::new(move || save.version().get(), |_| components());
+    let list = page_resource(move || save.version().get(), |_| components());
     // The component being edited (None: the form adds a new one).
     let editing = RwSignal::new(None::<ComponentView>);
     let (copied, set_copied) = signal(None::<String>);

@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect, A};
 
@@ -163,7 +165,7 @@ pub fn Dashboard() -> impl IntoView {
             <PlatformOverviewView/>
         }.into_any();
     }
-    let data = Resource::new(|| (), |_| dashboard());
+    let data = page_resource(|| (), |_| dashboard());
     view! {
         <Title text=lang.t("Dashboard", "总览")/>
         <h1>{lang.t("Dashboard", "总览")}</h1>

@@ -2,6 +2,8 @@
 //! browser with the same rules the server applies again (`validate::link_form`).
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 
 use crate::api::{link_components, links, CreateLink, RevokeLink};
@@ -42,7 +44,7 @@ pub fn LinksPage() -> impl IntoView {
     let can_write = user.role.can_write();
     let create = ServerAction::<CreateLink>::new();
     let revoke = ServerAction::<RevokeLink>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || (create.version().get(), revoke.version().get()),
         |_| links(),
     );
@@ -154,7 +156,7 @@ fn LinkTable(
 #[component]
 fn NewLink(create: ServerAction<CreateLink>) -> impl IntoView {
     let lang = use_lang();
-    let components = Resource::new(|| (), |_| link_components());
+    let components = page_resource(|| (), |_| link_components());
     let component_id = RwSignal::new(String::new());
     let auth_type = RwSignal::new("3".to_owned());
     let biz_appid = RwSignal::new(String::new());

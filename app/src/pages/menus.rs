@@ -214,7 +214,32 @@ impl MenuActions {
     }
 }
 
-/// The whole menu section of an account page.
+/// An Official Account's menu page (`/accounts/{appid}/menu`): the takeover and the editor. Its
+/// own route, so the account page does not carry the editor's code (docs/benchmarks.md).
+#[component]
+pub fn MenuPage() -> impl IntoView {
+    let lang = use_lang();
+    let params = leptos_router::hooks::use_params_map();
+    let appid = move || params.with(|p| p.get("appid").unwrap_or_default());
+    let actions = MenuActions::new();
+    let menus = crate::page_data::page_resource(
+        move || (appid(), actions.changed()),
+        |(a, _)| crate::api::account_menus(a),
+    );
+    view! {
+        <leptos_meta::Title text=lang.t("Menu", "菜单")/>
+        <p class="small"><a href=move || format!("/accounts/{}", appid()) data-test="back-to-account">{lang.t("← The account", "← 返回账号")}</a></p>
+        <h1>{lang.t("Menu", "自定义菜单")} " " <code class="small">{appid}</code></h1>
+        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            {move || Suspend::new(async move {
+                let overview = menus.await;
+                view! { <MenuWorkbench overview=overview actions=actions/> }
+            })}
+        </Transition>
+    }
+}
+
+/// The whole menu section of an account's menu page.
 #[component]
 pub fn MenuWorkbench(
     overview: Result<MenuOverview, crate::error::AppError>,

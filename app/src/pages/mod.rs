@@ -24,6 +24,7 @@ pub use components::ComponentsPage;
 pub use console::{Console, Dashboard};
 pub use links::LinksPage;
 pub use login::LoginPage;
+pub use menus::MenuPage;
 pub use platform::{AuditPage, AuthorizationsPage, StaffUsersPage, TenantsPage, TimelinePage};
 pub use team::{ApiKeysPage, UsersPage};
 pub use webhooks::{PlatformDeliveriesPage, WebhooksPage};

@@ -3,6 +3,8 @@
 //! and the charts. The chart range is a plain link (`?range=30d`), so it works without JavaScript.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::platform_overview;
@@ -34,7 +36,7 @@ pub fn PlatformOverviewView() -> impl IntoView {
     let lang = use_lang();
     let query = use_query_map();
     let range = move || query.with(|q| q.get("range"));
-    let data = Resource::new(range, platform_overview);
+    let data = page_resource(range, platform_overview);
     view! {
         <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
             {move || Suspend::new(async move {

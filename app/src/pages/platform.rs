@@ -7,6 +7,8 @@
 //! can be shared and works without JavaScript.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -70,7 +72,7 @@ pub fn TenantsPage() -> impl IntoView {
     let is_admin = me.role == Role::PlatformAdmin;
     let create = ServerAction::<CreateTenant>::new();
     let suspend = ServerAction::<SetTenantSuspended>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || (create.version().get(), suspend.version().get()),
         |_| tenants(),
     );
@@ -186,11 +188,11 @@ pub fn StaffUsersPage() -> impl IntoView {
     let is_admin = me.role == Role::PlatformAdmin;
     let create = ServerAction::<CreateAnyUser>::new();
     let set_active = ServerAction::<SetAnyUserActive>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || (create.version().get(), set_active.version().get()),
         |_| all_users(),
     );
-    let tenant_list = Resource::new(|| (), |_| tenants());
+    let tenant_list = page_resource(|| (), |_| tenants());
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("tenant-admin".to_owned());
     let tenant = RwSignal::new(String::new());
@@ -321,7 +323,7 @@ pub fn AuthorizationsPage() -> impl IntoView {
         })
     };
     let assign = ServerAction::<AssignAccount>::new();
-    let data = Resource::new(
+    let data = page_resource(
         move || (current(), assign.version().get()),
         |(q, _)| authorizations(q),
     );
@@ -541,7 +543,7 @@ pub fn AuditPage() -> impl IntoView {
             before: q.get("before").unwrap_or_default(),
         })
     };
-    let data = Resource::new(current, audit);
+    let data = page_resource(current, audit);
     view! {
         <Title text=lang.t("Audit log", "审计日志")/>
         <h1>{lang.t("Audit log", "审计日志")}</h1>
@@ -605,7 +607,7 @@ pub fn TimelinePage() -> impl IntoView {
             )
         })
     };
-    let data = Resource::new(key, |(component, appid)| timeline(component, appid));
+    let data = page_resource(key, |(component, appid)| timeline(component, appid));
     view! {
         <Suspense fallback=move || loading(lang)>
             {move || Suspend::new(async move {

@@ -2,6 +2,8 @@
 //! (add, disable or enable, change role). Viewers see both read-only.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 
 use crate::api::{
@@ -23,7 +25,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let set_scopes = ServerAction::<SetApiKeyScopes>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || {
             (
                 create.version().get(),
@@ -207,7 +209,7 @@ pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let set_active = ServerAction::<SetUserActive>::new();
     let set_role = ServerAction::<SetUserRole>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || {
             (
                 create.version().get(),

@@ -3,6 +3,8 @@
 //! (status, attempts, latency, answer) with replay of dead letters. Viewers see it read-only.
 
 use leptos::prelude::*;
+
+use crate::page_data::page_resource;
 use leptos_meta::Title;
 
 use crate::api::{
@@ -31,7 +33,7 @@ fn DeliveryLog(endpoint: String, can_write: bool, refresh: ReadSignal<u32>) -> i
     let replay = ServerAction::<ReplayWebhookDeliveries>::new();
     let only_dead = RwSignal::new(false);
     let id = endpoint.clone();
-    let log = Resource::new(
+    let log = page_resource(
         move || {
             (
                 id.clone(),
@@ -132,7 +134,7 @@ pub fn WebhooksPage() -> impl IntoView {
     let delete = ServerAction::<DeleteWebhookEndpoint>::new();
     let toggle = ServerAction::<SetWebhookEndpointEnabled>::new();
     let test = ServerAction::<SendWebhookTest>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || {
             (
                 create.version().get(),
@@ -306,7 +308,7 @@ pub fn PlatformDeliveriesPage() -> impl IntoView {
     let initial = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("status"));
     let status = RwSignal::new(initial.unwrap_or_default());
     let (tick, set_tick) = signal(0u32);
-    let rows = Resource::new(
+    let rows = page_resource(
         move || (status.get(), tick.get()),
         |(s, _)| all_deliveries((!s.is_empty()).then_some(s)),
     );
