@@ -88,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("accounts/:appid") view={Lazy::<routes::AccountRoute>::new()}/>
                     <Route path=path!("accounts/:appid/code") view={Lazy::<routes::CodeRoute>::new()}/>
                     <Route path=path!("accounts/:appid/menu") view={Lazy::<routes::MenuRoute>::new()}/>
+                    <Route path=path!("accounts/:appid/menu/edit") view={Lazy::<routes::MenuEditRoute>::new()}/>
                     <Route path=path!("releases") view={Lazy::<routes::ReleasesRoute>::new()}/>
                     <Route path=path!("links") view={Lazy::<routes::LinksRoute>::new()}/>
                     <Route path=path!("components") view={Lazy::<routes::ComponentsRoute>::new()}/>

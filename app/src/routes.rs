@@ -97,6 +97,18 @@ impl LazyRoute for MenuRoute {
 }
 
 #[derive(Debug)]
+pub struct MenuEditRoute;
+#[lazy_route]
+impl LazyRoute for MenuEditRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <pages::MenuEditPage/> }.into_any()
+    }
+}
+
+#[derive(Debug)]
 pub struct LinksRoute;
 #[lazy_route]
 impl LazyRoute for LinksRoute {

@@ -65,8 +65,11 @@ test("a backend menu is mapped, restored, answered on the phone, edited, publish
   await expect(phone.locator("body")).toContainText("客服电话 400-000-0000");
   await phone.screenshot({ path: `${shots}/menu-phone-tap.png`, fullPage: true });
 
-  // Edit: a name too long for a top-level button is refused per field, in place.
+  // Edit (the editor is a page of its own): a name too long for a top-level button is refused
+  // per field, in place.
   await page.reload();
+  await expect(page.locator("[data-test=menu-edit-link]")).toHaveAttribute("href", `/accounts/${ACCOUNT}/menu/edit`);
+  await page.goto(`/accounts/${ACCOUNT}/menu/edit`);
   await hydrated(page);
   const editor = page.locator("[data-test=menu-editor]");
   const firstName = editor.locator('.menu-row[data-path="1"] [data-test=menu-name]');
@@ -94,7 +97,10 @@ test("a backend menu is mapped, restored, answered on the phone, edited, publish
   const live = await (await request.get(`${simulator}/sim/control/menus/${ACCOUNT}`)).json();
   expect(JSON.stringify(live.api)).toContain("点餐 Order");
 
-  // Roll back to the restored original.
+  // Back on the menu page: the published version in the history; roll back to the restored original.
+  await page.locator("[data-test=back-to-menu]").click();
+  await expect(page.locator('[data-test=menu-history] tr[data-version="3"]')).toContainText("published");
+  await hydrated(page);
   page.once("dialog", (dialog) => dialog.accept());
   await page.locator('[data-test=menu-history] tr[data-version="2"] [data-test=roll-back]').click();
   await expect(page.locator("[data-test=menu-outcome]")).toContainText("version 4");

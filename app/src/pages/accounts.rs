@@ -9,9 +9,7 @@ use crate::page_data::page_resource;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{
-    account, account_gateway_calls, account_messages, accounts, RefreshMenu,
-};
+use crate::api::{account, account_gateway_calls, account_messages, accounts, RefreshMenu};
 use crate::dto::{AccountQuery, AccountRow, AccountStatus, MenuButton, TokenHealth, TokenView};
 use crate::i18n::{format_duration, format_time, use_lang, Lang};
 use crate::model::SessionUser;
@@ -90,7 +88,7 @@ pub fn AccountsPage() -> impl IntoView {
             <button type="submit" class="button">{lang.t("Filter", "筛选")}</button>
             <a class="button ghost" href="/accounts">{lang.t("Clear", "清除")}</a>
         </form>
-        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Suspense fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 let p = match page.await {
                     Ok(p) => p,
@@ -290,7 +288,7 @@ pub fn AccountPage() -> impl IntoView {
     let messages = page_resource(appid, account_messages);
     let calls = page_resource(appid, account_gateway_calls);
     view! {
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 let recent = messages.await;
                 let gateway = calls.await;
@@ -372,15 +370,17 @@ pub fn AccountPage() -> impl IntoView {
                     <section class="card" data-test="menu">
                         <div class="card-head">
                             <h2>{lang.t("Menu as WeChat last sent it", "微信最近返回的菜单")}</h2>
-                            {(r.kind != crate::dto::AccountKindLabel::MiniProgram).then(|| view! {
-                                <a class="button small" data-test="menu-page-link" href=format!("/accounts/{}/menu", r.appid)>{lang.t("Takeover, editor and versions", "接管、编辑与版本")}</a>
-                            })}
-                            {(can_write && r.status == AccountStatus::Authorized).then(|| view! {
-                                <button type="button" class="button ghost small" data-test="refresh-menu"
-                                    on:click=move |_| { refresh.dispatch(RefreshMenu { appid: appid_for_refresh.clone() }); }>
-                                    {lang.t("Fetch again", "重新获取")}
-                                </button>
-                            })}
+                            <div class="button-row">
+                                {(can_write && r.status == AccountStatus::Authorized).then(|| view! {
+                                    <button type="button" class="button ghost small" data-test="refresh-menu"
+                                        on:click=move |_| { refresh.dispatch(RefreshMenu { appid: appid_for_refresh.clone() }); }>
+                                        {lang.t("Fetch again", "重新获取")}
+                                    </button>
+                                })}
+                                {(r.kind != crate::dto::AccountKindLabel::MiniProgram).then(|| view! {
+                                    <a class="button small" data-test="menu-page-link" href=format!("/accounts/{}/menu", r.appid)>{lang.t("Takeover, editor and versions", "接管、编辑与版本")}</a>
+                                })}
+                            </div>
                         </div>
                         {move || refresh.value().get().map(|r| match r {
                             Ok(()) => view! { <p class="notice" role="status">{lang.t("Queued; the menu updates in a few seconds (reload).", "已排队，几秒后刷新页面即可看到。")}</p> }.into_any(),

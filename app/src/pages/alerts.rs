@@ -279,7 +279,7 @@ pub fn AlertsPage() -> impl IntoView {
     view! {
         <Title text=lang.t("Alerts", "告警")/>
         <h1>{lang.t("Alerts", "告警")}</h1>
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
@@ -341,7 +341,7 @@ pub fn AlertsPage() -> impl IntoView {
         // The form lives outside the page's data, so a change elsewhere (a rule saved, a channel
         // tested) re-reads the data without clearing what is half typed here.
         {can_write.then(|| view! { <NewChannel create=create/> })}
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),

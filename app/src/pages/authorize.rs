@@ -124,7 +124,7 @@ pub fn LinkPage() -> impl IntoView {
     view! {
         <Title text=lang.t("Authorize", "授权")/>
         <PublicFrame>
-            <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            <Suspense fallback=crate::pages::loading>
                 {move || Suspend::new(async move {
                     match link.await {
                         Ok(PublicLink::Ready(ready)) => view! { <ReadyView ready landed/> }.into_any(),

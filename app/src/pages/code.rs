@@ -176,7 +176,7 @@ pub fn CodePage() -> impl IntoView {
         }
     }
     view! {
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match overview.await {
                     Err(e) => view! {
@@ -547,7 +547,7 @@ pub fn ReleasesPage() -> impl IntoView {
         <Title text=lang.t("Releases", "版本发布")/>
         <h1>{lang.t("Mini-program releases", "小程序版本发布")}</h1>
         {outcome_view(lang, change.value(), "The library changed.", "模板库已更新。")}
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match view_data.await {
                     Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),

@@ -46,7 +46,7 @@ pub fn ComponentsPage() -> impl IntoView {
             <p class="notice" role="status" data-test="copied">{move || if copied.get().is_some_and(|c| !c.is_empty()) { lang.t("Copied to the clipboard.", "已复制到剪贴板。") } else { lang.t("Could not copy; select it by hand.", "无法复制，请手动选中。") }}</p>
         </Show>
         {can_write.then(|| view! { <ComponentEditor save editing/> })}
-        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Suspense fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 let list = match list.await { Ok(l) => l, Err(e) => return view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any() };
                 if list.is_empty() {

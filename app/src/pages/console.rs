@@ -20,7 +20,7 @@ pub fn Console() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let lang = use_lang();
     view! {
-        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Suspense fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match auth.user.await {
                     Ok(Some(user)) => view! { <Frame user/> }.into_any(),
@@ -170,7 +170,7 @@ pub fn Dashboard() -> impl IntoView {
         <Title text=lang.t("Dashboard", "总览")/>
         <h1>{lang.t("Dashboard", "总览")}</h1>
         <p class="muted" data-test="welcome">{format!("{} · {}", user.email, role_label(lang, user.role))}</p>
-        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Suspense fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 let d = match data.await {
                     Ok(d) => d,

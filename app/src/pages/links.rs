@@ -64,7 +64,7 @@ pub fn LinksPage() -> impl IntoView {
                 </p>
             </Show>
             {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })}
-            <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            <Suspense fallback=crate::pages::loading>
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(rows) if rows.is_empty() => view! {

@@ -129,14 +129,12 @@ type Outcome = (
     Result<i64, crate::error::AppError>,
 );
 
-/// The menu section's actions, the outcome of the last one, and a counter of successful ones (the
-/// key of the overview resource). The account page owns them, so the section renders inside the
-/// page's own Suspense with no nested one, and a failed action neither reloads the section nor
-/// loses the editor's draft.
+/// The menu page's actions (read now, roll back, delete a conditional menu), the outcome of the last
+/// one, and a counter of successful ones (the key of the overview resource). The page owns them, so
+/// the section renders inside the page's own Suspense with no nested one.
 #[derive(Clone, Copy)]
 pub struct MenuActions {
     pub read_now: ServerAction<ReadMenuNow>,
-    pub publish: ServerAction<PublishMenu>,
     pub roll_back: ServerAction<RollBackMenu>,
     pub delete_conditional: ServerAction<DeleteConditionalMenu>,
     latest: RwSignal<Option<Outcome>>,
@@ -147,7 +145,6 @@ impl MenuActions {
     pub fn new() -> Self {
         let actions = Self {
             read_now: ServerAction::new(),
-            publish: ServerAction::new(),
             roll_back: ServerAction::new(),
             delete_conditional: ServerAction::new(),
             latest: RwSignal::new(None),
@@ -171,12 +168,6 @@ impl MenuActions {
                 }
             });
         };
-        watch(
-            actions.publish.version(),
-            actions.publish.value(),
-            "Published as version",
-            "已发布，版本",
-        );
         watch(
             actions.roll_back.version(),
             actions.roll_back.value(),
@@ -230,10 +221,57 @@ pub fn MenuPage() -> impl IntoView {
         <leptos_meta::Title text=lang.t("Menu", "菜单")/>
         <p class="small"><a href=move || format!("/accounts/{}", appid()) data-test="back-to-account">{lang.t("← The account", "← 返回账号")}</a></p>
         <h1>{lang.t("Menu", "自定义菜单")} " " <code class="small">{appid}</code></h1>
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 let overview = menus.await;
                 view! { <MenuWorkbench overview=overview actions=actions/> }
+            })}
+        </Transition>
+    }
+}
+
+/// The live menu's editor (`/accounts/{appid}/menu/edit`). A page of its own, so neither the menu
+/// page nor the editor carries the other's code (docs/benchmarks.md). A refused publication keeps
+/// the draft: the menu is read again only after a publication WeChat took.
+#[component]
+pub fn MenuEditPage() -> impl IntoView {
+    let lang = use_lang();
+    let params = leptos_router::hooks::use_params_map();
+    let appid = move || params.with(|p| p.get("appid").unwrap_or_default());
+    let publish = ServerAction::<PublishMenu>::new();
+    let published = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        if publish.version().get() > 0 && matches!(publish.value().get_untracked(), Some(Ok(_))) {
+            published.update(|n| *n += 1);
+        }
+    });
+    let menus = crate::page_data::page_resource(
+        move || (appid(), published.get()),
+        |(a, _)| crate::api::account_menus(a),
+    );
+    let outcome = move || {
+        publish.value().get().map(|r| match r {
+            Ok(version) => view! { <p class="notice" role="status" data-test="menu-outcome">{format!("{} {version}", lang.t("Published as version", "已发布，版本"))}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert" data-test="menu-error">{e.message(lang)}</p> }.into_any(),
+        })
+    };
+    view! {
+        <leptos_meta::Title text=lang.t("Edit the menu", "编辑菜单")/>
+        <p class="small"><a href=move || format!("/accounts/{}/menu", appid()) data-test="back-to-menu">{lang.t("← The menu, its versions and the takeover", "← 返回菜单、版本与接管")}</a></p>
+        <h1>{lang.t("Edit the live menu", "编辑当前菜单")} " " <code class="small">{appid}</code></h1>
+        <div class="menu-outcomes">{outcome}</div>
+        <Transition fallback=crate::pages::loading>
+            {move || Suspend::new(async move {
+                match menus.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
+                    Ok(o) => match (o.can_publish, o.live) {
+                        (true, Some(live)) => view! {
+                            <section class="card"><MenuEditor appid=o.appid.clone() live=live publish=publish/></section>
+                        }.into_any(),
+                        (false, _) => view! { <p class="notice">{lang.t("Only an admin of an authorized account's tenant can edit its menu.", "只有已授权账号所属租户的管理员可以编辑菜单。")}</p> }.into_any(),
+                        (true, None) => view! { <p class="notice" data-test="no-menu-versions">{lang.t("No menu has been read yet: read the live menu on the menu page first.", "尚未读取过菜单：请先在菜单页读取当前菜单。")}</p> }.into_any(),
+                    },
+                }
             })}
         </Transition>
     }
@@ -248,7 +286,6 @@ pub fn MenuWorkbench(
     let lang = use_lang();
     let MenuActions {
         read_now,
-        publish,
         roll_back,
         delete_conditional,
         latest,
@@ -270,7 +307,7 @@ pub fn MenuWorkbench(
             <div class="menu-outcomes">{outcome}</div>
             {match overview {
                 Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
-                Ok(o) => view! { <div class="menu-body"><MenuBody o=o read_now=read_now publish=publish roll_back=roll_back delete_conditional=delete_conditional/></div> }.into_any(),
+                Ok(o) => view! { <div class="menu-body"><MenuBody o=o read_now=read_now roll_back=roll_back delete_conditional=delete_conditional/></div> }.into_any(),
             }}
         </section>
     }
@@ -280,7 +317,6 @@ pub fn MenuWorkbench(
 fn MenuBody(
     o: MenuOverview,
     read_now: ServerAction<ReadMenuNow>,
-    publish: ServerAction<PublishMenu>,
     roll_back: ServerAction<RollBackMenu>,
     delete_conditional: ServerAction<DeleteConditionalMenu>,
 ) -> impl IntoView {
@@ -342,9 +378,8 @@ fn MenuBody(
                 <Phone lines=live.menu.lines() label="live"/>
             </div>
         })}
-        {(can && o.live.is_some()).then(|| {
-            let live = o.live.clone().unwrap_or_else(|| MenuVersionDetail { version: 0, source: String::new(), actor: String::new(), created_at: 0, backend: None, menu: ApiMenu::default(), click_map: Default::default(), dropped: vec![] });
-            view! { <MenuEditor appid=appid.clone() live=live publish=publish/> }
+        {(can && o.live.is_some()).then(|| view! {
+            <p><a class="button" data-test="menu-edit-link" href=format!("/accounts/{appid}/menu/edit")>{lang.t("Edit the live menu", "编辑当前菜单")}</a></p>
         })}
         <h3>{lang.t("History", "历史版本")}</h3>
         <div class="table-wrap"><table class="table" data-test="menu-history">

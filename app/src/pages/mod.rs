@@ -24,7 +24,7 @@ pub use components::ComponentsPage;
 pub use console::{Console, Dashboard};
 pub use links::LinksPage;
 pub use login::LoginPage;
-pub use menus::MenuPage;
+pub use menus::{MenuEditPage, MenuPage};
 pub use platform::{AuditPage, AuthorizationsPage, StaffUsersPage, TenantsPage, TimelinePage};
 pub use team::{ApiKeysPage, UsersPage};
 pub use webhooks::{PlatformDeliveriesPage, WebhooksPage};
@@ -114,4 +114,12 @@ pub fn NotFound() -> impl IntoView {
             </div>
         </main>
     }
+}
+
+/// What a page shows while its data loads: one function every `Transition` takes as its fallback,
+/// so the fallback's code is compiled once per page rather than once per call site.
+pub fn loading() -> impl leptos::prelude::IntoView {
+    use leptos::prelude::*;
+    let lang = crate::i18n::use_lang();
+    view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }
 }

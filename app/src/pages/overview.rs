@@ -38,7 +38,7 @@ pub fn PlatformOverviewView() -> impl IntoView {
     let range = move || query.with(|q| q.get("range"));
     let data = page_resource(range, platform_overview);
     view! {
-        <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Suspense fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(o) => view! { <OverviewBody o/> }.into_any(),

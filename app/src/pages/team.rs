@@ -95,7 +95,7 @@ pub fn ApiKeysPage() -> impl IntoView {
             <h2>{lang.t("Keys", "密钥")}</h2>
             {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })}
             {move || set_scopes.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert" data-test="scopes-error">{e.message(lang)}</p> })}
-            <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            <Suspense fallback=crate::pages::loading>
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(keys) if keys.is_empty() => view! { <p class="muted" data-test="no-keys">{lang.t("No keys yet.", "还没有密钥。")}</p> }.into_any(),
@@ -286,7 +286,7 @@ pub fn UsersPage() -> impl IntoView {
         <section class="card">
             <h2>{lang.t("People", "成员")}</h2>
             {change_error}
-            <Suspense fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            <Suspense fallback=crate::pages::loading>
                 {move || Suspend::new(async move {
                     let list = match list.await { Ok(l) => l, Err(e) => return view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any() };
                     view! {

@@ -60,7 +60,7 @@ fn DeliveryLog(endpoint: String, can_write: bool, refresh: ReadSignal<u32>) -> i
             Ok(n) => view! { <p class="notice" role="status" data-test="replayed">{format!("{} {n}", lang.t("Queued again:", "已重新排队："))}</p> }.into_any(),
             Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
         })}
-        <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+        <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match log.await {
                     Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
@@ -245,7 +245,7 @@ pub fn WebhooksPage() -> impl IntoView {
         })}
         <section class="card">
             <h2>{lang.t("Endpoints", "端点")}</h2>
-            <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            <Transition fallback=crate::pages::loading>
                 {move || Suspend::new(async move {
                     match list.await {
                         Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
@@ -329,7 +329,7 @@ pub fn PlatformDeliveriesPage() -> impl IntoView {
                 </select>
                 <button type="button" class="button ghost small" on:click=move |_| set_tick.update(|n| *n += 1)>{lang.t("Reload", "刷新")}</button>
             </div>
-            <Transition fallback=move || view! { <p class="loading">{lang.t("Loading…", "加载中…")}</p> }>
+            <Transition fallback=crate::pages::loading>
                 {move || Suspend::new(async move {
                     match rows.await {
                         Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
