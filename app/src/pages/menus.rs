@@ -258,7 +258,7 @@ pub fn MenuEditPage() -> impl IntoView {
     view! {
         <leptos_meta::Title text=lang.t("Edit the menu", "编辑菜单")/>
         <p class="small"><a href=move || format!("/accounts/{}/menu", appid()) data-test="back-to-menu">{lang.t("← The menu, its versions and the takeover", "← 返回菜单、版本与接管")}</a></p>
-        <h1>{lang.t("Edit the live menu", "编辑当前菜单")} " " <code class="small">{appid}</code></h1>
+        <h1>{lang.t("Menu", "自定义菜单")} " " <code class="small">{appid}</code></h1>
         <div class="menu-outcomes">{outcome}</div>
         <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
