@@ -82,6 +82,31 @@ fn mini_program(appid: &str) -> AccountSeed {
     }
 }
 
+/// The tenant's audit events as (kind, outcome).
+async fn audit_outcomes(r: &Rig) -> Vec<(String, String)> {
+    r.app
+        .store
+        .tenant_audit(r.tenant, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.outcome))
+        .collect()
+}
+
+/// A rig on the platform's shared component, its token fetched, and an API key of acme's.
+async fn shared_with_key(db: &TestDb) -> (Rig, String) {
+    let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
+    r.component_token().await;
+    let admin = Admin {
+        store: r.app.store.clone(),
+        actor: Actor::Cli,
+    };
+    let (_, key) = admin.create_api_key("acme", "onboarding").await.unwrap();
+    let key = key.key.expose_secret().to_owned();
+    (r, key)
+}
+
 async fn setup(db: &TestDb) -> (Rig, String, i64) {
     let r = rig(db, Lifetimes::default(), |s| {
         // The tests' webhook sink listens on 127.0.0.1.
@@ -586,17 +611,13 @@ on_both_databases! {
             let want: &[&str] = if item["status"] == "failed" { &[] } else { &["submitted", "committed"] };
             assert_eq!(kinds(&r, &key, appid).await, want, "{item}");
         }
-        let audit: Vec<(String, String)> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| (e.kind, e.outcome)).collect();
+        let audit = audit_outcomes(&r).await;
         assert!(audit.contains(&("code.operation_failed".into(), "failed".into())), "{audit:?}");
         r.stop().await;
     };
 
     a_fast_registered_mini_program_becomes_the_starting_tenants_account_even_on_a_shared_component => async |db: &TestDb| {
-        let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
-        r.component_token().await;
-        let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
-        let (_, key) = admin.create_api_key("acme", "onboarding").await.unwrap();
-        let key = key.key.expose_secret().to_owned();
+        let (r, key) = shared_with_key(db).await;
         let good = json!({ "component_appid": COMPONENT, "kind": "enterprise", "name": "鹿鸣科技有限公司", "code": "91440300MA5EXAMPLE",
             "code_type": 1, "wechat": "lu_legal", "legal_persona_name": "陆明", "component_phone": "13800000000" });
         let registrations = || r.calls("fastregisterweapp").len() + r.calls("fastregisterpersonalweapp").len();
@@ -704,7 +725,7 @@ on_both_databases! {
         assert!(again["error"]["errcode"].as_i64().is_some(), "{again}");
         let (_, library) = get(&r, &key, &base).await;
         assert!(!library["templates"].as_array().unwrap().iter().any(|t| t["template_id"] == new_template), "{library}");
-        let audit: Vec<(String, String)> = r.app.store.tenant_audit(r.tenant, 1000).await.unwrap().into_iter().map(|e| (e.kind, e.outcome)).collect();
+        let audit = audit_outcomes(&r).await;
         assert!(audit.contains(&("code.template_added".into(), "ok".into())), "{audit:?}");
         assert!(audit.contains(&("code.template_deleted".into(), "ok".into())), "{audit:?}");
         assert!(audit.contains(&("code.template_deleted".into(), "failed".into())), "{audit:?}");
@@ -712,11 +733,8 @@ on_both_databases! {
     };
 
     a_waiting_fast_registration_is_asked_about_and_a_lost_push_does_not_leave_it_waiting => async |db: &TestDb| {
-        let r = shared_rig(db, Lifetimes::default(), |_| {}).await;
-        r.component_token().await;
+        let (r, key) = shared_with_key(db).await;
         let admin = Admin { store: r.app.store.clone(), actor: Actor::Cli };
-        let (_, key) = admin.create_api_key("acme", "onboarding").await.unwrap();
-        let key = key.key.expose_secret().to_owned();
         let hold = || r.sim.with_state(|s, _| s.code.fast.iter_mut().for_each(|f| f.decide_at = None));
         let (status, started) = post(&r, &key, "/api/v1/fast-registrations", json!({ "component_appid": COMPONENT, "kind": "enterprise",
             "name": "青禾科技有限公司", "code": "91440300MA5QINGHE", "code_type": 1, "wechat": "qing_legal", "legal_persona_name": "林青" })).await;
