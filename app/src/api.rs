@@ -103,6 +103,26 @@ pub async fn account_menus(appid: String) -> Result<crate::dto::MenuOverview, Ap
         .map_err(fail)
 }
 
+/// The menu editor's starting point: [`account_menus`] without the history and the takeover.
+#[server(prefix = "/ui", endpoint = "menu-draft-base")]
+pub async fn menu_draft_base(appid: String) -> Result<crate::dto::MenuDraftBase, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    let overview = services
+        .console
+        .account_menus(&ctx, &appid)
+        .await
+        .map_err(fail)?;
+    Ok(crate::dto::MenuDraftBase {
+        appid: overview.appid,
+        can_publish: overview.can_publish,
+        live: overview.live.map(|live| crate::dto::LiveMenu {
+            version: live.version,
+            menu: live.menu,
+        }),
+    })
+}
+
 #[server(prefix = "/ui", endpoint = "read-menu-now")]
 pub async fn read_menu_now(appid: String) -> Result<i64, AppError> {
     use crate::services::{context, fail};

@@ -634,6 +634,24 @@ pub struct MessageView {
     pub xml: String,
 }
 
+/// What the menu editor starts from: the live menu as wxhub knows it and whether the signed-in
+/// user may publish. The editor's own, smaller than [`MenuOverview`], so its page does not carry
+/// the code that reads the history, the backend menu and the click maps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuDraftBase {
+    pub appid: String,
+    pub can_publish: bool,
+    /// The newest version's menu; none until the menu has been read once.
+    pub live: Option<LiveMenu>,
+}
+
+/// A version's menu as the API publishes it, and the version's number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveMenu {
+    pub version: i64,
+    pub menu: crate::menu::ApiMenu,
+}
+
 /// An account's menus: its history, the original and the live one, its conditional menus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MenuOverview {

@@ -24,7 +24,7 @@ pub mod validate;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, Lazy, SsrMode};
+use leptos_router::{path, SsrMode};
 
 use crate::api::{current_user, Login, Logout};
 use crate::error::AppError;
@@ -79,29 +79,29 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| if text.is_empty() { "wxhub".to_owned() } else { format!("{text} · wxhub") }/>
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view={Lazy::<routes::LoginRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/authorize/:link") view={Lazy::<routes::LinkRoute>::new()} ssr=SsrMode::Async/>
-                <Route path=path!("/authorize/:link/done") view={Lazy::<routes::DoneRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=routes::Page::Login ssr=SsrMode::Async/>
+                <Route path=path!("/authorize/:link") view=routes::Page::Link ssr=SsrMode::Async/>
+                <Route path=path!("/authorize/:link/done") view=routes::Page::Done ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=pages::Console ssr=SsrMode::Async>
-                    <Route path=path!("") view={Lazy::<routes::DashboardRoute>::new()}/>
-                    <Route path=path!("accounts") view={Lazy::<routes::AccountsRoute>::new()}/>
-                    <Route path=path!("accounts/:appid") view={Lazy::<routes::AccountRoute>::new()}/>
-                    <Route path=path!("accounts/:appid/code") view={Lazy::<routes::CodeRoute>::new()}/>
-                    <Route path=path!("accounts/:appid/menu") view={Lazy::<routes::MenuRoute>::new()}/>
-                    <Route path=path!("accounts/:appid/menu/edit") view={Lazy::<routes::MenuEditRoute>::new()}/>
-                    <Route path=path!("releases") view={Lazy::<routes::ReleasesRoute>::new()}/>
-                    <Route path=path!("links") view={Lazy::<routes::LinksRoute>::new()}/>
-                    <Route path=path!("components") view={Lazy::<routes::ComponentsRoute>::new()}/>
-                    <Route path=path!("api-keys") view={Lazy::<routes::ApiKeysRoute>::new()}/>
-                    <Route path=path!("webhooks") view={Lazy::<routes::WebhooksRoute>::new()}/>
-                    <Route path=path!("alerts") view={Lazy::<routes::AlertsRoute>::new()}/>
-                    <Route path=path!("users") view={Lazy::<routes::UsersRoute>::new()}/>
-                    <Route path=path!("tenants") view={Lazy::<routes::TenantsRoute>::new()}/>
-                    <Route path=path!("authorizations") view={Lazy::<routes::AuthorizationsRoute>::new()}/>
-                    <Route path=path!("authorizations/:component/:appid") view={Lazy::<routes::TimelineRoute>::new()}/>
-                    <Route path=path!("audit") view={Lazy::<routes::AuditRoute>::new()}/>
-                    <Route path=path!("platform/users") view={Lazy::<routes::StaffUsersRoute>::new()}/>
-                    <Route path=path!("platform/webhooks") view={Lazy::<routes::PlatformDeliveriesRoute>::new()}/>
+                    <Route path=path!("") view=routes::Page::Dashboard/>
+                    <Route path=path!("accounts") view=routes::Page::Accounts/>
+                    <Route path=path!("accounts/:appid") view=routes::Page::Account/>
+                    <Route path=path!("accounts/:appid/code") view=routes::Page::Code/>
+                    <Route path=path!("accounts/:appid/menu") view=routes::Page::Menu/>
+                    <Route path=path!("accounts/:appid/menu/edit") view=routes::Page::MenuEdit/>
+                    <Route path=path!("releases") view=routes::Page::Releases/>
+                    <Route path=path!("links") view=routes::Page::Links/>
+                    <Route path=path!("components") view=routes::Page::Components/>
+                    <Route path=path!("api-keys") view=routes::Page::ApiKeys/>
+                    <Route path=path!("webhooks") view=routes::Page::Webhooks/>
+                    <Route path=path!("alerts") view=routes::Page::Alerts/>
+                    <Route path=path!("users") view=routes::Page::Users/>
+                    <Route path=path!("tenants") view=routes::Page::Tenants/>
+                    <Route path=path!("authorizations") view=routes::Page::Authorizations/>
+                    <Route path=path!("authorizations/:component/:appid") view=routes::Page::Timeline/>
+                    <Route path=path!("audit") view=routes::Page::Audit/>
+                    <Route path=path!("platform/users") view=routes::Page::StaffUsers/>
+                    <Route path=path!("platform/webhooks") view=routes::Page::PlatformDeliveries/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -5,14 +5,15 @@
 
 use leptos::prelude::*;
 
-use crate::page_data::page_resource;
+use crate::page_data::{page_resource, PageResource};
 use leptos_meta::Title;
 
 use crate::api::{
     alerts, ChangeNotificationChannel, CreateNotificationChannel, SetAlertRule,
     TestNotificationChannel,
 };
-use crate::dto::{AlertRuleView, ChannelForm, NotificationChannelView};
+use crate::dto::{AlertRuleView, AlertsView, ChannelForm, NotificationChannelView};
+use crate::error::AppError;
 use crate::i18n::{format_time, use_lang, Lang};
 use crate::pages::links::copy_to_clipboard;
 use crate::pages::FieldError;
@@ -255,23 +256,34 @@ fn NewChannel(create: ServerAction<CreateNotificationChannel>) -> impl IntoView 
     }
 }
 
+/// The two halves of the page around the new-channel form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Half {
+    /// What fires, the outcome of the last action, the channels.
+    Top,
+    /// The rules and the newest notifications.
+    Bottom,
+}
+
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     let lang = use_lang();
-    let save = ServerAction::<SetAlertRule>::new();
-    let create = ServerAction::<CreateNotificationChannel>::new();
-    let change = ServerAction::<ChangeNotificationChannel>::new();
-    let test = ServerAction::<TestNotificationChannel>::new();
+    let actions = AlertActions {
+        save: ServerAction::new(),
+        create: ServerAction::new(),
+        change: ServerAction::new(),
+        test: ServerAction::new(),
+    };
     let can_write = expect_context::<crate::model::SessionUser>()
         .role
         .can_write();
     let page = page_resource(
         move || {
             (
-                save.version().get(),
-                create.version().get(),
-                change.version().get(),
-                test.version().get(),
+                actions.save.version().get(),
+                actions.create.version().get(),
+                actions.change.version().get(),
+                actions.test.version().get(),
             )
         },
         |_| alerts(),
@@ -279,11 +291,40 @@ pub fn AlertsPage() -> impl IntoView {
     view! {
         <Title text=lang.t("Alerts", "告警")/>
         <h1>{lang.t("Alerts", "告警")}</h1>
+        {half(page, actions, Half::Top)}
+        // The form lives outside the page's data, so a change elsewhere (a rule saved, a channel
+        // tested) re-reads the data without clearing what is half typed here.
+        {can_write.then(|| view! { <NewChannel create=actions.create/> })}
+        {half(page, actions, Half::Bottom)}
+    }
+}
+
+/// What the page's buttons do.
+#[derive(Clone, Copy)]
+struct AlertActions {
+    save: ServerAction<SetAlertRule>,
+    create: ServerAction<CreateNotificationChannel>,
+    change: ServerAction<ChangeNotificationChannel>,
+    test: ServerAction<TestNotificationChannel>,
+}
+
+/// One half of the page's data. Both halves are this one function (one `Transition` type rather
+/// than two), which keeps the page's wasm smaller.
+fn half(
+    page: PageResource<Result<AlertsView, AppError>>,
+    actions: AlertActions,
+    half: Half,
+) -> impl IntoView {
+    let lang = use_lang();
+    let AlertActions {
+        save, change, test, ..
+    } = actions;
+    view! {
         <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
-                    Ok(v) => {
+                    Ok(v) if half == Half::Top => {
                         let can_edit = v.can_edit;
                         let intro = if v.platform {
                             lang.t("The platform's alerts: every tenant's conditions and the platform's own (tickets, component tokens, the database), under the thresholds below. Tenants set their own for what they are told.",
@@ -335,16 +376,6 @@ pub fn AlertsPage() -> impl IntoView {
                             </section>
                         }.into_any()
                     }
-                }
-            })}
-        </Transition>
-        // The form lives outside the page's data, so a change elsewhere (a rule saved, a channel
-        // tested) re-reads the data without clearing what is half typed here.
-        {can_write.then(|| view! { <NewChannel create=create/> })}
-        <Transition fallback=crate::pages::loading>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
                     Ok(v) => {
                         let can_edit = v.can_edit;
                         view! {

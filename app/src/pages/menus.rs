@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 
 use crate::api::{DeleteConditionalMenu, PublishMenu, ReadMenuNow, RollBackMenu};
-use crate::dto::{MenuOverview, MenuVersionDetail};
+use crate::dto::{LiveMenu, MenuOverview, MenuVersionDetail};
 use crate::i18n::{format_time, use_lang, Lang};
 use crate::menu::{self, ApiMenu, Change, MenuItem, MenuLine, MenuProblem, SelfMenu};
 
@@ -247,7 +247,7 @@ pub fn MenuEditPage() -> impl IntoView {
     });
     let menus = crate::page_data::page_resource(
         move || (appid(), published.get()),
-        |(a, _)| crate::api::account_menus(a),
+        |(a, _)| crate::api::menu_draft_base(a),
     );
     let outcome = move || {
         publish.value().get().map(|r| match r {
@@ -553,7 +553,7 @@ fn shape(m: &ApiMenu) -> Vec<(String, Vec<String>)> {
 #[component]
 fn MenuEditor(
     appid: String,
-    live: MenuVersionDetail,
+    live: LiveMenu,
     publish: ServerAction<PublishMenu>,
 ) -> impl IntoView {
     let lang = use_lang();
