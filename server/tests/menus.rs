@@ -114,6 +114,13 @@ on_both_databases! {
         let (status, overview) = ui(&op, &r, "account-menus", &[("appid", OA)]).await;
         assert_eq!(status, 200, "{overview}");
         assert_eq!(overview["can_publish"], true);
+        // The editor's starting point is the overview's live version, and nothing else of it.
+        let (status, base) = ui(&op, &r, "menu-draft-base", &[("appid", OA)]).await;
+        assert_eq!(status, 200, "{base}");
+        assert_eq!((base["appid"].as_str(), &base["can_publish"]), (Some(OA), &json!(true)), "{base}");
+        assert_eq!(base["live"]["version"], overview["live"]["version"], "{base}");
+        assert_eq!(base["live"]["menu"], overview["live"]["menu"], "{base}");
+        assert!(base.get("versions").is_none() && base["live"].get("click_map").is_none(), "{base}");
         let original = &overview["original"];
         assert_eq!(original["version"], 1);
         assert_eq!(original["source"], "fetched");
@@ -217,6 +224,12 @@ on_both_databases! {
         let viewer = signed_in(&r, "viewer@acme.test").await;
         assert_eq!(ui(&viewer, &r, "publish-menu", &[("appid", OA), ("menu_json", &edited_json), ("base_version", "3")]).await.0, 403);
         assert_eq!(ui(&viewer, &r, "account-menus", &[("appid", OA)]).await.1["can_publish"], false);
+        assert_eq!(ui(&viewer, &r, "menu-draft-base", &[("appid", OA)]).await.1["can_publish"], false);
+        for garbage in ["../etc", "", "wx' OR 1=1 --", &"w".repeat(5000)] {
+            let (status, body) = ui(&op, &r, "menu-draft-base", &[("appid", garbage)]).await;
+            assert!(status == 404 || status == 422, "{garbage:.20}: {status} {body}");
+        }
+        assert!(ui(&op, &r, "menu-draft-base", &[]).await.0 >= 400, "no appid");
         assert_eq!(raw_count(db, "menu_versions").await, versions_before);
         assert!(sim_menus(&r).await.to_string().contains("客服 Help"), "nothing reached WeChat");
 
