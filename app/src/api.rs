@@ -115,6 +115,7 @@ pub async fn menu_draft_base(appid: String) -> Result<crate::dto::MenuDraftBase,
         .map_err(fail)?;
     Ok(crate::dto::MenuDraftBase {
         appid: overview.appid,
+        name: overview.name,
         can_publish: overview.can_publish,
         live: overview.live.map(|live| crate::dto::LiveMenu {
             version: live.version,

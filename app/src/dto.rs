@@ -640,6 +640,8 @@ pub struct MessageView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MenuDraftBase {
     pub appid: String,
+    /// The account's name (its nickname), empty until WeChat has told it.
+    pub name: String,
     pub can_publish: bool,
     /// The newest version's menu; none until the menu has been read once.
     pub live: Option<LiveMenu>,
@@ -656,6 +658,8 @@ pub struct LiveMenu {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MenuOverview {
     pub appid: String,
+    /// The account's name (its nickname), empty until WeChat has told it.
+    pub name: String,
     /// Why nothing can be shown or published (English, Chinese): no permission set 15, a mini
     /// program, no longer authorized. The history stays readable.
     pub unavailable: Option<(String, String)>,

@@ -40,6 +40,7 @@ test("a backend menu is mapped, restored, answered on the phone, edited, publish
     await expect(page.locator("[data-test=menu-original]")).toBeVisible({ timeout: 1_000 });
   }).toPass({ timeout: 20_000 });
   await hydrated(page);
+  await expect(page.locator("h1")).toContainText("华夏咖啡 Huaxia Coffee");
   const original = page.locator("[data-test=menu-original]");
   await expect(original.locator("[data-kind=text]")).toContainText("联系 Contact");
   await expect(original.locator("[data-kind=news]")).toContainText("新品 New");
@@ -71,6 +72,7 @@ test("a backend menu is mapped, restored, answered on the phone, edited, publish
   await expect(page.locator("[data-test=menu-edit-link]")).toHaveAttribute("href", `/accounts/${ACCOUNT}/menu/edit`);
   await page.goto(`/accounts/${ACCOUNT}/menu/edit`);
   await hydrated(page);
+  await expect(page.locator("h1")).toContainText("Edit the menu · 华夏咖啡 Huaxia Coffee");
   const editor = page.locator("[data-test=menu-editor]");
   const firstName = editor.locator('.menu-row[data-path="1"] [data-test=menu-name]');
   await firstName.fill("一二三四五六七");

@@ -118,6 +118,7 @@ on_both_databases! {
         let (status, base) = ui(&op, &r, "menu-draft-base", &[("appid", OA)]).await;
         assert_eq!(status, 200, "{base}");
         assert_eq!((base["appid"].as_str(), &base["can_publish"]), (Some(OA), &json!(true)), "{base}");
+        assert_eq!((overview["name"].as_str(), base["name"].as_str()), (Some("华夏咖啡 Huaxia Coffee"), Some("华夏咖啡 Huaxia Coffee")), "the pages' heading names the account");
         assert_eq!(base["live"]["version"], overview["live"]["version"], "{base}");
         assert_eq!(base["live"]["menu"], overview["live"]["menu"], "{base}");
         assert!(base.get("versions").is_none() && base["live"].get("click_map").is_none(), "{base}");

@@ -220,13 +220,29 @@ pub fn MenuPage() -> impl IntoView {
     view! {
         <leptos_meta::Title text=lang.t("Menu", "菜单")/>
         <p class="small"><a href=move || format!("/accounts/{}", appid()) data-test="back-to-account">{lang.t("← The account", "← 返回账号")}</a></p>
-        <h1>{lang.t("Menu", "自定义菜单")} " " <code class="small">{appid}</code></h1>
         <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 let overview = menus.await;
-                view! { <MenuWorkbench overview=overview actions=actions/> }
+                let name = overview.as_ref().map(|o| o.name.clone()).unwrap_or_default();
+                view! {
+                    {menu_heading(lang, ("Menu", "自定义菜单"), name, appid())}
+                    <MenuWorkbench overview=overview actions=actions/>
+                }
             })}
         </Transition>
+    }
+}
+
+/// The menu pages' heading: what the page is, the account's name once WeChat has told it, and
+/// its appid.
+fn menu_heading(
+    lang: Lang,
+    (en, zh): (&'static str, &'static str),
+    name: String,
+    appid: String,
+) -> impl IntoView {
+    view! {
+        <h1>{lang.t(en, zh)}{(!name.is_empty()).then(|| format!(" · {name}"))} " " <code class="small">{appid}</code></h1>
     }
 }
 
@@ -258,19 +274,24 @@ pub fn MenuEditPage() -> impl IntoView {
     view! {
         <leptos_meta::Title text=lang.t("Edit the menu", "编辑菜单")/>
         <p class="small"><a href=move || format!("/accounts/{}/menu", appid()) data-test="back-to-menu">{lang.t("← The menu, its versions and the takeover", "← 返回菜单、版本与接管")}</a></p>
-        <h1>{lang.t("Menu", "自定义菜单")} " " <code class="small">{appid}</code></h1>
-        <div class="menu-outcomes">{outcome}</div>
         <Transition fallback=crate::pages::loading>
             {move || Suspend::new(async move {
                 match menus.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.message(lang)}</p> }.into_any(),
-                    Ok(o) => match (o.can_publish, o.live) {
+                    Err(e) => view! {
+                        {menu_heading(lang, ("Edit the menu", "编辑菜单"), String::new(), appid())}
+                        <p class="error" role="alert">{e.message(lang)}</p>
+                    }.into_any(),
+                    Ok(o) => view! {
+                        {menu_heading(lang, ("Edit the menu", "编辑菜单"), o.name.clone(), o.appid.clone())}
+                        <div class="menu-outcomes">{outcome}</div>
+                        {match (o.can_publish, o.live) {
                         (true, Some(live)) => view! {
                             <section class="card"><MenuEditor appid=o.appid.clone() live=live publish=publish/></section>
                         }.into_any(),
                         (false, _) => view! { <p class="notice">{lang.t("Only an admin of an authorized account's tenant can edit its menu.", "只有已授权账号所属租户的管理员可以编辑菜单。")}</p> }.into_any(),
                         (true, None) => view! { <p class="notice" data-test="no-menu-versions">{lang.t("No menu has been read yet: read the live menu on the menu page first.", "尚未读取过菜单：请先在菜单页读取当前菜单。")}</p> }.into_any(),
-                    },
+                        }}
+                    }.into_any(),
                 }
             })}
         </Transition>
@@ -551,11 +572,7 @@ fn shape(m: &ApiMenu) -> Vec<(String, Vec<String>)> {
 }
 
 #[component]
-fn MenuEditor(
-    appid: String,
-    live: LiveMenu,
-    publish: ServerAction<PublishMenu>,
-) -> impl IntoView {
+fn MenuEditor(appid: String, live: LiveMenu, publish: ServerAction<PublishMenu>) -> impl IntoView {
     let lang = use_lang();
     let draft = RwSignal::new(live.menu.clone());
     let live_lines = live.menu.lines();

@@ -217,6 +217,7 @@ pub(super) async fn account_menus(
     let unavailable = unavailable(&a);
     Ok(MenuOverview {
         appid: a.appid.clone(),
+        name: a.nick_name.clone(),
         can_publish: unavailable.is_none() && user.role.can_write(),
         unavailable,
         live: versions.first().map(version_detail),
