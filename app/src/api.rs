@@ -749,6 +749,20 @@ pub async fn code_fast_register(form: crate::dto::FastRegisterForm) -> Result<i6
         .map_err(fail)
 }
 
+/// Asks WeChat now where a waiting fast registration stands (the releases page's "Ask WeChat now").
+#[server(prefix = "/ui", endpoint = "code-fast-register-check")]
+pub async fn code_fast_register_check(
+    id: i64,
+) -> Result<crate::dto::FastRegistrationView, AppError> {
+    use crate::services::{context, fail};
+    let (services, ctx) = context().map_err(fail)?;
+    services
+        .code
+        .code_fast_register_check(&ctx, id)
+        .await
+        .map_err(fail)
+}
+
 /// The id of the newest row of a mini program's timeline (what the code page polls while an
 /// audit runs; no call to WeChat).
 #[server(prefix = "/ui", endpoint = "code-timeline-head")]

@@ -371,6 +371,12 @@ pub trait CodeService: Send + Sync + 'static {
         ctx: &RequestCtx,
         form: crate::dto::FastRegisterForm,
     ) -> Result<i64, AppError>;
+    /// Asks WeChat now where one of the tenant's waiting registrations stands ("Ask WeChat now").
+    async fn code_fast_register_check(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+    ) -> Result<crate::dto::FastRegistrationView, AppError>;
 }
 
 /// Every service the UI uses, provided to the Leptos context once at startup.

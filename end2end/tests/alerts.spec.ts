@@ -82,6 +82,11 @@ test("a tenant admin reads their own alerts in Chinese on a phone and adds a sig
   await expect(page.locator("[data-test=channels]")).toContainText("值班系统");
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(width).toBeLessThanOrEqual(375);
+  // On a phone the tables read as cards: none scrolls sideways in its card.
+  for (const table of ["channels", "rules"]) {
+    const fits = await page.locator(`[data-test=${table}]`).evaluate((t) => t.scrollWidth <= (t.parentElement?.clientWidth ?? 0));
+    expect(fits, `${table} fits the phone`).toBe(true);
+  }
   await page.screenshot({ path: `${shots}/alerts-375-zh.png`, fullPage: true });
   await context.close();
 });

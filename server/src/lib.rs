@@ -29,6 +29,12 @@ pub mod telemetry;
 pub mod webhooks;
 pub mod wechat;
 
+/// A lock's contents even when a panicking task poisoned it: every `std::sync` lock here guards
+/// maps and counters that each write leaves consistent, so one panic must not stop the rest.
+pub(crate) fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
+    r.unwrap_or_else(|p| p.into_inner())
+}
+
 /// Milliseconds since the Unix epoch: the one time representation in storage and in the domain.
 pub fn now_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::TenantId;
 use crate::store::{HourlyKey, Store, StoreError, HOUR_MS, PLATFORM_ROW};
+use crate::unpoison;
 
 /// How often counts are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -81,10 +82,6 @@ impl std::fmt::Debug for Rollups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rollups").finish_non_exhaustive()
     }
-}
-
-fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
-    r.unwrap_or_else(|p| p.into_inner())
 }
 
 impl Rollups {

@@ -363,6 +363,44 @@ on_both_databases! {
         r.stop().await;
     };
 
+    a_wecom_robot_gets_twenty_notices_a_minute_and_the_rest_wait_untried => async |db: &TestDb| {
+        let r = alert_rig(db, 3600).await;
+        let sinks = Sinks::start().await;
+        let web = &sinks.http;
+        channel(&r, &staff(), ChannelRequest { url: web.wecom_url("paced"), ..kind("wecom_robot", "Paced robot") }, &web.sink, "").await;
+        r.component_token().await;
+        // One notice queued half an hour ahead (the worker's own loop leaves it alone), and 24
+        // copies of it: 25 for one robot at once.
+        let t = wxhub::now_ms() + 30 * MINUTE;
+        let alerting = &r.engine().alerting;
+        assert_eq!(alerting.evaluate(t).await.unwrap(), 1);
+        for _ in 0..24 {
+            raw_strings(db, "INSERT INTO notifications (channel_id, tenant_id, rule, subject, event, content, status, attempts, next_attempt_at, created_at) \
+                SELECT channel_id, tenant_id, rule, subject, event, content, status, attempts, next_attempt_at, created_at FROM notifications \
+                WHERE id = (SELECT MIN(id) FROM notifications) RETURNING CAST(id AS TEXT)").await;
+        }
+        let states = || async {
+            let rows = r.app.store.recent_notifications(PLATFORM_AUDIENCE, 50).await.unwrap();
+            let count = |status: &str, attempts: i64| rows.iter().filter(|n| n.status == status && n.attempts == attempts).count();
+            (count("sent", 1), count("pending", 0), rows.len())
+        };
+
+        assert_eq!(alerting.send_due(t).await.unwrap(), 20);
+        assert_eq!(web.sink.received(Some("wecom:paced")).len(), 20);
+        assert_eq!(states().await, (20, 5, 25), "the five over the pace wait, their attempts unspent");
+        // Still within the minute: nothing more goes, nothing is spent.
+        assert_eq!(alerting.send_due(t + 2_000).await.unwrap(), 0);
+        assert_eq!(web.sink.received(Some("wecom:paced")).len(), 20);
+        assert_eq!(states().await, (20, 5, 25));
+        // A minute after those sends the robot has room again.
+        raw_strings(db, "UPDATE notifications SET finished_at = finished_at - 61000 WHERE status = 'sent' RETURNING CAST(id AS TEXT)").await;
+        assert_eq!(alerting.send_due(t + 4_000).await.unwrap(), 5);
+        assert_eq!(web.sink.received(Some("wecom:paced")).len(), 25);
+        assert_eq!(states().await, (25, 0, 25));
+        assert!(web.sink.received(Some("wecom:paced")).iter().all(|d| d.body.contains("markdown")));
+        r.stop().await;
+    };
+
     garbage_settings_are_refused_and_tenants_never_reach_each_other => async |db: &TestDb| {
         let r = alert_rig(db, 3600).await;
         let sinks = Sinks::start().await;

@@ -520,6 +520,22 @@ on_both_databases! {
         let (status, id) = ui(&op, &r, "code-fast-register", &good).await;
         assert_eq!(status, 200, "{id}");
         assert_eq!(r.calls("fastregisterweapp").len(), 1);
+        r.sim.with_state(|s, _| s.code.fast.iter_mut().for_each(|f| f.decide_at = None));
+        let id = id.as_i64().unwrap_or_else(|| panic!("{id}")).to_string();
+
+        // "Ask WeChat now": admins of the registration's tenant only; garbage ids are refused and
+        // nothing is asked.
+        assert_eq!(ui(&viewer, &r, "code-fast-register-check", &[("id", &id)]).await.0, 403);
+        assert_eq!(ui(&stranger, &r, "code-fast-register-check", &[("id", &id)]).await.0, 404);
+        for bad in ["nope", "-1", "0", "99999999", "1e3", "", "1; drop table x"] {
+            let (status, body) = ui(&op, &r, "code-fast-register-check", &[("id", bad)]).await;
+            assert_eq!(status / 100, 4, "{bad}: {status} {body}");
+        }
+        assert_eq!(r.calls("fastregisterweapp").len(), 1, "nothing asked");
+        let (status, now) = ui(&op, &r, "code-fast-register-check", &[("id", &id)]).await;
+        assert_eq!(status, 200, "{now}");
+        assert_eq!((now["status"].as_str(), now["wechat_status"].as_i64()), (Some("waiting"), Some(89251)), "{now}");
+        assert_eq!(r.calls("fastregisterweapp").len(), 2, "the request and the search");
         r.stop().await;
     };
 

@@ -118,6 +118,29 @@ on_both_databases! {
         r.stop().await;
     };
 
+    a_stale_ticket_is_one_open_alert_on_the_overview_not_two => async |db: &TestDb| {
+        let r = rig(db, Lifetimes::default(), |_| {}).await;
+        let (eyes, _, _) = people(&r).await;
+        let stale = |o: &Value| -> Vec<String> {
+            o["open_alerts"].as_array().unwrap().iter()
+                .filter(|a| a["kind"] == "ticket_stale")
+                .map(|a| a["message"].as_str().unwrap().to_owned()).collect()
+        };
+        // The engine raises it as it asks WeChat to push again ...
+        let now = wxhub::now_ms();
+        r.app.store.raise_alert(Some(r.tenant), Some(r.component), None, "ticket_stale", "no component_verify_ticket for 31 minutes; asked WeChat to restart pushing", now).await.unwrap();
+        let o = ui(&eyes, &r, "platform-overview", &[]).await.1;
+        assert_eq!(stale(&o).len(), 1, "{o}");
+        // ... and the rule finds the same component's ticket old: listed once, as the rule's.
+        assert!(r.engine().alerting.evaluate(now + 31 * 60_000).await.unwrap() <= 1);
+        let o = ui(&eyes, &r, "platform-overview", &[]).await.1;
+        let messages = stale(&o);
+        assert_eq!(messages.len(), 1, "{o}");
+        assert!(messages[0].contains("threshold") && messages[0].contains(COMPONENT), "{messages:?}");
+        assert_eq!(o["open_alert_count"], o["open_alerts"].as_array().unwrap().len(), "{o}");
+        r.stop().await;
+    };
+
     hourly_counts_add_up_across_flushes_and_instances => async |db: &TestDb| {
         let store = common::store(db).await;
         let now = 1_800_000_000_000;

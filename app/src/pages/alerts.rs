@@ -75,13 +75,13 @@ fn RuleRow(rule: AlertRuleView, can_edit: bool, save: ServerAction<SetAlertRule>
             } else {
                 view! { <span class=if rule.enabled { "ok" } else { "muted" }>{if rule.enabled { lang.t("On", "启用") } else { lang.t("Off", "停用") }}</span> }.into_any()
             }}</td>
-            <td class="nowrap">{if can_edit {
+            <td class="nowrap" data-label=lang.t("Threshold", "阈值")>{if can_edit {
                 view! { <input id=id.clone() class="narrow-input" inputmode="numeric" data-test="rule-threshold" aria-label=lang.t("Threshold", "阈值") bind:value=threshold/> }.into_any()
             } else {
                 view! { <span>{rule.threshold}</span> }.into_any()
             }}
                 " " <span class="small">{unit}</span><br/><span class="muted small">{range}</span></td>
-            <td class="nowrap">{if can_edit {
+            <td class="nowrap" data-label=lang.t("Remind after", "重复提醒")>{if can_edit {
                 view! { <input class="narrow-input" inputmode="numeric" data-test="rule-renotify" aria-label=lang.t("Remind after (minutes)", "重复提醒（分钟）") bind:value=renotify/> }.into_any()
             } else {
                 view! { <span>{rule.renotify_minutes}</span> }.into_any()
@@ -367,7 +367,7 @@ fn half(
                                     view! { <p class="muted" data-test="no-channels">{lang.t("No channels yet: nobody is told when something fires.", "还没有渠道：告警时不会通知任何人。")}</p> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="table-wrap"><table class="table wide-table" data-test="channels">
+                                        <div class="table-wrap"><table class="table wide-table stack-table" data-test="channels">
                                             <thead><tr><th>{lang.t("Channel", "渠道")}</th><th>{lang.t("State", "状态")}</th><th></th></tr></thead>
                                             <tbody>{v.channels.into_iter().map(|c| view! { <ChannelRow channel=c can_edit=can_edit change=change test=test/> }).collect_view()}</tbody>
                                         </table></div>
@@ -384,7 +384,7 @@ fn half(
                                 <p class="muted small">{lang.t("A condition is announced when it starts, again after the quiet period while it lasts (0: never), and when it ends.",
                                     "情况出现时通知一次，持续期间每隔“重复提醒”分钟再次通知（0 表示不再提醒），恢复时也会通知。")}</p>
                                 {move || save.value().get().and_then(Result::ok).map(|_| view! { <p class="notice" role="status" data-test="rule-saved">{lang.t("Saved.", "已保存。")}</p> })}
-                                <div class="table-wrap"><table class="table wide-table" data-test="rules">
+                                <div class="table-wrap"><table class="table wide-table stack-table" data-test="rules">
                                     <thead><tr><th>{lang.t("Rule", "规则")}</th><th>{lang.t("On", "启用")}</th><th>{lang.t("Threshold", "阈值")}</th><th>{lang.t("Remind after", "重复提醒")}</th><th></th></tr></thead>
                                     <tbody>{v.rules.into_iter().map(|r| view! { <RuleRow rule=r can_edit=can_edit save=save/> }).collect_view()}</tbody>
                                 </table></div>
@@ -395,7 +395,7 @@ fn half(
                                     view! { <p class="muted" data-test="no-notifications">{lang.t("None yet.", "还没有通知。")}</p> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="table-wrap"><table class="table wide-table" data-test="notifications">
+                                        <div class="table-wrap"><table class="table wide-table stack-table" data-test="notifications">
                                             <thead><tr><th>{lang.t("When", "时间")}</th><th>{lang.t("Alert", "告警")}</th><th>{lang.t("Channel", "渠道")}</th><th>{lang.t("Status", "状态")}</th></tr></thead>
                                             <tbody>{v.notifications.into_iter().map(|n| view! {
                                                 <tr data-status=n.status.clone()>

@@ -11,8 +11,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{
-    code_overview, code_releases, CodeCommit, CodeFastRegister, CodeLibraryChange, CodeSetDomains,
-    CodeStartBatch, CodeStep, CodeSubmit, CodeTrialQrcode,
+    code_overview, code_releases, CodeCommit, CodeFastRegister, CodeFastRegisterCheck,
+    CodeLibraryChange, CodeSetDomains, CodeStartBatch, CodeStep, CodeSubmit, CodeTrialQrcode,
 };
 use crate::dto::{
     CodeAuditView, CodeBatchView, CodeEventView, CodeLibraryView, CodeOverview,
@@ -477,7 +477,11 @@ fn registration_text(lang: Lang, status: &str) -> &'static str {
 }
 
 #[component]
-fn Registrations(rows: Vec<FastRegistrationView>) -> impl IntoView {
+fn Registrations(
+    rows: Vec<FastRegistrationView>,
+    /// Offered on waiting rows to those who may change things.
+    check: Option<ServerAction<CodeFastRegisterCheck>>,
+) -> impl IntoView {
     let lang = use_lang();
     if rows.is_empty() {
         return view! { <p class="muted small">{lang.t("No registration yet.", "还没有快速注册。")}</p> }.into_any();
@@ -491,7 +495,11 @@ fn Registrations(rows: Vec<FastRegistrationView>) -> impl IntoView {
                     <td>{if r.kind == "personal" { lang.t("Personal", "个人") } else { lang.t("Enterprise", "企业") }}</td>
                     <td data-test="registration-status">{registration_text(lang, &r.status)}
                         {r.message.clone().filter(|_| r.status != "succeeded").map(|m| view! { <br/><span class=if r.status == "failed" { "small bad" } else { "small muted" }>{format!("{} · {m}", r.wechat_status.unwrap_or(0))}</span> })}
-                        {r.authorize_url.clone().filter(|_| r.status == "waiting").map(|u| view! { <br/><a class="small" href=u target="_blank" rel="noopener noreferrer">{lang.t("Confirmation page", "确认页面")}</a> })}</td>
+                        {r.authorize_url.clone().filter(|_| r.status == "waiting").map(|u| view! { <br/><a class="small" href=u target="_blank" rel="noopener noreferrer">{lang.t("Confirmation page", "确认页面")}</a> })}
+                        {check.filter(|_| r.status == "waiting").map(|check| view! {
+                            <br/><button type="button" class="button ghost small" data-test="registration-check" disabled=move || check.pending().get()
+                                on:click=move |_| { check.dispatch(CodeFastRegisterCheck { id: r.id }); }>{lang.t("Ask WeChat now", "立即查询")}</button>
+                        })}</td>
                     <td class="mono">{r.appid.clone().map(|a| view! { <a href=format!("/accounts/{a}")>{a.clone()}</a> })}</td>
                     <td class="nowrap">{format_time(r.created_at)}</td>
                 </tr>
@@ -506,6 +514,7 @@ pub fn ReleasesPage() -> impl IntoView {
     let change = ServerAction::<CodeLibraryChange>::new();
     let start = ServerAction::<CodeStartBatch>::new();
     let register = ServerAction::<CodeFastRegister>::new();
+    let check = ServerAction::<CodeFastRegisterCheck>::new();
     let tick = RwSignal::new(0u32);
     let view_data = page_resource(
         move || {
@@ -513,6 +522,7 @@ pub fn ReleasesPage() -> impl IntoView {
                 change.version().get(),
                 start.version().get(),
                 register.version().get(),
+                check.version().get(),
                 tick.get(),
             )
         },
@@ -609,7 +619,8 @@ pub fn ReleasesPage() -> impl IntoView {
                                         <button type="submit" class="button" data-test="register-start">{lang.t("Register", "发起注册")}</button>
                                     </ActionForm>
                                 })}
-                                <Registrations rows=registrations/>
+                                {move || check.value().get().and_then(Result::err).map(|e| view! { <p class="error" role="alert" data-test="registration-check-error">{e.message(lang)}</p> })}
+                                <Registrations rows=registrations check=v.can_write.then_some(check)/>
                             </section>
                             <section class="card">
                                 <h2>{lang.t("Batches", "批量任务")}</h2>

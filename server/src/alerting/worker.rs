@@ -31,6 +31,19 @@ use crate::webhooks::Sender;
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Notifications claimed at once.
 const CLAIM: i64 = 16;
+/// A WeCom group robot takes 20 messages a minute; past that it answers errcode 45009.
+const ROBOT_PER_MINUTE: usize = 20;
+const MINUTE_MS: i64 = 60_000;
+
+/// How many of `claimed` notices a robot may send now, given when it sent in the last minute
+/// (`recent`, oldest first), and when the rest are due: a minute after the oldest of those sends,
+/// when the first slot frees. Instances pace from the same rows, so together they stay close to
+/// the robot's limit; a 45009 that still comes is retried like any failure.
+fn robot_pace(recent: &[i64], claimed: usize, now: i64) -> (usize, i64) {
+    let allowed = ROBOT_PER_MINUTE.saturating_sub(recent.len()).min(claimed);
+    let frees_at = recent.first().copied().unwrap_or(now) + MINUTE_MS;
+    (allowed, frees_at.max(now + 1_000))
+}
 
 pub struct Alerting {
     pub store: Store,
@@ -194,12 +207,57 @@ impl Alerting {
                 return Ok(sent);
             }
             let channels = self.store.enabled_channels_opened().await?;
+            let claimed = self.pace_robots(claimed, &channels, now).await?;
             let attempts = claimed.iter().map(|n| self.attempt(n, &channels));
             for result in futures_util::future::join_all(attempts).await {
                 result?;
                 sent += 1;
             }
         }
+    }
+
+    /// Keeps each WeCom robot within its pace ([`robot_pace`]): the notices over it are handed
+    /// back untried, due when the robot has room; the rest are returned to be sent.
+    async fn pace_robots(
+        &self,
+        claimed: Vec<ClaimedNotification>,
+        channels: &[OpenedChannel],
+        now: i64,
+    ) -> Result<Vec<ClaimedNotification>, StoreError> {
+        let robots: Vec<i64> = channels
+            .iter()
+            .filter(|c| c.channel.kind == "wecom_robot")
+            .map(|c| c.channel.id)
+            .filter(|id| claimed.iter().any(|n| n.channel_id == *id))
+            .collect();
+        // Sends are stamped with the wall clock (`attempt`), so the minute is measured on it; a
+        // deferred notice is due after `now`, the clock it was claimed on, so this round does not
+        // claim it again.
+        let clock = crate::now_ms();
+        let mut deferred = Vec::new();
+        for robot in robots {
+            let recent = self
+                .store
+                .channel_sends_since(robot, clock - MINUTE_MS)
+                .await?;
+            let mine = claimed.iter().filter(|n| n.channel_id == robot);
+            let (allowed, frees_at) = robot_pace(&recent, mine.clone().count(), clock);
+            let due = frees_at.max(now + 1_000);
+            deferred.extend(mine.skip(allowed).map(|n| (n.id, due)));
+        }
+        for (id, due) in &deferred {
+            self.store.defer_notification(*id, *due).await?;
+        }
+        if !deferred.is_empty() {
+            tracing::info!(
+                deferred = deferred.len(),
+                "a WeCom robot is at 20 notices a minute; the rest wait"
+            );
+        }
+        Ok(claimed
+            .into_iter()
+            .filter(|n| !deferred.iter().any(|(id, _)| *id == n.id))
+            .collect())
     }
 
     async fn attempt(
@@ -453,6 +511,31 @@ impl DbWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_robot_sends_twenty_a_minute_and_the_rest_wait_for_the_first_free_slot() {
+        let now = 1_000_000;
+        assert_eq!(
+            robot_pace(&[], 16, now),
+            (16, now + MINUTE_MS),
+            "an idle robot takes a batch"
+        );
+        let busy: Vec<i64> = (0..15).map(|i| now - 50_000 + i).collect();
+        assert_eq!(
+            robot_pace(&busy, 16, now),
+            (5, now - 50_000 + MINUTE_MS),
+            "5 of 20 left"
+        );
+        let full: Vec<i64> = (0..20).map(|i| now - 59_000 + i * 100).collect();
+        assert_eq!(
+            robot_pace(&full, 3, now),
+            (0, now + 1_000),
+            "none left; the oldest frees in 1 s"
+        );
+        assert_eq!(robot_pace(&full[..20], 0, now).0, 0);
+        // A clock step backwards never makes a notice due in the past.
+        assert_eq!(robot_pace(&[now - 70_000], 1, now), (1, now + 1_000));
+    }
 
     #[test]
     fn an_outage_is_announced_once_past_its_threshold_again_after_the_quiet_period_and_resolved() {

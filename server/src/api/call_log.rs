@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{GatewayCallRecord, Store};
+use crate::unpoison;
 
 /// How often pending calls are written.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -34,10 +35,6 @@ impl std::fmt::Debug for CallLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallLog").finish_non_exhaustive()
     }
-}
-
-fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
-    r.unwrap_or_else(|p| p.into_inner())
 }
 
 impl CallLog {

@@ -16,6 +16,7 @@ use crate::store::Store;
 use super::error::store_error;
 use super::error::ApiError;
 use super::keys::{ApiCaller, ApiKeys};
+use crate::unpoison;
 
 /// How long an account's component and status are trusted without reading them again. Long
 /// enough to keep reads off the database under load; a revocation does not wait for it (the
@@ -60,10 +61,6 @@ impl std::fmt::Debug for TenantApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantApi").finish_non_exhaustive()
     }
-}
-
-fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
-    r.unwrap_or_else(|p| p.into_inner())
 }
 
 impl TenantApi {

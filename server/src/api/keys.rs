@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::ApiError;
 use crate::domain::{ApiKeyId, TenantId};
 use crate::store::Store;
+use crate::unpoison;
 
 /// How long a verified key is trusted without asking the database again.
 pub const KEY_TTL: Duration = Duration::from_secs(5);
@@ -84,10 +85,6 @@ impl std::fmt::Debug for ApiKeys {
             .field("per_second", &self.per_second)
             .finish_non_exhaustive()
     }
-}
-
-fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
-    r.unwrap_or_else(|p| p.into_inner())
 }
 
 impl ApiKeys {

@@ -21,8 +21,24 @@ use crate::engine::code::{
     check_account, CodeActor, CodeError, CommitRequest, FastRegisterRequest, LibraryChange,
     ServerDomains,
 };
-use crate::store::{CodeEvent, CodeEventKind};
+use crate::store::{CodeEvent, CodeEventKind, FastRegistration};
 use crate::wechat::code::Template;
+
+fn registration_view(f: FastRegistration) -> FastRegistrationView {
+    FastRegistrationView {
+        id: f.id,
+        kind: f.kind,
+        name: f.name,
+        status: f.status,
+        wechat_status: f.wechat_status,
+        message: f.message,
+        appid: f.appid,
+        authorize_url: f.authorize_url,
+        started_by: f.started_by,
+        created_at: f.created_at,
+        updated_at: f.updated_at,
+    }
+}
 
 fn code_error(context: &'static str) -> impl Fn(CodeError) -> AppError {
     move |e| {
@@ -651,19 +667,7 @@ impl CodeService for Console {
             .await
             .map_err(store_error("registrations could not be read"))?
             .into_iter()
-            .map(|f| FastRegistrationView {
-                id: f.id,
-                kind: f.kind,
-                name: f.name,
-                status: f.status,
-                wechat_status: f.wechat_status,
-                message: f.message,
-                appid: f.appid,
-                authorize_url: f.authorize_url,
-                started_by: f.started_by,
-                created_at: f.created_at,
-                updated_at: f.updated_at,
-            })
+            .map(registration_view)
             .collect();
         Ok(CodeReleasesView {
             staff: false,
@@ -807,5 +811,25 @@ impl CodeService for Console {
             .code_fast_register(tenant, component.id, &who, &request)
             .await
             .map_err(code_error("a fast registration could not start"))
+    }
+
+    async fn code_fast_register_check(
+        &self,
+        ctx: &RequestCtx,
+        id: i64,
+    ) -> Result<FastRegistrationView, AppError> {
+        let (_, tenant) = self.tenant_admin(ctx).await?;
+        let task = self
+            .store
+            .fast_registration(tenant, id)
+            .await
+            .map_err(store_error("a registration could not be read"))?
+            .ok_or(AppError::NotFound)?;
+        let now = self
+            .engine
+            .code_fast_register_check(&task)
+            .await
+            .map_err(code_error("WeChat could not be asked about a registration"))?;
+        Ok(registration_view(now))
     }
 }

@@ -21,6 +21,7 @@ use super::{store_error, Console};
 use crate::domain::ComponentOwner;
 use crate::rollups::{hour_of, Counted};
 use crate::store::{CountsOf, DeliveryTrouble, HourlyCount, StatusCount, Store, StoreError};
+use crate::unpoison;
 
 const HOUR_MS: i64 = crate::store::HOUR_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -47,10 +48,6 @@ pub(super) struct Counts {
 pub(super) struct CountsCache {
     counts: Arc<Mutex<Option<Counts>>>,
     refreshing: Arc<AtomicBool>,
-}
-
-fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
-    r.unwrap_or_else(|p| p.into_inner())
 }
 
 async fn read_counts(store: &Store, now: i64) -> Result<Counts, StoreError> {
@@ -343,6 +340,8 @@ impl Console {
             &alerts_per_tenant,
             &counts.deliveries,
         );
+        let engine_alert_components: Vec<Option<i64>> =
+            alerts.iter().map(|a| a.component_id).collect();
         let mut open_alerts: Vec<PlatformAlertView> = alerts
             .into_iter()
             .map(|a| PlatformAlertView {
@@ -361,6 +360,29 @@ impl Console {
             .alert_states(crate::store::PLATFORM_AUDIENCE)
             .await
             .map_err(&err)?;
+        let health = self.store.component_health_all().await.map_err(&err)?;
+        // A stale ticket is both an engine alert (per component) and a rule's condition (subject
+        // `component:{appid}`); the overview lists it once, as the rule's.
+        let appid_of: HashMap<i64, &str> = health
+            .iter()
+            .map(|h| (h.component.id.0, h.component.appid.as_str()))
+            .collect();
+        open_alerts = open_alerts
+            .into_iter()
+            .zip(engine_alert_components)
+            .filter(|(a, component)| {
+                a.kind != "ticket_stale"
+                    || !component
+                        .and_then(|c| appid_of.get(&c))
+                        .is_some_and(|appid| {
+                            firing.iter().any(|f| {
+                                f.rule == "ticket_stale"
+                                    && f.subject == format!("component:{appid}")
+                            })
+                        })
+            })
+            .map(|(a, _)| a)
+            .collect();
         open_alerts.extend(firing.into_iter().map(|f| PlatformAlertView {
             tenant: f.subject_tenant_id.and_then(|t| slug_of.get(&t).cloned()),
             kind: f.rule,
@@ -389,11 +411,7 @@ impl Console {
         }
         let mut failures_by_errcode: Vec<(String, i64)> = by_code.into_iter().collect();
         failures_by_errcode.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let components = self
-            .store
-            .component_health_all()
-            .await
-            .map_err(&err)?
+        let components = health
             .into_iter()
             .map(|h| component_health_view(h, now))
             .collect();

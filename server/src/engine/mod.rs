@@ -45,6 +45,7 @@ pub use notify::{NotifyError, NotifyQuery, RedirectOutcome};
 
 use crate::domain::{Component, ComponentId, ComponentSecrets, CredentialKind};
 use crate::store::{Store, StoreError};
+use crate::unpoison;
 use crate::wechat::api::WechatClient;
 use crate::wechat::crypto::MsgCrypt;
 
@@ -232,11 +233,6 @@ impl std::fmt::Debug for Engine {
             .field("instance", &self.settings.instance)
             .finish_non_exhaustive()
     }
-}
-
-/// A lock poisoned by a panicking task still holds consistent maps here; carry on.
-fn unpoison<T>(r: std::sync::LockResult<T>) -> T {
-    r.unwrap_or_else(|p| p.into_inner())
 }
 
 /// When to refresh a credential WeChat gave `lifetime_s` seconds: a jittered moment in the last

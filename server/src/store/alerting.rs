@@ -698,6 +698,39 @@ impl Store {
         Ok(())
     }
 
+    /// When a channel's notifications were sent after `since`, oldest first (at most 100): how a
+    /// WeCom robot's 20-a-minute pace is kept.
+    pub async fn channel_sends_since(
+        &self,
+        channel_id: i64,
+        since: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        read!(self, |pool| sqlx::query_scalar(
+            "SELECT finished_at FROM notifications WHERE channel_id = $1 AND status = 'sent' \
+             AND finished_at > $2 ORDER BY finished_at LIMIT 100"
+        )
+        .bind(channel_id)
+        .bind(since)
+        .fetch_all(pool)
+        .await)
+        .map_err(Into::into)
+    }
+
+    /// Hands a claimed notification back untried, due at `at`: its claim is not an attempt (a
+    /// robot past its pace waits rather than failing with 45009 and using up its attempts).
+    pub async fn defer_notification(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        write!(self, |pool| sqlx::query(
+            "UPDATE notifications SET attempts = attempts - 1, next_attempt_at = $1 \
+             WHERE id = $2 AND status = 'pending' AND attempts > 0"
+        )
+        .bind(at)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
     /// Records a test notice's outcome on the channel (as a notification's would be), audited in
     /// the same transaction.
     pub async fn record_channel_test(
