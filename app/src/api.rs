@@ -260,26 +260,28 @@ pub async fn create_webhook_endpoint(
         .map_err(fail)
 }
 
-#[server(prefix = "/ui", endpoint = "delete-webhook-endpoint")]
-pub async fn delete_webhook_endpoint(id: String) -> Result<(), AppError> {
+/// Turns an endpoint on or off, or deletes it: `change` is `enable`, `disable` or `delete`. One
+/// server function for the three, so the webhooks page carries one action's code, not two.
+#[server(prefix = "/ui", endpoint = "change-webhook-endpoint")]
+pub async fn change_webhook_endpoint(id: String, change: String) -> Result<(), AppError> {
     use crate::services::{context, fail};
     let (services, ctx) = context().map_err(fail)?;
-    services
-        .console
-        .delete_webhook_endpoint(&ctx, &id)
-        .await
-        .map_err(fail)
-}
-
-#[server(prefix = "/ui", endpoint = "set-webhook-endpoint-enabled")]
-pub async fn set_webhook_endpoint_enabled(id: String, enabled: bool) -> Result<(), AppError> {
-    use crate::services::{context, fail};
-    let (services, ctx) = context().map_err(fail)?;
-    services
-        .console
-        .set_webhook_endpoint_enabled(&ctx, &id, enabled)
-        .await
-        .map_err(fail)
+    let console = &services.console;
+    match change.as_str() {
+        "enable" | "disable" => console
+            .set_webhook_endpoint_enabled(&ctx, &id, change == "enable")
+            .await
+            .map_err(fail),
+        "delete" => console
+            .delete_webhook_endpoint(&ctx, &id)
+            .await
+            .map_err(fail),
+        _ => Err(AppError::invalid_bilingual(
+            "change",
+            "the change must be enable, disable or delete",
+            "变更只能是 enable、disable 或 delete",
+        )),
+    }
 }
 
 #[server(prefix = "/ui", endpoint = "send-webhook-test")]

@@ -389,7 +389,8 @@ on_both_databases! {
         // Viewers read and cannot change.
         assert_eq!(ui(&eyes, &r, "webhook-endpoints", &[]).await.0, 200);
         assert_eq!(ui(&eyes, &r, "send-webhook-test", &[("id", &id)]).await.0, 403);
-        assert_eq!(ui(&eyes, &r, "delete-webhook-endpoint", &[("id", &id)]).await.0, 403);
+        assert_eq!(ui(&eyes, &r, "change-webhook-endpoint", &[("id", &id), ("change", "delete")]).await.0, 403);
+        assert_eq!(ui(&eyes, &r, "change-webhook-endpoint", &[("id", &id), ("change", "disable")]).await.0, 403);
         // A test event and a message, both seen in the log.
         assert_eq!(ui(&op, &r, "send-webhook-test", &[("id", &id)]).await.0, 200);
         r.message(OA, &text(&to, "控制台", 11)).await;
@@ -399,7 +400,13 @@ on_both_databases! {
         }).await);
         assert_eq!(ui(&op, &r, "webhook-deliveries", &[("id", &id), ("status", "weird")]).await.0, 422);
         assert_eq!(ui(&op, &r, "webhook-deliveries", &[("id", "we_nope")]).await.0, 404);
-        assert_eq!(ui(&op, &r, "set-webhook-endpoint-enabled", &[("id", "../x"), ("enabled", "false")]).await.0, 404);
+        assert_eq!(ui(&op, &r, "change-webhook-endpoint", &[("id", "../x"), ("change", "disable")]).await.0, 404);
+        for garbage in ["", "remove", "ENABLE", "delete;", &"x".repeat(5000)] {
+            let (status, err) = ui(&op, &r, "change-webhook-endpoint", &[("id", &id), ("change", garbage)]).await;
+            assert_eq!((status, err["Invalid"]["field"].as_str()), (422, Some("change")), "{garbage:.20}: {err}");
+        }
+        assert_eq!(ui(&op, &r, "change-webhook-endpoint", &[("id", &id)]).await.0 / 100, 4, "no change named");
+        assert_eq!(ui(&op, &r, "webhook-endpoints", &[]).await.1[0]["enabled"], true, "garbage changed nothing");
         let (_, messages) = ui(&op, &r, "account-messages", &[("appid", OA)]).await;
         assert!(messages.to_string().contains("控制台"), "{messages}");
         assert_eq!(ui(&op, &r, "account-messages", &[("appid", "garbage")]).await.0, 404);
@@ -411,10 +418,12 @@ on_both_databases! {
         assert_eq!(ui(&root, &r, "all-deliveries", &[("status", "bogus")]).await.0, 422);
         assert_eq!(ui(&op, &r, "all-deliveries", &[]).await.0, 403);
         // Turned off, then deleted, from the console.
-        assert_eq!(ui(&op, &r, "set-webhook-endpoint-enabled", &[("id", &id), ("enabled", "false")]).await.0, 200);
+        assert_eq!(ui(&op, &r, "change-webhook-endpoint", &[("id", &id), ("change", "disable")]).await.0, 200);
         let (_, list) = ui(&op, &r, "webhook-endpoints", &[]).await;
         assert_eq!(list[0]["enabled"], false);
-        assert_eq!(ui(&op, &r, "delete-webhook-endpoint", &[("id", &id)]).await.0, 200);
+        assert_eq!(ui(&op, &r, "change-webhook-endpoint", &[("id", &id), ("change", "enable")]).await.0, 200);
+        assert_eq!(ui(&op, &r, "webhook-endpoints", &[]).await.1[0]["enabled"], true);
+        assert_eq!(ui(&op, &r, "change-webhook-endpoint", &[("id", &id), ("change", "delete")]).await.0, 200);
         assert_eq!(ui(&op, &r, "webhook-endpoints", &[]).await.1, json!([]));
         r.stop().await;
     };

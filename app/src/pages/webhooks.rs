@@ -8,8 +8,8 @@ use crate::page_data::page_resource;
 use leptos_meta::Title;
 
 use crate::api::{
-    all_deliveries, webhook_deliveries, webhook_endpoints, CreateWebhookEndpoint,
-    DeleteWebhookEndpoint, ReplayWebhookDeliveries, SendWebhookTest, SetWebhookEndpointEnabled,
+    all_deliveries, webhook_deliveries, webhook_endpoints, ChangeWebhookEndpoint,
+    CreateWebhookEndpoint, ReplayWebhookDeliveries, SendWebhookTest,
 };
 use crate::dto::{NewWebhookForm, WebhookDeliveryView};
 use crate::i18n::{format_time, use_lang, Lang};
@@ -131,17 +131,10 @@ pub fn WebhooksPage() -> impl IntoView {
     let user = expect_context::<SessionUser>();
     let can_write = user.role.can_write();
     let create = ServerAction::<CreateWebhookEndpoint>::new();
-    let delete = ServerAction::<DeleteWebhookEndpoint>::new();
-    let toggle = ServerAction::<SetWebhookEndpointEnabled>::new();
+    let change = ServerAction::<ChangeWebhookEndpoint>::new();
     let test = ServerAction::<SendWebhookTest>::new();
     let list = page_resource(
-        move || {
-            (
-                create.version().get(),
-                delete.version().get(),
-                toggle.version().get(),
-            )
-        },
+        move || (create.version().get(), change.version().get()),
         |_| webhook_endpoints(),
     );
     let url = RwSignal::new(String::new());
@@ -237,7 +230,7 @@ pub fn WebhooksPage() -> impl IntoView {
                 })}
             </section>
         })}
-        {move || [delete.value().get().and_then(Result::err), toggle.value().get().and_then(Result::err), test.value().get().and_then(Result::err)]
+        {move || [change.value().get().and_then(Result::err), test.value().get().and_then(Result::err)]
             .into_iter().flatten().next()
             .map(|e| view! { <p class="error" role="alert">{e.message(lang)}</p> })}
         {move || test.value().get().and_then(Result::ok).map(|event| view! {
@@ -256,6 +249,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                 <tbody>
                                     {endpoints.into_iter().map(|e| {
                                         let (id_test, id_toggle, id_delete, id_select) = (e.id.clone(), e.id.clone(), e.id.clone(), e.id.clone());
+                                        let toggle_to = if e.enabled { "disable" } else { "enable" };
                                         let enabled = e.enabled;
                                         let receives = e.event_types.clone().map_or_else(|| lang.t("Everything", "全部").to_owned(), |t| t.join(", "));
                                         view! {
@@ -272,11 +266,11 @@ pub fn WebhooksPage() -> impl IntoView {
                                                     <button type="button" class="button ghost small" data-test="show-deliveries" on:click=move |_| selected.set(Some(id_select.clone()))>{lang.t("Deliveries", "投递记录")}</button>
                                                     {can_write.then(|| view! {
                                                         <button type="button" class="button ghost small" data-test="send-test" on:click=move |_| { test.dispatch(SendWebhookTest { id: id_test.clone() }); }>{lang.t("Send test event", "发送测试事件")}</button>
-                                                        <button type="button" class="button ghost small" data-test="toggle-webhook" on:click=move |_| { toggle.dispatch(SetWebhookEndpointEnabled { id: id_toggle.clone(), enabled: !enabled }); }>
+                                                        <button type="button" class="button ghost small" data-test="toggle-webhook" on:click=move |_| { change.dispatch(ChangeWebhookEndpoint { id: id_toggle.clone(), change: toggle_to.into() }); }>
                                                             {if enabled { lang.t("Turn off", "停用") } else { lang.t("Turn on", "启用") }}</button>
                                                         <button type="button" class="button ghost small danger" data-test="delete-webhook" on:click=move |_| {
                                                             if window().confirm_with_message(lang.t("Delete this endpoint? Undelivered events become dead letters.", "删除此端点？未投递的事件将成为死信。")).unwrap_or(false) {
-                                                                delete.dispatch(DeleteWebhookEndpoint { id: id_delete.clone() });
+                                                                change.dispatch(ChangeWebhookEndpoint { id: id_delete.clone(), change: "delete".into() });
                                                             }
                                                         }>{lang.t("Delete", "删除")}</button>
                                                     })}
