@@ -222,9 +222,9 @@ pub fn WebhooksPage() -> impl IntoView {
                             <p><strong>{lang.t("Copy the signing secret now; it will not be shown again.", "请立即复制签名密钥，之后不会再显示。")}</strong></p>
                             <p><code class="secret" data-test="webhook-secret">{created.secret.clone()}</code></p>
                             <button type="button" class="button small" on:click=move |_| copy_to_clipboard(secret.clone(), set_copied)>{lang.t("Copy", "复制")}</button>
-                            <Show when=move || copied.get().is_some()>
-                                <span class="small">{move || if copied.get().is_some_and(|c| !c.is_empty()) { lang.t(" Copied.", " 已复制。") } else { lang.t(" Could not copy; select it by hand.", " 无法复制，请手动选中。") }}</span>
-                            </Show>
+                            {move || copied.get().map(|c| view! {
+                                <span class="small">{if c.is_empty() { lang.t(" Could not copy; select it by hand.", " 无法复制，请手动选中。") } else { lang.t(" Copied.", " 已复制。") }}</span>
+                            })}
                         </div>
                     }
                 })}
